@@ -1,0 +1,195 @@
+/* minnow — make trained CNNs small and fast for edge devices.
+ *
+ * Public API. Every fallible call returns mn_status and writes a human
+ * message (naming file, node and cause) into an mn_ctx; the library never
+ * prints, aborts or exits. Objects come in _create/_load and _destroy pairs;
+ * _destroy(NULL) is a no-op. */
+#ifndef MINNOW_H
+#define MINNOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MN_VERSION "0.1.0"
+
+typedef enum mn_status {
+    MN_OK = 0,
+    MN_ERR_PARSE = 1,       /* malformed file or tensor */
+    MN_ERR_SHAPE = 2,       /* shapes or dtypes do not fit */
+    MN_ERR_UNSUPPORTED = 3, /* valid but not supported by minnow */
+    MN_ERR_IO = 4,          /* open/read/write failed */
+    MN_ERR_OOM = 5,         /* allocation failed or size limit exceeded */
+    MN_ERR_ARG = 6,         /* bad argument from the caller */
+    MN_ERR_RUNTIME = 7,     /* data-dependent failure while running */
+    MN_STATUS_COUNT
+} mn_status;
+
+/* Element types; values are ONNX TensorProto.DataType numbers. */
+typedef enum mn_dtype {
+    MN_DT_UNDEF = 0,
+    MN_DT_F32 = 1,
+    MN_DT_U8 = 2,
+    MN_DT_I8 = 3,
+    MN_DT_U16 = 4,
+    MN_DT_I16 = 5,
+    MN_DT_I32 = 6,
+    MN_DT_I64 = 7,
+    MN_DT_STRING = 8,
+    MN_DT_BOOL = 9,
+    MN_DT_F16 = 10,
+    MN_DT_F64 = 11,
+    MN_DT_U32 = 12,
+    MN_DT_U64 = 13,
+    MN_DT_COUNT
+} mn_dtype;
+
+#define MN_MAX_DIMS 8
+
+/* A dense tensor. `data` is owned by whoever created it (see mn_tensor_*). */
+typedef struct mn_tensor {
+    mn_dtype dtype;
+    int ndim;
+    int64_t dims[MN_MAX_DIMS];
+    void *data;
+    int owns_data; /* 1: mn_tensor_destroy frees data */
+} mn_tensor;
+
+/* Error context: holds the last message. Stack-allocate and zero it. */
+typedef struct mn_ctx {
+    char msg[1024];
+} mn_ctx;
+
+const char *mn_status_str(mn_status st);
+const char *mn_dtype_name(mn_dtype dt);
+size_t mn_dtype_size(mn_dtype dt); /* 0 for undefined/string */
+
+/* ---- tensors ---- */
+int64_t mn_tensor_numel(const mn_tensor *t);
+size_t mn_tensor_nbytes(const mn_tensor *t);
+/* Allocates a zeroed tensor that owns its data. */
+mn_status mn_tensor_create(mn_dtype dt, int ndim, const int64_t *dims,
+                           mn_tensor **out, mn_ctx *ctx);
+mn_status mn_tensor_clone(const mn_tensor *src, mn_tensor **out, mn_ctx *ctx);
+void mn_tensor_destroy(mn_tensor *t);
+
+/* .npy (v1/v2/v3, little-endian, C order) and ONNX TensorProto .pb files. */
+mn_status mn_tensor_load_npy(const char *path, mn_tensor **out, mn_ctx *ctx);
+mn_status mn_tensor_save_npy(const char *path, const mn_tensor *t, mn_ctx *ctx);
+mn_status mn_tensor_load_pb(const char *path, mn_tensor **out, char **name,
+                            mn_ctx *ctx);
+mn_status mn_tensor_load_npy_mem(const void *buf, size_t len, mn_tensor **out,
+                                 mn_ctx *ctx);
+mn_status mn_tensor_load_pb_mem(const void *buf, size_t len, mn_tensor **out,
+                                char **name, mn_ctx *ctx);
+
+/* ---- graphs ---- */
+typedef struct mn_graph mn_graph;
+
+mn_status mn_graph_load_onnx(const char *path, mn_graph **out, mn_ctx *ctx);
+mn_status mn_graph_load_onnx_mem(const void *buf, size_t len, const char *label,
+                                 mn_graph **out, mn_ctx *ctx);
+/* Writes atomically (temp file + rename). */
+mn_status mn_graph_save_onnx(const mn_graph *g, const char *path, mn_ctx *ctx);
+void mn_graph_destroy(mn_graph *g);
+
+/* Standard clean-up passes: constant folding, BatchNorm folding, Identity/
+ * Dropout removal, dead-node elimination. Idempotent. */
+mn_status mn_graph_optimize(mn_graph *g, mn_ctx *ctx);
+
+int mn_graph_num_inputs(const mn_graph *g);  /* non-initializer inputs */
+int mn_graph_num_outputs(const mn_graph *g);
+const char *mn_graph_input_name(const mn_graph *g, int i);
+const char *mn_graph_output_name(const mn_graph *g, int i);
+/* dims of the declared input; -1 for a symbolic/unknown dimension */
+mn_status mn_graph_input_shape(const mn_graph *g, int i, int *ndim,
+                               int64_t *dims, mn_dtype *dt);
+/* metadata_props lookup; NULL when absent. Borrowed. */
+const char *mn_graph_meta(const mn_graph *g, const char *key);
+mn_status mn_graph_set_meta(mn_graph *g, const char *key, const char *value,
+                            mn_ctx *ctx);
+
+/* ---- sessions: compile once, run many ---- */
+typedef struct mn_session mn_session;
+
+typedef struct mn_session_opts {
+    int batch;    /* value for a symbolic leading dimension; 0 → 1 */
+    int threads;  /* 0 → 1 */
+    /* Optional concrete input shapes (e.g. from conformance data). */
+    int n_input_shapes;
+    const mn_tensor *const *input_shapes; /* only dtype/ndim/dims are read */
+} mn_session_opts;
+
+/* The session borrows g; g must outlive it and not be modified meanwhile. */
+mn_status mn_session_create(const mn_graph *g, const mn_session_opts *opts,
+                            mn_session **out, mn_ctx *ctx);
+void mn_session_destroy(mn_session *s);
+/* inputs bind in graph-input order; outputs are views into the session
+ * (valid until the next run or destroy). No allocation happens here. */
+mn_status mn_session_run(mn_session *s, const mn_tensor *const *inputs,
+                         int n_inputs, mn_ctx *ctx);
+int mn_session_num_outputs(const mn_session *s);
+const mn_tensor *mn_session_output(const mn_session *s, int i);
+const mn_tensor *mn_session_input(const mn_session *s, int i); /* shape/dtype expected */
+size_t mn_session_arena_bytes(const mn_session *s);
+
+/* ---- model statistics (minnow info) ---- */
+typedef struct mn_layer_stats {
+    char name[128];
+    char op[32];
+    int64_t params, nonzero_params, macs;
+    mn_dtype dtype; /* dtype of the layer's main weight, or of its output */
+} mn_layer_stats;
+
+typedef struct mn_model_stats {
+    int64_t params, nonzero_params, macs;
+    int64_t arena_bytes;
+    int nodes;
+    int n_layers;
+    mn_layer_stats *layers; /* owned; free with mn_model_stats_free */
+} mn_model_stats;
+
+mn_status mn_model_stats_compute(const mn_graph *g, mn_model_stats *out,
+                                 mn_ctx *ctx);
+void mn_model_stats_free(mn_model_stats *st);
+
+/* ---- data sets ---- */
+typedef struct mn_dataset mn_dataset;
+
+typedef struct mn_data_opts {
+    int n_mean, n_std;       /* 0 → take from the model's metadata or 0/1 */
+    float mean[4], std[4];
+    int height, width, channels; /* target; 0 → data's own */
+    int64_t limit;           /* 0 → all */
+} mn_data_opts;
+
+mn_status mn_dataset_open(const char *spec, const mn_data_opts *opts,
+                          mn_dataset **out, mn_ctx *ctx);
+void mn_dataset_destroy(mn_dataset *d);
+int64_t mn_dataset_size(const mn_dataset *d);
+int mn_dataset_num_classes(const mn_dataset *d); /* 0 when unlabelled */
+/* Sample shape (C,H,W) after preprocessing. */
+void mn_dataset_sample_shape(const mn_dataset *d, int *c, int *h, int *w);
+/* Reads samples [first, first+n) as N×C×H×W floats into x (caller-sized)
+ * and their labels into y (may be NULL). */
+mn_status mn_dataset_read(mn_dataset *d, int64_t first, int64_t n, float *x,
+                          int64_t *y, mn_ctx *ctx);
+
+/* ---- evaluation ---- */
+typedef struct mn_eval_result {
+    double accuracy, top5; /* top5 < 0 when fewer than 5 classes */
+    int64_t samples;
+    double seconds;
+} mn_eval_result;
+
+mn_status mn_eval_accuracy(const mn_graph *g, const char *data_spec,
+                           const mn_data_opts *opts, int batch, int threads,
+                           mn_eval_result *out, mn_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

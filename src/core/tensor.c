@@ -1,0 +1,101 @@
+/* Tensors and dtype traits. */
+#include <stdlib.h>
+#include <string.h>
+#include "core/status.h"
+
+static const struct {
+    const char *name;
+    size_t size;
+} dtypes[MN_DT_COUNT] = {
+    [MN_DT_UNDEF] = {"undefined", 0}, [MN_DT_F32] = {"float32", 4},
+    [MN_DT_U8] = {"uint8", 1},        [MN_DT_I8] = {"int8", 1},
+    [MN_DT_U16] = {"uint16", 2},      [MN_DT_I16] = {"int16", 2},
+    [MN_DT_I32] = {"int32", 4},       [MN_DT_I64] = {"int64", 8},
+    [MN_DT_STRING] = {"string", 0},   [MN_DT_BOOL] = {"bool", 1},
+    [MN_DT_F16] = {"float16", 2},     [MN_DT_F64] = {"float64", 8},
+    [MN_DT_U32] = {"uint32", 4},      [MN_DT_U64] = {"uint64", 8},
+};
+
+const char *mn_dtype_name(mn_dtype dt)
+{
+    if ((int)dt < 0 || dt >= MN_DT_COUNT)
+        return "invalid";
+    return dtypes[dt].name;
+}
+
+size_t mn_dtype_size(mn_dtype dt)
+{
+    if ((int)dt < 0 || dt >= MN_DT_COUNT)
+        return 0;
+    return dtypes[dt].size;
+}
+
+int64_t mn_tensor_numel(const mn_tensor *t)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++)
+        n *= t->dims[i];
+    return n;
+}
+
+size_t mn_tensor_nbytes(const mn_tensor *t)
+{
+    return (size_t)mn_tensor_numel(t) * mn_dtype_size(t->dtype);
+}
+
+mn_status mn_tensor_create(mn_dtype dt, int ndim, const int64_t *dims,
+                           mn_tensor **out, mn_ctx *ctx)
+{
+    mn_tensor *t;
+    size_t n = 1, bytes;
+    *out = NULL;
+    if (ndim < 0 || ndim > MN_MAX_DIMS)
+        return mn_error(ctx, MN_ERR_UNSUPPORTED, "rank %d exceeds %d", ndim,
+                        MN_MAX_DIMS);
+    if (mn_dtype_size(dt) == 0)
+        return mn_error(ctx, MN_ERR_UNSUPPORTED, "tensor dtype %s",
+                        mn_dtype_name(dt));
+    for (int i = 0; i < ndim; i++) {
+        if (dims[i] < 0)
+            return mn_error(ctx, MN_ERR_SHAPE, "negative dimension %lld",
+                            (long long)dims[i]);
+        if (!mn_mul_size(n, (size_t)dims[i], &n))
+            return mn_error(ctx, MN_ERR_OOM, "tensor size overflows");
+    }
+    if (!mn_mul_size(n, mn_dtype_size(dt), &bytes) || bytes > MN_ALLOC_LIMIT)
+        return mn_error(ctx, MN_ERR_OOM, "tensor of %zu elements is too large",
+                        n);
+    t = calloc(1, sizeof *t);
+    if (!t)
+        return mn_error(ctx, MN_ERR_OOM, "out of memory");
+    t->data = mn_malloc_aligned(bytes);
+    if (!t->data) {
+        free(t);
+        return mn_error(ctx, MN_ERR_OOM, "out of memory (%zu bytes)", bytes);
+    }
+    memset(t->data, 0, bytes);
+    t->dtype = dt;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++)
+        t->dims[i] = dims[i];
+    t->owns_data = 1;
+    *out = t;
+    return MN_OK;
+}
+
+mn_status mn_tensor_clone(const mn_tensor *src, mn_tensor **out, mn_ctx *ctx)
+{
+    mn_status st = mn_tensor_create(src->dtype, src->ndim, src->dims, out, ctx);
+    if (st == MN_OK && src->data)
+        memcpy((*out)->data, src->data, mn_tensor_nbytes(src));
+    return st;
+}
+
+void mn_tensor_destroy(mn_tensor *t)
+{
+    if (!t)
+        return;
+    if (t->owns_data)
+        mn_free_aligned(t->data);
+    free(t);
+}

@@ -1,0 +1,86 @@
+/* The op table: one mn_op_def per opcode, shared by shape inference,
+ * constant folding, the runtime and (later) training.
+ *
+ * Contract for op implementers (one file per op family in src/ops/):
+ *  - infer: given input tensors (in[i] == NULL for an absent optional input;
+ *    in[i]->data != NULL when the input is a compile-time constant, NULL
+ *    otherwise), set dtype/ndim/dims of every out[j] (data stays NULL).
+ *    Validate everything here (ranks, dtypes, attribute values, weight
+ *    shapes): forward trusts what infer accepted. Messages name the cause
+ *    only; the caller prefixes file and node.
+ *  - scratch (optional): workspace bytes forward needs.
+ *  - forward: compute out[j]->data from in[i]->data. No allocation: use
+ *    ex->scratch. Return an error only for data-dependent faults (e.g. an
+ *    index out of range).
+ *  - backward (training; NULL until implemented).
+ */
+#ifndef MN_OPS_OPS_H
+#define MN_OPS_OPS_H
+
+#include "core/graph.h"
+
+struct mn_pool;
+
+typedef struct mn_exec {
+    mn_ctx *ctx;
+    void *scratch;          /* 64-byte aligned, scratch() bytes */
+    size_t scratch_bytes;
+    struct mn_pool *pool;   /* NULL: single thread */
+    void *priv;             /* node state from prepare(), or NULL */
+} mn_exec;
+
+typedef mn_status (*mn_infer_fn)(const mn_node *n, const mn_tensor *const *in,
+                                 int n_in, mn_tensor *const *out, int n_out,
+                                 mn_ctx *ctx);
+typedef size_t (*mn_scratch_fn)(const mn_node *n, const mn_tensor *const *in,
+                                int n_in, const mn_tensor *const *out,
+                                int n_out);
+typedef mn_status (*mn_forward_fn)(const mn_node *n,
+                                   const mn_tensor *const *in, int n_in,
+                                   mn_tensor *const *out, int n_out,
+                                   mn_exec *ex);
+/* dout[j]: gradient of each output (NULL if none flows); din[i]: gradient
+ * buffers to OVERWRITE for inputs that need one (NULL otherwise). */
+typedef mn_status (*mn_backward_fn)(const mn_node *n,
+                                    const mn_tensor *const *in, int n_in,
+                                    const mn_tensor *const *out,
+                                    const mn_tensor *const *dout, int n_out,
+                                    mn_tensor *const *din, mn_exec *ex);
+
+enum {
+    MN_OPF_NOFOLD = 1u << 0,  /* never evaluate at compile time */
+    MN_OPF_INPLACE = 1u << 1, /* out[0] may alias in[0] (same size) */
+    MN_OPF_VIEW = 1u << 2     /* out[0] has in[0]'s bytes (reshape-like) */
+};
+
+typedef struct mn_op_def {
+    const char *name;        /* ONNX op_type in the ai.onnx domain */
+    int min_in, max_in;      /* input count range */
+    int min_out, max_out;
+    unsigned flags;
+    mn_infer_fn infer;
+    mn_scratch_fn scratch;   /* may be NULL */
+    mn_forward_fn forward;
+    mn_backward_fn backward; /* may be NULL */
+} mn_op_def;
+
+/* NULL for MN_OP_UNKNOWN or an opcode without an entry. */
+const mn_op_def *mn_op_get(mn_opcode op);
+/* ai.onnx op_type → opcode; MN_OP_UNKNOWN when minnow has no such op. */
+mn_opcode mn_op_lookup(const char *domain, const char *op_type);
+
+/* Shared helpers for op files (src/ops/op_util.c). */
+/* numpy broadcast of two shapes; MN_ERR_SHAPE when incompatible. */
+mn_status mn_broadcast_shape(const mn_tensor *a, const mn_tensor *b,
+                             mn_tensor *out, mn_ctx *ctx);
+/* Normalizes axis into [0, rank); MN_ERR_SHAPE when out of range. */
+mn_status mn_norm_axis(int64_t axis, int rank, int *out, mn_ctx *ctx);
+/* Reads element i of an integer or float tensor as int64 / double. */
+int64_t mn_tensor_get_i64(const mn_tensor *t, int64_t i);
+double mn_tensor_get_f64(const mn_tensor *t, int64_t i);
+/* Copies dtype/ndim/dims from src to dst (data untouched). */
+void mn_tensor_copy_meta(mn_tensor *dst, const mn_tensor *src);
+/* "[1,3,224,224]" into buf. */
+const char *mn_shape_str(const mn_tensor *t, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,92 @@
+/* Helpers shared by the CLI commands. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include "cli.h"
+
+int cli_fail(const mn_ctx *ctx)
+{
+    fprintf(stderr, "minnow: %s\n", ctx->msg[0] ? ctx->msg : "error");
+    return CLI_ERR;
+}
+
+int cli_usage(const char *cmd, const char *usage)
+{
+    fprintf(stderr, "usage: minnow %s %s\n", cmd, usage);
+    return CLI_USAGE;
+}
+
+int cli_parse_int(const char *opt, const char *s, long long lo, long long hi,
+                  long long *out)
+{
+    char *end;
+    long long v;
+    errno = 0;
+    if (!s) {
+        fprintf(stderr, "minnow: %s needs a value\n", opt);
+        return 0;
+    }
+    v = strtoll(s, &end, 10);
+    if (errno || *end || end == s || v < lo || v > hi) {
+        fprintf(stderr, "minnow: %s: '%s' is not an integer in [%lld, %lld]\n",
+                opt, s, lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_parse_floats(const char *s, float *out, int max)
+{
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        if (n == max)
+            return -1;
+        out[n++] = strtof(p, &end);
+        if (end == p)
+            return -1;
+        p = end;
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return -1;
+    }
+    return n;
+}
+
+int cli_load_model(const char *path, mn_graph **g, mn_ctx *ctx)
+{
+    if (mn_graph_load_onnx(path, g, ctx) != MN_OK)
+        return 0;
+    return 1;
+}
+
+void cli_print_json(cJSON *obj)
+{
+    char *s = cJSON_PrintUnformatted(obj);
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        free(s);
+    }
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+long long cli_peak_rss(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (long long)ru.ru_maxrss * 1024;
+}

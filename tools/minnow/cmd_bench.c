@@ -1,0 +1,141 @@
+/* minnow bench MODEL [--threads N] [--runs N] [--warmup N] [--batch N]
+ *              [--json]: latency percentiles on a fixed random input. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+static const char *const USAGE =
+    "MODEL [--threads N] [--runs N] [--warmup N] [--batch N] [--json]";
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Deterministic inputs: uniform [-1, 1) floats from a fixed LCG seed. */
+static void fill_input(mn_tensor *t, uint64_t seed)
+{
+    int64_t n = mn_tensor_numel(t);
+    uint64_t x = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    for (int64_t i = 0; i < n; i++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        double u = (double)(x >> 11) / 9007199254740992.0;
+        if (t->dtype == MN_DT_F32)
+            ((float *)t->data)[i] = (float)(2 * u - 1);
+        else if (t->dtype == MN_DT_U8)
+            ((uint8_t *)t->data)[i] = (uint8_t)(u * 256);
+        else if (t->dtype == MN_DT_I8)
+            ((int8_t *)t->data)[i] = (int8_t)(u * 256 - 128);
+    }
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    const char *path = NULL;
+    long long threads = 1, runs = 50, warmup = 5, batch = 1;
+    int json = 0, rc = CLI_ERR, n_in = 0;
+    mn_ctx ctx = {{0}};
+    mn_graph *g = NULL;
+    mn_session *s = NULL;
+    mn_tensor *ins[64] = {0};
+    double *lat = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--json"))
+            json = 1;
+        else if (!strcmp(a, "--threads")) {
+            if (!cli_parse_int(a, v, 1, 256, &threads))
+                return CLI_USAGE;
+            i++;
+        } else if (!strcmp(a, "--runs")) {
+            if (!cli_parse_int(a, v, 1, 1000000, &runs))
+                return CLI_USAGE;
+            i++;
+        } else if (!strcmp(a, "--warmup")) {
+            if (!cli_parse_int(a, v, 0, 1000000, &warmup))
+                return CLI_USAGE;
+            i++;
+        } else if (!strcmp(a, "--batch")) {
+            if (!cli_parse_int(a, v, 1, 4096, &batch))
+                return CLI_USAGE;
+            i++;
+        } else if (!strcmp(a, "--help"))
+            return cli_usage("bench", USAGE), CLI_OK;
+        else if (a[0] == '-' || path)
+            return cli_usage("bench", USAGE);
+        else
+            path = a;
+    }
+    if (!path)
+        return cli_usage("bench", USAGE);
+    if (mn_graph_load_onnx(path, &g, &ctx) != MN_OK)
+        return cli_fail(&ctx);
+    if (mn_graph_optimize(g, &ctx) != MN_OK)
+        goto fail;
+    {
+        mn_session_opts o = {.batch = (int)batch, .threads = (int)threads};
+        if (mn_session_create(g, &o, &s, &ctx) != MN_OK)
+            goto fail;
+    }
+    n_in = mn_graph_num_inputs(g);
+    if (n_in > 64) {
+        fprintf(stderr, "minnow: %s: too many inputs\n", path);
+        goto out;
+    }
+    for (int i = 0; i < n_in; i++) {
+        const mn_tensor *m = mn_session_input(s, i);
+        if (mn_tensor_create(m->dtype, m->ndim, m->dims, &ins[i], &ctx) != MN_OK)
+            goto fail;
+        fill_input(ins[i], (uint64_t)i + 1);
+    }
+    lat = malloc((size_t)runs * sizeof *lat);
+    if (!lat)
+        goto out;
+    for (long long k = 0; k < warmup + runs; k++) {
+        double t0 = cli_now();
+        if (mn_session_run(s, (const mn_tensor *const *)ins, n_in, &ctx) !=
+            MN_OK)
+            goto fail;
+        if (k >= warmup)
+            lat[k - warmup] = (cli_now() - t0) * 1e3;
+    }
+    double mean = 0;
+    for (long long k = 0; k < runs; k++)
+        mean += lat[k];
+    mean /= (double)runs;
+    qsort(lat, (size_t)runs, sizeof *lat, cmp_d);
+    double p50 = lat[(runs - 1) / 2], p95 = lat[(size_t)((double)(runs - 1) * 0.95)];
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "p50_ms", p50);
+        cJSON_AddNumberToObject(o, "p95_ms", p95);
+        cJSON_AddNumberToObject(o, "mean_ms", mean);
+        cJSON_AddNumberToObject(o, "runs", (double)runs);
+        cJSON_AddNumberToObject(o, "threads", (double)threads);
+        cJSON_AddNumberToObject(o, "arena_bytes",
+                                (double)mn_session_arena_bytes(s));
+        cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)cli_peak_rss());
+        cli_print_json(o);
+        cJSON_Delete(o);
+    } else {
+        printf("model      %s\nthreads    %lld\nruns       %lld\n", path,
+               threads, runs);
+        printf("p50        %.3f ms\np95        %.3f ms\nmean       %.3f ms\n",
+               p50, p95, mean);
+        printf("arena      %zu bytes\npeak RSS   %lld bytes\n",
+               mn_session_arena_bytes(s), cli_peak_rss());
+    }
+    rc = CLI_OK;
+    goto out;
+fail:
+    rc = cli_fail(&ctx);
+out:
+    free(lat);
+    for (int i = 0; i < 64; i++)
+        mn_tensor_destroy(ins[i]);
+    mn_session_destroy(s);
+    mn_graph_destroy(g);
+    return rc;
+}
