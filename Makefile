@@ -59,7 +59,7 @@ $(BUILD)/minnow: $(CLI_OBJS) $(BUILD)/libminnow.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libminnow.a $(LDLIBS)
 
 $(BUILD)/minnow_tests: $(TEST_OBJS) $(BUILD)/libminnow.a
-	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJS) $(BUILD)/libminnow.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign -o $@ $(TEST_OBJS) $(BUILD)/libminnow.a $(LDLIBS)
 
 deps:
 	@sh scripts/deps.sh build

@@ -121,6 +121,12 @@ typedef struct mn_session_opts {
     /* Optional concrete input shapes (e.g. from conformance data). */
     int n_input_shapes;
     const mn_tensor *const *input_shapes; /* only dtype/ndim/dims are read */
+    /* Keep every intermediate value alive after run (no memory reuse):
+     * training, calibration and debugging read them. */
+    int keep_values;
+    /* Run ops in training mode (BatchNorm uses batch statistics, Dropout
+     * drops); forwards see it as mn_exec.training. */
+    int training;
 } mn_session_opts;
 
 /* The session borrows g; g must outlive it and not be modified meanwhile. */

@@ -24,6 +24,7 @@ typedef struct step {
 struct mn_session {
     const mn_graph *g;
     int threads;
+    int keep_values, training;
     mn_tensor *vt;         /* per value: meta + data */
     unsigned char *kind;   /* MN_VK_* */
     int *root;             /* runtime value → value owning its bytes */
@@ -294,6 +295,9 @@ static mn_status plan_memory(mn_session *s, mn_ctx *ctx)
         if (s->kind[v] == MN_VK_RUNTIME)
             last[s->root[v]] = s->n_steps;
     }
+    if (s->keep_values)
+        for (int v = 0; v < nv; v++)
+            last[v] = s->n_steps;
     for (int v = 0; v < nv; v++) {
         if (s->kind[v] != MN_VK_RUNTIME || s->root[v] != v)
             continue;
@@ -345,6 +349,8 @@ mn_status mn_session_create(const mn_graph *g, const mn_session_opts *opts,
         return mn_error(ctx, MN_ERR_OOM, "out of memory");
     s->g = g;
     s->threads = opts && opts->threads > 0 ? opts->threads : 1;
+    s->keep_values = opts && opts->keep_values;
+    s->training = opts && opts->training;
     s->vt = mn_calloc((size_t)(g->n_values + 1), sizeof *s->vt);
     s->kind = mn_calloc((size_t)(g->n_values + 1), 1);
     if (!s->vt || !s->kind) {
@@ -434,7 +440,7 @@ mn_status mn_session_run(mn_session *s, const mn_tensor *const *inputs,
             out[0]->data = s->in_ptrs[sp->in_off][0].data;
             continue;
         }
-        mn_exec ex = {.ctx = ctx};
+        mn_exec ex = {.ctx = ctx, .training = s->training};
         if (sp->scratch_buf >= 0) {
             ex.scratch = (char *)s->arena + s->bufs[sp->scratch_buf].offset;
             ex.scratch_bytes = sp->scratch_bytes;

@@ -27,6 +27,7 @@ typedef struct mn_exec {
     size_t scratch_bytes;
     struct mn_pool *pool;   /* NULL: single thread */
     void *priv;             /* node state from prepare(), or NULL */
+    int training;           /* session runs in training mode */
 } mn_exec;
 
 typedef mn_status (*mn_infer_fn)(const mn_node *n, const mn_tensor *const *in,
