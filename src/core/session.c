@@ -106,10 +106,13 @@ static mn_status check_meta(const mn_tensor *t, mn_ctx *ctx)
     if (mn_dtype_size(t->dtype) == 0)
         return mn_error(ctx, MN_ERR_UNSUPPORTED, "output dtype %s",
                         mn_dtype_name(t->dtype));
+    size_t nz = 1; /* product of the non-zero dims: must not overflow either */
     for (int k = 0; k < t->ndim; k++) {
         if (t->dims[k] < 0)
             return mn_error(ctx, MN_ERR_SHAPE, "negative output dimension");
-        if (!mn_mul_size(n, (size_t)t->dims[k], &n))
+        if (!mn_mul_size(n, (size_t)t->dims[k], &n) ||
+            (t->dims[k] && !mn_mul_size(nz, (size_t)t->dims[k], &nz)) ||
+            nz > MN_ALLOC_LIMIT)
             return mn_error(ctx, MN_ERR_OOM, "output size overflows");
     }
     if (!mn_mul_size(n, mn_dtype_size(t->dtype), &n) || n > MN_ALLOC_LIMIT)
@@ -212,6 +215,8 @@ static mn_status compile_nodes(mn_session *s, mn_ctx *ctx)
         for (int j = 0; j < n->n_out; j++)
             if ((st = check_meta(out[j], ctx)) != MN_OK)
                 return node_error(g, ni, st, ctx);
+        if (def->flags & MN_OPF_SHAPE_ONLY)
+            all_const = 1;
         if (all_const && !(def->flags & MN_OPF_NOFOLD)) {
             st = fold_node(s, ni, def, in, out, ctx);
             if (st != MN_OK)
@@ -230,6 +235,10 @@ static mn_status compile_nodes(mn_session *s, mn_ctx *ctx)
         sp->view = (def->flags & MN_OPF_VIEW) && n->n_in > 0 && in[0] &&
                    n->out[0] >= 0 &&
                    mn_tensor_nbytes(out[0]) == mn_tensor_nbytes(in[0]);
+        /* extra outputs (Dropout's mask) need the forward to run */
+        for (int j = 1; j < n->n_out; j++)
+            if (n->out[j] >= 0)
+                sp->view = 0;
         if (def->scratch && !sp->view)
             sp->scratch_bytes = def->scratch(n, in, n->n_in,
                                              (const mn_tensor *const *)out,

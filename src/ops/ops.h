@@ -51,7 +51,9 @@ typedef mn_status (*mn_backward_fn)(const mn_node *n,
 enum {
     MN_OPF_NOFOLD = 1u << 0,  /* never evaluate at compile time */
     MN_OPF_INPLACE = 1u << 1, /* out[0] may alias in[0] (same size) */
-    MN_OPF_VIEW = 1u << 2     /* out[0] has in[0]'s bytes (reshape-like) */
+    MN_OPF_VIEW = 1u << 2,    /* out[0] has in[0]'s bytes (reshape-like) */
+    MN_OPF_SHAPE_ONLY = 1u << 3 /* reads only its inputs' shapes: always
+                                   folded at compile time (Shape) */
 };
 
 typedef struct mn_op_def {
