@@ -56,10 +56,10 @@ $(BUILD)/libminnow.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/minnow: $(CLI_OBJS) $(BUILD)/libminnow.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libminnow.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) -Wl,--whole-archive $(BUILD)/libminnow.a -Wl,--no-whole-archive $(LDLIBS)
 
 $(BUILD)/minnow_tests: $(TEST_OBJS) $(BUILD)/libminnow.a
-	$(CC) $(LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign -o $@ $(TEST_OBJS) $(BUILD)/libminnow.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign -o $@ $(TEST_OBJS) -Wl,--whole-archive $(BUILD)/libminnow.a -Wl,--no-whole-archive $(LDLIBS)
 
 deps:
 	@sh scripts/deps.sh build

@@ -1,0 +1,137 @@
+#!/bin/sh
+# End-to-end tests of the minnow CLI: the contract in docs/cli.md, bad input
+# handling (one-line error naming the file, exit 1, nothing written), export
+# round trips. Ends with "N passed, M failed".
+# usage: tests/cli_test.sh [BUILD]
+B=${1:-build}
+cd "$(dirname "$0")/.." || exit 2
+M=./$B/minnow
+MODEL=models/fashion_cnn.onnx
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# expect CODE DESCRIPTION -- command...   (stdout → $T/out, stderr → $T/err)
+expect() {
+  want=$1; what=$2; shift 3
+  "$@" > "$T/out" 2> "$T/err"; got=$?
+  if [ "$got" -eq "$want" ]; then ok; else
+    bad "$what: exit $got, expected $want"; sed 's/^/    /' "$T/err" | head -5
+  fi
+}
+# the last stderr line must mention a word (file name or cause), be one line
+err_names() {
+  if grep -q -- "$1" "$T/err" && [ "$(wc -l < "$T/err")" -le 2 ]; then ok; else
+    bad "error message should name '$1' on one line: $(head -3 "$T/err")"; fi
+}
+json_get() { # key → value from a flat JSON object in $T/out
+  python3 -c "import json,sys; d=json.load(open('$T/out')); print(d['$1'])"
+}
+
+# ---- usage ----
+expect 2 "no arguments" -- $M
+expect 2 "unknown command" -- $M frobnicate
+expect 2 "unknown option" -- $M info $MODEL --bogus
+expect 0 "help" -- $M --help
+
+# ---- info ----
+expect 0 "info json" -- $M info $MODEL --json
+if [ "$(wc -l < "$T/out")" -eq 1 ] && python3 -c "import json; json.load(open('$T/out'))" 2>/dev/null; then ok; else bad "info --json must print one JSON object"; fi
+for k in params nonzero_params macs file_bytes arena_bytes nodes inputs outputs layers; do
+  python3 -c "import json; d=json.load(open('$T/out')); assert '$k' in d" 2>/dev/null && ok || bad "info --json lacks '$k'"
+done
+fb=$(json_get file_bytes); sz=$(wc -c < $MODEL)
+[ "$fb" = "$sz" ] && ok || bad "file_bytes $fb != $sz"
+python3 -c "
+import json; d=json.load(open('$T/out'))
+assert d['macs'] == sum(l['macs'] for l in d['layers'])
+assert d['params'] == sum(l['params'] for l in d['layers'])
+assert d['macs'] > 0 and d['params'] > 0 and d['arena_bytes'] > 0
+" && ok || bad "info totals must equal the sum over layers"
+expect 0 "info text" -- $M info $MODEL
+grep -q "arena bytes" "$T/out" && ok || bad "info text shows the arena"
+
+# ---- run + export round trip ----
+python3 - "$T/x.npy" <<'EOF'
+import struct, sys, random
+random.seed(1)
+n = 2 * 1 * 28 * 28
+hdr = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1, 28, 28), }"
+hdr += " " * (63 - (10 + len(hdr)) % 64) + "\n"
+with open(sys.argv[1], "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr.encode())
+    f.write(struct.pack("<%df" % n, *[random.gauss(0, 1) for _ in range(n)]))
+EOF
+expect 0 "run" -- $M run $MODEL -i "$T/x.npy" -o "$T/o1"
+ls "$T/o1"/*.npy > /dev/null 2>&1 && ok || bad "run wrote no .npy"
+expect 0 "export onnx" -- $M export $MODEL --format onnx -o "$T/re.onnx"
+expect 0 "run re-exported" -- $M run "$T/re.onnx" -i "$T/x.npy" -o "$T/o2"
+for f in "$T/o1"/*.npy; do
+  cmp -s "$f" "$T/o2/$(basename "$f")" && ok || bad "re-exported model gives different output ($(basename "$f"))"
+done
+expect 0 "export optimized" -- $M export $MODEL --format onnx --optimize -o "$T/opt.onnx"
+expect 0 "run optimized" -- $M run "$T/opt.onnx" -i "$T/x.npy" -o "$T/o3"
+python3 - "$T/o1" "$T/o3" <<'EOF' && ok || bad "optimized model output differs by more than 1e-4"
+import os, struct, sys
+def load(p):
+    b = open(p, "rb").read(); hl = struct.unpack("<H", b[8:10])[0]
+    d = b[10 + hl:]; return struct.unpack("<%df" % (len(d) // 4), d)
+for f in os.listdir(sys.argv[1]):
+    a, c = load(os.path.join(sys.argv[1], f)), load(os.path.join(sys.argv[2], f))
+    assert len(a) == len(c) and max(abs(x - y) for x, y in zip(a, c)) < 1e-4
+EOF
+expect 0 "info optimized" -- $M info "$T/opt.onnx" --json
+python3 -c "import json; d=json.load(open('$T/out')); assert not any(l['op']=='BatchNormalization' for l in d['layers'])" && ok || bad "optimized model still has BatchNormalization"
+
+# ---- eval ----
+expect 0 "eval fashion-mnist" -- $M eval $MODEL --data fashion-mnist:test --limit 1000 --json
+python3 -c "import json; d=json.load(open('$T/out')); assert d['samples']==1000 and d['accuracy']>0.8, d" && ok || bad "eval accuracy on 1000 test images should exceed 80%: $(cat "$T/out")"
+
+# ---- bench ----
+expect 0 "bench json" -- $M bench $MODEL --runs 5 --warmup 1 --json
+python3 -c "import json; d=json.load(open('$T/out')); assert d['p50_ms']>0 and d['runs']==5 and d['arena_bytes']>0" && ok || bad "bench json"
+
+# ---- bad input: every case exit 1, message names the file/cause ----
+expect 1 "missing model" -- $M info "$T/nope.onnx"
+err_names nope.onnx
+head -c 300 $MODEL > "$T/trunc.onnx"
+expect 1 "truncated model" -- $M info "$T/trunc.onnx"
+err_names trunc.onnx
+head -c 4096 /dev/urandom > "$T/garbage.onnx" 2>/dev/null || dd if=/dev/urandom of="$T/garbage.onnx" bs=4096 count=1 2>/dev/null
+expect 1 "garbage model" -- $M info "$T/garbage.onnx"
+err_names garbage.onnx
+printf 'NOTNUMPY' > "$T/bad.npy"
+expect 1 "bad npy" -- $M run $MODEL -i "$T/bad.npy" -o "$T/o4"
+err_names bad.npy
+python3 - "$T/wrong.npy" <<'EOF'
+import struct, sys
+hdr = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 28, 28), }"
+hdr += " " * (63 - (10 + len(hdr)) % 64) + "\n"
+with open(sys.argv[1], "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr.encode())
+    f.write(b"\0" * (4 * 3 * 28 * 28))
+EOF
+expect 1 "input shape mismatch" -- $M run $MODEL -i "$T/wrong.npy" -o "$T/o5"
+grep -q "shape\|dim\|channel\|given" "$T/err" && ok || bad "shape mismatch message: $(cat "$T/err")"
+[ ! -e "$T/o5" ] || [ -z "$(ls "$T/o5")" ] && ok || bad "failed run left outputs"
+printf 'XXXXXXXXXXXXXXXX' > "$T/bad-idx"
+expect 1 "bad IDX magic" -- $M eval $MODEL --data "idx:$T/bad-idx,$T/bad-idx"
+err_names bad-idx
+expect 1 "unknown data spec" -- $M eval $MODEL --data "nonsense:foo"
+err_names nonsense
+expect 1 "export into a missing directory" -- $M export $MODEL --format onnx -o "$T/no/such/dir/m.onnx"
+[ ! -e "$T/no" ] && ok || bad "failed export left files behind"
+mkdir -p "$T/exp"
+expect 1 "export onto a directory" -- $M export $MODEL --format onnx -o "$T/exp"
+[ -z "$(ls -A "$T/exp")" ] && ok || bad "failed export left a temp file: $(ls -A "$T/exp")"
+
+# ---- conformance runner itself ----
+D=/usr/share/libonnx-testdata/data/node
+expect 0 "conformance relu" -- $M conformance $D/test_relu
+grep -q "^1 passed, 0 failed" "$T/out" && ok || bad "conformance summary line"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
