@@ -1,0 +1,86 @@
+/* Conv (float32, 1-D and 2-D): shape rule and reference forward through the
+ * im2col/GEMM and depthwise kernels in src/kernels/ref. */
+#include "ops/conv_shape.h"
+
+static mn_status conv_check(const mn_node *n, const mn_tensor *const *in,
+                            int n_in, mn_conv_params *p, int64_t *dims,
+                            mn_ctx *ctx)
+{
+    const mn_tensor *x = in[0], *w = n_in > 1 ? in[1] : NULL;
+    const mn_tensor *b = n_in > 2 ? in[2] : NULL;
+    mn_status st;
+    if (!x || !w)
+        return mn_error(ctx, MN_ERR_SHAPE, "Conv needs inputs X and W");
+    if (x->dtype != MN_DT_F32 || w->dtype != MN_DT_F32 ||
+        (b && b->dtype != MN_DT_F32))
+        return mn_error(ctx, MN_ERR_UNSUPPORTED,
+                        "Conv on %s input and %s weights (float32 only)",
+                        mn_dtype_name(x->dtype), mn_dtype_name(w->dtype));
+    if ((st = mn_conv_setup(n, x, w, p, dims, ctx)) != MN_OK)
+        return st;
+    if (b && (b->ndim != 1 || b->dims[0] != p->m)) {
+        char s[128];
+        return mn_error(ctx, MN_ERR_SHAPE, "bias %s, expected [%lld]",
+                        mn_shape_str(b, s, sizeof s), (long long)p->m);
+    }
+    return MN_OK;
+}
+
+static mn_status conv_infer(const mn_node *n, const mn_tensor *const *in,
+                            int n_in, mn_tensor *const *out, int n_out,
+                            mn_ctx *ctx)
+{
+    mn_conv_params p;
+    int64_t dims[MN_MAX_DIMS];
+    mn_status st = conv_check(n, in, n_in, &p, dims, ctx);
+    (void)n_out;
+    if (st != MN_OK)
+        return st;
+    out[0]->dtype = MN_DT_F32;
+    out[0]->ndim = in[0]->ndim;
+    for (int i = 0; i < in[0]->ndim; i++)
+        out[0]->dims[i] = dims[i];
+    return MN_OK;
+}
+
+static size_t conv_scratch(const mn_node *n, const mn_tensor *const *in,
+                           int n_in, const mn_tensor *const *out, int n_out)
+{
+    mn_conv_params p;
+    int64_t dims[MN_MAX_DIMS];
+    (void)out;
+    (void)n_out;
+    if (conv_check(n, in, n_in, &p, dims, NULL) != MN_OK)
+        return 0;
+    return mn_ref_conv2d_f32_scratch(&p);
+}
+
+static mn_status conv_forward(const mn_node *n, const mn_tensor *const *in,
+                              int n_in, mn_tensor *const *out, int n_out,
+                              mn_exec *ex)
+{
+    mn_conv_params p;
+    int64_t dims[MN_MAX_DIMS];
+    mn_status st = conv_check(n, in, n_in, &p, dims, ex->ctx);
+    (void)n_out;
+    if (st != MN_OK)
+        return st;
+    if (ex->scratch_bytes < mn_ref_conv2d_f32_scratch(&p))
+        return mn_error(ex->ctx, MN_ERR_RUNTIME, "Conv: scratch too small");
+    const mn_tensor *b = n_in > 2 ? in[2] : NULL;
+    mn_ref_conv2d_f32(&p, in[0]->data, in[1]->data, b ? b->data : NULL,
+                      out[0]->data, ex->scratch);
+    return MN_OK;
+}
+
+const mn_op_def mn_opdef_conv = {
+    .name = "Conv",
+    .min_in = 2,
+    .max_in = 3,
+    .min_out = 1,
+    .max_out = 1,
+    .flags = 0,
+    .infer = conv_infer,
+    .scratch = conv_scratch,
+    .forward = conv_forward,
+};

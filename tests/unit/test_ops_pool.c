@@ -1,0 +1,318 @@
+/* Unit tests for MaxPool (float32/uint8/int8, Indices), AveragePool and
+ * GlobalAveragePool: forwards against a naive implementation that visits
+ * every tap of every window and tests bounds (1-3 spatial axes, strides,
+ * dilations, asymmetric pads, ceil_mode, auto_pad, count_include_pad), the
+ * ONNX examples for ceil_mode, and shape-inference errors. */
+#include "test.h"
+#include "ops_test_util.h"
+
+extern const mn_op_def mn_opdef_maxpool, mn_opdef_avgpool,
+    mn_opdef_globalavgpool;
+
+typedef struct pool_case {
+    int nsp;
+    int64_t n, c, in[3], k[3], s[3], d[3], pb[3], pe[3];
+    int ceil_mode, include_pad, col_major;
+    const char *auto_pad;
+} pool_case;
+
+/* Output sizes and (for auto_pad) effective pads, per the ONNX text. */
+static int pool_geometry(pool_case *pc, int64_t *out)
+{
+    for (int i = 0; i < pc->nsp; i++) {
+        int64_t eff = pc->d[i] * (pc->k[i] - 1) + 1, s = pc->s[i];
+        if (pc->auto_pad && strcmp(pc->auto_pad, "VALID") != 0) {
+            out[i] = (pc->in[i] + s - 1) / s;
+            int64_t total = (out[i] - 1) * s + eff - pc->in[i];
+            total = total < 0 ? 0 : total;
+            pc->pb[i] = strcmp(pc->auto_pad, "SAME_UPPER") == 0
+                            ? total / 2 : total - total / 2;
+            pc->pe[i] = total - pc->pb[i];
+            continue;
+        }
+        if (pc->auto_pad)
+            pc->pb[i] = pc->pe[i] = 0;
+        double span = (double)(pc->in[i] + pc->pb[i] + pc->pe[i] - eff);
+        if (span < 0)
+            return 0;
+        out[i] = (int64_t)(pc->ceil_mode ? ceil(span / s) : floor(span / s)) + 1;
+        if (pc->ceil_mode && (out[i] - 1) * s >= pc->in[i] + pc->pb[i])
+            out[i]--;
+    }
+    return 1;
+}
+
+/* Visits every tap; padding is skipped for max and for the average unless
+ * count_include_pad (then taps inside the padded extent count). A window
+ * with no input tap gives -FLT_MAX / index -1 (max) or 0 (average). */
+static void naive_pool(const pool_case *pc, const int64_t *out, int is_max,
+                       const float *x, double *y, int64_t *idx)
+{
+    int64_t in[3] = {1, 1, 1}, o3[3] = {1, 1, 1}, k3[3] = {1, 1, 1};
+    int64_t s3[3] = {1, 1, 1}, d3[3] = {1, 1, 1}, b3[3] = {0}, e3[3] = {0};
+    int lead = 3 - pc->nsp;
+    for (int i = 0; i < pc->nsp; i++) {
+        in[lead + i] = pc->in[i];
+        o3[lead + i] = out[i];
+        k3[lead + i] = pc->k[i];
+        s3[lead + i] = pc->s[i];
+        d3[lead + i] = pc->d[i];
+        b3[lead + i] = pc->pb[i];
+        e3[lead + i] = pc->pe[i];
+    }
+    int64_t psz = in[0] * in[1] * in[2], osz = o3[0] * o3[1] * o3[2];
+    for (int64_t p = 0; p < pc->n * pc->c; p++)
+        for (int64_t o = 0; o < osz; o++) {
+            int64_t oi[3] = {o / (o3[1] * o3[2]), o / o3[2] % o3[1], o % o3[2]};
+            double best = -3.4028234663852886e38, sum = 0;
+            int64_t bi = -1, cnt = 0, pcnt = 0;
+            for (int64_t t = 0; t < k3[0] * k3[1] * k3[2]; t++) {
+                int64_t ti[3] = {t / (k3[1] * k3[2]), t / k3[2] % k3[1],
+                                 t % k3[2]};
+                int64_t pos[3];
+                int inside = 1, padded = 1;
+                for (int a = 0; a < 3; a++) {
+                    pos[a] = oi[a] * s3[a] - b3[a] + ti[a] * d3[a];
+                    inside &= pos[a] >= 0 && pos[a] < in[a];
+                    padded &= pos[a] >= -b3[a] && pos[a] < in[a] + e3[a];
+                }
+                pcnt += padded;
+                if (!inside)
+                    continue;
+                double v = x[p * psz + (pos[0] * in[1] + pos[1]) * in[2] +
+                             pos[2]];
+                sum += v;
+                cnt++;
+                if (bi < 0 || v > best) {
+                    best = v;
+                    bi = pc->col_major
+                             ? (pos[2] * in[1] + pos[1]) * in[0] + pos[0]
+                             : (pos[0] * in[1] + pos[1]) * in[2] + pos[2];
+                }
+            }
+            int64_t div = pc->include_pad ? pcnt : cnt;
+            y[p * osz + o] = is_max ? best : div ? sum / (double)div : 0;
+            if (idx)
+                idx[p * osz + o] = bi < 0 ? -1 : p * psz + bi;
+        }
+}
+
+static void pool_attrs(mn_node *nd, const pool_case *pc, int is_max)
+{
+    otu_node(nd, is_max ? "MaxPool" : "AveragePool");
+    otu_ints(nd, "kernel_shape", pc->k, pc->nsp);
+    otu_ints(nd, "strides", pc->s, pc->nsp);
+    int dilated = 0;
+    for (int i = 0; i < pc->nsp; i++)
+        dilated |= pc->d[i] > 1;
+    if (is_max || dilated) /* AveragePool has dilations from opset 19 */
+        otu_ints(nd, "dilations", pc->d, pc->nsp);
+    if (pc->auto_pad) {
+        otu_str_attr(nd, "auto_pad", pc->auto_pad);
+    } else {
+        int64_t pads[6];
+        for (int i = 0; i < pc->nsp; i++) {
+            pads[i] = pc->pb[i];
+            pads[pc->nsp + i] = pc->pe[i];
+        }
+        otu_ints(nd, "pads", pads, 2 * pc->nsp);
+    }
+    otu_int_attr(nd, "ceil_mode", pc->ceil_mode);
+    if (!is_max)
+        otu_int_attr(nd, "count_include_pad", pc->include_pad);
+    if (is_max && pc->col_major)
+        otu_int_attr(nd, "storage_order", 1);
+}
+
+/* Runs one case; dt picks the MaxPool input type (AveragePool: float32). */
+static void check_pool(pool_case pc, int is_max, mn_dtype dt, int indices)
+{
+    mn_node nd;
+    mn_ctx ctx = {{0}};
+    mn_tensor out[2];
+    int64_t od[3], xd[5] = {pc.n, pc.c};
+    pool_case r = pc;
+    if (!pool_geometry(&r, od))
+        return;
+    pool_attrs(&nd, &pc, is_max);
+    for (int i = 0; i < pc.nsp; i++)
+        xd[2 + i] = pc.in[i];
+    mn_tensor *x = otu_random(dt, pc.nsp + 2, xd);
+    int64_t nx = mn_tensor_numel(x), ny = pc.n * pc.c;
+    for (int i = 0; i < pc.nsp; i++)
+        ny *= od[i];
+    float *xf = malloc((size_t)nx * sizeof *xf);
+    double *ref = malloc((size_t)(ny + 1) * sizeof *ref);
+    int64_t *ridx = malloc((size_t)(ny + 1) * sizeof *ridx);
+    for (int64_t i = 0; xf && i < nx; i++)
+        xf[i] = (float)mn_tensor_get_f64(x, i);
+    const mn_tensor *in[1] = {x};
+    CHECK_OK(otu_run(is_max ? &mn_opdef_maxpool : &mn_opdef_avgpool, &nd, in,
+                     1, out, indices ? 2 : 1, &ctx), &ctx);
+    CHECK_EQ_INT(mn_tensor_numel(&out[0]), ny);
+    CHECK_EQ_INT(out[0].dtype, dt);
+    if (xf && ref && ridx && out[0].data && mn_tensor_numel(&out[0]) == ny) {
+        naive_pool(&r, od, is_max, xf, ref, ridx);
+        int bad = 0;
+        for (int64_t i = 0; i < ny; i++) {
+            double g = mn_tensor_get_f64(&out[0], i);
+            double want = dt == MN_DT_U8 && ref[i] < 0 ? 0
+                          : dt == MN_DT_I8 && ref[i] < -128 ? -128 : ref[i];
+            bad += fabs(g - want) > 1e-5 * (1 + fabs(want));
+            if (indices)
+                bad += ((int64_t *)out[1].data)[i] != ridx[i];
+        }
+        if (bad)
+            mn_test_fail(__FILE__, __LINE__,
+                         "%s nsp%d in %lld,%lld,%lld k%lld,%lld,%lld "
+                         "s%lld,%lld,%lld ceil%d pad%d: %d wrong",
+                         is_max ? "max" : "avg", pc.nsp, (long long)pc.in[0],
+                         (long long)pc.in[1], (long long)pc.in[2],
+                         (long long)pc.k[0], (long long)pc.k[1],
+                         (long long)pc.k[2], (long long)pc.s[0],
+                         (long long)pc.s[1], (long long)pc.s[2], pc.ceil_mode,
+                         pc.include_pad, bad);
+    }
+    free(xf);
+    free(ref);
+    free(ridx);
+    otu_out_free(out, indices ? 2 : 1);
+    mn_tensor_destroy(x);
+    otu_node_free(&nd);
+}
+
+static pool_case random_pool(int nsp, int dil)
+{
+    pool_case pc = {.nsp = nsp, .n = otu_int(1, 2), .c = otu_int(1, 3)};
+    for (int i = 0; i < nsp; i++) {
+        pc.in[i] = otu_int(1, nsp == 3 ? 6 : 11);
+        pc.k[i] = otu_int(1, 4);
+        pc.s[i] = otu_int(1, 3);
+        pc.d[i] = dil ? otu_int(1, 2) : 1;
+        pc.pb[i] = otu_int(0, pc.k[i] - 1);
+        pc.pe[i] = otu_int(0, pc.k[i] - 1);
+    }
+    pc.ceil_mode = (int)otu_int(0, 1);
+    pc.include_pad = (int)otu_int(0, 1);
+    return pc;
+}
+
+TEST(maxpool_random_vs_naive)
+{
+    otu_seed(11);
+    for (int it = 0; it < 240; it++) {
+        pool_case pc = random_pool(1 + it % 3, 1);
+        mn_dtype dt = it % 4 == 1 ? MN_DT_U8 : it % 4 == 2 ? MN_DT_I8
+                                                         : MN_DT_F32;
+        pc.col_major = pc.nsp == 2 && (it & 8);
+        check_pool(pc, 1, dt, it % 2 == 0);
+    }
+}
+
+TEST(avgpool_random_vs_naive)
+{
+    otu_seed(12);
+    for (int it = 0; it < 240; it++)
+        check_pool(random_pool(1 + it % 3, it % 4 == 0), 0, MN_DT_F32, 0);
+}
+
+TEST(pool_auto_pad_vs_naive)
+{
+    static const char *const modes[] = {"SAME_UPPER", "SAME_LOWER", "VALID"};
+    otu_seed(13);
+    for (int it = 0; it < 90; it++) {
+        pool_case pc = random_pool(2, 0);
+        pc.auto_pad = modes[it % 3];
+        pc.ceil_mode = 0;
+        check_pool(pc, it & 1, MN_DT_F32, 0);
+    }
+}
+
+/* The ONNX examples: 4x4 input 1..16, kernel 3, stride 2, ceil_mode. */
+TEST(pool_ceil_mode_onnx_examples)
+{
+    mn_node nd;
+    mn_ctx ctx = {{0}};
+    mn_tensor out[1];
+    float xv[16];
+    for (int i = 0; i < 16; i++)
+        xv[i] = (float)(i + 1);
+    mn_tensor x = {.dtype = MN_DT_F32, .ndim = 4, .dims = {1, 1, 4, 4},
+                   .data = xv};
+    const mn_tensor *in[1] = {&x};
+    static const float want_max[4] = {11, 12, 15, 16};
+    static const float want_avg[4] = {6, 7.5f, 12, 13.5f};
+    for (int is_max = 0; is_max < 2; is_max++) {
+        otu_node(&nd, is_max ? "MaxPool" : "AveragePool");
+        otu_ints(&nd, "kernel_shape", (int64_t[]){3, 3}, 2);
+        otu_ints(&nd, "strides", (int64_t[]){2, 2}, 2);
+        otu_int_attr(&nd, "ceil_mode", 1);
+        CHECK_OK(otu_run(is_max ? &mn_opdef_maxpool : &mn_opdef_avgpool, &nd,
+                         in, 1, out, 1, &ctx), &ctx);
+        CHECK_EQ_INT(out[0].dims[2], 2);
+        CHECK_EQ_INT(out[0].dims[3], 2);
+        for (int i = 0; out[0].data && i < 4; i++)
+            CHECK_NEAR(((float *)out[0].data)[i],
+                       is_max ? want_max[i] : want_avg[i], 1e-6);
+        otu_out_free(out, 1);
+        otu_node_free(&nd);
+    }
+}
+
+TEST(globalavgpool_mean)
+{
+    mn_node nd;
+    mn_ctx ctx = {{0}};
+    mn_tensor out[1];
+    otu_seed(14);
+    otu_node(&nd, "GlobalAveragePool");
+    mn_tensor *x = otu_random(MN_DT_F32, 4, (int64_t[]){2, 3, 5, 7});
+    const mn_tensor *in[1] = {x};
+    CHECK_OK(otu_run(&mn_opdef_globalavgpool, &nd, in, 1, out, 1, &ctx), &ctx);
+    CHECK_EQ_INT(out[0].ndim, 4);
+    CHECK_EQ_INT(out[0].dims[1], 3);
+    CHECK_EQ_INT(out[0].dims[2], 1);
+    CHECK_EQ_INT(out[0].dims[3], 1);
+    for (int p = 0; out[0].data && p < 6; p++) {
+        double s = 0;
+        for (int i = 0; i < 35; i++)
+            s += ((float *)x->data)[p * 35 + i];
+        CHECK_NEAR(((float *)out[0].data)[p], s / 35, 1e-6);
+    }
+    otu_out_free(out, 1);
+    mn_tensor_destroy(x);
+    otu_node_free(&nd);
+}
+
+TEST(pool_infer_errors)
+{
+    mn_node nd;
+    mn_ctx ctx = {{0}};
+    mn_tensor x = {.dtype = MN_DT_F32, .ndim = 4, .dims = {1, 2, 5, 5}};
+    mn_tensor o[2], *op[2] = {&o[0], &o[1]};
+    const mn_tensor *in[1] = {&x};
+    otu_node(&nd, "MaxPool"); /* no kernel_shape */
+    CHECK_EQ_INT(mn_opdef_maxpool.infer(&nd, in, 1, op, 1, &ctx), MN_ERR_SHAPE);
+    otu_ints(&nd, "kernel_shape", (int64_t[]){3, 3}, 2);
+    CHECK_EQ_INT(mn_opdef_maxpool.infer(&nd, in, 1, op, 2, &ctx), MN_OK);
+    CHECK_EQ_INT(o[1].dtype, MN_DT_I64);
+    CHECK_EQ_INT(o[1].dims[3], 3);
+    otu_int_attr(&nd, "storage_order", 2);
+    CHECK_EQ_INT(mn_opdef_maxpool.infer(&nd, in, 1, op, 1, &ctx), MN_ERR_SHAPE);
+    otu_node_free(&nd);
+    otu_node(&nd, "AveragePool");
+    otu_ints(&nd, "kernel_shape", (int64_t[]){3, 6}, 2); /* wider than 5 */
+    CHECK_EQ_INT(mn_opdef_avgpool.infer(&nd, in, 1, op, 1, &ctx), MN_ERR_SHAPE);
+    otu_node_free(&nd);
+    otu_node(&nd, "AveragePool");
+    otu_ints(&nd, "kernel_shape", (int64_t[]){3}, 1); /* rank mismatch */
+    CHECK_EQ_INT(mn_opdef_avgpool.infer(&nd, in, 1, op, 1, &ctx), MN_ERR_SHAPE);
+    x.ndim = 2;
+    CHECK_EQ_INT(mn_opdef_globalavgpool.infer(&nd, in, 1, op, 1, &ctx),
+                 MN_ERR_SHAPE);
+    x.ndim = 4;
+    x.dtype = MN_DT_U8; /* AveragePool is float only */
+    CHECK_EQ_INT(mn_opdef_avgpool.infer(&nd, in, 1, op, 1, &ctx),
+                 MN_ERR_UNSUPPORTED);
+    otu_node_free(&nd);
+}
