@@ -32,15 +32,24 @@ size_t mn_dtype_size(mn_dtype dt)
 
 int64_t mn_tensor_numel(const mn_tensor *t)
 {
+    /* Saturates instead of overflowing: any zero dim makes 0, and a product
+     * past int64 reads as INT64_MAX (which no allocation can satisfy). */
     int64_t n = 1;
     for (int i = 0; i < t->ndim; i++)
-        n *= t->dims[i];
+        if (t->dims[i] == 0)
+            return 0;
+    for (int i = 0; i < t->ndim; i++)
+        if (t->dims[i] < 0 || __builtin_mul_overflow(n, t->dims[i], &n))
+            return INT64_MAX;
     return n;
 }
 
 size_t mn_tensor_nbytes(const mn_tensor *t)
 {
-    return (size_t)mn_tensor_numel(t) * mn_dtype_size(t->dtype);
+    size_t n;
+    if (!mn_mul_size((size_t)mn_tensor_numel(t), mn_dtype_size(t->dtype), &n))
+        return SIZE_MAX;
+    return n;
 }
 
 mn_status mn_tensor_create(mn_dtype dt, int ndim, const int64_t *dims,
