@@ -69,11 +69,7 @@ deps-test:
 # The full test suite CI runs (see .ci/run): unit tests, CLI tests,
 # conformance, then the same under ASan+UBSan, then a bounded fuzz run.
 test: deps-test
-	$(MAKE) all $(BUILD)/minnow_tests
-	sh tests/run_all.sh $(BUILD)
-	$(MAKE) SAN=1 all build-asan/minnow_tests
-	MINNOW_SAN=1 sh tests/run_all.sh build-asan
-	sh fuzz/run.sh 20
+	sh tests/ci.sh 20
 
 conformance: all
 	sh tests/conformance.sh $(BUILD)

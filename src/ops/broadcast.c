@@ -1,0 +1,100 @@
+/* Broadcast iteration shared by the elementwise op families: shape
+ * collapsing and the odometer over all but the innermost dimension. */
+#include "ops/broadcast.h"
+
+/* 1 when input x (right-aligned to rank nd) is broadcast along output dim i. */
+static int is_bcast(const mn_tensor *x, int nd, int i, int64_t d)
+{
+    int k = i - (nd - x->ndim);
+    return k < 0 || (x->dims[k] == 1 && d != 1);
+}
+
+void mn_bcast_init(mn_bcast *bc, const mn_tensor *out, const mn_tensor *a,
+                   const mn_tensor *b)
+{
+    int nd = out->ndim, m = 0;
+    int ba[MN_MAX_DIMS], bb[MN_MAX_DIMS];
+    bc->numel = 1;
+    for (int i = 0; i < nd; i++) {
+        int64_t d = out->dims[i];
+        bc->numel *= d;
+        if (d == 1)
+            continue;
+        int fa = is_bcast(a, nd, i, d), fb = b ? is_bcast(b, nd, i, d) : 0;
+        if (m > 0 && ba[m - 1] == fa && bb[m - 1] == fb) {
+            bc->dims[m - 1] *= d;
+            continue;
+        }
+        bc->dims[m] = d;
+        ba[m] = fa;
+        bb[m] = fb;
+        m++;
+    }
+    if (m == 0) {
+        bc->dims[0] = 1;
+        ba[0] = bb[0] = 1; /* single element: offset 0 in both */
+        m = 1;
+    }
+    bc->ndim = m;
+    int64_t ra = 1, rb = 1;
+    for (int i = m - 1; i >= 0; i--) {
+        bc->sa[i] = ba[i] ? 0 : ra;
+        bc->sb[i] = bb[i] ? 0 : rb;
+        if (!ba[i])
+            ra *= bc->dims[i];
+        if (!bb[i])
+            rb *= bc->dims[i];
+    }
+}
+
+int mn_bcast_run(const mn_bcast *bc, mn_bcast_fn fn, void *arg)
+{
+    int nd = bc->ndim, last = nd - 1;
+    int64_t idx[MN_MAX_DIMS] = {0};
+    int64_t n = bc->dims[last], ia = 0, ib = 0, o = 0;
+    if (bc->numel == 0)
+        return 0;
+    for (;;) {
+        int r = fn(arg, o, ia, bc->sa[last], ib, bc->sb[last], n);
+        if (r)
+            return r;
+        o += n;
+        int k = last - 1;
+        for (; k >= 0; k--) {
+            ia += bc->sa[k];
+            ib += bc->sb[k];
+            if (++idx[k] < bc->dims[k])
+                break;
+            ia -= bc->sa[k] * bc->dims[k];
+            ib -= bc->sb[k] * bc->dims[k];
+            idx[k] = 0;
+        }
+        if (k < 0)
+            return 0;
+    }
+}
+
+typedef struct expand_arg {
+    const float *src;
+    float *dst;
+} expand_arg;
+
+static int expand_run(void *arg, int64_t o, int64_t ia, int64_t sa,
+                      int64_t ib, int64_t sb, int64_t n)
+{
+    const expand_arg *p = arg;
+    (void)ib;
+    (void)sb;
+    for (int64_t i = 0; i < n; i++)
+        p->dst[o + i] = p->src[ia + i * sa];
+    return 0;
+}
+
+void mn_bcast_expand_f32(const mn_tensor *src, const mn_tensor *shape,
+                         float *dst)
+{
+    mn_bcast bc;
+    expand_arg p = {src->data, dst};
+    mn_bcast_init(&bc, shape, src, NULL);
+    mn_bcast_run(&bc, expand_run, &p);
+}
