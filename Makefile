@@ -10,7 +10,7 @@ OPT     ?= -O1
 else
 BUILD   ?= build
 SANFLAGS =
-OPT     ?= -O2
+OPT     ?= -O3
 endif
 PREFIX  ?= /usr/local
 PROTO   ?= /usr/include/onnx/onnx.proto

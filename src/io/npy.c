@@ -262,7 +262,7 @@ mn_status mn_tensor_load_npy_mem(const void *buf, size_t len, mn_tensor **out,
 {
     const unsigned char *b = buf;
     const char *label = "npy buffer";
-    size_t hoff, hlen, start;
+    size_t hoff = 0, hlen = 0, start;
     mn_status st;
     *out = NULL;
     if (!buf && len)
@@ -284,7 +284,7 @@ mn_status mn_tensor_load_npy(const char *path, mn_tensor **out, mn_ctx *ctx)
 {
     unsigned char pre[12];
     char *hdr = NULL;
-    size_t hoff, hlen, got, start, fsize;
+    size_t hoff = 0, hlen = 0, got, start, fsize;
     struct stat sb;
     mn_status st;
     FILE *f;
