@@ -10,7 +10,7 @@ OPT     ?= -O1
 else
 BUILD   ?= build
 SANFLAGS =
-OPT     ?= -O3
+OPT     ?= -O2
 endif
 PREFIX  ?= /usr/local
 PROTO   ?= /usr/include/onnx/onnx.proto
@@ -56,10 +56,10 @@ $(BUILD)/libminnow.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/minnow: $(CLI_OBJS) $(BUILD)/libminnow.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) -Wl,--whole-archive $(BUILD)/libminnow.a -Wl,--no-whole-archive $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libminnow.a $(LDLIBS)
 
 $(BUILD)/minnow_tests: $(TEST_OBJS) $(BUILD)/libminnow.a
-	$(CC) $(LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign -o $@ $(TEST_OBJS) -Wl,--whole-archive $(BUILD)/libminnow.a -Wl,--no-whole-archive $(LDLIBS)
+	$(CC) $(LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign -o $@ $(TEST_OBJS) $(BUILD)/libminnow.a $(LDLIBS)
 
 deps:
 	@sh scripts/deps.sh build

@@ -3,9 +3,7 @@
 #include <string.h>
 #include "ops/ops.h"
 
-/* Weak so that the library links while an op family is being written; a
- * missing entry reads as an unsupported op, never as a crash. */
-#define X(sym) extern const mn_op_def sym __attribute__((weak));
+#define X(sym) extern const mn_op_def sym;
 #define MN_OPDEFS(_) \
     _(mn_opdef_conv) _(mn_opdef_gemm) _(mn_opdef_matmul) _(mn_opdef_batchnorm) \
     _(mn_opdef_maxpool) _(mn_opdef_avgpool) _(mn_opdef_globalavgpool) \
