@@ -4,8 +4,9 @@
  * Definitions (the CLI contract, ../docs/cli.md): MACs are multiply-
  * accumulates of Conv, ConvTranspose, Gemm, MatMul and their integer and
  * quantized forms; nothing else is counted. Params are the elements of the
- * weight and bias initializers feeding a node; shape/index tensors (int64)
- * and quantization scales and zero points are not parameters. */
+ * weight and bias initializers feeding a node; shape/index tensors (int64),
+ * quantization scales and zero points, Clip bounds and scalar constants of
+ * elementwise formulas are not parameters. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,16 @@ static int is_param_input(const mn_node *n, int j, const mn_tensor *t)
     case MN_OP_REDUCEMAX:
     case MN_OP_CONSTANTOFSHAPE:
         return j == 0 && n->op == MN_OP_GATHER; /* embedding tables */
+    case MN_OP_ADD:
+    case MN_OP_SUB:
+    case MN_OP_MUL:
+    case MN_OP_DIV:
+    case MN_OP_POW:
+    case MN_OP_MAX:
+    case MN_OP_MIN:
+        /* a scalar here is a constant of a formula (GELU's 0.5, an epsilon),
+         * a tensor is a learned bias or layer scale */
+        return mn_tensor_numel(t) > 1;
     default:
         return 1;
     }
