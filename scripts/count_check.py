@@ -36,11 +36,10 @@ def count(path):
             out = shapes[n.output[0]]
             macs += int(np.prod(out)) * int(np.prod(inits[n.input[1]].shape[1:]))
         elif n.op_type == "Gemm":
-            out = shapes[n.output[0]]
-            a = shapes[n.input[0]]
-            ta = [x.i for x in n.attribute if x.name == "transA"]
-            k = a[0] if ta and ta[0] else a[1]
-            macs += int(np.prod(out)) * k
+            w = inits[n.input[1]].shape
+            tb = [x.i for x in n.attribute if x.name == "transB"]
+            k, nout = (w[1], w[0]) if tb and tb[0] else (w[0], w[1])
+            macs += nout * k  # batch 1: M = 1
         elif n.op_type == "MatMul":
             out = shapes[n.output[0]]
             macs += int(np.prod(out)) * shapes[n.input[0]][-1]
