@@ -198,4 +198,6 @@ mn_status mn_eval_accuracy(const mn_graph *g, const char *data_spec,
 #ifdef __cplusplus
 }
 #endif
+
+#include "minnow/train.h"
 #endif

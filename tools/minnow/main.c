@@ -14,6 +14,7 @@ static const struct {
     {"export", cmd_export, "write the model as ONNX"},
     {"bench", cmd_bench, "batch-1 latency percentiles"},
     {"conformance", cmd_conformance, "run ONNX backend test directories"},
+    {"train", cmd_train, "train an architecture or fine-tune a model"},
 };
 
 static void usage(FILE *f)

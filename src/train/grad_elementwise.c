@@ -1,0 +1,430 @@
+/* Backward rules of the elementwise ops: activations (Relu, LeakyRelu,
+ * Clip, Sigmoid, HardSigmoid, HardSwish, Tanh, Erf, Gelu, PRelu), unary math
+ * (Sqrt, Exp, Log, Neg, Abs, Reciprocal) and the broadcasting binary ops
+ * (Add, Sub, Mul, Div, Pow, Max, Min).
+ *
+ * A gradient flowing into a broadcast operand is summed over the broadcast
+ * dimensions in double, in output order, so it is deterministic and exact
+ * enough for a bias-like operand that receives tens of thousands of terms. */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+#include "train/grad.h"
+
+void mn_bcast_strides(const mn_tensor *t, int nd, const int64_t *od,
+                      int64_t *str)
+{
+    int64_t s = 1;
+    for (int k = nd - 1; k >= 0; k--) {
+        int kt = k - (nd - t->ndim);
+        int64_t d = kt >= 0 ? t->dims[kt] : 1;
+        str[k] = (d == 1 && od[k] != 1) ? 0 : s;
+        if (kt >= 0)
+            s *= d;
+    }
+}
+
+/* Offsets of element (outer index o, inner position) walk: the caller loops
+ * the last dimension; this advances a multi-index over the others. */
+typedef struct nd_walk {
+    int nd;
+    int64_t od[MN_MAX_DIMS], idx[MN_MAX_DIMS];
+    int64_t str[3][MN_MAX_DIMS];
+    int64_t off[3];
+} nd_walk;
+
+static void walk_init(nd_walk *w, int nd, const int64_t *od)
+{
+    memset(w, 0, sizeof *w);
+    w->nd = nd;
+    for (int k = 0; k < nd; k++)
+        w->od[k] = od[k];
+}
+
+/* Advances the outer multi-index (all but the last dim). */
+static void walk_next(nd_walk *w, int nops)
+{
+    for (int k = w->nd - 2; k >= 0; k--) {
+        w->idx[k]++;
+        for (int o = 0; o < nops; o++)
+            w->off[o] += w->str[o][k];
+        if (w->idx[k] < w->od[k])
+            return;
+        for (int o = 0; o < nops; o++)
+            w->off[o] -= w->str[o][k] * w->od[k];
+        w->idx[k] = 0;
+    }
+}
+
+static int64_t numel_dims(int nd, const int64_t *d)
+{
+    int64_t n = 1;
+    for (int k = 0; k < nd; k++)
+        n *= d[k];
+    return n;
+}
+
+void mn_bcast_reduce(const float *dy, const mn_tensor *y, float *dx,
+                     const mn_tensor *x, double *acc)
+{
+    int nd = y->ndim;
+    int64_t nx = mn_tensor_numel(x), inner = nd ? y->dims[nd - 1] : 1;
+    int64_t outer = nd ? numel_dims(nd - 1, y->dims) : 1;
+    nd_walk w;
+    walk_init(&w, nd ? nd : 1, nd ? y->dims : (const int64_t[]){1});
+    if (nd)
+        mn_bcast_strides(x, nd, y->dims, w.str[0]);
+    else
+        w.str[0][0] = 0;
+    int64_t si = nd ? w.str[0][nd - 1] : 0;
+    memset(acc, 0, (size_t)nx * sizeof *acc);
+    for (int64_t o = 0; o < outer; o++) {
+        const float *g = dy + o * inner;
+        double *a = acc + w.off[0];
+        if (si)
+            for (int64_t i = 0; i < inner; i++)
+                a[i] += g[i];
+        else {
+            double s = 0;
+            for (int64_t i = 0; i < inner; i++)
+                s += g[i];
+            a[0] += s;
+        }
+        walk_next(&w, 1);
+    }
+    for (int64_t i = 0; i < nx; i++)
+        dx[i] = (float)acc[i];
+}
+
+/* ---- unary rules ---- */
+
+typedef enum un_kind {
+    UN_RELU, UN_LEAKY, UN_CLIP, UN_SIGMOID, UN_HSIGMOID, UN_HSWISH, UN_TANH,
+    UN_ERF, UN_GELU, UN_GELU_TANH, UN_SQRT, UN_EXP, UN_LOG, UN_NEG, UN_ABS,
+    UN_RECIP
+} un_kind;
+
+static void clip_bounds(const mn_node *n, const mn_tensor *const *in,
+                        int n_in, float *lo, float *hi)
+{
+    *lo = -FLT_MAX;
+    *hi = FLT_MAX;
+    if (n->opset < 11) {
+        *lo = mn_node_attr_float(n, "min", -FLT_MAX);
+        *hi = mn_node_attr_float(n, "max", FLT_MAX);
+        return;
+    }
+    if (n_in > 1 && in[1] && in[1]->data && mn_tensor_numel(in[1]) == 1)
+        *lo = (float)mn_tensor_get_f64(in[1], 0);
+    if (n_in > 2 && in[2] && in[2]->data && mn_tensor_numel(in[2]) == 1)
+        *hi = (float)mn_tensor_get_f64(in[2], 0);
+}
+
+static mn_status unary_bwd(un_kind kind, const mn_node *n,
+                           const mn_tensor *const *in, int n_in,
+                           const mn_tensor *const *out,
+                           const mn_tensor *const *dout, mn_tensor *const *din)
+{
+    if (!din[0])
+        return MN_OK;
+    int64_t cnt = mn_tensor_numel(in[0]);
+    float *dx = mn_f32(din[0]);
+    if (!dout[0]) {
+        memset(dx, 0, (size_t)cnt * sizeof *dx);
+        return MN_OK;
+    }
+    const float *x = mn_f32(in[0]), *y = mn_f32(out[0]), *g = mn_f32(dout[0]);
+    switch (kind) {
+    case UN_RELU:
+        for (int64_t i = 0; i < cnt; i++)
+            dx[i] = y[i] > 0.0f ? g[i] : 0.0f;
+        break;
+    case UN_LEAKY: {
+        float a = mn_node_attr_float(n, "alpha", 0.01f);
+        for (int64_t i = 0; i < cnt; i++)
+            dx[i] = x[i] > 0.0f ? g[i] : a * g[i];
+        break;
+    }
+    case UN_CLIP: {
+        float lo, hi;
+        clip_bounds(n, in, n_in, &lo, &hi);
+        for (int64_t i = 0; i < cnt; i++)
+            dx[i] = (x[i] > lo && x[i] < hi) ? g[i] : 0.0f;
+        break;
+    }
+    case UN_SIGMOID:
+        for (int64_t i = 0; i < cnt; i++)
+            dx[i] = g[i] * y[i] * (1.0f - y[i]);
+        break;
+    case UN_HSIGMOID: {
+        float a = mn_node_attr_float(n, "alpha", 0.2f);
+        float b = mn_node_attr_float(n, "beta", 0.5f);
+        for (int64_t i = 0; i < cnt; i++) {
+            float v = a * x[i] + b;
+            dx[i] = (v > 0.0f && v < 1.0f) ? a * g[i] : 0.0f;
+        }
+        break;
+    }
+    case UN_HSWISH:
+        for (int64_t i = 0; i < cnt; i++)
+            dx[i] = x[i] < -3.0f  ? 0.0f
+                    : x[i] > 3.0f ? g[i]
+                                  : g[i] * (2.0f * x[i] + 3.0f) / 6.0f;
+        break;
+    case UN_TANH:
+        for (int64_t i = 0; i < cnt; i++)
+            dx[i] = g[i] * (1.0f - y[i] * y[i]);
+        break;
+    case UN_ERF:
+        for (int64_t i = 0; i < cnt; i++)
+            dx[i] = g[i] * 1.12837916709551257f * expf(-x[i] * x[i]);
+        break;
+    case UN_GELU:
+        for (int64_t i = 0; i < cnt; i++) {
+            double v = x[i];
+            double cdf = 0.5 * (1.0 + erf(v * 0.70710678118654752));
+            double pdf = 0.39894228040143268 * exp(-0.5 * v * v);
+            dx[i] = (float)(g[i] * (cdf + v * pdf));
+        }
+        break;
+    case UN_GELU_TANH:
+        for (int64_t i = 0; i < cnt; i++) {
+            double v = x[i], k = 0.79788456080286536;
+            double u = k * (v + 0.044715 * v * v * v);
+            double t = tanh(u);
+            double du = k * (1.0 + 3.0 * 0.044715 * v * v);
+            dx[i] = (float)(g[i] * (0.5 * (1.0 + t) +
+                                    0.5 * v * (1.0 - t * t) * du));
+        }
+        break;
+    case UN_SQRT:
+        for (int64_t i = 0; i < cnt; i++)
+            dx[i] = y[i] > 0.0f ? 0.5f * g[i] / y[i] : 0.0f;
+        break;
+    case UN_EXP:
+        for (int64_t i = 0; i < cnt; i++)
+            dx[i] = g[i] * y[i];
+        break;
+    case UN_LOG:
+        for (int64_t i = 0; i < cnt; i++)
+            dx[i] = g[i] / x[i];
+        break;
+    case UN_NEG:
+        for (int64_t i = 0; i < cnt; i++)
+            dx[i] = -g[i];
+        break;
+    case UN_ABS:
+        for (int64_t i = 0; i < cnt; i++)
+            dx[i] = x[i] > 0.0f ? g[i] : x[i] < 0.0f ? -g[i] : 0.0f;
+        break;
+    case UN_RECIP:
+        for (int64_t i = 0; i < cnt; i++)
+            dx[i] = -g[i] * y[i] * y[i];
+        break;
+    }
+    /* Only input 0 is differentiable; clip bounds etc. get none. */
+    for (int i = 1; i < n_in; i++)
+        if (din[i])
+            memset(din[i]->data, 0, mn_tensor_nbytes(din[i]));
+    return MN_OK;
+}
+
+#define UNARY_RULE(fname, kind)                                             \
+    static mn_status bwd_##fname(const mn_node *n,                         \
+                                 const mn_tensor *const *in, int n_in,      \
+                                 const mn_tensor *const *out,               \
+                                 const mn_tensor *const *dout, int n_out,   \
+                                 mn_tensor *const *din, mn_exec *ex)        \
+    {                                                                       \
+        (void)n_out, (void)ex;                                              \
+        return unary_bwd(kind, n, in, n_in, out, dout, din);                \
+    }                                                                       \
+    const mn_grad_def mn_grad_##fname = {.backward = bwd_##fname,           \
+                                         .diff_inputs = 1u};
+
+UNARY_RULE(relu, UN_RELU)
+UNARY_RULE(leakyrelu, UN_LEAKY)
+UNARY_RULE(clip, UN_CLIP)
+UNARY_RULE(sigmoid, UN_SIGMOID)
+UNARY_RULE(hardsigmoid, UN_HSIGMOID)
+UNARY_RULE(hardswish, UN_HSWISH)
+UNARY_RULE(tanh, UN_TANH)
+UNARY_RULE(erf, UN_ERF)
+UNARY_RULE(sqrt, UN_SQRT)
+UNARY_RULE(exp, UN_EXP)
+UNARY_RULE(log, UN_LOG)
+UNARY_RULE(neg, UN_NEG)
+UNARY_RULE(abs, UN_ABS)
+UNARY_RULE(reciprocal, UN_RECIP)
+
+static mn_status bwd_gelu(const mn_node *n, const mn_tensor *const *in, int n_in,
+                      const mn_tensor *const *out,
+                      const mn_tensor *const *dout, int n_out,
+                      mn_tensor *const *din, mn_exec *ex)
+{
+    const char *ap = mn_node_attr_string(n, "approximate", "none");
+    (void)n_out, (void)ex;
+    return unary_bwd(strcmp(ap, "tanh") == 0 ? UN_GELU_TANH : UN_GELU, n, in,
+                     n_in, out, dout, din);
+}
+const mn_grad_def mn_grad_gelu = {.backward = bwd_gelu, .diff_inputs = 1u};
+
+/* ---- binary rules with broadcasting ---- */
+
+typedef enum bin_kind { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_POW, BIN_MAX,
+                        BIN_MIN, BIN_PRELU } bin_kind;
+
+static int same_shape(const mn_tensor *a, const mn_tensor *b)
+{
+    if (a->ndim != b->ndim)
+        return 0;
+    for (int k = 0; k < a->ndim; k++)
+        if (a->dims[k] != b->dims[k])
+            return 0;
+    return 1;
+}
+
+static size_t binary_scratch(const mn_node *n, const mn_tensor *const *in,
+                             int n_in, const mn_tensor *const *out, int n_out,
+                             int threads)
+{
+    size_t s = 0;
+    (void)n, (void)n_out, (void)threads;
+    for (int i = 0; i < n_in && i < 2; i++)
+        if (in[i] && !same_shape(in[i], out[0]))
+            s += (size_t)mn_tensor_numel(in[i]) * sizeof(double) + 64;
+    return s;
+}
+
+static inline void bin_grads(bin_kind k, float g, float a, float b, float y,
+                             float *ga, float *gb)
+{
+    switch (k) {
+    case BIN_ADD: *ga = g; *gb = g; break;
+    case BIN_SUB: *ga = g; *gb = -g; break;
+    case BIN_MUL: *ga = g * b; *gb = g * a; break;
+    case BIN_DIV: *ga = g / b; *gb = -g * y / b; break;
+    case BIN_POW:
+        *ga = b == 0.0f ? 0.0f : g * b * powf(a, b - 1.0f);
+        *gb = a > 0.0f ? g * y * logf(a) : 0.0f;
+        break;
+    case BIN_MAX: *ga = a >= b ? g : 0.0f; *gb = a >= b ? 0.0f : g; break;
+    case BIN_MIN: *ga = a <= b ? g : 0.0f; *gb = a <= b ? 0.0f : g; break;
+    case BIN_PRELU:
+        *ga = a > 0.0f ? g : g * b;
+        *gb = a > 0.0f ? 0.0f : g * a;
+        break;
+    }
+}
+
+static mn_status binary_bwd(bin_kind kind, const mn_tensor *const *in,
+                            int n_in, const mn_tensor *const *out,
+                            const mn_tensor *const *dout,
+                            mn_tensor *const *din, mn_exec *ex)
+{
+    const mn_tensor *A = in[0], *B = in[1], *Y = out[0];
+    float *da = din[0] ? mn_f32(din[0]) : NULL;
+    float *db = n_in > 1 && din[1] ? mn_f32(din[1]) : NULL;
+    if (n_in != 2)
+        return mn_error(ex->ctx, MN_ERR_UNSUPPORTED,
+                        "gradient of a %d-input elementwise op", n_in);
+    if (!dout[0]) {
+        if (da)
+            memset(da, 0, mn_tensor_nbytes(A));
+        if (db)
+            memset(db, 0, mn_tensor_nbytes(B));
+        return MN_OK;
+    }
+    const float *g = mn_f32(dout[0]), *a = mn_f32(A), *b = mn_f32(B),
+                *y = mn_f32(Y);
+    int fa = same_shape(A, Y), fb = same_shape(B, Y);
+    if (fa && fb) {
+        int64_t cnt = mn_tensor_numel(Y);
+        float ga, gb;
+        if (kind == BIN_ADD || kind == BIN_SUB) {
+            if (da)
+                memcpy(da, g, (size_t)cnt * sizeof *g);
+            if (db)
+                for (int64_t i = 0; i < cnt; i++)
+                    db[i] = kind == BIN_ADD ? g[i] : -g[i];
+            return MN_OK;
+        }
+        for (int64_t i = 0; i < cnt; i++) {
+            bin_grads(kind, g[i], a[i], b[i], y[i], &ga, &gb);
+            if (da)
+                da[i] = ga;
+            if (db)
+                db[i] = gb;
+        }
+        return MN_OK;
+    }
+    double *acc_a = ex->scratch, *acc_b = acc_a;
+    if (!fa)
+        acc_b = acc_a + ((mn_tensor_numel(A) + 7) / 8 * 8);
+    if (da && !fa)
+        memset(acc_a, 0, (size_t)mn_tensor_numel(A) * sizeof *acc_a);
+    if (db && !fb)
+        memset(acc_b, 0, (size_t)mn_tensor_numel(B) * sizeof *acc_b);
+    int nd = Y->ndim;
+    int64_t inner = nd ? Y->dims[nd - 1] : 1;
+    int64_t outer = nd ? numel_dims(nd - 1, Y->dims) : 1;
+    nd_walk w;
+    int64_t one = 1;
+    walk_init(&w, nd ? nd : 1, nd ? Y->dims : &one);
+    if (nd) {
+        mn_bcast_strides(A, nd, Y->dims, w.str[0]);
+        mn_bcast_strides(B, nd, Y->dims, w.str[1]);
+    }
+    int64_t sa = nd ? w.str[0][nd - 1] : 0, sb = nd ? w.str[1][nd - 1] : 0;
+    for (int64_t o = 0; o < outer; o++) {
+        const float *gr = g + o * inner, *yr = y + o * inner;
+        const float *ar = a + w.off[0], *br = b + w.off[1];
+        for (int64_t i = 0; i < inner; i++) {
+            float ga, gb;
+            bin_grads(kind, gr[i], ar[i * sa], br[i * sb], yr[i], &ga, &gb);
+            if (da) {
+                if (fa)
+                    da[o * inner + i] = ga;
+                else
+                    acc_a[w.off[0] + i * sa] += ga;
+            }
+            if (db) {
+                if (fb)
+                    db[o * inner + i] = gb;
+                else
+                    acc_b[w.off[1] + i * sb] += gb;
+            }
+        }
+        walk_next(&w, 2);
+    }
+    if (da && !fa)
+        for (int64_t i = 0; i < mn_tensor_numel(A); i++)
+            da[i] = (float)acc_a[i];
+    if (db && !fb)
+        for (int64_t i = 0; i < mn_tensor_numel(B); i++)
+            db[i] = (float)acc_b[i];
+    return MN_OK;
+}
+
+#define BINARY_RULE(fname, kind)                                            \
+    static mn_status bwd_##fname(const mn_node *n,                         \
+                                 const mn_tensor *const *in, int n_in,      \
+                                 const mn_tensor *const *out,               \
+                                 const mn_tensor *const *dout, int n_out,   \
+                                 mn_tensor *const *din, mn_exec *ex)        \
+    {                                                                       \
+        (void)n, (void)n_out;                                               \
+        return binary_bwd(kind, in, n_in, out, dout, din, ex);              \
+    }                                                                       \
+    const mn_grad_def mn_grad_##fname = {.backward = bwd_##fname,           \
+                                         .backward_scratch = binary_scratch, \
+                                         .diff_inputs = 3u};
+
+BINARY_RULE(add, BIN_ADD)
+BINARY_RULE(sub, BIN_SUB)
+BINARY_RULE(mul, BIN_MUL)
+BINARY_RULE(div, BIN_DIV)
+BINARY_RULE(pow, BIN_POW)
+BINARY_RULE(max, BIN_MAX)
+BINARY_RULE(min, BIN_MIN)
+BINARY_RULE(prelu, BIN_PRELU)

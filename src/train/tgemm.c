@@ -1,0 +1,114 @@
+/* Float GEMM for training: a run-time choice between the AVX-512 kernel and
+ * the reference one, and a threaded form that cuts C into tiles threads
+ * compute in their own scratch. Every
+ * element of C sums over k in the same order whatever the tiling, so the
+ * result is the same for any thread count. */
+#include <string.h>
+#include "kernels/ref/ref_kernels_conv.h"
+#include "train/grad.h"
+#include "train/sgemm.h"
+
+static int have_avx512(void)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    return __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
+size_t mn_train_sgemm_scratch(int64_t m, int64_t n, int64_t k)
+{
+    size_t a = mn_ref_gemm_f32_scratch(m, n, k);
+    size_t b = mn_train_sgemm_avx512_scratch(m, n, k);
+    return a > b ? a : b;
+}
+
+void mn_train_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+              float alpha, const float *a, int64_t lda, const float *b,
+              int64_t ldb, float beta, float *c, int64_t ldc, float *scratch)
+{
+    if (have_avx512())
+        mn_train_sgemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+                        beta, c, ldc, scratch);
+    else
+        mn_ref_gemm_f32(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+                        beta, c, ldc, scratch);
+}
+
+typedef struct gemm_job {
+    int ta, tb;
+    int64_t m, n, k, tm, tn, ntn; /* tile sizes, tiles along n */
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+    int64_t lda, ldb, ldc;
+    mn_tpool *p;
+} gemm_job;
+
+static void gemm_task(void *arg, int64_t t, int thread)
+{
+    const gemm_job *j = arg;
+    int64_t i0 = (t / j->ntn) * j->tm, j0 = (t % j->ntn) * j->tn;
+    int64_t mm = j->m - i0 < j->tm ? j->m - i0 : j->tm;
+    int64_t nn = j->n - j0 < j->tn ? j->n - j0 : j->tn;
+    const float *a = j->ta ? j->a + i0 : j->a + i0 * j->lda;
+    const float *b = j->tb ? j->b + j0 * j->ldb : j->b + j0;
+    mn_train_sgemm(j->ta, j->tb, mm, nn, j->k, j->alpha, a, j->lda, b, j->ldb,
+             j->beta, j->c + i0 * j->ldc + j0, j->ldc,
+             mn_tpool_scratch(j->p, thread));
+}
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+mn_status mn_tgemm(mn_tpool *p, int trans_a, int trans_b, int64_t m,
+                   int64_t n, int64_t k, float alpha, const float *a,
+                   int64_t lda, const float *b, int64_t ldb, float beta,
+                   float *c, int64_t ldc, mn_ctx *ctx)
+{
+    int threads = mn_tpool_threads(p);
+    if (m <= 0 || n <= 0)
+        return MN_OK;
+    if (!p) {
+        float *s = mn_malloc_aligned(mn_train_sgemm_scratch(m, n, k) + 64);
+        if (!s)
+            return mn_error(ctx, MN_ERR_OOM, "out of memory (GEMM scratch)");
+        mn_train_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                 ldc, s);
+        mn_free_aligned(s);
+        return MN_OK;
+    }
+    gemm_job j = {.ta = trans_a, .tb = trans_b, .m = m, .n = n, .k = k,
+                  .alpha = alpha, .beta = beta, .a = a, .b = b, .c = c,
+                  .lda = lda, .ldb = ldb, .ldc = ldc, .p = p};
+    /* Tiles: columns first (A panels are small in training GEMMs), in
+     * multiples of 16; rows in multiples of 6; about 4 tiles per thread. */
+    int64_t want = threads > 1 ? 4 * threads : 1;
+    double flops = (double)m * (double)n * (double)k;
+    if (flops < 1 << 17)
+        want = 1;
+    int64_t tn = ceil_div(ceil_div(n, want), 16) * 16;
+    if (tn < 64)
+        tn = 64;
+    if (tn > 2048)
+        tn = 2048;
+    if (tn > n)
+        tn = n;
+    int64_t ntn = ceil_div(n, tn);
+    int64_t tm = m;
+    if (ntn < want) {
+        int64_t rows = ceil_div(want, ntn);
+        tm = ceil_div(ceil_div(m, rows), 6) * 6;
+        if (tm < 24)
+            tm = 24;
+        if (tm > m)
+            tm = m;
+    }
+    if (tm > 96 * 8)
+        tm = 96 * 8;
+    j.tm = tm;
+    j.tn = tn;
+    j.ntn = ntn;
+    mn_tpool_run(p, gemm_task, &j, ceil_div(m, tm) * ntn);
+    return MN_OK;
+}
