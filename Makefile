@@ -69,7 +69,7 @@ deps-test:
 # The full test suite CI runs (see .ci/run): unit tests, CLI tests,
 # conformance, then the same under ASan+UBSan, then a bounded fuzz run.
 test: deps-test
-	sh tests/ci.sh 20
+	sh tests/ci.sh 60
 
 conformance: all
 	sh tests/conformance.sh $(BUILD)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The whole test suite (make test): build, unit + CLI + conformance tests,
-# the same under ASan+UBSan, and a bounded fuzz run. Ends with one line
+# valgrind over the parsers and the CLI, the tests again under ASan+UBSan,
+# and a bounded fuzz run. Ends with one line
 # "N passed, M failed" summing every stage.
 # usage: tests/ci.sh [FUZZ_SECONDS]
 secs=${1:-20}
@@ -23,6 +24,10 @@ echo "== build (gcc, -O2)"
 make -j"$jobs" all build/minnow_tests > "$L/build" 2>&1 || { tail -30 "$L/build"; echo "0 passed, 1 failed"; exit 1; }
 sh tests/run_all.sh build 2>&1 | tee "$L/normal"
 stage "tests" "$L/normal"
+
+echo "== valgrind"
+sh tests/valgrind.sh build 2>&1 | tee "$L/valgrind"
+stage "valgrind" "$L/valgrind"
 
 echo "== build (ASan+UBSan)"
 make -j"$jobs" SAN=1 all build-asan/minnow_tests > "$L/build-asan" 2>&1 || { tail -30 "$L/build-asan"; echo "$P passed, $((F + 1)) failed"; exit 1; }
