@@ -4,7 +4,7 @@
 set -e
 pkgs="make gcc pkg-config protobuf-c-compiler libprotobuf-c-dev libonnx-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev libcjson-dev dataset-fashion-mnist"
 if [ "$1" = test ]; then
-  pkgs="$pkgs clang libclang-rt-dev libonnx-testdata valgrind"
+  pkgs="$pkgs clang libclang-rt-dev libonnx-testdata valgrind python3"
 fi
 missing=""
 for p in $pkgs; do
