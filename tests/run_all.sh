@@ -27,6 +27,14 @@ sh tests/cli_test.sh "$B" > "$log/cli" 2>&1
 cat "$log/cli"
 tally cli "$log/cli"
 
+for t in cli_quant; do
+  [ -f "tests/${t}_test.sh" ] || continue
+  echo "== ${t} tests ($B)"
+  MINNOW="$B/minnow" sh "tests/${t}_test.sh" "$B" > "$log/$t" 2>&1
+  cat "$log/$t"
+  tally "$t" "$log/$t"
+done
+
 echo "== ONNX conformance ($B)"
 sh tests/conformance.sh "$B" > "$log/conf" 2>&1
 grep -v '^PASS' "$log/conf"

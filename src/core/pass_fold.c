@@ -66,6 +66,11 @@ static int foldable(const mn_graph *g, const mn_node *n, const mn_op_def *def)
     /* Dequantizing constant weights would undo a QDQ model's compression. */
     if (n->op == MN_OP_DEQUANTIZELINEAR)
         return 0;
+    /* Nor may casting float16 weights back to float32 (float16 mode). */
+    if (n->op == MN_OP_CAST && n->n_in > 0 && n->in[0] >= 0 &&
+        g->values[n->in[0]].init &&
+        g->values[n->in[0]].init->dtype == MN_DT_F16)
+        return 0;
     if (n->n_in < def->min_in || n->n_in > def->max_in ||
         n->n_out < def->min_out || n->n_out > def->max_out)
         return 0;

@@ -102,8 +102,16 @@ mn_opcode mn_op_lookup(const char *domain, const char *op_type)
 {
     if (!op_type)
         return MN_OP_UNKNOWN;
-    if (domain && domain[0] && strcmp(domain, "ai.onnx") != 0)
+    if (domain && domain[0] && strcmp(domain, "ai.onnx") != 0) {
+        /* ONNX Runtime's contrib domain carries Q/DQ for int16 before
+         * opset 21, with the standard semantics. */
+        if (!strcmp(domain, "com.microsoft") &&
+            (!strcmp(op_type, "QuantizeLinear") ||
+             !strcmp(op_type, "DequantizeLinear")))
+            return !strcmp(op_type, "QuantizeLinear") ? MN_OP_QUANTIZELINEAR
+                                                      : MN_OP_DEQUANTIZELINEAR;
         return MN_OP_UNKNOWN;
+    }
     for (int i = 1; i < MN_OP_COUNT; i++)
         if (table[i] && strcmp(table[i]->name, op_type) == 0)
             return (mn_opcode)i;

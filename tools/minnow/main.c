@@ -15,6 +15,8 @@ static const struct {
     {"bench", cmd_bench, "batch-1 latency percentiles"},
     {"conformance", cmd_conformance, "run ONNX backend test directories"},
     {"train", cmd_train, "train an architecture or fine-tune a model"},
+    {"quantize", cmd_quantize,
+     "post-training quantization: int8, int16x8, dynamic, float16, int4"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,97 @@
+#!/bin/sh
+# End-to-end tests of `minnow quantize` (docs/quantization.md): every mode
+# writes a file minnow runs, int8 as integer operators keeps the accuracy,
+# bad input exits 1 with one line naming the cause and writes nothing.
+# Ends with "N passed, M failed".
+# usage: tests/cli_quant_test.sh [BUILD]     (MINNOW=path overrides the binary)
+B=${1:-build}
+cd "$(dirname "$0")/.." || exit 2
+M=${MINNOW:-./$B/minnow}
+MODEL=models/fashion_cnn.onnx
+PEER=tests/data/peers/resnet_tiny.onnx
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# expect CODE DESCRIPTION -- command...   (stdout → $T/out, stderr → $T/err)
+expect() {
+  want=$1; what=$2; shift 3
+  "$@" > "$T/out" 2> "$T/err"; got=$?
+  if [ "$got" -eq "$want" ]; then ok; else
+    bad "$what: exit $got, expected $want"; sed 's/^/    /' "$T/err" | head -5
+  fi
+}
+err_names() {
+  if grep -q -- "$1" "$T/err" && [ "$(wc -l < "$T/err")" -le 2 ]; then ok; else
+    bad "error message should name '$1' on one line: $(head -3 "$T/err")"; fi
+}
+no_file() { [ ! -e "$1" ] && ok || bad "$1 must not be written"; rm -f "$1"; }
+jget() { python3 -c "import json; print(json.load(open('$T/out'))['$1'])"; }
+
+# ---- bad input: exit 1, one line, nothing written ----
+expect 1 "unknown mode" -- $M quantize $MODEL --mode int3 -o "$T/q.onnx"
+err_names "int3"; no_file "$T/q.onnx"
+expect 1 "int8 without data" -- $M quantize $MODEL --mode int8 -o "$T/q.onnx"
+err_names "calib"; no_file "$T/q.onnx"
+expect 1 "data of the wrong shape" -- $M quantize $MODEL --mode int8 \
+  --calib npy:tests/data/peers/resnet_tiny.input.npy -o "$T/q.onnx"
+err_names "resnet_tiny.input.npy"; no_file "$T/q.onnx"
+expect 1 "unknown method" -- $M quantize $MODEL --mode int8 \
+  --calib fashion-mnist:train --calib-method kl -o "$T/q.onnx"
+err_names "kl"; no_file "$T/q.onnx"
+expect 1 "unknown keep-float node" -- $M quantize $MODEL --mode dynamic \
+  --keep-float nosuchnode -o "$T/q.onnx"
+err_names "nosuchnode"; no_file "$T/q.onnx"
+expect 1 "missing model" -- $M quantize "$T/none.onnx" --mode dynamic -o "$T/q.onnx"
+err_names "none.onnx"; no_file "$T/q.onnx"
+expect 1 "strict with float ops" -- $M quantize $PEER --mode int8 \
+  --calib npy:tests/data/peers/resnet_tiny.input.npy --strict -o "$T/q.onnx"
+err_names "Add"; no_file "$T/q.onnx"
+expect 2 "no mode" -- $M quantize $MODEL -o "$T/q.onnx"
+expect 2 "no output" -- $M quantize $MODEL --mode dynamic
+
+# ---- int8 as integer operators: accuracy through minnow eval ----
+expect 0 "fp32 eval" -- $M eval $MODEL --data fashion-mnist:test --limit 1000 --json
+fp=$(jget accuracy)
+expect 0 "int8 qop" -- $M quantize $MODEL --mode int8 --calib fashion-mnist:train \
+  --calib-count 256 --calib-method entropy --format qop -o "$T/q8.onnx" --json
+[ "$(wc -l < "$T/out")" -eq 1 ] && ok || bad "--json prints one line"
+[ "$(jget float_ops)" = 0 ] && ok || bad "fashion_cnn int8 leaves float ops"
+[ "$(jget calib_samples)" = 256 ] && ok || bad "calib_samples"
+python3 -c "import json; d=json.load(open('$T/out')); assert d['size_ratio'] > 3.8" \
+  && ok || bad "int8 file should be > 3.8x smaller"
+expect 0 "int8 info" -- $M info "$T/q8.onnx" --json
+python3 -c "
+import json; d=json.load(open('$T/out'))
+ops=[l['op'] for l in d['layers']]
+assert ops.count('QLinearConv') == 5 and 'Conv' not in ops and 'Gemm' not in ops, ops
+" && ok || bad "int8 qop file should hold 5 QLinearConv and no float Conv/Gemm"
+expect 0 "int8 eval" -- $M eval "$T/q8.onnx" --data fashion-mnist:test --limit 1000 --json
+q8=$(jget accuracy)
+python3 -c "assert abs($fp - $q8) <= 0.006, ($fp, $q8)" && ok \
+  || bad "int8 accuracy $q8 vs fp32 $fp"
+
+# ---- the other modes write files minnow runs ----
+for mode in dynamic float16 int4; do
+  expect 0 "$mode" -- $M quantize $MODEL --mode $mode -o "$T/$mode.onnx" --json
+  expect 0 "$mode eval" -- $M eval "$T/$mode.onnx" --data fashion-mnist:test \
+    --limit 1000 --json
+  a=$(jget accuracy)
+  python3 -c "assert abs($fp - $a) <= 0.01, ($fp, $a)" && ok \
+    || bad "$mode accuracy $a vs fp32 $fp"
+done
+python3 -c "
+import os; r = os.path.getsize('$MODEL') / os.path.getsize('$T/float16.onnx')
+assert r >= 1.95, r" && ok || bad "float16 file should be >= 1.95x smaller"
+expect 0 "int16x8 in-process eval" -- $M quantize $MODEL --mode int16x8 \
+  --calib fashion-mnist:train --calib-count 128 --eval fashion-mnist:test \
+  --eval-limit 1000 -o "$T/q16.onnx" --json
+a=$(jget accuracy)
+python3 -c "assert abs($fp - $a) <= 0.004, ($fp, $a)" && ok \
+  || bad "int16x8 accuracy $a vs fp32 $fp"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
