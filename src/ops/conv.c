@@ -1,5 +1,8 @@
-/* Conv (float32, 1-D and 2-D): shape rule and reference forward through the
- * im2col/GEMM and depthwise kernels in src/kernels/ref. */
+/* Conv (float32, 1-D and 2-D): shape rule and forward through the
+ * dispatched kernels (src/kernels/gemm.h: implicit-im2col GEMM and
+ * depthwise on AVX-512/AVX2, the reference kernels under MINNOW_ISA=ref),
+ * threaded over the session's pool. */
+#include "kernels/gemm.h"
 #include "ops/conv_shape.h"
 
 static mn_status conv_check(const mn_node *n, const mn_tensor *const *in,
@@ -52,7 +55,7 @@ static size_t conv_scratch(const mn_node *n, const mn_tensor *const *in,
     (void)n_out;
     if (conv_check(n, in, n_in, &p, dims, NULL) != MN_OK)
         return 0;
-    return mn_ref_conv2d_f32_scratch(&p);
+    return mn_conv2d_f32_scratch(&p);
 }
 
 static mn_status conv_forward(const mn_node *n, const mn_tensor *const *in,
@@ -65,11 +68,12 @@ static mn_status conv_forward(const mn_node *n, const mn_tensor *const *in,
     (void)n_out;
     if (st != MN_OK)
         return st;
-    if (ex->scratch_bytes < mn_ref_conv2d_f32_scratch(&p))
+    if (ex->scratch_bytes < mn_conv2d_f32_scratch(&p))
         return mn_error(ex->ctx, MN_ERR_RUNTIME, "Conv: scratch too small");
     const mn_tensor *b = n_in > 2 ? in[2] : NULL;
-    mn_ref_conv2d_f32(&p, in[0]->data, in[1]->data, b ? b->data : NULL,
-                      out[0]->data, ex->scratch);
+    mn_act act = {(mn_act_kind)ex->act.kind, ex->act.lo, ex->act.hi};
+    mn_conv2d_f32(ex->pool, &p, in[0]->data, in[1]->data, b ? b->data : NULL,
+                  &act, ex->residual, out[0]->data, ex->scratch);
     return MN_OK;
 }
 
@@ -79,7 +83,7 @@ const mn_op_def mn_opdef_conv = {
     .max_in = 3,
     .min_out = 1,
     .max_out = 1,
-    .flags = 0,
+    .flags = MN_OPF_FUSE_ACT,
     .infer = conv_infer,
     .scratch = conv_scratch,
     .forward = conv_forward,

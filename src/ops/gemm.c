@@ -1,7 +1,11 @@
-/* Gemm and MatMul: shape rules and reference forwards. float32 runs on the
- * blocked GEMM kernel; MatMul also accepts float64/int32/int64 through a
- * simple loop (integers wrap like numpy's). */
+/* Gemm and MatMul: shape rules and forwards. float32 runs on the
+ * dispatched GEMM (src/kernels/gemm.h: AVX-512/AVX2 micro-kernels, the
+ * reference blocked GEMM under MINNOW_ISA=ref), threaded over the
+ * session's pool, with Gemm's bias vector fused into the store; MatMul
+ * also accepts float64/int32/int64 through a simple loop (integers wrap
+ * like numpy's). */
 #include <string.h>
+#include "kernels/gemm.h"
 #include "ops/conv_shape.h"
 
 /* ---- Gemm ---- */
@@ -77,7 +81,7 @@ static size_t gemm_scratch(const mn_node *n, const mn_tensor *const *in,
     (void)n_out;
     if (gemm_check(n, in, n_in, &g, NULL) != MN_OK)
         return 0;
-    return mn_ref_gemm_f32_scratch(g.m, g.n, g.k);
+    return mn_sgemm_scratch(g.ta, g.tb, g.m, g.n, g.k);
 }
 
 static mn_status gemm_forward(const mn_node *n, const mn_tensor *const *in,
@@ -91,10 +95,26 @@ static mn_status gemm_forward(const mn_node *n, const mn_tensor *const *in,
     (void)n_out;
     if (st != MN_OK)
         return st;
-    if (ex->scratch_bytes < mn_ref_gemm_f32_scratch(g.m, g.n, g.k))
+    if (ex->scratch_bytes < mn_sgemm_scratch(g.ta, g.tb, g.m, g.n, g.k))
         return mn_error(ex->ctx, MN_ERR_RUNTIME, "Gemm: scratch too small");
     float alpha = mn_node_attr_float(n, "alpha", 1.0f);
     float beta = c ? mn_node_attr_float(n, "beta", 1.0f) : 0.0f;
+    mn_epilogue epi = {.residual = ex->residual,
+                       .act = {(mn_act_kind)ex->act.kind, ex->act.lo,
+                               ex->act.hi}};
+    if (beta == 1.0f) {
+        /* a bias vector (Linear's) is added in the GEMM's store */
+        int64_t cm = c->ndim == 2 ? c->dims[0] : 1;
+        int64_t cn = c->ndim >= 1 ? c->dims[c->ndim - 1] : 1;
+        if (cm == 1 && cn == g.n && g.n > 1) {
+            epi.bias = c->data;
+            epi.bias_per_col = 1;
+            beta = 0.0f;
+        } else if (cn == 1 && cm == g.m && g.m > 1) {
+            epi.bias = c->data;
+            beta = 0.0f;
+        }
+    }
     if (beta != 0.0f) {
         /* y = C broadcast to [m,n], then the GEMM scales it by beta. */
         const float *cd = c->data;
@@ -104,9 +124,9 @@ static mn_status gemm_forward(const mn_node *n, const mn_tensor *const *in,
             for (int64_t j = 0; j < g.n; j++)
                 y[i * g.n + j] = cd[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)];
     }
-    mn_ref_gemm_f32(g.ta, g.tb, g.m, g.n, g.k, alpha, in[0]->data,
-                    in[0]->dims[1], in[1]->data, in[1]->dims[1], beta, y, g.n,
-                    ex->scratch);
+    mn_sgemm(ex->pool, g.ta, g.tb, g.m, g.n, g.k, alpha, in[0]->data,
+             in[0]->dims[1], in[1]->data, in[1]->dims[1], beta, y, g.n,
+             &epi, ex->scratch);
     return MN_OK;
 }
 
@@ -116,7 +136,7 @@ const mn_op_def mn_opdef_gemm = {
     .max_in = 3,
     .min_out = 1,
     .max_out = 1,
-    .flags = 0,
+    .flags = MN_OPF_FUSE_ACT,
     .infer = gemm_infer,
     .scratch = gemm_scratch,
     .forward = gemm_forward,
@@ -169,8 +189,8 @@ static size_t matmul_scratch(const mn_node *n, const mn_tensor *const *in,
     if (matmul_check(in, n_in, &s, &t, NULL) != MN_OK ||
         t.dtype != MN_DT_F32)
         return 0;
-    return mn_ref_gemm_f32_scratch(matmul_stacks(&s) ? s.nbatch * s.m : s.m,
-                                   s.n, s.k);
+    return mn_sgemm_scratch(0, 0, matmul_stacks(&s) ? s.nbatch * s.m : s.m,
+                            s.n, s.k);
 }
 
 /* Plain loops for the non-float32 types; integer sums use the unsigned type
@@ -222,21 +242,21 @@ static mn_status matmul_forward(const mn_node *n, const mn_tensor *const *in,
     }
     const float *a = in[0]->data, *b = in[1]->data;
     float *y = out[0]->data;
-    if (ex->scratch_bytes < mn_ref_gemm_f32_scratch(
-                                matmul_stacks(&s) ? s.nbatch * s.m : s.m, s.n,
-                                s.k))
+    if (ex->scratch_bytes <
+        mn_sgemm_scratch(0, 0, matmul_stacks(&s) ? s.nbatch * s.m : s.m, s.n,
+                         s.k))
         return mn_error(ex->ctx, MN_ERR_RUNTIME, "MatMul: scratch too small");
     if (matmul_stacks(&s)) {
-        mn_ref_gemm_f32(0, 0, s.nbatch * s.m, s.n, s.k, 1.0f, a, s.k, b, s.n,
-                        0.0f, y, s.n, ex->scratch);
+        mn_sgemm(ex->pool, 0, 0, s.nbatch * s.m, s.n, s.k, 1.0f, a, s.k, b,
+                 s.n, 0.0f, y, s.n, NULL, ex->scratch);
         return MN_OK;
     }
     for (int64_t i = 0; i < s.nbatch; i++) {
         int64_t ia, ib;
         mn_matmul_index(&s, i, &ia, &ib);
-        mn_ref_gemm_f32(0, 0, s.m, s.n, s.k, 1.0f, a + ia * s.m * s.k, s.k,
-                        b + ib * s.k * s.n, s.n, 0.0f, y + i * s.m * s.n, s.n,
-                        ex->scratch);
+        mn_sgemm(ex->pool, 0, 0, s.m, s.n, s.k, 1.0f, a + ia * s.m * s.k, s.k,
+                 b + ib * s.k * s.n, s.n, 0.0f, y + i * s.m * s.n, s.n, NULL,
+                 ex->scratch);
     }
     return MN_OK;
 }

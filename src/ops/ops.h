@@ -21,6 +21,24 @@
 
 struct mn_pool;
 
+/* An activation the session fused into a producer's store (ops flagged
+ * MN_OPF_FUSE_ACT): y = act(y) as the output is written. Values match
+ * mn_act_kind in src/kernels/gemm.h. */
+typedef enum mn_fused_act_kind {
+    MN_FUSED_NONE = 0,
+    MN_FUSED_RELU = 1,        /* max(y, 0) */
+    MN_FUSED_CLIP = 2,        /* min(max(y, lo), hi) */
+    MN_FUSED_SIGMOID = 3,     /* 1 / (1 + e^-y) */
+    MN_FUSED_SILU = 4,        /* y · sigmoid(y): Sigmoid then Mul by y */
+    MN_FUSED_HARDSIGMOID = 5, /* min(max(lo·y + hi, 0), 1) (alpha, beta) */
+    MN_FUSED_HARDSWISH = 6    /* y · min(max(lo·y + hi, 0), 1) */
+} mn_fused_act_kind;
+
+typedef struct mn_fused_act {
+    mn_fused_act_kind kind;
+    float lo, hi;
+} mn_fused_act;
+
 typedef struct mn_exec {
     mn_ctx *ctx;
     void *scratch;          /* 64-byte aligned, scratch() bytes */
@@ -28,6 +46,10 @@ typedef struct mn_exec {
     struct mn_pool *pool;   /* NULL: single thread */
     void *priv;             /* node state from prepare(), or NULL */
     int training;           /* session runs in training mode */
+    /* MN_OPF_FUSE_ACT ops: out[0] = act(out[0] + residual), residual
+     * (NULL: none) having out[0]'s dtype and shape */
+    mn_fused_act act;
+    const void *residual;
 } mn_exec;
 
 typedef mn_status (*mn_infer_fn)(const mn_node *n, const mn_tensor *const *in,
@@ -52,8 +74,12 @@ enum {
     MN_OPF_NOFOLD = 1u << 0,  /* never evaluate at compile time */
     MN_OPF_INPLACE = 1u << 1, /* out[0] may alias in[0] (same size) */
     MN_OPF_VIEW = 1u << 2,    /* out[0] has in[0]'s bytes (reshape-like) */
-    MN_OPF_SHAPE_ONLY = 1u << 3 /* reads only its inputs' shapes: always
-                                   folded at compile time (Shape) */
+    MN_OPF_SHAPE_ONLY = 1u << 3, /* reads only its inputs' shapes: always
+                                    folded at compile time (Shape) */
+    MN_OPF_FUSE_ACT = 1u << 4   /* forward applies ex->residual and ex->act
+                                   to out[0] (float32), so the session may
+                                   fuse a following residual Add and
+                                   activation into it */
 };
 
 typedef struct mn_op_def {

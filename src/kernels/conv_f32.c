@@ -1,0 +1,172 @@
+/* Fast float32 2-D convolution driver (NCHW): dispatches to the depthwise
+ * plane kernel (one task per output plane) or to the GEMM driver with an
+ * implicit-im2col B operand — the packer gathers the GEMM's B panels
+ * straight from the input, so no im2col matrix is ever materialized and
+ * the scratch is one packed block per thread. 1×1 stride-1 unpadded
+ * convolutions read the input as a plain matrix. With no fast kernels for
+ * the active ISA level (MINNOW_ISA=ref, or a CPU without AVX2), the
+ * reference kernel runs and the activation is applied after it. */
+#include <string.h>
+#include "kernels/kernels_f32.h"
+
+typedef struct im2col_src {
+    mn_bsrc base; /* first: the driver sees an mn_bsrc */
+    const mn_conv_params *p;
+    const float *x; /* the group's first input channel */
+} im2col_src;
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+static int is_pointwise(const mn_conv_params *p)
+{
+    return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
+           p->pt == 0 && p->pl == 0 && p->oh == p->h && p->ow == p->w;
+}
+
+/* One im2col row (kernel tap (c, ki, kj)) for output columns [j0, j0+nc)
+ * into row[0..nc): runs of an output row are contiguous input (stride 1)
+ * or strided, padding is 0. */
+static void im2col_row(const mn_conv_params *p, const float *xc, int64_t ki,
+                       int64_t kj, int64_t j0, int64_t nc, float *row)
+{
+    int64_t ioff = kj * p->dw - p->pl, lo, hi;
+    mn_ref_valid_range(ioff, p->sw, p->w, p->ow, &lo, &hi);
+    int64_t oh = j0 / p->ow, ow = j0 % p->ow;
+    for (int64_t j = 0; j < nc; oh++, ow = 0) {
+        int64_t run = min64(p->ow - ow, nc - j), end = ow + run;
+        int64_t ih = oh * p->sh - p->pt + ki * p->dh;
+        float *d = row + j - ow; /* d[o] for output column o */
+        j += run;
+        if (ih < 0 || ih >= p->h || hi <= lo) {
+            for (int64_t o = ow; o < end; o++)
+                d[o] = 0.0f;
+            continue;
+        }
+        const float *xr = xc + ih * p->w + ioff;
+        int64_t a = max64(ow, lo), b = min64(end, hi);
+        for (int64_t o = ow; o < a && o < end; o++)
+            d[o] = 0.0f;
+        if (p->sw == 1) {
+            if (b > a)
+                memcpy(d + a, xr + a, (size_t)(b - a) * sizeof *d);
+        } else {
+            for (int64_t o = a; o < b; o++)
+                d[o] = xr[o * p->sw];
+        }
+        for (int64_t o = b > a ? b : a; o < end; o++)
+            d[o] = 0.0f;
+    }
+}
+
+#define ROW_MAX 1024 /* ≥ the driver's column block (NC) */
+
+static void pack_im2col(const mn_bsrc *bs, int64_t p0, int64_t kc, int64_t j0,
+                        int64_t nc, int nr, int vec, float *dst)
+{
+    const im2col_src *s = (const im2col_src *)bs;
+    const mn_conv_params *p = s->p;
+    int64_t khw = p->kh * p->kw;
+    int64_t npan = (nc + nr - 1) / nr, rest = nc - (npan - 1) * nr;
+    int64_t wlast = (rest + vec - 1) / vec * vec;
+    float row[ROW_MAX + 64];
+    for (int64_t pp = 0; pp < kc; pp++) {
+        int64_t q = p0 + pp, c = q / khw, r = q % khw;
+        im2col_row(p, s->x + c * p->h * p->w, r / p->kw, r % p->kw, j0, nc,
+                   row);
+        for (int64_t jj = nc; jj < (npan - 1) * nr + wlast; jj++)
+            row[jj] = 0.0f;
+        /* full panels: nr floats at panel stride nr·kc */
+        float *d = dst + pp * nr;
+        int64_t pan = 0;
+        if (nr == 48)
+            for (; pan < npan - 1; pan++, d += 48 * kc)
+                memcpy(d, row + pan * 48, 48 * sizeof *d);
+        for (; pan < npan - 1; pan++, d += nr * kc)
+            memcpy(d, row + pan * nr, (size_t)nr * sizeof *d);
+        memcpy(dst + (npan - 1) * nr * kc + pp * wlast, row + (npan - 1) * nr,
+               (size_t)wlast * sizeof *d);
+    }
+}
+
+/* ---- depthwise ---- */
+
+typedef struct dw_job {
+    mn_dwconv_plane_fn fn;
+    const mn_conv_params *p;
+    const float *x, *w, *b;
+    const mn_act *act;
+    float *y;
+} dw_job;
+
+static void dw_task(void *arg, int64_t t, int thread)
+{
+    const dw_job *J = arg;
+    const mn_conv_params *p = J->p;
+    int64_t n = t / p->m, m = t % p->m, mult = p->m / p->c;
+    (void)thread;
+    J->fn(p, J->x + (n * p->c + m / mult) * p->h * p->w,
+          J->w + m * p->kh * p->kw, J->b ? J->b[m] : 0.0f, J->act,
+          J->y + (n * p->m + m) * p->oh * p->ow);
+}
+
+/* ---- entry points ---- */
+
+static const mn_act act_none = {MN_ACT_NONE, 0.0f, 0.0f};
+
+size_t mn_conv2d_f32_scratch(const mn_conv_params *p)
+{
+    const mn_kernels_f32 *kr = mn_kernels_f32_active();
+    if (mn_ref_conv2d_is_depthwise(p))
+        return mn_dwconv_f32_active(p) ? 0 : mn_ref_conv2d_f32_scratch(p);
+    if (!kr)
+        return mn_ref_conv2d_f32_scratch(p);
+    return mn_sgemm_thread_scratch(kr, p->oh * p->ow,
+                                   p->c / p->group * p->kh * p->kw);
+}
+
+void mn_conv2d_f32(mn_pool *pool, const mn_conv_params *p, const float *x,
+                   const float *w, const float *b, const mn_act *act,
+                   const float *residual, float *y, void *scratch)
+{
+    const mn_kernels_f32 *kr = mn_kernels_f32_active();
+    int64_t ny = p->n * p->m * p->oh * p->ow;
+    if (!act)
+        act = &act_none;
+    if (mn_ref_conv2d_is_depthwise(p)) {
+        /* a residual after a depthwise conv is rare: added afterwards */
+        dw_job J = {.fn = mn_dwconv_f32_active(p), .p = p, .x = x, .w = w,
+                    .b = b, .act = residual ? &act_none : act, .y = y};
+        if (J.fn) {
+            /* small ones on one thread, as MIN_PAR_MACS in sgemm.c */
+            double macs = (double)(p->n * p->m * p->oh * p->ow) *
+                          (double)(p->kh * p->kw);
+            mn_pool_run(macs >= 262144.0 ? pool : NULL, dw_task, &J,
+                        p->n * p->m);
+            if (residual)
+                mn_act_apply(act, residual, y, ny);
+            return;
+        }
+        kr = NULL; /* the reference depthwise */
+    }
+    if (!kr) {
+        mn_ref_conv2d_f32(p, x, w, b, y, scratch);
+        mn_act_apply(act, residual, y, ny);
+        return;
+    }
+    int64_t cg = p->c / p->group, mg = p->m / p->group;
+    int64_t k = cg * p->kh * p->kw, n = p->oh * p->ow, hw = p->h * p->w;
+    for (int64_t in = 0; in < p->n; in++)
+        for (int64_t g = 0; g < p->group; g++) {
+            const float *xg = x + (in * p->c + g * cg) * hw;
+            int64_t yo = (in * p->m + g * mg) * n;
+            mn_epilogue epi = {.bias = b ? b + g * mg : NULL,
+                               .residual = residual ? residual + yo : NULL,
+                               .act = *act};
+            im2col_src src = {.base = {.pack = pack_im2col}, .p = p, .x = xg};
+            mn_bsrc plain = {.pack = mn_bsrc_pack_matrix, .b = xg, .ldb = hw};
+            mn_sgemm_run(kr, pool, mg, n, k, 1.0f, w + g * mg * k, k,
+                         is_pointwise(p) ? &plain : &src.base, 0.0f, y + yo,
+                         n, &epi, scratch);
+        }
+}

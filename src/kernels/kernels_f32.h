@@ -1,0 +1,130 @@
+/* Internal contract between the float32 drivers (sgemm.c, conv_f32.c) and
+ * the ISA-specific kernels in src/kernels/x86/. Each ISA file exports one
+ * getter that returns its kernel table, or NULL when the file was built
+ * without the instruction set (then the drivers use the reference path).
+ *
+ * A tile kernel computes an mr×nr block of C (mr <= MR, nr <= NR) over one
+ * block of kc reductions:
+ *     acc[i][j] = Σ_p a[i·lda + p] · b[p·ldb + j]
+ * a is row-major (weights read in place, no packing); b is either a packed
+ * panel (ldb = its width, a multiple of the vector length, zero-padded past
+ * nr) or a plain row-major matrix (then columns past nr are never read).
+ * The store follows mn_tile_epi; per element the operations are the same
+ * whatever mr/nr and position, which keeps results thread-count
+ * independent. */
+#ifndef MN_KERNELS_KERNELS_F32_H
+#define MN_KERNELS_KERNELS_F32_H
+
+#include <math.h>
+#include <stdint.h>
+#include "kernels/gemm.h"
+
+/* The activations on one float, as the vector kernels compute them (up to
+ * their exp approximation, within a few ulp). */
+static inline float mn_act_scalar(const mn_act *a, float v)
+{
+    switch (a->kind) {
+    case MN_ACT_RELU:
+        return v > 0.0f ? v : 0.0f;
+    case MN_ACT_CLIP:
+        return v < a->lo ? a->lo : v > a->hi ? a->hi : v;
+    case MN_ACT_SIGMOID:
+        return 1.0f / (1.0f + expf(-v));
+    case MN_ACT_SILU:
+        return v * (1.0f / (1.0f + expf(-v)));
+    case MN_ACT_HARDSIGMOID: {
+        float t = a->lo * v + a->hi;
+        return t < 0.0f ? 0.0f : t > 1.0f ? 1.0f : t;
+    }
+    case MN_ACT_HARDSWISH: {
+        float t = a->lo * v + a->hi;
+        return v * (t < 0.0f ? 0.0f : t > 1.0f ? 1.0f : t);
+    }
+    default:
+        return v;
+    }
+}
+
+typedef struct mn_tile_epi {
+    float alpha, beta;
+    int accumulate;        /* 1: c += alpha·acc (a later k block) */
+                           /* 0: c = alpha·acc + beta·c (beta 0: c unread) */
+    int last;              /* last k block: then c = act(c + biases + res) */
+    const float *bias_row; /* bias_row[i] for tile row i, or NULL */
+    const float *bias_col; /* bias_col[j] for tile column j, or NULL */
+    const float *res;      /* res[i·ldc + j] at the tile's origin, or NULL */
+    mn_act act;
+} mn_tile_epi;
+
+typedef void (*mn_sgemm_tile_fn)(int64_t kc, const float *a, int64_t lda,
+                                 const float *b, int64_t ldb, float *c,
+                                 int64_t ldc, int mr, int nr,
+                                 const mn_tile_epi *e);
+
+/* y[j] (j < n) for one row x[k]; the epilogue as a tile's with rows = 1,
+ * accumulate 0, last 1 (res[j] contiguous like y):
+ *   gemv_n: y[j] = Σ_p x[p]·b[p·ldb + j]   (b is k×n)
+ *   gemv_t: y[j] = Σ_p x[p]·b[j·ldb + p]   (b is n×k) */
+typedef void (*mn_sgemv_fn)(int64_t k, int64_t n, const float *x,
+                            const float *b, int64_t ldb, float *y,
+                            const mn_tile_epi *e);
+
+/* One depthwise output plane: y[oh][ow] = act(bias + Σ_ij w[i][j] ·
+ * x[oh·sh - pt + i·dh][ow·sw - pl + j·dw]), zero outside x. */
+typedef void (*mn_dwconv_plane_fn)(const mn_conv_params *p, const float *x,
+                                   const float *w, float bias,
+                                   const mn_act *act, float *y);
+
+typedef struct mn_kernels_f32 {
+    const char *name;
+    int mr, nr, vec;       /* tile rows, max tile columns, floats/vector */
+    mn_sgemm_tile_fn tile;
+    mn_sgemv_fn gemv_n, gemv_t;
+} mn_kernels_f32;
+
+const mn_kernels_f32 *mn_kernels_f32_avx512(void);
+const mn_kernels_f32 *mn_kernels_f32_avx2(void);
+/* The GEMM table for the active ISA level, NULL for the reference path. */
+const mn_kernels_f32 *mn_kernels_f32_active(void);
+
+/* ---- the GEMM driver (sgemm.c), for GEMM-shaped kernels ---- */
+
+/* Where B comes from. pack fills the packed block of rows [p0, p0+kc) and
+ * columns [j0, j0+nc): panels of nr columns (the last one round_up(rest,
+ * vec) wide, zero-padded), panel q at dst + q·nr·kc, each kc × width
+ * row-major. A plain matrix uses mn_bsrc_pack_matrix with b/ldb/trans;
+ * other sources (the convolution's implicit im2col) embed mn_bsrc as their
+ * first member. */
+typedef struct mn_bsrc mn_bsrc;
+typedef void (*mn_bpack_fn)(const mn_bsrc *s, int64_t p0, int64_t kc,
+                            int64_t j0, int64_t nc, int nr, int vec,
+                            float *dst);
+struct mn_bsrc {
+    mn_bpack_fn pack;
+    const float *b; /* plain matrix: b[p·ldb + j], or b[j·ldb + p] (trans) */
+    int64_t ldb;
+    int trans;
+};
+void mn_bsrc_pack_matrix(const mn_bsrc *s, int64_t p0, int64_t kc,
+                         int64_t j0, int64_t nc, int nr, int vec, float *dst);
+
+/* Bytes of one thread's packing buffer for n columns and k reductions. */
+size_t mn_sgemm_thread_scratch(const mn_kernels_f32 *kr, int64_t n,
+                               int64_t k);
+/* c[m×n] = act(alpha·a·B + beta·c + bias) with a row-major (lda) and B
+ * from bs. scratch: one thread's buffer (used when pool is NULL); pool
+ * threads use the pool's scratch. */
+void mn_sgemm_run(const mn_kernels_f32 *kr, mn_pool *pool, int64_t m,
+                  int64_t n, int64_t k, float alpha, const float *a,
+                  int64_t lda, const mn_bsrc *bs, float beta, float *c,
+                  int64_t ldc, const mn_epilogue *epi, void *scratch);
+
+/* ---- depthwise ---- */
+
+/* The depthwise plane kernel for p (NULL: not built, or p's strides or
+ * kernel width outside what it handles). */
+mn_dwconv_plane_fn mn_dwconv_f32_avx512(const mn_conv_params *p);
+/* ... for the active ISA level; NULL means the reference depthwise. */
+mn_dwconv_plane_fn mn_dwconv_f32_active(const mn_conv_params *p);
+
+#endif

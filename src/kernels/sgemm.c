@@ -1,0 +1,325 @@
+/* The float32 GEMM driver: cache blocking, B packing, the thread split and
+ * the GEMV shortcut around the ISA tile kernels (kernels_f32.h).
+ *
+ * Loop nest per thread region (BLIS order with A read in place):
+ *   for j0 (NC columns)  for p0 (k block)  pack B[p0:+kc, j0:+nc]
+ *     for i0 (MR rows: the A micro-panel, MR×kc, stays in L1)
+ *       for jr (NR columns: a packed B panel, streamed from L2)  tile
+ * A is row-major weights, so it needs no packing (transposed A is copied
+ * once). The k blocks depend on k only, and each tile sums its k block in
+ * order, so every element of C has the same arithmetic for any split:
+ * results are identical for any thread count. Threads get disjoint
+ * regions of C (columns first, rows when there are few columns).
+ * B is packed on every call (into the caller's or the pool's scratch): for
+ * convolutions B is the input, but a constant B (Gemm/MatMul weights)
+ * could be packed once at load — that waits for an op prepare hook. */
+#include <string.h>
+#include "kernels/dispatch.h"
+#include "kernels/kernels_f32.h"
+
+#define KC 256  /* k block: an 8-row A micro-panel of 8 KiB stays in L1 */
+#define NC 768  /* columns per packed B block: ≤ 768 KiB in L2; ≤ 1024 */
+/* Smaller products run on one thread: waking a worker costs ~1 µs, and on
+ * a busy machine a worker preempted inside a task stalls the caller. */
+#define MIN_PAR_MACS 1048576.0
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t round_up(int64_t v, int64_t m) { return ceil_div(v, m) * m; }
+
+const mn_kernels_f32 *mn_kernels_f32_active(void)
+{
+    mn_isa isa = mn_isa_active();
+    const mn_kernels_f32 *k = NULL;
+    if (isa >= MN_ISA_AVX512)
+        k = mn_kernels_f32_avx512();
+    if (!k && isa >= MN_ISA_AVX2)
+        k = mn_kernels_f32_avx2();
+    return k;
+}
+
+mn_dwconv_plane_fn mn_dwconv_f32_active(const mn_conv_params *p)
+{
+    return mn_isa_active() >= MN_ISA_AVX512 ? mn_dwconv_f32_avx512(p) : NULL;
+}
+
+/* k block length: k split into equal blocks of at most KC. */
+static int64_t k_block(int64_t k)
+{
+    return k <= 0 ? 0 : ceil_div(k, ceil_div(k, KC));
+}
+
+size_t mn_sgemm_thread_scratch(const mn_kernels_f32 *kr, int64_t n,
+                               int64_t k)
+{
+    return (size_t)(k_block(k) * round_up(min64(NC, n), kr->nr)) *
+               sizeof(float) + 64;
+}
+
+void mn_bsrc_pack_matrix(const mn_bsrc *s, int64_t p0, int64_t kc,
+                         int64_t j0, int64_t nc, int nr, int vec, float *dst)
+{
+    for (int64_t jr = 0; jr < nc; jr += nr) {
+        int64_t w = min64(nr, nc - jr), wp = round_up(w, vec);
+        float *d = dst + jr * kc;
+        if (!s->trans) {
+            for (int64_t p = 0; p < kc; p++) {
+                float *dp = d + p * wp;
+                memcpy(dp, s->b + (p0 + p) * s->ldb + j0 + jr,
+                       (size_t)w * sizeof *dp);
+                for (int64_t j = w; j < wp; j++)
+                    dp[j] = 0.0f;
+            }
+        } else {
+            for (int64_t j = 0; j < w; j++) {
+                const float *src = s->b + (j0 + jr + j) * s->ldb + p0;
+                for (int64_t p = 0; p < kc; p++)
+                    d[p * wp + j] = src[p];
+            }
+            for (int64_t p = 0; p < kc; p++)
+                for (int64_t j = w; j < wp; j++)
+                    d[p * wp + j] = 0.0f;
+        }
+    }
+}
+
+typedef struct job {
+    const mn_kernels_f32 *kr;
+    int64_t m, n, k, kcb;
+    float alpha, beta;
+    const float *a;
+    int64_t lda;
+    const mn_bsrc *bs;
+    float *c;
+    int64_t ldc;
+    mn_epilogue epi;
+    int direct; /* tiles read B in place (plain, untransposed, m <= MR) */
+    int gemv;   /* 1: m == 1 on a plain matrix; 2: n == 1 (A times a
+                   contiguous column, into a contiguous column of C) */
+    int64_t tm, tn, ntn; /* region size, regions along n */
+    mn_pool *pool;       /* NULL: the one region uses scratch0 */
+    float *scratch0;
+} job;
+
+/* n == 1: c[i] = A[i,:]·b, rows [i_lo, i_hi), as gemv_t with A as B. */
+static void run_gemv_col(const job *J, int64_t i_lo, int64_t i_hi)
+{
+    mn_tile_epi e = {.alpha = J->alpha, .beta = J->beta, .last = 1,
+                     .act = J->epi.act};
+    if (J->epi.bias) {
+        if (J->epi.bias_per_col)
+            e.bias_row = J->epi.bias;
+        else
+            e.bias_col = J->epi.bias + i_lo;
+    }
+    e.res = J->epi.residual ? J->epi.residual + i_lo : NULL; /* ldc == 1 */
+    J->kr->gemv_t(J->k, i_hi - i_lo, J->bs->b, J->a + i_lo * J->lda, J->lda,
+                  J->c + i_lo, &e);
+}
+
+static void run_gemv(const job *J, int64_t j_lo, int64_t j_hi)
+{
+    mn_tile_epi e = {.alpha = J->alpha, .beta = J->beta, .last = 1,
+                     .act = J->epi.act};
+    if (J->epi.bias) {
+        if (J->epi.bias_per_col)
+            e.bias_col = J->epi.bias + j_lo;
+        else
+            e.bias_row = J->epi.bias;
+    }
+    e.res = J->epi.residual ? J->epi.residual + j_lo : NULL; /* m == 1 */
+    const mn_bsrc *s = J->bs;
+    if (!s->trans)
+        J->kr->gemv_n(J->k, j_hi - j_lo, J->a, s->b + j_lo, s->ldb,
+                      J->c + j_lo, &e);
+    else
+        J->kr->gemv_t(J->k, j_hi - j_lo, J->a, s->b + j_lo * s->ldb, s->ldb,
+                      J->c + j_lo, &e);
+}
+
+static void run_region(const job *J, int64_t i_lo, int64_t i_hi,
+                       int64_t j_lo, int64_t j_hi, float *bp)
+{
+    const mn_kernels_f32 *kr = J->kr;
+    const int MR = kr->mr, NR = kr->nr;
+    const float *bias_r = J->epi.bias && !J->epi.bias_per_col ? J->epi.bias
+                                                               : NULL;
+    const float *bias_c = J->epi.bias && J->epi.bias_per_col ? J->epi.bias
+                                                              : NULL;
+    for (int64_t j0 = j_lo; j0 < j_hi; j0 += NC) {
+        int64_t nc = min64(NC, j_hi - j0);
+        for (int64_t p0 = 0; p0 < J->k || p0 == 0; p0 += J->kcb) {
+            int64_t kc = min64(J->kcb, J->k - p0);
+            mn_tile_epi e = {.alpha = J->alpha, .beta = J->beta,
+                             .accumulate = p0 > 0, .last = p0 + kc >= J->k,
+                             .act = J->epi.act};
+            if (!J->direct)
+                J->bs->pack(J->bs, p0, kc, j0, nc, NR, kr->vec, bp);
+            for (int64_t i0 = i_lo; i0 < i_hi; i0 += MR) {
+                int mr = (int)min64(MR, i_hi - i0);
+                const float *a = J->a + i0 * J->lda + p0;
+                float *crow = J->c + i0 * J->ldc;
+                e.bias_row = bias_r ? bias_r + i0 : NULL;
+                for (int64_t jr = 0; jr < nc; jr += NR) {
+                    int w = (int)min64(NR, nc - jr);
+                    const float *b;
+                    int64_t ldb;
+                    if (J->direct) {
+                        b = J->bs->b + p0 * J->bs->ldb + j0 + jr;
+                        ldb = J->bs->ldb;
+                    } else {
+                        b = bp + jr * kc;
+                        ldb = round_up(w, kr->vec);
+                    }
+                    e.bias_col = bias_c ? bias_c + j0 + jr : NULL;
+                    e.res = J->epi.residual
+                                ? J->epi.residual + i0 * J->ldc + j0 + jr
+                                : NULL;
+                    kr->tile(kc, a, J->lda, b, ldb, crow + j0 + jr, J->ldc,
+                             mr, w, &e);
+                }
+            }
+            if (J->k == 0)
+                break;
+        }
+    }
+}
+
+static void task(void *arg, int64_t t, int thread)
+{
+    const job *J = arg;
+    int64_t i_lo = (t / J->ntn) * J->tm, j_lo = (t % J->ntn) * J->tn;
+    int64_t i_hi = min64(J->m, i_lo + J->tm), j_hi = min64(J->n, j_lo + J->tn);
+    if (J->gemv == 1) {
+        run_gemv(J, j_lo, j_hi);
+        return;
+    }
+    if (J->gemv == 2) {
+        run_gemv_col(J, i_lo, i_hi);
+        return;
+    }
+    float *bp = J->pool ? mn_pool_scratch(J->pool, thread) : J->scratch0;
+    run_region(J, i_lo, i_hi, j_lo, j_hi, bp);
+}
+
+/* Splits C into regions, up to 4 per thread so that the pool can balance
+ * them when a thread falls behind (or one region on one thread). Columns
+ * first (each region then packs only its own B columns), rows when there
+ * are few columns. */
+static void partition(job *J, int threads)
+{
+    const mn_kernels_f32 *kr = J->kr;
+    double macs = (double)J->m * (double)J->n * (double)(J->k ? J->k : 1);
+    J->tm = J->m;
+    J->tn = J->n;
+    if (threads > 1 && macs >= MIN_PAR_MACS) {
+        int64_t gran = J->gemv ? 4 * kr->vec : kr->vec, parts = 4 * threads;
+        if (J->gemv == 2) {
+            J->tm = round_up(ceil_div(J->m, parts), 4);
+        } else if (J->gemv || J->n >= threads * 2 * (int64_t)kr->nr ||
+                   J->m < threads * (int64_t)kr->mr) {
+            while (parts > threads && !J->gemv &&
+                   J->n < parts * 2 * (int64_t)kr->nr)
+                parts -= threads;
+            J->tn = round_up(ceil_div(J->n, parts), gran);
+        } else {
+            while (parts > threads && J->m < parts * 2 * (int64_t)kr->mr)
+                parts -= threads;
+            J->tm = round_up(ceil_div(J->m, parts), kr->mr);
+        }
+    }
+    J->ntn = ceil_div(J->n, J->tn);
+}
+
+void mn_sgemm_run(const mn_kernels_f32 *kr, mn_pool *pool, int64_t m,
+                  int64_t n, int64_t k, float alpha, const float *a,
+                  int64_t lda, const mn_bsrc *bs, float beta, float *c,
+                  int64_t ldc, const mn_epilogue *epi, void *scratch)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    job J = {.kr = kr, .m = m, .n = n, .k = k, .kcb = k_block(k),
+             .alpha = alpha, .beta = beta, .a = a, .lda = lda, .bs = bs,
+             .c = c, .ldc = ldc, .pool = pool, .scratch0 = scratch};
+    if (epi)
+        J.epi = *epi;
+    int plain = bs->pack == mn_bsrc_pack_matrix;
+    if (plain && m == 1 && k > 0)
+        J.gemv = 1;
+    else if (plain && n == 1 && k > 0 && ldc == 1 &&
+             (bs->trans || bs->ldb == 1))
+        J.gemv = 2; /* b's column is contiguous either way */
+    J.direct = plain && !bs->trans && m <= kr->mr;
+    if (pool && mn_pool_scratch_bytes(pool) < mn_sgemm_thread_scratch(kr, n, k))
+        pool = J.pool = NULL; /* cannot happen with the default scratch */
+    partition(&J, mn_pool_threads(pool));
+    mn_pool_run(pool, task, &J, ceil_div(m, J.tm) * J.ntn);
+}
+
+/* ---- public entry ---- */
+
+size_t mn_sgemm_scratch(int trans_a, int trans_b, int64_t m, int64_t n,
+                        int64_t k)
+{
+    const mn_kernels_f32 *kr = mn_kernels_f32_active();
+    (void)trans_b;
+    if (m <= 0 || n <= 0)
+        return 0;
+    if (!kr)
+        return mn_ref_gemm_f32_scratch(m, n, k);
+    size_t s = mn_sgemm_thread_scratch(kr, n, k);
+    if (trans_a)
+        s += (size_t)round_up(m * k, 16) * sizeof(float);
+    return s;
+}
+
+void mn_act_apply(const mn_act *act, const float *residual, float *y,
+                  int64_t n)
+{
+    if (residual)
+        for (int64_t i = 0; i < n; i++)
+            y[i] += residual[i];
+    if (!act || act->kind == MN_ACT_NONE)
+        return;
+    for (int64_t i = 0; i < n; i++)
+        y[i] = mn_act_scalar(act, y[i]);
+}
+
+void mn_sgemm(mn_pool *pool, int trans_a, int trans_b, int64_t m, int64_t n,
+              int64_t k, float alpha, const float *a, int64_t lda,
+              const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
+              const mn_epilogue *epi, void *scratch)
+{
+    const mn_kernels_f32 *kr = mn_kernels_f32_active();
+    if (m <= 0 || n <= 0)
+        return;
+    if (!kr) {
+        mn_ref_gemm_f32(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+                        beta, c, ldc, scratch);
+        if (epi && (epi->bias || epi->residual ||
+                    epi->act.kind != MN_ACT_NONE))
+            for (int64_t i = 0; i < m; i++) {
+                float *ci = c + i * ldc;
+                if (epi->bias)
+                    for (int64_t j = 0; j < n; j++)
+                        ci[j] += epi->bias[epi->bias_per_col ? j : i];
+                mn_act_apply(&epi->act,
+                             epi->residual ? epi->residual + i * ldc : NULL,
+                             ci, n);
+            }
+        return;
+    }
+    float *s = scratch;
+    if (trans_a) {
+        /* op(a) is a's transpose: copy it row-major once */
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t p = 0; p < k; p++)
+                s[i * k + p] = a[p * lda + i];
+        a = s;
+        lda = k;
+        s += round_up(m * k, 16);
+    }
+    mn_bsrc bs = {.pack = mn_bsrc_pack_matrix, .b = b, .ldb = ldb,
+                  .trans = trans_b};
+    mn_sgemm_run(kr, pool, m, n, k, alpha, a, lda, &bs, beta, c, ldc, epi, s);
+}

@@ -1,0 +1,87 @@
+/* Small inline helpers shared by the AVX-512 kernel files (included only
+ * from *_avx512*.c, which are built with the AVX-512 flags). */
+#ifndef MN_KERNELS_X86_AVX512_UTIL_H
+#define MN_KERNELS_X86_AVX512_UTIL_H
+
+#include <immintrin.h>
+#include "kernels/kernels_f32.h"
+
+#define MN_VL16 16
+#define MN_INLINE static inline __attribute__((always_inline))
+
+/* The first n lanes (n clamped to [0, 16]). */
+MN_INLINE __mmask16 mn_tail_mask16(int64_t n)
+{
+    return n >= 16 ? (__mmask16)0xFFFF
+                   : (__mmask16)(n <= 0 ? 0 : (1u << n) - 1u);
+}
+
+/* Lanes l in [0, 16) with 0 <= base + l < lim. */
+MN_INLINE __mmask16 mn_range_mask16(int64_t base, int64_t lim)
+{
+    int64_t lo = base < 0 ? -base : 0, hi = lim - base;
+    if (hi > 16)
+        hi = 16;
+    if (lo >= hi)
+        return 0;
+    return (__mmask16)(mn_tail_mask16(hi) & ~mn_tail_mask16(lo));
+}
+
+/* e^x: x = n·ln2 + r, |r| <= ln2/2, e^r by a degree-6 polynomial (relative
+ * error ~1e-7), times 2^n by vscalefps (which also under/overflows
+ * properly). */
+MN_INLINE __m512 mn_exp512(__m512 x)
+{
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0f)),
+                      _mm512_set1_ps(89.0f));
+    __m512 n = _mm512_roundscale_ps(
+        _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+MN_INLINE __m512 mn_sigmoid512(__m512 x)
+{
+    __m512 one = _mm512_set1_ps(1.0f);
+    return _mm512_div_ps(one, _mm512_add_ps(one, mn_exp512(
+                                                     _mm512_sub_ps(
+                                                         _mm512_setzero_ps(),
+                                                         x))));
+}
+
+MN_INLINE __m512 mn_act512(__m512 r, const mn_act *act)
+{
+    switch (act->kind) {
+    case MN_ACT_RELU:
+        return _mm512_max_ps(r, _mm512_setzero_ps());
+    case MN_ACT_CLIP:
+        return _mm512_min_ps(_mm512_max_ps(r, _mm512_set1_ps(act->lo)),
+                             _mm512_set1_ps(act->hi));
+    case MN_ACT_SIGMOID:
+        return mn_sigmoid512(r);
+    case MN_ACT_SILU:
+        return _mm512_mul_ps(r, mn_sigmoid512(r));
+    case MN_ACT_HARDSIGMOID:
+    case MN_ACT_HARDSWISH: {
+        __m512 t = _mm512_min_ps(
+            _mm512_max_ps(_mm512_fmadd_ps(_mm512_set1_ps(act->lo), r,
+                                          _mm512_set1_ps(act->hi)),
+                          _mm512_setzero_ps()),
+            _mm512_set1_ps(1.0f));
+        return act->kind == MN_ACT_HARDSWISH ? _mm512_mul_ps(r, t) : t;
+    }
+    default:
+        return r;
+    }
+}
+
+#endif
