@@ -9,7 +9,7 @@ set -u
 secs=${1:-60}
 cd "$(dirname "$0")/.." || exit 2
 B=build-fuzz
-targets="fuzz_onnx fuzz_tensor"
+targets="fuzz_onnx fuzz_tensor fuzz_mnw"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 LIBS="-lprotobuf-c -lz -lpng -ljpeg -lcjson -lm -lpthread"
 mkdir -p "$B/artifacts" "$B/corpus"

@@ -43,7 +43,7 @@ if [ "$(wc -l < "$T/out")" -eq 1 ] && python3 -c "import json; json.load(open('$
 for k in params nonzero_params macs file_bytes arena_bytes nodes inputs outputs layers; do
   python3 -c "import json; d=json.load(open('$T/out')); assert '$k' in d" 2>/dev/null && ok || bad "info --json lacks '$k'"
 done
-fb=$(json_get file_bytes); sz=$(wc -c < $MODEL)
+fb=$(json_get file_bytes); sz=$(wc -c < $MODEL); P0=$(json_get params)
 [ "$fb" = "$sz" ] && ok || bad "file_bytes $fb != $sz"
 python3 -c "
 import json; d=json.load(open('$T/out'))
@@ -127,6 +127,19 @@ expect 1 "export into a missing directory" -- $M export $MODEL --format onnx -o 
 mkdir -p "$T/exp"
 expect 1 "export onto a directory" -- $M export $MODEL --format onnx -o "$T/exp"
 [ -z "$(ls -A "$T/exp")" ] && ok || bad "failed export left a temp file: $(ls -A "$T/exp")"
+
+# ---- minnow's own file (.mnw): every command takes it, outputs identical ----
+expect 0 "export mnw" -- $M export $MODEL --format mnw -o "$T/m.mnw"
+expect 0 "run mnw" -- $M run "$T/m.mnw" -i "$T/x.npy" -o "$T/o6"
+for f in "$T/o1"/*.npy; do
+  cmp -s "$f" "$T/o6/$(basename "$f")" && ok || bad ".mnw model gives different output ($(basename "$f"))"
+done
+expect 0 "info mnw" -- $M info "$T/m.mnw" --json
+[ "$(json_get params)" = "$P0" ] && ok || bad "info on .mnw: params $(json_get params) != $P0"
+cp "$T/m.mnw" "$T/bad.mnw"
+printf 'X' | dd of="$T/bad.mnw" bs=1 seek=200 conv=notrunc 2>/dev/null
+expect 1 "corrupted mnw" -- $M info "$T/bad.mnw"
+err_names bad.mnw
 
 # ---- conformance runner itself ----
 D=/usr/share/libonnx-testdata/data/node

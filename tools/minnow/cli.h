@@ -29,7 +29,8 @@ int cli_parse_int(const char *opt, const char *s, long long lo, long long hi,
                   long long *out);
 /* Parses "a,b,c" floats; returns count or -1. */
 int cli_parse_floats(const char *s, float *out, int max);
-/* Loads a model and runs the standard clean-up passes when asked. */
+/* Loads ONNX or .mnw (by magic bytes) and lowers QDQ patterns to integer
+ * operators, as deployed. Returns 0 on failure (message in ctx). */
 int cli_load_model(const char *path, mn_graph **g, mn_ctx *ctx);
 /* Prints a JSON string (cJSON-rendered) on stdout, then a newline. */
 struct cJSON;

@@ -6,6 +6,8 @@
 #include <sys/resource.h>
 #include <time.h>
 #include "cli.h"
+#include "minnow/mnw.h"
+#include "minnow/quant.h"
 
 int cli_fail(const mn_ctx *ctx)
 {
@@ -61,8 +63,15 @@ int cli_parse_floats(const char *s, float *out, int max)
 
 int cli_load_model(const char *path, mn_graph **g, mn_ctx *ctx)
 {
-    if (mn_graph_load_onnx(path, g, ctx) != MN_OK)
+    /* ONNX or .mnw (by magic), then QDQ patterns lowered to the integer
+     * operators that deploy them: what runs is what ships. */
+    if (mn_graph_load_any(path, g, ctx) != MN_OK)
         return 0;
+    if (mn_quant_lower(*g, NULL, ctx) != MN_OK) {
+        mn_graph_destroy(*g);
+        *g = NULL;
+        return 0;
+    }
     return 1;
 }
 

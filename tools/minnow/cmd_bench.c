@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "minnow/mnw.h"
 
 static const char *const USAGE =
     "MODEL [--threads N] [--runs N] [--warmup N] [--batch N] [--json]";
@@ -70,7 +71,7 @@ int cmd_bench(int argc, char **argv)
     }
     if (!path)
         return cli_usage("bench", USAGE);
-    if (mn_graph_load_onnx(path, &g, &ctx) != MN_OK)
+    if (!cli_load_model(path, &g, &ctx))
         return cli_fail(&ctx);
     if (mn_graph_optimize(g, &ctx) != MN_OK)
         goto fail;

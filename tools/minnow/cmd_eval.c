@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 #include "cli.h"
+#include "minnow/mnw.h"
 
 static const char *const USAGE =
     "MODEL --data SPEC [--limit N] [--batch N] [--threads N] "
@@ -55,7 +56,7 @@ int cmd_eval(int argc, char **argv)
     if (!path || !spec)
         return cli_usage("eval", USAGE);
     dopts.limit = limit;
-    if (mn_graph_load_onnx(path, &g, &ctx) != MN_OK)
+    if (!cli_load_model(path, &g, &ctx))
         return cli_fail(&ctx);
     if (mn_eval_accuracy(g, spec, &dopts, (int)batch, (int)threads, &r, &ctx) !=
         MN_OK) {

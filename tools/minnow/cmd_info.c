@@ -2,6 +2,7 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 #include "cli.h"
+#include "minnow/mnw.h"
 #include "ops/ops.h"
 
 static const char *const USAGE = "MODEL [--optimize] [--json]";
@@ -56,7 +57,7 @@ int cmd_info(int argc, char **argv)
     }
     if (!path)
         return cli_usage("info", USAGE);
-    if (mn_graph_load_onnx(path, &g, &ctx) != MN_OK)
+    if (mn_graph_load_any(path, &g, &ctx) != MN_OK)
         return cli_fail(&ctx);
     if (optimize && mn_graph_optimize(g, &ctx) != MN_OK)
         goto fail;

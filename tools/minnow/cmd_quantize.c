@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "cli.h"
+#include "minnow/mnw.h"
 #include "minnow/quant.h"
 
 static const char *const USAGE =
@@ -255,7 +256,7 @@ int cmd_quantize(int argc, char **argv)
     o.calib_count = count;
     o.batch = (int)batch;
     o.threads = (int)threads;
-    if (mn_graph_load_onnx(path, &g, &ctx) != MN_OK ||
+    if (mn_graph_load_any(path, &g, &ctx) != MN_OK ||
         mn_quantize(g, &o, &r, &ctx) != MN_OK ||
         (eval && mn_quant_eval_accuracy(g, eval, &o.data, limit, 32,
                                         (int)threads, &ev, &ctx) != MN_OK) ||

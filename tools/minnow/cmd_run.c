@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "cli.h"
+#include "minnow/mnw.h"
 
 static const char *const USAGE =
     "MODEL [-i [NAME=]PATH]... -o OUTDIR [--threads N] [--batch N]";
@@ -62,7 +63,7 @@ int cmd_run(int argc, char **argv)
     }
     if (!path || !outdir)
         return cli_usage("run", USAGE);
-    if (mn_graph_load_onnx(path, &g, &ctx) != MN_OK)
+    if (!cli_load_model(path, &g, &ctx))
         return cli_fail(&ctx);
     int n_in = mn_graph_num_inputs(g);
     if (n_spec != n_in) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "minnow/mnw.h"
 #include "minnow/train.h"
 
 static const char *const USAGE =
@@ -220,7 +221,7 @@ int cmd_train(int argc, char **argv)
         return cli_usage("train", USAGE);
     }
     if (initp) {
-        if (mn_graph_load_onnx(initp, &init, &ctx) != MN_OK)
+        if (mn_graph_load_any(initp, &init, &ctx) != MN_OK)
             return cli_fail(&ctx);
         o.init = init;
     }
