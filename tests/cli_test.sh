@@ -141,6 +141,20 @@ printf 'X' | dd of="$T/bad.mnw" bs=1 seek=200 conv=notrunc 2>/dev/null
 expect 1 "corrupted mnw" -- $M info "$T/bad.mnw"
 err_names bad.mnw
 
+# ---- prune ----
+expect 1 "sparsity out of range" -- $M prune $MODEL --sparsity 1.0 -o "$T/p.onnx"
+[ ! -e "$T/p.onnx" ] && ok || bad "failed prune wrote a file"
+expect 0 "prune magnitude" -- $M prune $MODEL --sparsity 0.5 --method magnitude --scope global -o "$T/p1.onnx"
+expect 0 "info pruned" -- $M info "$T/p1.onnx" --json
+python3 -c "import json; d=json.load(open('$T/out')); r=d['nonzero_params']/d['params']; assert 0.45<r<0.6, r" && ok || bad "50 % magnitude pruning should leave about half the weights"
+expect 0 "prune channel" -- $M prune $MODEL --sparsity 0.5 --method channel --criterion bn -o "$T/p2.onnx"
+expect 0 "info channel-pruned" -- $M info "$T/p2.onnx" --json
+python3 -c "import json; d=json.load(open('$T/out')); assert d['macs'] < 0.5*7525504 and d['params'] < 167786" && ok || bad "channel pruning must remove MACs and params"
+expect 0 "run channel-pruned" -- $M run "$T/p2.onnx" -i "$T/x.npy" -o "$T/o7"
+expect 0 "prune random seed 3" -- $M prune $MODEL --sparsity 0.7 --method random --seed 3 -o "$T/r1.onnx"
+expect 0 "prune random seed 3 again" -- $M prune $MODEL --sparsity 0.7 --method random --seed 3 -o "$T/r2.onnx"
+cmp -s "$T/r1.onnx" "$T/r2.onnx" && ok || bad "same seed must give the same bytes"
+
 # ---- conformance runner itself ----
 D=/usr/share/libonnx-testdata/data/node
 expect 0 "conformance relu" -- $M conformance $D/test_relu

@@ -20,6 +20,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_conformance(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
 
 /* Prints "minnow: <msg>" to stderr and returns CLI_ERR. */
 int cli_fail(const mn_ctx *ctx);

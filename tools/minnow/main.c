@@ -17,6 +17,7 @@ static const struct {
     {"train", cmd_train, "train an architecture or fine-tune a model"},
     {"quantize", cmd_quantize,
      "post-training quantization: int8, int16x8, dynamic, float16, int4"},
+    {"prune", cmd_prune, "prune weights (unstructured, N:M) or remove channels"},
 };
 
 static void usage(FILE *f)
