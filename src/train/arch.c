@@ -390,7 +390,8 @@ int ab_se(mn_ab *b, int x, int c, int squeeze, const char *act,
 
 static const char *const NAMES[] = {
     "thesis-cnn", "resnet8", "resnet20", "preact-resnet20", "mobilenetv1",
-    "mobilenetv2", "mobilenetv3-small",
+    "mobilenetv2", "mobilenetv3-small", "efficientnetv2-tiny",
+    "convnext-tiny",
 };
 #define N_NAMES ((int)(sizeof NAMES / sizeof NAMES[0]))
 
@@ -434,6 +435,10 @@ mn_status mn_arch_build(const char *name, const mn_arch_opts *opts,
         for (int i = 0; i < N_NAMES; i++)
             if (!strcmp(name, NAMES[i]))
                 return mn_arch_mobilenet(name, &o, out, ctx);
+    if (name && !strcmp(name, "efficientnetv2-tiny"))
+        return mn_arch_efficientnet(name, &o, out, ctx);
+    if (name && !strcmp(name, "convnext-tiny"))
+        return mn_arch_convnext(name, &o, out, ctx);
     char list[512] = "";
     for (int i = 0; i < N_NAMES; i++) {
         strncat(list, NAMES[i], sizeof list - strlen(list) - 1);

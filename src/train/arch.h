@@ -60,5 +60,9 @@ mn_status mn_arch_resnet(const char *name, const mn_arch_opts *o,
                          mn_graph **out, mn_ctx *ctx);
 mn_status mn_arch_mobilenet(const char *name, const mn_arch_opts *o,
                             mn_graph **out, mn_ctx *ctx);
+mn_status mn_arch_efficientnet(const char *name, const mn_arch_opts *o,
+                               mn_graph **out, mn_ctx *ctx);
+mn_status mn_arch_convnext(const char *name, const mn_arch_opts *o,
+                           mn_graph **out, mn_ctx *ctx);
 
 #endif
