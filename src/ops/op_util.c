@@ -82,3 +82,27 @@ const char *mn_shape_str(const mn_tensor *t, char *buf, size_t len)
         snprintf(buf + p, len - p, "]");
     return buf;
 }
+
+mn_status mn_op_const_ints(const mn_tensor *t, const char *what, int64_t *v,
+                           int cap, int *n, mn_ctx *ctx)
+{
+    int64_t k;
+    if (!t->data)
+        return mn_error(ctx, MN_ERR_UNSUPPORTED, "%s input is not constant",
+                        what);
+    if (t->dtype != MN_DT_I64 && t->dtype != MN_DT_I32)
+        return mn_error(ctx, MN_ERR_SHAPE, "%s input is %s, expected int64",
+                        what, mn_dtype_name(t->dtype));
+    if (t->ndim > 1)
+        return mn_error(ctx, MN_ERR_SHAPE, "%s input has rank %d, expected 1",
+                        what, t->ndim);
+    k = mn_tensor_numel(t);
+    if (k > cap)
+        return mn_error(ctx, MN_ERR_UNSUPPORTED,
+                        "%s input has %lld values (at most %d supported)",
+                        what, (long long)k, cap);
+    for (int64_t i = 0; i < k; i++)
+        v[i] = mn_tensor_get_i64(t, i);
+    *n = (int)k;
+    return MN_OK;
+}

@@ -109,6 +109,10 @@ int64_t mn_tensor_get_i64(const mn_tensor *t, int64_t i);
 double mn_tensor_get_f64(const mn_tensor *t, int64_t i);
 /* Copies dtype/ndim/dims from src to dst (data untouched). */
 void mn_tensor_copy_meta(mn_tensor *dst, const mn_tensor *src);
+/* Reads a constant 1-D int64/int32 input (axes, pads, shape) into v (at
+ * most cap values, *n set); errors name `what`. */
+mn_status mn_op_const_ints(const mn_tensor *t, const char *what, int64_t *v,
+                           int cap, int *n, mn_ctx *ctx);
 /* "[1,3,224,224]" into buf. */
 const char *mn_shape_str(const mn_tensor *t, char *buf, size_t len);
 

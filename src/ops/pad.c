@@ -29,30 +29,6 @@ typedef struct pad_plan {
     int64_t begin[MN_MAX_DIMS], end[MN_MAX_DIMS];
 } pad_plan;
 
-/* Reads a constant 1-D int64/int32 tensor. */
-static mn_status const_ints(const mn_tensor *t, const char *what, int64_t *v,
-                            int cap, int *n, mn_ctx *ctx)
-{
-    int64_t k;
-    if (!t->data)
-        return mn_error(ctx, MN_ERR_UNSUPPORTED, "%s input is not constant",
-                        what);
-    if (t->dtype != MN_DT_I64 && t->dtype != MN_DT_I32)
-        return mn_error(ctx, MN_ERR_SHAPE, "%s input is %s, expected int64",
-                        what, mn_dtype_name(t->dtype));
-    if (t->ndim > 1)
-        return mn_error(ctx, MN_ERR_SHAPE, "%s input has rank %d, expected 1",
-                        what, t->ndim);
-    k = mn_tensor_numel(t);
-    if (k > cap)
-        return mn_error(ctx, MN_ERR_SHAPE, "%s input has %lld values (at most "
-                        "%d)", what, (long long)k, cap);
-    for (int64_t i = 0; i < k; i++)
-        v[i] = mn_tensor_get_i64(t, i);
-    *n = (int)k;
-    return MN_OK;
-}
-
 static mn_status pad_plan_make(const mn_node *n, const mn_tensor *const *in,
                                int n_in, pad_plan *p, mn_ctx *ctx)
 {
@@ -85,11 +61,11 @@ static mn_status pad_plan_make(const mn_node *n, const mn_tensor *const *in,
     } else {
         if (n_in < 2 || !in[1])
             return mn_error(ctx, MN_ERR_SHAPE, "missing pads input");
-        st = const_ints(in[1], "pads", pads, 2 * MN_MAX_DIMS, &np, ctx);
+        st = mn_op_const_ints(in[1], "pads", pads, 2 * MN_MAX_DIMS, &np, ctx);
         if (st != MN_OK)
             return st;
         if (n_in >= 4 && in[3]) {
-            st = const_ints(in[3], "axes", axes, MN_MAX_DIMS, &na, ctx);
+            st = mn_op_const_ints(in[3], "axes", axes, MN_MAX_DIMS, &na, ctx);
             if (st != MN_OK)
                 return st;
         }

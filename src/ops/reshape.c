@@ -7,31 +7,6 @@
 #include <string.h>
 #include "ops/ops.h"
 
-/* Reads a constant 1-D int64/int32 tensor (an axes or shape input). */
-static mn_status const_ints(const mn_tensor *t, const char *what, int64_t *v,
-                            int cap, int *n, mn_ctx *ctx)
-{
-    int64_t k;
-    if (!t->data)
-        return mn_error(ctx, MN_ERR_UNSUPPORTED, "%s input is not constant",
-                        what);
-    if (t->dtype != MN_DT_I64 && t->dtype != MN_DT_I32)
-        return mn_error(ctx, MN_ERR_SHAPE, "%s input is %s, expected int64",
-                        what, mn_dtype_name(t->dtype));
-    if (t->ndim > 1)
-        return mn_error(ctx, MN_ERR_SHAPE, "%s input has rank %d, expected 1",
-                        what, t->ndim);
-    k = mn_tensor_numel(t);
-    if (k > cap)
-        return mn_error(ctx, MN_ERR_UNSUPPORTED,
-                        "%s input has %lld values (at most %d supported)",
-                        what, (long long)k, cap);
-    for (int64_t i = 0; i < k; i++)
-        v[i] = mn_tensor_get_i64(t, i);
-    *n = (int)k;
-    return MN_OK;
-}
-
 /* Shapes read from data: even when another dimension is 0, the product of
  * the non-zero dimensions must stay within the allocation limit, so that no
  * later element count overflows. */
@@ -98,7 +73,7 @@ static mn_status reshape_infer(const mn_node *n, const mn_tensor *const *in,
     } else {
         if (n_in < 2 || !in[1])
             return mn_error(ctx, MN_ERR_SHAPE, "missing shape input");
-        st = const_ints(in[1], "shape", shape, MN_MAX_DIMS, &k, ctx);
+        st = mn_op_const_ints(in[1], "shape", shape, MN_MAX_DIMS, &k, ctx);
         if (st != MN_OK)
             return st;
     }
@@ -200,7 +175,7 @@ static mn_status get_axes(const mn_node *n, const mn_tensor *const *in,
     }
     if (n_in < 2 || !in[1])
         return MN_OK;
-    return const_ints(in[1], "axes", axes, MN_MAX_DIMS, na, ctx);
+    return mn_op_const_ints(in[1], "axes", axes, MN_MAX_DIMS, na, ctx);
 }
 
 /* Marks axes (normalized against rank r) in mark[]; rejects duplicates. */

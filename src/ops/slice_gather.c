@@ -6,31 +6,6 @@
 #include <string.h>
 #include "ops/ops.h"
 
-/* Reads a constant 1-D int64/int32 tensor. */
-static mn_status const_ints(const mn_tensor *t, const char *what, int64_t *v,
-                            int cap, int *n, mn_ctx *ctx)
-{
-    int64_t k;
-    if (!t->data)
-        return mn_error(ctx, MN_ERR_UNSUPPORTED, "%s input is not constant",
-                        what);
-    if (t->dtype != MN_DT_I64 && t->dtype != MN_DT_I32)
-        return mn_error(ctx, MN_ERR_SHAPE, "%s input is %s, expected int64",
-                        what, mn_dtype_name(t->dtype));
-    if (t->ndim > 1)
-        return mn_error(ctx, MN_ERR_SHAPE, "%s input has rank %d, expected 1",
-                        what, t->ndim);
-    k = mn_tensor_numel(t);
-    if (k > cap)
-        return mn_error(ctx, MN_ERR_SHAPE,
-                        "%s input has %lld values for at most %d axes", what,
-                        (long long)k, cap);
-    for (int64_t i = 0; i < k; i++)
-        v[i] = mn_tensor_get_i64(t, i);
-    *n = (int)k;
-    return MN_OK;
-}
-
 /* ---- Slice ---- */
 
 /* Per-axis start, step and output length of a Slice on x. */
@@ -80,7 +55,7 @@ static mn_status slice_plan_make(const mn_node *n, const mn_tensor *const *in,
             return mn_error(ctx, MN_ERR_SHAPE, "missing starts or ends input");
         for (int k = 0; k < 4; k++)
             if (n_in > k + 1 && in[k + 1]) {
-                st = const_ints(in[k + 1], what[k], dst[k], MN_MAX_DIMS,
+                st = mn_op_const_ints(in[k + 1], what[k], dst[k], MN_MAX_DIMS,
                                 cnt[k], ctx);
                 if (st != MN_OK)
                     return st;
