@@ -72,6 +72,13 @@ typedef enum mn_opcode {
     MN_OP_CONSTANTOFSHAPE = 58,
     MN_OP_PRELU = 59,
     MN_OP_LOGSOFTMAX = 60,
+    /* ONNX Runtime's com.microsoft quantized ops (integer-only graphs) */
+    MN_OP_QLINEARADD = 61,
+    MN_OP_QLINEARMUL = 62,
+    MN_OP_QLINEARGLOBALAVGPOOL = 63,
+    MN_OP_QLINEARCONCAT = 64,
+    MN_OP_QLINEARSIGMOID = 65,
+    MN_OP_QLINEARLEAKYRELU = 66,
     MN_OP_COUNT
 } mn_opcode;
 

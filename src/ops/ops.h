@@ -76,14 +76,18 @@ enum {
     MN_OPF_VIEW = 1u << 2,    /* out[0] has in[0]'s bytes (reshape-like) */
     MN_OPF_SHAPE_ONLY = 1u << 3, /* reads only its inputs' shapes: always
                                     folded at compile time (Shape) */
-    MN_OPF_FUSE_ACT = 1u << 4   /* forward applies ex->residual and ex->act
+    MN_OPF_FUSE_ACT = 1u << 4,  /* forward applies ex->residual and ex->act
                                    to out[0] (float32), so the session may
                                    fuse a following residual Add and
                                    activation into it */
+    MN_OPF_MS_DOMAIN = 1u << 5 /* the op is ONNX Runtime's, in the
+                                   com.microsoft domain (name is its
+                                   op_type there) */
 };
 
 typedef struct mn_op_def {
-    const char *name;        /* ONNX op_type in the ai.onnx domain */
+    const char *name;        /* ONNX op_type in the ai.onnx domain (or
+                                com.microsoft: MN_OPF_MS_DOMAIN) */
     int min_in, max_in;      /* input count range */
     int min_out, max_out;
     unsigned flags;

@@ -24,7 +24,10 @@
     _(mn_opdef_neg) _(mn_opdef_abs) _(mn_opdef_reciprocal) \
     _(mn_opdef_reducesum) _(mn_opdef_reducemax) _(mn_opdef_max) \
     _(mn_opdef_min) _(mn_opdef_cast) _(mn_opdef_expand) \
-    _(mn_opdef_constantofshape) _(mn_opdef_prelu) _(mn_opdef_logsoftmax)
+    _(mn_opdef_constantofshape) _(mn_opdef_prelu) _(mn_opdef_logsoftmax) \
+    _(mn_opdef_qlinearadd) _(mn_opdef_qlinearmul) \
+    _(mn_opdef_qlinearglobalavgpool) _(mn_opdef_qlinearconcat) \
+    _(mn_opdef_qlinearsigmoid) _(mn_opdef_qlinearleakyrelu)
 MN_OPDEFS(X)
 #undef X
 
@@ -89,6 +92,12 @@ static const mn_op_def *const table[MN_OP_COUNT] = {
     [MN_OP_CONSTANTOFSHAPE] = &mn_opdef_constantofshape,
     [MN_OP_PRELU] = &mn_opdef_prelu,
     [MN_OP_LOGSOFTMAX] = &mn_opdef_logsoftmax,
+    [MN_OP_QLINEARADD] = &mn_opdef_qlinearadd,
+    [MN_OP_QLINEARMUL] = &mn_opdef_qlinearmul,
+    [MN_OP_QLINEARGLOBALAVGPOOL] = &mn_opdef_qlinearglobalavgpool,
+    [MN_OP_QLINEARCONCAT] = &mn_opdef_qlinearconcat,
+    [MN_OP_QLINEARSIGMOID] = &mn_opdef_qlinearsigmoid,
+    [MN_OP_QLINEARLEAKYRELU] = &mn_opdef_qlinearleakyrelu,
 };
 
 const mn_op_def *mn_op_get(mn_opcode op)
@@ -100,20 +109,24 @@ const mn_op_def *mn_op_get(mn_opcode op)
 
 mn_opcode mn_op_lookup(const char *domain, const char *op_type)
 {
+    int ms;
     if (!op_type)
         return MN_OP_UNKNOWN;
+    ms = domain && !strcmp(domain, "com.microsoft");
     if (domain && domain[0] && strcmp(domain, "ai.onnx") != 0) {
         /* ONNX Runtime's contrib domain carries Q/DQ for int16 before
          * opset 21, with the standard semantics. */
-        if (!strcmp(domain, "com.microsoft") &&
-            (!strcmp(op_type, "QuantizeLinear") ||
-             !strcmp(op_type, "DequantizeLinear")))
+        if (ms && (!strcmp(op_type, "QuantizeLinear") ||
+                   !strcmp(op_type, "DequantizeLinear")))
             return !strcmp(op_type, "QuantizeLinear") ? MN_OP_QUANTIZELINEAR
                                                       : MN_OP_DEQUANTIZELINEAR;
-        return MN_OP_UNKNOWN;
+        if (!ms)
+            return MN_OP_UNKNOWN;
     }
+    /* ops flagged MN_OPF_MS_DOMAIN exist only in com.microsoft */
     for (int i = 1; i < MN_OP_COUNT; i++)
-        if (table[i] && strcmp(table[i]->name, op_type) == 0)
+        if (table[i] && !ms == !(table[i]->flags & MN_OPF_MS_DOMAIN) &&
+            strcmp(table[i]->name, op_type) == 0)
             return (mn_opcode)i;
     return MN_OP_UNKNOWN;
 }
