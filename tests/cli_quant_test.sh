@@ -47,9 +47,10 @@ expect 1 "unknown keep-float node" -- $M quantize $MODEL --mode dynamic \
 err_names "nosuchnode"; no_file "$T/q.onnx"
 expect 1 "missing model" -- $M quantize "$T/none.onnx" --mode dynamic -o "$T/q.onnx"
 err_names "none.onnx"; no_file "$T/q.onnx"
-expect 1 "strict with float ops" -- $M quantize $PEER --mode int8 \
-  --calib npy:tests/data/peers/resnet_tiny.input.npy --strict -o "$T/q.onnx"
-err_names "Add"; no_file "$T/q.onnx"
+CNX=tests/data/peers/convnext_tiny_style_op17
+expect 1 "strict with float ops" -- $M quantize $CNX.onnx --mode int8 \
+  --calib npy:$CNX.input.npy --strict -o "$T/q.onnx"
+err_names "LayerNormalization"; no_file "$T/q.onnx"
 expect 2 "no mode" -- $M quantize $MODEL -o "$T/q.onnx"
 expect 2 "no output" -- $M quantize $MODEL --mode dynamic
 
@@ -73,6 +74,20 @@ expect 0 "int8 eval" -- $M eval "$T/q8.onnx" --data fashion-mnist:test --limit 1
 q8=$(jget accuracy)
 python3 -c "assert abs($fp - $q8) <= 0.006, ($fp, $q8)" && ok \
   || bad "int8 accuracy $q8 vs fp32 $fp"
+
+# ---- integer-only graphs: residual Add and pooling as com.microsoft ops ----
+expect 0 "resnet int8 strict" -- $M quantize $PEER --mode int8 \
+  --calib npy:tests/data/peers/resnet_tiny.input.npy --strict -o "$T/r8.onnx" --json
+[ "$(jget float_ops)" = 0 ] && ok || bad "resnet_tiny int8 leaves float ops"
+expect 0 "resnet int8 info" -- $M info "$T/r8.onnx" --json
+python3 -c "
+import json; d=json.load(open('$T/out'))
+ops=[l['op'] for l in d['layers']]
+assert ops.count('QLinearAdd') == 2 and ops.count('QLinearGlobalAveragePool') == 1, ops
+assert not {'Add', 'GlobalAveragePool', 'Relu'} & set(ops), ops
+" && ok || bad "resnet_tiny int8 should hold 2 QLinearAdd, 1 QLinearGlobalAveragePool"
+expect 0 "resnet int8 runs" -- $M run "$T/r8.onnx" \
+  -i tests/data/peers/resnet_tiny.input.npy -o "$T/r8out"
 
 # ---- the other modes write files minnow runs ----
 for mode in dynamic float16 int4; do

@@ -13,22 +13,17 @@
  *        with the same parameters  →  the op on the quantized tensor
  *  Q(DQ(x)) with the same parameters  →  x
  *
- * Everything else (Add, pooling averages, activations other than ReLU/Clip
- * absorbed at quantization) stays DQ → float op → Q; mn_quant_count_ops
- * reports those. */
+ * Add, Mul, GlobalAveragePool, Concat and activations: lower_elementwise.c.
+ * Everything else stays DQ → float op → Q; mn_quant_count_ops reports
+ * those. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core/passes.h"
-#include "ops/ops.h"
+#include "quant/lower.h"
 #include "quant/quant.h"
 
-typedef struct qparam {
-    int q;        /* quantized value */
-    int scale, zp; /* value indices (zp may be -1) */
-    int node;     /* the DQ node */
-} qparam;
+typedef mn_qparam qparam;
 
 static const mn_tensor *cinit(const mn_graph *g, int v)
 {
@@ -36,7 +31,7 @@ static const mn_tensor *cinit(const mn_graph *g, int v)
 }
 
 /* v is the output of a DequantizeLinear with constant parameters. */
-static int dq_of(const mn_graph *g, int v, qparam *p)
+int mn_ql_dq_of(const mn_graph *g, int v, qparam *p)
 {
     int n = v >= 0 ? g->values[v].producer : -1;
     const mn_node *d;
@@ -55,7 +50,7 @@ static int dq_of(const mn_graph *g, int v, qparam *p)
 }
 
 /* The only reader of v is a QuantizeLinear with constant scalar params. */
-static int q_after(const mn_graph *g, int v, qparam *p)
+int mn_ql_q_after(const mn_graph *g, int v, qparam *p)
 {
     int r = mn_q_sole_reader(g, v);
     const mn_node *q;
@@ -75,7 +70,7 @@ static int q_after(const mn_graph *g, int v, qparam *p)
 
 static int is_q8(mn_dtype t) { return t == MN_DT_U8 || t == MN_DT_I8; }
 
-static mn_dtype qtype_of(const mn_graph *g, const qparam *p)
+mn_dtype mn_ql_qtype(const mn_graph *g, const qparam *p)
 {
     if (p->zp >= 0 && cinit(g, p->zp))
         return cinit(g, p->zp)->dtype;
@@ -91,7 +86,7 @@ static int same_params(const mn_graph *g, const qparam *a, const qparam *b)
     if (!sa || !sb || mn_tensor_numel(sa) != 1 || mn_tensor_numel(sb) != 1 ||
         *(const float *)sa->data != *(const float *)sb->data)
         return 0;
-    if (qtype_of(g, a) != qtype_of(g, b))
+    if (mn_ql_qtype(g, a) != mn_ql_qtype(g, b))
         return 0;
     return (za ? mn_tensor_get_i64(za, 0) : 0) ==
            (zb ? mn_tensor_get_i64(zb, 0) : 0);
@@ -99,27 +94,27 @@ static int same_params(const mn_graph *g, const qparam *a, const qparam *b)
 
 /* A scalar activation parameter pair: scale F32 with one value, zero point
  * absent or one 8-bit value. */
-static int scalar_act(const mn_graph *g, const qparam *p)
+int mn_ql_scalar_act(const mn_graph *g, const qparam *p)
 {
     const mn_tensor *s = cinit(g, p->scale), *z = cinit(g, p->zp);
     return s && s->dtype == MN_DT_F32 && mn_tensor_numel(s) == 1 &&
            (!z || (is_q8(z->dtype) && mn_tensor_numel(z) == 1)) &&
-           is_q8(qtype_of(g, p));
+           is_q8(mn_ql_qtype(g, p));
 }
 
-static mn_status zero_point(mn_graph *g, const qparam *p, int *out,
+mn_status mn_ql_zero_point(mn_graph *g, const qparam *p, int *out,
                             mn_ctx *ctx)
 {
     if (p->zp >= 0) {
         *out = p->zp;
         return MN_OK;
     }
-    return mn_q_add_const(g, "zero_point", qtype_of(g, p), 0, NULL, NULL, out,
+    return mn_q_add_const(g, "zero_point", mn_ql_qtype(g, p), 0, NULL, NULL, out,
                           ctx);
 }
 
 /* Copies the attributes of node from onto node to. */
-static mn_status copy_attrs(mn_graph *g, int from, int to, mn_ctx *ctx)
+mn_status mn_ql_copy_attrs(mn_graph *g, int from, int to, mn_ctx *ctx)
 {
     for (int i = 0; i < g->nodes[from].n_attrs; i++) {
         const mn_attr *a = &g->nodes[from].attrs[i];
@@ -181,7 +176,7 @@ static mn_status conv_bias(mn_graph *g, int b, float xs, const mn_tensor *ws,
     mn_status st;
     if (!v)
         return mn_error(ctx, MN_ERR_OOM, "out of memory");
-    if (!bf && dq_of(g, b, &p)) {
+    if (!bf && mn_ql_dq_of(g, b, &p)) {
         bq = cinit(g, p.q);
         bs = cinit(g, p.scale);
         if (!bq || bq->dtype != MN_DT_I32 || !bs || (p.zp >= 0 &&
@@ -260,12 +255,7 @@ static mn_status shape_const(mn_graph *g, const int64_t *v, int n, int *out,
     return mn_q_add_const(g, "shape", MN_DT_I64, 1, d, v, out, ctx);
 }
 
-typedef struct lower {
-    mn_graph *g;
-    mn_shapes shapes;
-    int shapes_state;
-    int zero_i8, zero_u8; /* shared scalar weight zero points, or -1 */
-} lower;
+typedef mn_lower lower;
 
 /* A weight zero point that is all zeros (or absent) becomes one shared
  * scalar zero: QLinearConv takes per-tensor zero points. */
@@ -296,8 +286,8 @@ static mn_status add_qconv(lower *L, const char *name, const qparam *x,
     mn_graph *g = L->g;
     int in[9], xz, wz, yz;
     mn_status st;
-    if ((st = zero_point(g, x, &xz, ctx)) != MN_OK ||
-        (st = zero_point(g, y, &yz, ctx)) != MN_OK ||
+    if ((st = mn_ql_zero_point(g, x, &xz, ctx)) != MN_OK ||
+        (st = mn_ql_zero_point(g, y, &yz, ctx)) != MN_OK ||
         (st = weight_zero(L, w, &wz, ctx)) != MN_OK)
         return st;
     in[0] = in_v, in[1] = x->scale, in[2] = xz;
@@ -308,7 +298,7 @@ static mn_status add_qconv(lower *L, const char *name, const qparam *x,
 }
 
 /* Gives node ni the name of the float node it replaces. */
-static mn_status rename_node(mn_graph *g, int ni, const char *name,
+mn_status mn_ql_rename_node(mn_graph *g, int ni, const char *name,
                              mn_ctx *ctx)
 {
     char *s = mn_strdup(name);
@@ -341,9 +331,9 @@ static mn_status lower_conv(lower *L, int ni, int *done, mn_ctx *ctx)
     int bias = -1, node;
     char name[300];
     mn_status st;
-    if (n->n_in < 2 || !dq_of(g, n->in[0], &x) || !dq_of(g, n->in[1], &w) ||
-        !q_after(g, n->out[0], &y) || !scalar_act(g, &x) ||
-        !scalar_act(g, &y))
+    if (n->n_in < 2 || !mn_ql_dq_of(g, n->in[0], &x) || !mn_ql_dq_of(g, n->in[1], &w) ||
+        !mn_ql_q_after(g, n->out[0], &y) || !mn_ql_scalar_act(g, &x) ||
+        !mn_ql_scalar_act(g, &y))
         return MN_OK;
     wq = cinit(g, w.q);
     if (!wq || wq->ndim < 3 || !weight_ok(g, &w, 0, wq->dims[0]))
@@ -360,11 +350,11 @@ static mn_status lower_conv(lower *L, int ni, int *done, mn_ctx *ctx)
     snprintf(name, sizeof name, "%s", n->name[0] ? n->name : "conv");
     if ((st = add_qconv(L, name, &x, &w, w.q, bias, &y, x.q, y.q, &node,
                         ctx)) != MN_OK ||
-        (st = copy_attrs(g, ni, node, ctx)) != MN_OK)
+        (st = mn_ql_copy_attrs(g, ni, node, ctx)) != MN_OK)
         return st;
     remove2(g, ni, y.node);
     *done = 1;
-    return rename_node(g, g->n_nodes - 1, name, ctx);
+    return mn_ql_rename_node(g, g->n_nodes - 1, name, ctx);
 }
 
 /* Gemm or MatMul [+ Add bias] as a 1×1 QLinearConv between reshapes. */
@@ -380,8 +370,8 @@ static mn_status lower_linear(lower *L, int ni, int *done, mn_ctx *ctx)
     mn_tensor xs;
     char name[300];
     mn_status st;
-    if (n->n_in < 2 || !dq_of(g, n->in[0], &x) || !dq_of(g, n->in[1], &w) ||
-        !scalar_act(g, &x))
+    if (n->n_in < 2 || !mn_ql_dq_of(g, n->in[0], &x) || !mn_ql_dq_of(g, n->in[1], &w) ||
+        !mn_ql_scalar_act(g, &x))
         return MN_OK;
     wq = cinit(g, w.q);
     if (!wq || wq->ndim != 2)
@@ -400,14 +390,14 @@ static mn_status lower_linear(lower *L, int ni, int *done, mn_ctx *ctx)
             int o = g->nodes[r].in[0] == n->out[0] ? g->nodes[r].in[1]
                                                    : g->nodes[r].in[0];
             qparam bp;
-            if (cinit(g, o) || dq_of(g, o, &bp)) {
+            if (cinit(g, o) || mn_ql_dq_of(g, o, &bp)) {
                 add = r;
                 bias = o;
             }
         }
     }
-    if (!q_after(g, add >= 0 ? g->nodes[add].out[0] : n->out[0], &y) ||
-        !scalar_act(g, &y))
+    if (!mn_ql_q_after(g, add >= 0 ? g->nodes[add].out[0] : n->out[0], &y) ||
+        !mn_ql_scalar_act(g, &y))
         return MN_OK;
     m = trans ? wq->dims[0] : wq->dims[1];
     k = trans ? wq->dims[1] : wq->dims[0];
@@ -442,9 +432,9 @@ static mn_status lower_linear(lower *L, int ni, int *done, mn_ctx *ctx)
             return st;
         n = &g->nodes[ni];
         snprintf(name, sizeof name, "%s", n->name[0] ? n->name : "linear");
-        if ((st = mn_q_add_value(g, "x_1x1", qtype_of(g, &x), -1, &x4,
+        if ((st = mn_q_add_value(g, "x_1x1", mn_ql_qtype(g, &x), -1, &x4,
                                  ctx)) != MN_OK ||
-            (st = mn_q_add_value(g, "y_1x1", qtype_of(g, &y), -1, &y4,
+            (st = mn_q_add_value(g, "y_1x1", mn_ql_qtype(g, &y), -1, &y4,
                                  ctx)) != MN_OK)
             return st;
         in[0] = x.q, in[1] = sh_in;
@@ -473,15 +463,15 @@ static mn_status lower_linear(lower *L, int ni, int *done, mn_ctx *ctx)
                 mn_graph_remove_node(g, rm[a]);
     }
     *done = 1;
-    return rename_node(g, g->n_nodes - 2, name, ctx);
+    return mn_ql_rename_node(g, g->n_nodes - 2, name, ctx);
 }
 
 static void lower_pass(mn_graph *g, int ni, int *done)
 {
     mn_node *n = &g->nodes[ni];
     qparam x, y;
-    if (!dq_of(g, n->in[0], &x) || !q_after(g, n->out[0], &y) ||
-        !same_params(g, &x, &y) || !is_q8(qtype_of(g, &x)))
+    if (!mn_ql_dq_of(g, n->in[0], &x) || !mn_ql_q_after(g, n->out[0], &y) ||
+        !same_params(g, &x, &y) || !is_q8(mn_ql_qtype(g, &x)))
         return; /* MaxPool has no 16-bit form (ONNX nor minnow) */
     n->in[0] = x.q;
     n->out[0] = y.q;
@@ -494,8 +484,8 @@ static void lower_requant(mn_graph *g, int ni, int *done)
 {
     const mn_node *n = &g->nodes[ni];
     qparam x, y;
-    if (n->op != MN_OP_QUANTIZELINEAR || !dq_of(g, n->in[0], &x) ||
-        !q_after(g, n->in[0], &y) || y.node != ni || !same_params(g, &x, &y) ||
+    if (n->op != MN_OP_QUANTIZELINEAR || !mn_ql_dq_of(g, n->in[0], &x) ||
+        !mn_ql_q_after(g, n->in[0], &y) || y.node != ni || !same_params(g, &x, &y) ||
         g->values[y.q].is_output)
         return;
     mn_graph_replace_uses(g, y.q, x.q);
@@ -522,7 +512,9 @@ mn_status mn_quant_lower(mn_graph *g, int *lowered, mn_ctx *ctx)
                 st = lower_linear(&L, ni, &progress, ctx);
             else if (mn_q_is_pass_op(n) && n->n_in >= 1)
                 lower_pass(g, ni, &progress);
-            else
+            else if ((st = mn_ql_lower_elementwise(&L, ni, &progress,
+                                                   ctx)) == MN_OK &&
+                     !progress)
                 lower_requant(g, ni, &progress);
             if (st != MN_OK)
                 goto out;
@@ -548,10 +540,17 @@ static int is_qdq_op(mn_opcode op)
            op == MN_OP_DYNAMICQUANTIZELINEAR;
 }
 
-static int is_int_kernel(mn_opcode op)
+static int is_int_kernel(mn_opcode op) { return mn_ql_is_int_op(op); }
+
+/* A lookup table's Cast(8-bit → int32) or Gather of an integer index. */
+static int reads_int(const mn_node *n, const char *intv)
 {
-    return op == MN_OP_QLINEARCONV || op == MN_OP_QLINEARMATMUL ||
-           op == MN_OP_CONVINTEGER || op == MN_OP_MATMULINTEGER;
+    int j = n->op == MN_OP_GATHER ? 1 : 0;
+    if (n->op == MN_OP_CAST && mn_node_attr_int(n, "to", 0) != MN_DT_I32)
+        return 0;
+    if (n->op != MN_OP_CAST && n->op != MN_OP_GATHER)
+        return 0;
+    return j < n->n_in && n->in[j] >= 0 && intv[n->in[j]];
 }
 
 void mn_quant_count_ops(const mn_graph *g, mn_quant_report *rep)
@@ -571,7 +570,7 @@ void mn_quant_count_ops(const mn_graph *g, mn_quant_report *rep)
             continue;
         }
         if (n->op == MN_OP_QUANTIZELINEAR || is_int_kernel(n->op) ||
-            (in_int && mn_q_is_pass_op(n))) {
+            (in_int && mn_q_is_pass_op(n)) || reads_int(n, intv)) {
             if (n->out[0] >= 0)
                 intv[n->out[0]] = 1;
             if (!is_qdq_op(n->op))

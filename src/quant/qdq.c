@@ -26,6 +26,7 @@
 #include <time.h>
 #include "ops/ops.h"
 #include "core/passes.h"
+#include "quant/lower.h"
 #include "quant/quant.h"
 
 enum { ROLE_NONE = 0, ROLE_OBSERVE = 1, ROLE_INHERIT = 2 };
@@ -103,6 +104,94 @@ static void mark(qdq *q, int t)
         if (u >= 0 && is_activation(g, u) && !g->values[u].is_input &&
             q->role[u] == ROLE_NONE && mn_q_sole_reader(g, u) == p)
             q->place[t] = u;
+    }
+}
+
+/* Marks output v of an op, or the output of its only reader when that is
+ * an absorbable Relu/Clip (the QuantizeLinear then goes on v). */
+static void mark_out(qdq *q, int v)
+{
+    int r = mn_q_sole_reader(q->g, v);
+    if (r >= 0 && is_absorbable(q->g, &q->g->nodes[r]))
+        v = q->g->nodes[r].out[0];
+    mark(q, v);
+}
+
+static int out_marked(const qdq *q, int v)
+{
+    int r = mn_q_sole_reader(q->g, v);
+    if (r >= 0 && is_absorbable(q->g, &q->g->nodes[r]) &&
+        q->role[q->g->nodes[r].out[0]] != ROLE_NONE)
+        return 1;
+    return q->role[v] != ROLE_NONE;
+}
+
+/* Node ni has an integer form in lower_elementwise.c: its activation
+ * inputs go to in[] (*k of them). x · Sigmoid(x) counts as one op on x; a
+ * Relu/Clip absorbed into its input's quantization is none. */
+static int int_form(const qdq *q, int ni, int *in, int *k)
+{
+    const mn_graph *g = q->g;
+    const mn_node *n = &g->nodes[ni];
+    int x, gate, r, v = n->n_out >= 1 ? n->out[0] : -1;
+    *k = 0;
+    if (v < 0 || !is_activation(g, v) || mn_q_keep_float(g, q->o, ni))
+        return 0;
+    if (n->op == MN_OP_MUL && mn_ql_gated(g, ni, &x, &gate)) {
+        in[(*k)++] = x;
+        return is_activation(g, x);
+    }
+    r = mn_q_sole_reader(g, v);
+    if (r >= 0 && mn_ql_gated(g, r, &x, &gate) && gate == ni)
+        return 0;
+    if (q->role[v] == ROLE_OBSERVE && q->place[v] != v)
+        return 0; /* absorbed activation */
+    switch (n->op) {
+    case MN_OP_ADD: case MN_OP_MUL: case MN_OP_CONCAT:
+        if ((n->op != MN_OP_CONCAT && n->n_in != 2) || n->n_in > 64)
+            return 0;
+        break;
+    case MN_OP_GLOBALAVGPOOL: break;
+    default:
+        if (!mn_ql_has_int_unary(g, n))
+            return 0;
+    }
+    for (int j = 0; j < n->n_in && (j == 0 || n->op == MN_OP_ADD ||
+                                    n->op == MN_OP_MUL ||
+                                    n->op == MN_OP_CONCAT); j++) {
+        if (n->in[j] < 0 || !is_activation(g, n->in[j]))
+            return 0;
+        in[(*k)++] = n->in[j];
+    }
+    return *k > 0;
+}
+
+/* Quantizes the inputs and output of every op with an integer form that
+ * touches a quantized tensor, until nothing changes, so lowering can run
+ * residual Adds, SE gates, pooling, concatenation and activations on 8-bit
+ * tensors. */
+static void extend_int_ops(qdq *q)
+{
+    int in[64], k, changed = 1;
+    while (changed) {
+        changed = 0;
+        for (int ni = 0; ni < q->g->n_nodes; ni++) {
+            int v, any, all;
+            if (!int_form(q, ni, in, &k))
+                continue;
+            v = q->g->nodes[ni].out[0];
+            any = all = out_marked(q, v);
+            for (int j = 0; j < k; j++) {
+                any |= q->role[in[j]] != ROLE_NONE;
+                all &= q->role[in[j]] != ROLE_NONE;
+            }
+            if (!any || all)
+                continue;
+            for (int j = 0; j < k; j++)
+                mark(q, in[j]);
+            mark_out(q, v);
+            changed = 1;
+        }
     }
 }
 
@@ -445,6 +534,8 @@ mn_status mn_quant_int8(mn_graph *g, const mn_quant_opts *o,
             v = g->nodes[r].out[0];
         mark(&q, v);
     }
+    if (q.qt != MN_DT_I16)
+        extend_int_ops(&q);
     if ((st = calibrate(&q, rep, ctx)) != MN_OK)
         goto out;
     /* weights and biases (before the pairs: they need the input scale) */

@@ -334,12 +334,14 @@ TEST(quant_int8_lowered_runs_integer_kernels)
     CHECK(lowered >= 5);
     CHECK_EQ_INT(count_op(q, "QLinearConv"), 3);
     CHECK_EQ_INT(count_op(q, "Conv") + count_op(q, "Gemm"), 0);
-    /* MaxPool and Flatten run on uint8; only the residual Add is float */
+    /* MaxPool and Flatten run on uint8, the residual Add is a QLinearAdd:
+     * nothing is float */
     mn_quant_count_ops(q, &r);
-    CHECK_EQ_INT(r.float_ops, 1);
-    CHECK(r.n_float_kinds == 1 && !strcmp(r.float_kinds[0].op, "Add"));
-    /* 3 QLinearConv, MaxPool, Flatten, the Gemm's two Reshapes */
-    CHECK_EQ_INT(r.integer_ops, 7);
+    CHECK_EQ_INT(r.float_ops, 0);
+    CHECK_EQ_INT(count_op(q, "QLinearAdd"), 1);
+    CHECK_EQ_INT(count_op(q, "Add"), 0);
+    /* 3 QLinearConv, MaxPool, Flatten, the Gemm's two Reshapes, QLinearAdd */
+    CHECK_EQ_INT(r.integer_ops, 8);
     {
         int mp = node_named(q, "pool");
         CHECK(mp >= 0 && q->values[q->nodes[mp].in[0]].dtype == MN_DT_U8);
@@ -503,14 +505,28 @@ TEST(quant_options_and_errors)
               mn_tensor_numel(dq_input(g, c1, 1, 1)) == 1);
     }
     mn_graph_destroy(g);
-    /* --strict: the residual Add has no integer form */
+    /* --strict: the residual Add lowers to QLinearAdd; a Sub in its place
+     * has no integer form */
     g = cnn_graph();
     o.keep_first_last = 0;
     o.keep_float = NULL;
     o.n_keep_float = 0;
     o.strict = 1;
+    CHECK_OK(mn_quantize(g, &o, &r, &ctx), &ctx);
+    CHECK_EQ_INT(r.float_ops, 0);
+    mn_graph_destroy(g);
+    g = cnn_graph();
+    {
+        int a = node_named(g, "add");
+        CHECK(a >= 0);
+        if (a >= 0) {
+            free(g->nodes[a].op_type);
+            g->nodes[a].op_type = mn_strdup("Sub");
+            g->nodes[a].op = MN_OP_SUB;
+        }
+    }
     CHECK(mn_quantize(g, &o, &r, &ctx) == MN_ERR_UNSUPPORTED);
-    CHECK(strstr(ctx.msg, "Add×1") != NULL);
+    CHECK(strstr(ctx.msg, "Sub×1") != NULL);
     o.strict = 0;
     mn_graph_destroy(g);
     /* first and last layers in float on request */
