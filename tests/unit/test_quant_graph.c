@@ -375,6 +375,88 @@ TEST(quant_int8_lowered_runs_integer_kernels)
     mn_graph_destroy(g);
 }
 
+/* x[N,2,8,8] → Conv(4) → HardSwish → h; Concat(h, h · Sigmoid(h)) →
+ * GlobalAveragePool → Flatten → Gemm(3, transB) → y */
+static mn_graph *act_graph(void)
+{
+    mn_ctx ctx = {{0}};
+    mn_graph *g = NULL;
+    int64_t dx[4] = {-1, 2, 8, 8}, dw1[4] = {4, 2, 3, 3}, d4[1] = {4};
+    int64_t dg[2] = {3, 8}, d3[1] = {3}, pads[4] = {1, 1, 1, 1};
+    int x, w1, b1, c1, h, sg, m, cat, gp, fl, wg, bg, y, n;
+    if (mn_graph_create(&g, &ctx) != MN_OK)
+        return NULL;
+    x = val(g, "x", 4, dx);
+    w1 = fconst(g, "w1", 4, dw1, -0.5f, 0.5f);
+    b1 = fconst(g, "b1", 1, d4, -0.2f, 0.2f);
+    c1 = val(g, "c1", -1, NULL);
+    h = val(g, "h", -1, NULL);
+    sg = val(g, "sg", -1, NULL);
+    m = val(g, "m", -1, NULL);
+    cat = val(g, "cat", -1, NULL);
+    gp = val(g, "gp", -1, NULL);
+    fl = val(g, "fl", -1, NULL);
+    wg = fconst(g, "wg", 2, dg, -0.3f, 0.3f);
+    bg = fconst(g, "bg", 1, d3, -0.1f, 0.1f);
+    y = val(g, "y", -1, NULL);
+    n = node(g, "conv1", "Conv", (int[]){x, w1, b1}, 3, &c1, 1);
+    attr_ints(g, n, "pads", pads, 4);
+    node(g, "hswish", "HardSwish", &c1, 1, &h, 1);
+    node(g, "sigmoid", "Sigmoid", &h, 1, &sg, 1);
+    node(g, "silu", "Mul", (int[]){h, sg}, 2, &m, 1);
+    n = node(g, "cat", "Concat", (int[]){h, m}, 2, &cat, 1);
+    attr_int(g, n, "axis", 1);
+    node(g, "gap", "GlobalAveragePool", &cat, 1, &gp, 1);
+    node(g, "flatten", "Flatten", &gp, 1, &fl, 1);
+    n = node(g, "fc", "Gemm", (int[]){fl, wg, bg}, 3, &y, 1);
+    attr_int(g, n, "transB", 1);
+    io(g, x, y);
+    return g;
+}
+
+/* Activations, SiLU, Concat and pooling lower to integer ops: no float op
+ * is left, and the result stays close to the QDQ simulation (the lookup
+ * tables compute what DQ → f → Q does; the pooling rounds once). */
+TEST(quant_int8_activations_lowered)
+{
+    int64_t dx[4] = {-1, 2, 8, 8};
+    const char *spec = write_calib("act.npy", 4, dx, 16);
+    mn_graph *g = act_graph(), *q = NULL;
+    mn_quant_opts o = {.mode = MN_QUANT_INT8, .calib_spec = spec,
+                       .method = MN_CALIB_MINMAX, .format = MN_QFORMAT_QDQ};
+    mn_quant_report r;
+    mn_ctx ctx = {{0}};
+    mn_tensor *ref = NULL, *sim = NULL, *low = NULL;
+    if (!g || !spec)
+        return;
+    ref = run_on(g, spec, 16);
+    CHECK_OK(mn_quantize(g, &o, &r, &ctx), &ctx);
+    /* x, c1, h, m, cat, gp (and fl with gp's parameters), y: the gate's
+     * output is not quantized, x · Sigmoid(x) is one op */
+    CHECK_EQ_INT(count_op(g, "QuantizeLinear"), 8);
+    sim = run_on(g, spec, 16);
+    CHECK_OK(mn_graph_clone(g, &q, &ctx), &ctx);
+    CHECK_OK(mn_quant_lower(q, NULL, &ctx), &ctx);
+    mn_quant_count_ops(q, &r);
+    CHECK_EQ_INT(r.float_ops, 0);
+    CHECK_EQ_INT(count_op(q, "Gather"), 2);
+    CHECK_EQ_INT(count_op(q, "QLinearConcat"), 1);
+    CHECK_EQ_INT(count_op(q, "QLinearGlobalAveragePool"), 1);
+    CHECK_EQ_INT(count_op(q, "HardSwish") + count_op(q, "Sigmoid") +
+                     count_op(q, "Mul"), 0);
+    low = run_on(q, spec, 16);
+    CHECK(ref && sim && low);
+    if (ref && sim && low) {
+        CHECK(max_diff(sim, low) < 0.02 * max_abs(sim));
+        CHECK(max_diff(ref, low) < 0.05 * max_abs(ref));
+    }
+    mn_tensor_destroy(ref);
+    mn_tensor_destroy(sim);
+    mn_tensor_destroy(low);
+    mn_graph_destroy(q);
+    mn_graph_destroy(g);
+}
+
 TEST(quant_int8_matmul_bias_lowered)
 {
     int64_t dx[3] = {-1, 2, 5};
