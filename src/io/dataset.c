@@ -7,6 +7,8 @@
  * (bilinear, half-pixel centres) and normalised here as
  * x = (p/255 - mean[c]) / std[c]; and npy sources, whose floats are used
  * as they are. Only the uint8 pixels stay in memory. */
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,8 @@ struct mn_dataset {
     mn_ds_reader rd;             /* image kinds */
     mn_tensor *npx;              /* npy kind: N×... float32 */
     int64_t *npy_labels;         /* npy kind: N labels or NULL */
+    int64_t first;               /* SPEC@A:B slice: samples start at A */
+    int64_t n_slice_end;         /* B, or -1 for "to the end" */
 };
 
 /* ---- image kinds: 8-bit pixels → floats ---- */
@@ -384,6 +388,17 @@ static mn_status apply_opts(mn_dataset *d, const mn_data_opts *o, mn_ctx *ctx)
         !mn_mul_size(per, (size_t)d->w, &per) || per > DS_MAX_SAMPLE)
         return mn_error(ctx, MN_ERR_ARG, "%s: sample size %dx%dx%d is too "
                         "large", d->spec, d->c, d->h, d->w);
+    if (d->first >= 0) { /* SPEC@A:B: first/last parsed, checked here */
+        int64_t a = d->first, e = d->n_slice_end >= 0 ? d->n_slice_end : d->n;
+        if (a > e || e > d->n)
+            return mn_error(ctx, MN_ERR_ARG,
+                            "%s: slice %lld:%lld is outside the %lld samples",
+                            d->spec, (long long)a, (long long)e,
+                            (long long)d->n);
+        d->n = e - a;
+    } else {
+        d->first = 0;
+    }
     if (o->limit && o->limit < d->n)
         d->n = o->limit;
     if (d->kind != &image_kind)
@@ -410,6 +425,40 @@ static mn_status apply_opts(mn_dataset *d, const mn_data_opts *o, mn_ctx *ctx)
 
 /* ---- public API ---- */
 
+/* A trailing "@A:B" (or "@A:") selects samples [A, B) of the data set, so
+ * that calibration and held-out evaluation can take disjoint parts of one
+ * split. The suffix is cut from body; d->first = -1 when there is none. A
+ * '@' followed by anything else stays part of the spec (a path). */
+static mn_status parse_slice(mn_dataset *d, char *body, mn_ctx *ctx)
+{
+    char *at = strrchr(body, '@'), *p, *end;
+    long long a, e = -1;
+    d->first = -1;
+    d->n_slice_end = -1;
+    if (!at || !isdigit((unsigned char)at[1]))
+        return MN_OK;
+    p = at + 1;
+    errno = 0;
+    a = strtoll(p, &end, 10);
+    if (*end != ':')
+        return MN_OK;
+    p = end + 1;
+    if (*p) {
+        if (!isdigit((unsigned char)*p))
+            return MN_OK;
+        e = strtoll(p, &end, 10);
+        if (*end)
+            return MN_OK;
+    }
+    if (errno || a < 0 || (e >= 0 && e < a))
+        return mn_error(ctx, MN_ERR_ARG, "%s: bad slice '@%s' (want @FIRST:END "
+                        "with FIRST <= END)", d->spec, at + 1);
+    *at = '\0';
+    d->first = a;
+    d->n_slice_end = e;
+    return MN_OK;
+}
+
 mn_status mn_dataset_open(const char *spec, const mn_data_opts *opts,
                           mn_dataset **out, mn_ctx *ctx)
 {
@@ -425,7 +474,8 @@ mn_status mn_dataset_open(const char *spec, const mn_data_opts *opts,
         st = mn_error(ctx, MN_ERR_OOM, "out of memory");
         goto fail;
     }
-    if ((st = open_source(d, body, ctx)) != MN_OK ||
+    if ((st = parse_slice(d, body, ctx)) != MN_OK ||
+        (st = open_source(d, body, ctx)) != MN_OK ||
         (st = apply_opts(d, opts, ctx)) != MN_OK)
         goto fail;
     free(body);
@@ -471,5 +521,5 @@ mn_status mn_dataset_read(mn_dataset *d, int64_t first, int64_t n, float *x,
                         (long long)d->n);
     if (!x && n)
         return mn_error(ctx, MN_ERR_ARG, "%s: no output buffer", d->spec);
-    return d->kind->read(d, first, n, x, y, ctx);
+    return d->kind->read(d, d->first + first, n, x, y, ctx);
 }
