@@ -77,6 +77,12 @@ typedef struct mn_quant_opts {
     /* int8: fail (MN_ERR_UNSUPPORTED, naming the op types) when any op
      * would stay float between DequantizeLinear and QuantizeLinear. */
     int strict;
+    /* Passes before quantizing (after BatchNorm folding), both off by
+     * default: cross-layer equalization (mn_quant_equalize, default
+     * options) and, int8/int16x8 only, empirical bias correction from the
+     * calibration data (mn_quant_bias_correct). */
+    int equalize;
+    int bias_correct;
 } mn_quant_opts;
 
 #define MN_QUANT_MAX_OP_KINDS 16
@@ -100,6 +106,12 @@ typedef struct mn_quant_report {
     size_t observer_bytes;   /* memory of all histograms together */
     int64_t weight_bytes_before, weight_bytes_after; /* initializer bytes */
     double calib_seconds, seconds;
+    /* opts->equalize: pairs rescaled, pairs skipped for a clipping
+     * activation, and the mean weight range spread before/after (see
+     * mn_equalize_report); opts->bias_correct: layers corrected. */
+    int eq_pairs, eq_skipped_clip;
+    double eq_spread_before, eq_spread_after;
+    int bias_corrected;
 } mn_quant_report;
 
 /* Quantizes g in place. opts NULL: int8 needs calibration data, so NULL
@@ -126,6 +138,91 @@ mn_status mn_quant_eval_accuracy(const mn_graph *g, const char *data_spec,
  * nodes between DequantizeLinear and QuantizeLinear into rep's integer_ops,
  * float_ops and float_kinds. */
 void mn_quant_count_ops(const mn_graph *g, mn_quant_report *rep);
+
+/* ---- cross-layer equalization (Nagel et al. 2019) ----
+ * For consecutive layers L1 → f → L2 (Conv of any group count, or Gemm;
+ * f a chain of ReLU, LeakyRelu, PRelu, Clip(0, inf), Identity, Dropout,
+ * MaxPool, AveragePool), output channel c of L1 is divided by s_c and input
+ * channel c of L2 multiplied by s_c with s_c = sqrt(r1_c / r2_c) (ranges
+ * = max |w| of the channel), so both become sqrt(r1_c r2_c). The fp32
+ * function is unchanged (up to rounding). A Clip with a finite max (ReLU6)
+ * is not homogeneous: such pairs are skipped, not approximated. Run it
+ * after BatchNorm folding (mn_graph_optimize). */
+typedef struct mn_equalize_opts {
+    int iterations;   /* sweeps over all pairs; 0 → 4 */
+    double max_scale; /* s_c clamped to [1/max_scale, max_scale]; 0 → 1e4 */
+} mn_equalize_opts;
+
+typedef struct mn_equalize_report {
+    int pairs;        /* layer pairs rescaled */
+    int skipped_clip; /* pairs left alone: a ReLU6-like Clip between */
+    /* Mean over the pairs' first layers of max_c r_c / mean_c r_c of the
+     * output-channel ranges (1 = every channel spans the tensor's range). */
+    double spread_before, spread_after;
+} mn_equalize_report;
+
+/* opts and rep may be NULL. */
+mn_status mn_quant_equalize(mn_graph *g, const mn_equalize_opts *opts,
+                            mn_equalize_report *rep, mn_ctx *ctx);
+
+/* ---- bias correction (Nagel et al. 2019, empirical) ----
+ * For each layer that o would quantize (Conv, Gemm; a MatMul with its bias
+ * Add), the expected error E[(W_q - W) x] per output channel, over the
+ * calibration data of o (fp32 activations x, W_q the weights as o
+ * quantizes them), is subtracted from the bias (a zero bias is added when
+ * there is none). Memory: per-channel sums only. *corrected (may be NULL)
+ * gets the number of layers changed. */
+mn_status mn_quant_bias_correct(mn_graph *g, const mn_quant_opts *o,
+                                int *corrected, mn_ctx *ctx);
+
+/* ---- sensitivity analysis and mixed precision (analyze.c) ---- */
+typedef struct mn_quant_layer_sens {
+    char name[160];
+    char op[32];
+    /* Only this layer quantized (as o quantizes it, integer kernels):
+     * SQNR of its output (after an absorbed ReLU/Clip) against fp32 over
+     * the calibration data, in dB (+inf: no error); held-out top-1 and its
+     * drop from fp32 in percentage points. */
+    double sqnr_db;
+    double accuracy;
+    double drop;
+} mn_quant_layer_sens;
+
+typedef struct mn_quant_analysis {
+    int n;                       /* layers, most sensitive first */
+    mn_quant_layer_sens *layers; /* by drop, then by SQNR (lowest first) */
+    double fp32_accuracy;        /* held-out */
+    double quant_accuracy;       /* held-out, every layer quantized */
+    int64_t eval_samples, calib_samples;
+} mn_quant_analysis;
+
+/* Ranks the layers o would quantize (int8 or int16x8; o->equalize and
+ * o->bias_correct apply) by sensitivity. eval_spec: labelled held-out
+ * data that must not overlap o->calib_spec's samples (same source and
+ * overlapping SPEC@A:B slices → MN_ERR_ARG); eval_count 0: all of it.
+ * Free *out with mn_quant_analysis_free. */
+mn_status mn_quant_analyze(const mn_graph *g, const mn_quant_opts *o,
+                           const char *eval_spec, int64_t eval_count,
+                           mn_quant_analysis *out, mn_ctx *ctx);
+void mn_quant_analysis_free(mn_quant_analysis *a);
+
+typedef struct mn_mixed_result {
+    int n_float;     /* a->layers[0 .. n_float) were kept in float */
+    int steps;       /* quantize + evaluate rounds */
+    double accuracy; /* held-out, final model */
+    double drop;     /* percentage points below fp32 */
+} mn_mixed_result;
+
+/* Greedy mixed precision: quantizes copies of g with the 0, 1, 2, ... most
+ * sensitive layers of a (from mn_quant_analyze with the same o and data)
+ * kept in float until the held-out drop is <= max_drop percentage points;
+ * *out gets that graph (in the worst case the optimized fp32 model), rep
+ * its quantization report. */
+mn_status mn_quant_mixed(const mn_graph *g, const mn_quant_opts *o,
+                         const char *eval_spec, int64_t eval_count,
+                         double max_drop, const mn_quant_analysis *a,
+                         mn_graph **out, mn_quant_report *rep,
+                         mn_mixed_result *res, mn_ctx *ctx);
 
 /* Names ↔ enums: "int8", "dynamic", "float16", "int16x8", "int4";
  * "minmax", "percentile", "entropy", "mse"; "qdq", "qop". Parse returns

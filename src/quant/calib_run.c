@@ -86,25 +86,40 @@ static mn_status make_session(const mn_graph *g, const mn_calib_run *r,
     return mn_session_create(g, &so, s, ctx);
 }
 
-/* Runs one batch of cnt samples starting at first and updates observers. */
-static mn_status run_batch(mn_session *s, mn_dataset *ds, mn_tensor *x,
-                           int64_t first, int64_t cnt, const int *vals,
-                           mn_observer *obs, int n, mn_ctx *ctx)
+/* Runs one batch of cnt samples starting at first through every session
+ * and hands them to the callback. */
+static mn_status run_batch(mn_session *const *s, int ng, mn_dataset *ds,
+                           mn_tensor *x, int64_t first, int64_t cnt,
+                           mn_calib_fn fn, void *user, mn_ctx *ctx)
 {
     mn_status st;
     int64_t dims0 = x->dims[0];
     x->dims[0] = cnt;
     st = mn_dataset_read(ds, first, cnt, x->data, NULL, ctx);
-    if (st == MN_OK)
-        st = mn_session_run(s, (const mn_tensor *const *)&x, 1, ctx);
+    for (int k = 0; k < ng && st == MN_OK; k++)
+        st = mn_session_run(s[k], (const mn_tensor *const *)&x, 1, ctx);
     x->dims[0] = dims0;
     if (st != MN_OK)
         return st;
-    for (int k = 0; k < n; k++) {
-        const mn_tensor *t = mn_session_value(s, vals[k]);
+    return fn(user, s, ng, cnt, ctx);
+}
+
+typedef struct observe_ctx {
+    const int *vals;
+    mn_observer *obs;
+    int n;
+} observe_ctx;
+
+static mn_status observe_cb(void *user, mn_session *const *s, int ng,
+                            int64_t cnt, mn_ctx *ctx)
+{
+    const observe_ctx *o = user;
+    (void)ng, (void)cnt, (void)ctx;
+    for (int k = 0; k < o->n; k++) {
+        const mn_tensor *t = mn_session_value(s[0], o->vals[k]);
         if (!t || !t->data || t->dtype != MN_DT_F32)
             continue;
-        mn_observer_update(&obs[k], t->data, mn_tensor_numel(t));
+        mn_observer_update(&o->obs[k], t->data, mn_tensor_numel(t));
     }
     return MN_OK;
 }
@@ -113,9 +128,18 @@ mn_status mn_calib_observe(const mn_graph *g, const mn_calib_run *r,
                            const int *vals, mn_observer *obs, int n,
                            int64_t *samples, mn_ctx *ctx)
 {
+    observe_ctx oc = {vals, obs, n};
+    return mn_calib_foreach(&g, 1, r, observe_cb, &oc, samples, ctx);
+}
+
+mn_status mn_calib_foreach(const mn_graph *const *gs, int ng,
+                           const mn_calib_run *r, mn_calib_fn fn, void *user,
+                           int64_t *samples, mn_ctx *ctx)
+{
+    const mn_graph *g = gs[0];
     mn_data_opts o = r->data;
     mn_dataset *ds = NULL;
-    mn_session *s = NULL, *tail = NULL;
+    mn_session *s[MN_CALIB_MAX_GRAPHS] = {0};
     mn_tensor *x = NULL, meta = {0};
     int64_t dims[MN_MAX_DIMS] = {0}, total, b, full;
     int ndim = 0, dc, dh, dw;
@@ -123,6 +147,8 @@ mn_status mn_calib_observe(const mn_graph *g, const mn_calib_run *r,
     mn_status st;
     const char *src = g->source ? g->source : "model";
     *samples = 0;
+    if (ng < 1 || ng > MN_CALIB_MAX_GRAPHS)
+        return mn_error(ctx, MN_ERR_ARG, "calibration: %d graphs", ng);
     if (!r->spec || !r->spec[0])
         return mn_error(ctx, MN_ERR_ARG,
                         "int8 quantization needs calibration data (--calib)");
@@ -192,28 +218,32 @@ mn_status mn_calib_observe(const mn_graph *g, const mn_calib_run *r,
             b = total;
     }
     full = total / b * b;
-    if ((st = make_session(g, r, &meta, b, &s, ctx)) != MN_OK)
-        goto out;
+    for (int k = 0; k < ng; k++)
+        if ((st = make_session(gs[k], r, &meta, b, &s[k], ctx)) != MN_OK)
+            goto out;
     if ((st = mn_tensor_create(MN_DT_F32, ndim, meta.dims, &x, ctx)) != MN_OK)
         goto out;
     for (int64_t first = 0; first < full; first += b)
-        if ((st = run_batch(s, ds, x, first, b, vals, obs, n, ctx)) != MN_OK)
+        if ((st = run_batch(s, ng, ds, x, first, b, fn, user, ctx)) != MN_OK)
             goto out;
     if (full < total) {
-        mn_session_destroy(s);
-        s = NULL;
-        if ((st = make_session(g, r, &meta, total - full, &tail, ctx)) !=
-            MN_OK)
-            goto out;
-        if ((st = run_batch(tail, ds, x, full, total - full, vals, obs, n,
+        for (int k = 0; k < ng; k++) {
+            mn_session_destroy(s[k]);
+            s[k] = NULL;
+        }
+        for (int k = 0; k < ng; k++)
+            if ((st = make_session(gs[k], r, &meta, total - full, &s[k],
+                                   ctx)) != MN_OK)
+                goto out;
+        if ((st = run_batch(s, ng, ds, x, full, total - full, fn, user,
                             ctx)) != MN_OK)
             goto out;
     }
     *samples = total;
 out:
     mn_tensor_destroy(x);
-    mn_session_destroy(s);
-    mn_session_destroy(tail);
+    for (int k = 0; k < ng; k++)
+        mn_session_destroy(s[k]);
     mn_dataset_destroy(ds);
     return st;
 }

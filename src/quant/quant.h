@@ -8,6 +8,9 @@
  *  dynamic.c   dynamic-range int8
  *  fp16.c      float16 weights
  *  weights.c   symmetric weight quantization, int4 weight-only mode
+ *  equalize.c  cross-layer equalization (data-free weight rescaling)
+ *  bias_correct.c  empirical bias correction from calibration data
+ *  analyze.c   per-layer sensitivity (--analyze), mixed precision
  *  qutil.c     graph-editing helpers shared by the passes; mn_quantize */
 #ifndef MN_QUANT_QUANT_H
 #define MN_QUANT_QUANT_H
@@ -70,6 +73,17 @@ mn_status mn_calib_observe(const mn_graph *g, const mn_calib_run *r,
                            const int *vals, mn_observer *obs, int n,
                            int64_t *samples, mn_ctx *ctx);
 
+/* The same data loop for up to MN_CALIB_MAX_GRAPHS graphs with one input
+ * of the same shape (input shape and data options from gs[0]): each batch
+ * of cnt samples runs through a session per graph (every value kept), then
+ * fn sees the sessions. */
+#define MN_CALIB_MAX_GRAPHS 4
+typedef mn_status (*mn_calib_fn)(void *user, mn_session *const *s,
+                                 int ng, int64_t cnt, mn_ctx *ctx);
+mn_status mn_calib_foreach(const mn_graph *const *gs, int ng,
+                           const mn_calib_run *r, mn_calib_fn fn, void *user,
+                           int64_t *samples, mn_ctx *ctx);
+
 /* ---- graph helpers (qutil.c) ---- */
 /* Adds an initializer named after base (made unique) holding a copy of the
  * data. */
@@ -98,6 +112,11 @@ int64_t mn_q_weight_bytes(const mn_graph *g);
 /* 1 when node ni stays float: listed in opts->keep_float, or the first or
  * last quantizable layer with opts->keep_first_last. */
 int mn_q_keep_float(const mn_graph *g, const mn_quant_opts *o, int ni);
+
+/* Appends value v to the graph outputs. */
+mn_status mn_q_add_output(mn_graph *g, int v, mn_ctx *ctx);
+/* Copies src's attributes (numbers, number lists, strings) to dst. */
+mn_status mn_q_copy_attrs(mn_node *dst, const mn_node *src, mn_ctx *ctx);
 
 /* ---- weights (weights.c) ----
  * Symmetric integer weights in [-qmax, qmax] with one scale per index of

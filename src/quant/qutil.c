@@ -378,6 +378,25 @@ mn_status mn_quantize(mn_graph *g, const mn_quant_opts *opts,
                                            ? opts->keep_float[k]
                                            : "(null)");
     }
+    if (opts->equalize) {
+        mn_equalize_report er;
+        if ((st = mn_quant_equalize(g, NULL, &er, ctx)) != MN_OK)
+            return st;
+        rep->eq_pairs = er.pairs;
+        rep->eq_skipped_clip = er.skipped_clip;
+        rep->eq_spread_before = er.spread_before;
+        rep->eq_spread_after = er.spread_after;
+    }
+    if (opts->bias_correct) {
+        if (opts->mode != MN_QUANT_INT8 && opts->mode != MN_QUANT_INT16X8)
+            return mn_error(ctx, MN_ERR_ARG,
+                            "bias correction needs calibration data: modes "
+                            "int8 and int16x8 only, not %s",
+                            mn_quant_mode_name(opts->mode));
+        if ((st = mn_quant_bias_correct(g, opts, &rep->bias_corrected,
+                                        ctx)) != MN_OK)
+            return st;
+    }
     rep->weight_bytes_before = mn_q_weight_bytes(g);
     switch (opts->mode) {
     case MN_QUANT_INT8:
@@ -433,5 +452,46 @@ mn_status mn_quantize(mn_graph *g, const mn_quant_opts *opts,
                         "stay float: %s", g->source, rep->float_ops, kinds);
     }
     rep->seconds = now_s() - t0;
+    return MN_OK;
+}
+
+/* ---- helpers for the probe graphs of bias correction and analysis ---- */
+
+mn_status mn_q_add_output(mn_graph *g, int v, mn_ctx *ctx)
+{
+    int *o = mn_realloc(g->outputs, (size_t)(g->n_outputs + 1) * sizeof *o);
+    if (!o)
+        return mn_error(ctx, MN_ERR_OOM, "out of memory");
+    g->outputs = o;
+    o[g->n_outputs++] = v;
+    g->values[v].is_output = 1;
+    return MN_OK;
+}
+
+mn_status mn_q_copy_attrs(mn_node *dst, const mn_node *src, mn_ctx *ctx)
+{
+    for (int k = 0; k < src->n_attrs; k++) {
+        const mn_attr *a = &src->attrs[k];
+        mn_attr *b;
+        mn_status st;
+        if (a->type != MN_ATTR_INT && a->type != MN_ATTR_FLOAT &&
+            a->type != MN_ATTR_INTS && a->type != MN_ATTR_FLOATS &&
+            a->type != MN_ATTR_STRING)
+            return mn_error(ctx, MN_ERR_UNSUPPORTED,
+                            "node '%s': attribute '%s' cannot be copied",
+                            src->name ? src->name : "", a->name);
+        if ((st = mn_node_add_attr(dst, a->name, a->type, &b, ctx)) != MN_OK)
+            return st;
+        b->i = a->i;
+        b->f = a->f;
+        if (a->type == MN_ATTR_INTS)
+            st = mn_attr_set_ints(b, a->ints, a->n, ctx);
+        else if (a->type == MN_ATTR_FLOATS)
+            st = mn_attr_set_floats(b, a->floats, a->n, ctx);
+        else if (a->type == MN_ATTR_STRING)
+            st = mn_attr_set_string(b, a->s ? a->s : "", ctx);
+        if (st != MN_OK)
+            return st;
+    }
     return MN_OK;
 }

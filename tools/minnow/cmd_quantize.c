@@ -1,13 +1,17 @@
 /* minnow quantize MODEL --mode dynamic|int8|float16 [--calib SPEC]
  *     [--calib-count N] [--calib-method minmax|percentile|entropy|mse]
  *     [--percentile P] [--per-tensor] [--act-int8] [--keep-float NODE,...]
- *     [--keep-first-last] [--strict]
+ *     [--keep-first-last] [--strict] [--equalize] [--bias-correct]
+ *     [--analyze] [--max-drop PP] [--eval-data SPEC [--eval-count N]]
  *     [--format qop|qdq] [--batch N] [--threads N] [--mean M] [--std S]
  *     [--eval SPEC [--eval-limit N]] -o OUT.onnx [--json]
  *
  * Writes OUT atomically and only when quantization succeeded. --eval
  * measures the quantized model's accuracy in this process (int8 QDQ as
- * lowered to integer operators, i.e. with the integer kernels). */
+ * lowered to integer operators, i.e. with the integer kernels).
+ * --analyze ranks the layers by sensitivity on held-out data (--eval-data,
+ * disjoint from --calib); -o is then optional. --max-drop PP keeps the
+ * most sensitive layers in float until the held-out drop is <= PP. */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +19,17 @@
 #include "cli.h"
 #include "minnow/mnw.h"
 #include "minnow/quant.h"
+#include "quant_analysis.h"
 
 static const char *const USAGE =
     "MODEL --mode dynamic|int8|float16|int16x8 [--calib SPEC] [--calib-count N]\n"
     "       [--calib-method minmax|percentile|entropy|mse] [--percentile P]\n"
     "       [--per-tensor] [--act-int8] [--keep-float NODE,...]\n"
-    "       [--keep-first-last] [--strict]\n"
+    "       [--keep-first-last] [--strict] [--equalize] [--bias-correct]\n"
+    "       [--analyze] [--max-drop PP] [--eval-data SPEC [--eval-count N]]\n"
     "       [--format qop|qdq] [--batch N] [--threads N]\n"
     "       [--mean M[,M,M]] [--std S[,S,S]] [--eval SPEC [--eval-limit N]]\n"
-    "       -o OUT.onnx [--json]";
+    "       [-o OUT.onnx] [--json]   (-o is required unless --analyze)";
 
 /* Splits "a,b,c" into a NULL-terminated array of copies (one allocation). */
 static char **split_names(const char *s, int *n)
@@ -57,7 +63,9 @@ static long long file_size(const char *path)
 
 static void print_report(const char *in, const char *out, const mn_quant_opts *o,
                          const mn_quant_report *r, long long ib, long long ob,
-                         const mn_eval_result *ev, int json)
+                         const mn_eval_result *ev, int json,
+                         const mn_quant_analysis *an,
+                         const mn_mixed_result *mx, double max_drop)
 {
     double ratio = ob > 0 ? (double)ib / (double)ob : 0;
     int calib = o->mode == MN_QUANT_INT8 || o->mode == MN_QUANT_INT16X8;
@@ -105,11 +113,25 @@ static void print_report(const char *in, const char *out, const mn_quant_opts *o
             cJSON_AddNumberToObject(j, "accuracy", ev->accuracy);
             cJSON_AddNumberToObject(j, "eval_samples", (double)ev->samples);
         }
+        cJSON_AddBoolToObject(j, "equalize", o->equalize != 0);
+        if (o->equalize) {
+            cJSON_AddNumberToObject(j, "eq_pairs", r->eq_pairs);
+            cJSON_AddNumberToObject(j, "eq_skipped_clip", r->eq_skipped_clip);
+            cJSON_AddNumberToObject(j, "eq_spread_before",
+                                    r->eq_spread_before);
+            cJSON_AddNumberToObject(j, "eq_spread_after", r->eq_spread_after);
+        }
+        cJSON_AddBoolToObject(j, "bias_correct", o->bias_correct != 0);
+        cJSON_AddNumberToObject(j, "bias_corrected", r->bias_corrected);
+        if (an)
+            cli_quant_analysis_json(j, an, mx, max_drop);
         cJSON_AddNumberToObject(j, "peak_rss_bytes", (double)cli_peak_rss());
         cli_print_json(j);
         cJSON_Delete(j);
         return;
     }
+    if (an)
+        cli_quant_analysis_print(an, mx, max_drop);
     printf("model        %s\noutput       %s\n", in, out);
     printf("mode         %s%s\n", mn_quant_mode_name(o->mode),
            !calib                       ? ""
@@ -122,6 +144,12 @@ static void print_report(const char *in, const char *out, const mn_quant_opts *o
                r->calib_seconds, r->observer_bytes);
     printf("layers       %d quantized, %d kept in float\n",
            r->quantized_layers, r->kept_float);
+    if (o->equalize)
+        printf("equalization %d layer pairs (%d skipped: ReLU6-like clip), "
+               "weight range spread %.2f → %.2f\n", r->eq_pairs,
+               r->eq_skipped_clip, r->eq_spread_before, r->eq_spread_after);
+    if (o->bias_correct)
+        printf("bias corr.   %d layers\n", r->bias_corrected);
     if (calib) {
         printf("tensors      %d activation tensors quantized\n", r->tensors);
         printf("integer ops  %d\n", r->integer_ops);
@@ -148,7 +176,13 @@ static void print_report(const char *in, const char *out, const mn_quant_opts *o
 int cmd_quantize(int argc, char **argv)
 {
     const char *path = NULL, *out = NULL, *mode = NULL, *method = NULL;
-    const char *format = NULL, *eval = NULL;
+    const char *format = NULL, *eval = NULL, *eval_data = NULL;
+    long long eval_count = 0;
+    double max_drop = -1;
+    int analyze = 0, have_max_drop = 0;
+    mn_quant_analysis an = {0};
+    mn_mixed_result mx = {0};
+    mn_graph *mixed = NULL;
     char **keep = NULL;
     long long count = 0, batch = 0, threads = 1, limit = 0;
     mn_eval_result ev;
@@ -174,6 +208,15 @@ int cmd_quantize(int argc, char **argv)
             takes = 0;
         } else if (!strcmp(a, "--strict")) {
             o.strict = 1;
+            takes = 0;
+        } else if (!strcmp(a, "--equalize")) {
+            o.equalize = 1;
+            takes = 0;
+        } else if (!strcmp(a, "--bias-correct")) {
+            o.bias_correct = 1;
+            takes = 0;
+        } else if (!strcmp(a, "--analyze")) {
+            analyze = 1;
             takes = 0;
         } else if (!strcmp(a, "--help")) {
             cli_usage("quantize", USAGE);
@@ -210,6 +253,21 @@ int cmd_quantize(int argc, char **argv)
             format = v;
         } else if (!strcmp(a, "--eval")) {
             eval = v;
+        } else if (!strcmp(a, "--eval-data")) {
+            eval_data = v;
+        } else if (!strcmp(a, "--eval-count")) {
+            if (!cli_parse_int(a, v, 1, (long long)1 << 40, &eval_count))
+                goto usage;
+        } else if (!strcmp(a, "--max-drop")) {
+            char *end;
+            max_drop = strtod(v, &end);
+            have_max_drop = 1;
+            if (*end || !(max_drop >= 0 && max_drop <= 100)) {
+                fprintf(stderr, "minnow: --max-drop: '%s' is not an accuracy "
+                                "drop in percentage points in [0, 100]\n", v);
+                free(keep);
+                return CLI_ERR;
+            }
         } else if (!strcmp(a, "--eval-limit")) {
             if (!cli_parse_int(a, v, 1, (long long)1 << 40, &limit))
                 goto usage;
@@ -235,7 +293,7 @@ int cmd_quantize(int argc, char **argv)
         }
         i += takes;
     }
-    if (!path || !out || !mode)
+    if (!path || (!out && !analyze) || !mode)
         goto usage;
     if (mn_quant_mode_parse(mode, &o.mode, &ctx) != MN_OK ||
         (method && mn_calib_method_parse(method, &o.method, &ctx) != MN_OK) ||
@@ -253,11 +311,57 @@ int cmd_quantize(int argc, char **argv)
         fprintf(stderr, "minnow: warning: --mode %s uses no calibration "
                         "data; --calib and --calib-method are ignored\n",
                 mode);
+    if ((analyze || have_max_drop) && !eval_data) {
+        fprintf(stderr, "minnow: --%s needs held-out labelled data: "
+                        "--eval-data SPEC (e.g. fashion-mnist:train@50000:, "
+                        "disjoint from --calib)\n",
+                analyze ? "analyze" : "max-drop");
+        goto done;
+    }
+    if ((analyze || have_max_drop) && !calib) {
+        fprintf(stderr, "minnow: --%s needs --mode int8 or int16x8\n",
+                analyze ? "analyze" : "max-drop");
+        goto done;
+    }
+    if (eval_data && (strstr(eval_data, ":test") ||
+                      !strcmp(eval_data, "fashion-mnist")))
+        fprintf(stderr, "minnow: warning: --eval-data %s is a test split; "
+                        "choosing layers on it biases the test accuracy "
+                        "(use a slice of the training data)\n", eval_data);
     o.calib_count = count;
     o.batch = (int)batch;
     o.threads = (int)threads;
+    memset(&r, 0, sizeof r);
     if (mn_graph_load_any(path, &g, &ctx) != MN_OK ||
-        mn_quantize(g, &o, &r, &ctx) != MN_OK ||
+        ((analyze || have_max_drop) &&
+         mn_quant_analyze(g, &o, eval_data, eval_count, &an, &ctx) !=
+             MN_OK) ||
+        (have_max_drop &&
+         mn_quant_mixed(g, &o, eval_data, eval_count, max_drop, &an, &mixed,
+                        &r, &mx, &ctx) != MN_OK)) {
+        rc = cli_fail(&ctx);
+        goto done;
+    }
+    if (mixed) {
+        mn_graph_destroy(g);
+        g = mixed;
+        mixed = NULL;
+    }
+    if (!out) { /* --analyze only */
+        if (json) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "model", path);
+            cJSON_AddStringToObject(j, "mode", mn_quant_mode_name(o.mode));
+            cli_quant_analysis_json(j, &an, NULL, 0);
+            cli_print_json(j);
+            cJSON_Delete(j);
+        } else {
+            cli_quant_analysis_print(&an, NULL, 0);
+        }
+        rc = CLI_OK;
+        goto done;
+    }
+    if ((!have_max_drop && mn_quantize(g, &o, &r, &ctx) != MN_OK) ||
         (eval && mn_quant_eval_accuracy(g, eval, &o.data, limit, 32,
                                         (int)threads, &ev, &ctx) != MN_OK) ||
         mn_graph_save_onnx(g, out, &ctx) != MN_OK) {
@@ -269,9 +373,12 @@ int cmd_quantize(int argc, char **argv)
                         "DequantizeLinear and QuantizeLinear (--strict "
                         "refuses)\n", r.float_ops);
     print_report(path, out, &o, &r, file_size(path), file_size(out),
-                 eval ? &ev : NULL, json);
+                 eval ? &ev : NULL, json, an.n ? &an : NULL,
+                 have_max_drop ? &mx : NULL, max_drop);
     rc = CLI_OK;
 done:
+    mn_quant_analysis_free(&an);
+    mn_graph_destroy(mixed);
     mn_graph_destroy(g);
     free(keep);
     return rc;
