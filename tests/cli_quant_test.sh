@@ -108,5 +108,68 @@ a=$(jget accuracy)
 python3 -c "assert abs($fp - $a) <= 0.004, ($fp, $a)" && ok \
   || bad "int16x8 accuracy $a vs fp32 $fp"
 
+# ---- equalization, bias correction, --analyze, --max-drop ----
+HELD=fashion-mnist:train@50000:
+expect 1 "--max-drop negative" -- $M quantize $MODEL --mode int8 \
+  --calib fashion-mnist:train --eval-data $HELD --max-drop -1 -o "$T/q.onnx"
+err_names "max-drop"; no_file "$T/q.onnx"
+expect 1 "--analyze without held-out data" -- $M quantize $MODEL --mode int8 \
+  --calib fashion-mnist:train --analyze -o "$T/q.onnx"
+err_names "eval-data"; no_file "$T/q.onnx"
+expect 1 "--analyze without calibration data" -- $M quantize $MODEL \
+  --mode int8 --eval-data $HELD --analyze -o "$T/q.onnx"
+err_names "calib"; no_file "$T/q.onnx"
+expect 1 "held-out data overlapping the calibration data" -- $M quantize \
+  $MODEL --mode int8 --calib fashion-mnist:train --calib-count 128 \
+  --eval-data fashion-mnist:train@100:600 --analyze -o "$T/q.onnx"
+err_names "overlaps"; no_file "$T/q.onnx"
+expect 1 "bias correction without calibration" -- $M quantize $MODEL \
+  --mode dynamic --bias-correct -o "$T/q.onnx"
+err_names "bias correction"; no_file "$T/q.onnx"
+expect 1 "bad slice" -- $M quantize $MODEL --mode int8 \
+  --calib fashion-mnist:train@9:3 -o "$T/q.onnx"
+err_names "@9:3"; no_file "$T/q.onnx"
+
+expect 0 "int8 --equalize --bias-correct" -- $M quantize $MODEL --mode int8 \
+  --calib fashion-mnist:train --calib-count 256 --equalize --bias-correct \
+  -o "$T/qe.onnx" --json
+python3 -c "
+import json; d=json.load(open('$T/out'))
+assert d['eq_pairs'] == 3 and d['bias_corrected'] == 5, d
+assert d['eq_spread_after'] < d['eq_spread_before'], d
+" && ok || bad "--equalize/--bias-correct report (3 pairs, 5 layers, spread down)"
+expect 0 "equalized int8 eval" -- $M eval "$T/qe.onnx" --data fashion-mnist:test \
+  --limit 1000 --json
+a=$(jget accuracy)
+python3 -c "assert abs($fp - $a) <= 0.006, ($fp, $a)" && ok \
+  || bad "equalized + bias-corrected int8 accuracy $a vs fp32 $fp"
+
+expect 0 "--analyze --json" -- $M quantize $MODEL --mode int8 \
+  --calib fashion-mnist:train --calib-count 128 --analyze \
+  --eval-data $HELD --eval-count 300 --json
+python3 -c "
+import json; d=json.load(open('$T/out'))['analysis']
+L=d['layers']
+assert len(L) == 5 and d['eval_samples'] == 300 and d['calib_samples'] == 128, d
+assert all(L[i]['drop'] >= L[i+1]['drop'] for i in range(4)), L
+assert all(l['sqnr_db'] > 15 for l in L), L
+" && ok || bad "--analyze JSON: 5 layers sorted by drop, SQNR > 15 dB"
+expect 0 "--analyze table" -- $M quantize $MODEL --mode int8 \
+  --calib fashion-mnist:train --calib-count 64 --analyze \
+  --eval-data $HELD --eval-count 100
+grep -q "SQNR dB" "$T/out" && [ "$(grep -c Conv "$T/out")" -ge 3 ] && ok \
+  || bad "--analyze prints a table with the Conv layers"
+
+expect 0 "--max-drop" -- $M quantize $MODEL --mode int8 \
+  --calib fashion-mnist:train --calib-count 128 --max-drop 0.5 \
+  --eval-data $HELD --eval-count 300 -o "$T/qm.onnx" --json
+python3 -c "
+import json; d=json.load(open('$T/out'))
+m=d['mixed']
+assert m['drop'] <= 0.5 and m['max_drop'] == 0.5, m
+assert len(m['float_layers']) == d['kept_float'] or d['quantized_layers'] == 0, d
+" && ok || bad "--max-drop: drop within budget, float layers reported"
+expect 0 "mixed eval" -- $M eval "$T/qm.onnx" --data fashion-mnist:test --limit 500
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -166,8 +166,8 @@ mn_status mn_quant_equalize(mn_graph *g, const mn_equalize_opts *opts,
                             mn_equalize_report *rep, mn_ctx *ctx);
 
 /* ---- bias correction (Nagel et al. 2019, empirical) ----
- * For each layer that o would quantize (Conv, Gemm; a MatMul with its bias
- * Add), the expected error E[(W_q - W) x] per output channel, over the
+ * For each Conv and Gemm that o would quantize (MatMul layers are not
+ * corrected), the expected error E[(W_q - W) x] per output channel, over the
  * calibration data of o (fp32 activations x, W_q the weights as o
  * quantizes them), is subtracted from the bias (a zero bias is added when
  * there is none). Memory: per-channel sums only. *corrected (may be NULL)

@@ -209,7 +209,6 @@ static mn_status only_opts(const mn_graph *base, const mn_quant_opts *o,
     *out = *o;
     out->keep_float = v;
     out->n_keep_float = m;
-    out->keep_first_last = 0;
     out->strict = 0;
     *names = v;
     return MN_OK;
