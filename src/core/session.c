@@ -691,3 +691,15 @@ int mn_session_value_kind(const mn_session *s, int v)
 }
 
 int mn_session_num_steps(const mn_session *s) { return s->n_steps; }
+
+int mn_session_step_info(const mn_session *s, int k, mn_step_info *out)
+{
+    if (k < 0 || k >= s->n_steps)
+        return 0;
+    out->node = s->steps[k].node;
+    out->view = s->steps[k].view;
+    out->view_slot = s->steps[k].view_slot;
+    out->residual = s->steps[k].residual;
+    out->act = s->steps[k].act;
+    return 1;
+}

@@ -4,6 +4,7 @@
 #define MN_CORE_SESSION_H
 
 #include "core/graph.h"
+#include "ops/ops.h"
 
 enum { MN_VK_UNUSED = 0, MN_VK_CONST = 1, MN_VK_INPUT = 2, MN_VK_RUNTIME = 3 };
 
@@ -12,6 +13,16 @@ const mn_tensor *mn_session_value(const mn_session *s, int v);
 int mn_session_value_kind(const mn_session *s, int v);
 /* Number of nodes that run at run time (after folding). */
 int mn_session_num_steps(const mn_session *s);
+
+/* What step k of the compiled run does (code generators replay it):
+ * node index; view = 1 when it runs no code (its output 0 aliases input
+ * view_slot's bytes); act/residual fused into its store (residual = value
+ * index or -1). Returns 0 when k is out of range. */
+typedef struct mn_step_info {
+    int node, view, view_slot, residual;
+    mn_fused_act act;
+} mn_step_info;
+int mn_session_step_info(const mn_session *s, int k, mn_step_info *out);
 
 /* One buffer of the memory plan: bytes live over steps [first, last]. */
 typedef struct mn_plan_buf {

@@ -1,0 +1,95 @@
+/* Internals of the C source exporter (src/io/c_export*.c): a growing text
+ * buffer, the exporter state shared by the driver (c_export.c), the per-op
+ * emitters (c_export_ops.c), the constant-array writer (c_export_data.c)
+ * and the kernel texts (c_export_kernels.c). */
+#ifndef MN_IO_C_EXPORT_INT_H
+#define MN_IO_C_EXPORT_INT_H
+
+#include "minnow/c_export.h"
+#include "core/session.h"
+#include "core/status.h"
+
+typedef struct cx_buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} cx_buf;
+
+void cx_printf(cx_buf *b, const char *fmt, ...) MN_PRINTF(2, 3);
+void cx_puts(cx_buf *b, const char *s);
+void cx_buf_free(cx_buf *b);
+
+/* Kernels the generated file may contain; each is emitted at most once and
+ * only when a step uses it. */
+typedef enum cx_kernel {
+    CXK_ACT = 0,      /* act_f32(): the activation switch */
+    CXK_CONV_F32,
+    CXK_GEMM_F32,
+    CXK_UNARY_F32,
+    CXK_BINARY_F32,
+    CXK_AFFINE_F32,
+    CXK_MAXPOOL_F32,
+    CXK_MAXPOOL_I8,
+    CXK_MAXPOOL_U8,
+    CXK_AVGPOOL_F32,
+    CXK_GAP_F32,
+    CXK_CONCAT,
+    CXK_SOFTMAX_F32,
+    CXK_LD8,          /* CX_LD8(): read an int8 or uint8 element */
+    CXK_RINT,         /* cx_rint_f32(): round half to even, no libm */
+    CXK_REQUANT,      /* cx_requant(): minnow's mn_ref_requantize */
+    CXK_QUANT,
+    CXK_DEQUANT,
+    CXK_QCONV,
+    CXK_QGEMM,
+    CXK_COUNT
+} cx_kernel;
+
+/* Activation kinds of the generated act_f32 (1..6 are mn_fused_act_kind). */
+enum { CXA_LEAKY = 7, CXA_TANH = 8, CXA_COUNT = 9 };
+
+typedef struct cx {
+    const mn_graph *g;
+    const mn_session *s;
+    mn_ctx *ctx;
+    const char *name;       /* C prefix */
+    int dense;
+    int *root;              /* value → value owning its bytes */
+    size_t *off;            /* root runtime value → arena offset */
+    size_t arena_bytes;
+    int *carr;              /* constant value → array number, or -1 */
+    cx_buf data;            /* static const arrays */
+    cx_buf body;            /* statements of NAME_run */
+    unsigned char used[CXK_COUNT];
+    unsigned act_used;      /* bit k: activation kind k appears */
+    int n_arrays;
+    size_t data_bytes;
+    int sparse_tensors, calls;
+    int cur_node;           /* node being emitted, for messages */
+} cx;
+
+/* An error naming the node being emitted: "<file>: node '<n>' (<op>): C
+ * export: <cause>". */
+mn_status cx_fail(cx *c, const char *fmt, ...) MN_PRINTF(2, 3);
+
+/* The C expression for value v's data, cast to its element type
+ * ("((float *)(A + 128))", "in0", "k12"). buf has room for 96 bytes. */
+const char *cx_value_expr(cx *c, int v, char *buf);
+const char *cx_ctype(mn_dtype dt); /* "float", "int8_t", ... or NULL */
+
+/* Writes `static const TYPE kN[] = {...};` for n elements of dtype dt from
+ * data and returns N (the array's number), or -1 when out of memory. */
+int cx_array(cx *c, mn_dtype dt, const void *data, size_t n);
+/* A weight matrix of rows × cols (dt F32, I8 or U8): dense, or (unless
+ * dense was asked) bitmask + non-zero values + row starts when smaller.
+ * Sets *vals, *mask and *rowp to array numbers (mask/rowp -1 when dense). */
+int cx_matrix(cx *c, mn_dtype dt, const void *data, size_t rows, size_t cols,
+              int *vals, int *mask, int *rowp);
+
+/* Emits the code for step (node ni with its fused act and residual). */
+mn_status cx_emit_step(cx *c, const mn_step_info *si);
+
+/* Appends the used kernels' source to b. */
+void cx_emit_kernels(const cx *c, cx_buf *b);
+
+#endif
