@@ -155,6 +155,17 @@ expect 0 "prune random seed 3" -- $M prune $MODEL --sparsity 0.7 --method random
 expect 0 "prune random seed 3 again" -- $M prune $MODEL --sparsity 0.7 --method random --seed 3 -o "$T/r2.onnx"
 cmp -s "$T/r1.onnx" "$T/r2.onnx" && ok || bad "same seed must give the same bytes"
 
+# ---- export --format c (compile-and-compare checks: tests/c_export_test.sh) ----
+expect 0 "export c" -- $M export $MODEL --format c -o "$T/cexp" --json
+[ -f "$T/cexp/fashion_cnn.c" ] && [ -f "$T/cexp/fashion_cnn.h" ] && ok || bad "export c should write fashion_cnn.c/.h"
+[ "$(wc -l < "$T/out")" -eq 1 ] && python3 -c "
+import json; d=json.load(open('$T/out')); assert d['arena_bytes'] > 0 and d['steps'] == 8, d" \
+  && ok || bad "export c --json: $(cat "$T/out")"
+expect 1 "export c of an unsupported op" -- $M export tests/data/peers/convnext_tiny_style_op13.onnx --format c -o "$T/cbad"
+err_names "C export"
+[ ! -e "$T/cbad" ] && ok || bad "failed C export left $T/cbad behind"
+expect 2 "export unknown format" -- $M export $MODEL --format cpp -o "$T/x.cpp"
+
 # ---- conformance runner itself ----
 D=/usr/share/libonnx-testdata/data/node
 expect 0 "conformance relu" -- $M conformance $D/test_relu

@@ -27,7 +27,7 @@ sh tests/cli_test.sh "$B" > "$log/cli" 2>&1
 cat "$log/cli"
 tally cli "$log/cli"
 
-for t in cli_quant; do
+for t in cli_quant c_export; do
   [ -f "tests/${t}_test.sh" ] || continue
   echo "== ${t} tests ($B)"
   MINNOW="$B/minnow" sh "tests/${t}_test.sh" "$B" > "$log/$t" 2>&1
