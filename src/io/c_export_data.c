@@ -76,11 +76,9 @@ mn_status cx_fail(cx *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    const mn_node *n = &c->g->nodes[c->cur_node];
-    return mn_error(c->ctx, MN_ERR_UNSUPPORTED,
-                    "%s: node '%s' (%s): C export: %s", c->g->source,
-                    mn_node_label(c->g, c->cur_node, lb, sizeof lb),
-                    n->op_type, msg);
+    return mn_error(c->ctx, MN_ERR_UNSUPPORTED, "%s: %s: C export: %s",
+                    c->g->source,
+                    mn_node_label(c->g, c->cur_node, lb, sizeof lb), msg);
 }
 
 const char *cx_ctype(mn_dtype dt)

@@ -69,7 +69,7 @@ typedef struct cx {
 } cx;
 
 /* An error naming the node being emitted: "<file>: node '<n>' (<op>): C
- * export: <cause>". */
+ * export: <cause>" (MN_ERR_UNSUPPORTED). */
 mn_status cx_fail(cx *c, const char *fmt, ...) MN_PRINTF(2, 3);
 
 /* The C expression for value v's data, cast to its element type
