@@ -127,7 +127,18 @@ typedef struct mn_session_opts {
     /* Run ops in training mode (BatchNorm uses batch statistics, Dropout
      * drops); forwards see it as mn_exec.training. */
     int training;
+    /* Sparse kernels for constant float32 Conv/Gemm/MatMul weights:
+     * MN_SPARSE_AUTO picks them per layer where the weight is sparse enough
+     * to be faster (docs/sparse.md); MINNOW_SPARSE=auto|dense|sparse in the
+     * environment overrides AUTO (only AUTO), for tests and benchmarks. */
+    int sparse;
 } mn_session_opts;
+
+enum {
+    MN_SPARSE_AUTO = 0,  /* per layer, by measured sparsity */
+    MN_SPARSE_DENSE = 1, /* never sparse */
+    MN_SPARSE_FORCE = 2  /* sparse for every eligible layer */
+};
 
 /* The session borrows g; g must outlive it and not be modified meanwhile. */
 mn_status mn_session_create(const mn_graph *g, const mn_session_opts *opts,
@@ -148,6 +159,8 @@ typedef struct mn_layer_stats {
     char op[32];
     int64_t params, nonzero_params, macs;
     mn_dtype dtype; /* dtype of the layer's main weight, or of its output */
+    char kernel[8]; /* "sparse"/"dense" for Conv/Gemm/MatMul as a default
+                       session runs them, "" otherwise */
 } mn_layer_stats;
 
 typedef struct mn_model_stats {

@@ -24,12 +24,14 @@ typedef struct step {
     mn_fused_act act;    /* activation fused into this step's store */
     int residual;        /* value added before act (fused Add), or -1 */
     int view_slot;       /* the input a view step's output aliases */
+    mn_prepared prep;    /* from the op's prepare (packed weights) */
 } step;
 
 struct mn_session {
     const mn_graph *g;
     int threads;
     int keep_values, training;
+    int sparse;            /* MN_SPARSE_* after MINNOW_SPARSE */
     mn_tensor *vt;         /* per value: meta + data */
     unsigned char *kind;   /* MN_VK_* */
     int *root;             /* runtime value → value owning its bytes */
@@ -250,6 +252,15 @@ static mn_status compile_nodes(mn_session *s, mn_ctx *ctx)
             sp->scratch_bytes = def->scratch(n, in, n->n_in,
                                              (const mn_tensor *const *)out,
                                              n->n_out);
+        if (def->prepare && !sp->view && !s->training) {
+            mn_prepare_info pi = {.sparse = s->sparse, .threads = s->threads};
+            st = def->prepare(n, in, n->n_in, (const mn_tensor *const *)out,
+                              n->n_out, &pi, &sp->prep, ctx);
+            if (st != MN_OK)
+                return node_error(g, ni, st, ctx);
+            if (sp->prep.scratch_bytes > sp->scratch_bytes)
+                sp->scratch_bytes = sp->prep.scratch_bytes;
+        }
         for (int j = 0; j < n->n_out; j++) {
             if (n->out[j] >= 0) {
                 s->kind[n->out[j]] = MN_VK_RUNTIME;
@@ -552,6 +563,14 @@ mn_status mn_session_create(const mn_graph *g, const mn_session_opts *opts,
     s->threads = opts && opts->threads > 0 ? opts->threads : 1;
     s->keep_values = opts && opts->keep_values;
     s->training = opts && opts->training;
+    s->sparse = opts ? opts->sparse : MN_SPARSE_AUTO;
+    if (s->sparse == MN_SPARSE_AUTO) {
+        const char *e = getenv("MINNOW_SPARSE");
+        if (e && !strcmp(e, "dense"))
+            s->sparse = MN_SPARSE_DENSE;
+        else if (e && !strcmp(e, "sparse"))
+            s->sparse = MN_SPARSE_FORCE;
+    }
     s->vt = mn_calloc((size_t)(g->n_values + 1), sizeof *s->vt);
     s->kind = mn_calloc((size_t)(g->n_values + 1), 1);
     if (!s->vt || !s->kind) {
@@ -597,6 +616,9 @@ void mn_session_destroy(mn_session *s)
 {
     if (!s)
         return;
+    for (int k = 0; s->steps && k < s->n_steps; k++)
+        if (s->steps[k].prep.release)
+            s->steps[k].prep.release(s->steps[k].prep.priv);
     for (int i = 0; i < s->n_folded; i++)
         mn_free_aligned(s->folded[i]);
     free(s->folded);
@@ -647,7 +669,7 @@ mn_status mn_session_run(mn_session *s, const mn_tensor *const *inputs,
             continue;
         }
         mn_exec ex = {.ctx = ctx, .training = s->training, .pool = s->pool,
-                      .act = sp->act};
+                      .act = sp->act, .priv = sp->prep.priv};
         if (sp->residual >= 0)
             ex.residual = s->vt[sp->residual].data;
         if (sp->scratch_buf >= 0) {
@@ -702,4 +724,12 @@ int mn_session_step_info(const mn_session *s, int k, mn_step_info *out)
     out->residual = s->steps[k].residual;
     out->act = s->steps[k].act;
     return 1;
+}
+
+const char *mn_session_node_kernel(const mn_session *s, int node)
+{
+    for (int k = 0; k < s->n_steps; k++)
+        if (s->steps[k].node == node)
+            return s->steps[k].prep.kernel;
+    return NULL;
 }

@@ -13,6 +13,9 @@ const mn_tensor *mn_session_value(const mn_session *s, int v);
 int mn_session_value_kind(const mn_session *s, int v);
 /* Number of nodes that run at run time (after folding). */
 int mn_session_num_steps(const mn_session *s);
+/* The kernel variant node's prepare chose ("sparse", "dense"), or NULL
+ * (folded, not run, or an op without variants). */
+const char *mn_session_node_kernel(const mn_session *s, int node);
 
 /* What step k of the compiled run does (code generators replay it):
  * node index; view = 1 when it runs no code (its output 0 aliases input

@@ -155,6 +155,8 @@ mn_status mn_model_stats_compute(const mn_graph *g, mn_model_stats *out,
         snprintf(L.name, sizeof L.name, "%s",
                  n->name[0] ? n->name : g->values[n->out[0]].name);
         snprintf(L.op, sizeof L.op, "%s", n->op_type);
+        const char *kern = mn_session_node_kernel(s, i);
+        snprintf(L.kernel, sizeof L.kernel, "%s", kern ? kern : "");
         out->params += L.params;
         out->nonzero_params += L.nonzero_params;
         out->macs += L.macs;

@@ -9,12 +9,6 @@
 #include <string.h>
 #include "kernels/kernels_f32.h"
 
-typedef struct im2col_src {
-    mn_bsrc base; /* first: the driver sees an mn_bsrc */
-    const mn_conv_params *p;
-    const float *x; /* the group's first input channel */
-} im2col_src;
-
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
@@ -64,7 +58,7 @@ static void im2col_row(const mn_conv_params *p, const float *xc, int64_t ki,
 static void pack_im2col(const mn_bsrc *bs, int64_t p0, int64_t kc, int64_t j0,
                         int64_t nc, int nr, int vec, float *dst)
 {
-    const im2col_src *s = (const im2col_src *)bs;
+    const mn_conv_bsrc *s = (const mn_conv_bsrc *)bs;
     const mn_conv_params *p = s->p;
     int64_t khw = p->kh * p->kw;
     int64_t npan = (nc + nr - 1) / nr, rest = nc - (npan - 1) * nr;
@@ -86,6 +80,21 @@ static void pack_im2col(const mn_bsrc *bs, int64_t p0, int64_t kc, int64_t j0,
             memcpy(d, row + pan * nr, (size_t)nr * sizeof *d);
         memcpy(dst + (npan - 1) * nr * kc + pp * wlast, row + (npan - 1) * nr,
                (size_t)wlast * sizeof *d);
+    }
+}
+
+void mn_conv_bsrc_init(mn_conv_bsrc *s, const mn_conv_params *p,
+                       const float *xg)
+{
+    memset(s, 0, sizeof *s);
+    s->p = p;
+    s->x = xg;
+    if (is_pointwise(p)) {
+        s->base.pack = mn_bsrc_pack_matrix;
+        s->base.b = xg;
+        s->base.ldb = p->h * p->w;
+    } else {
+        s->base.pack = pack_im2col;
     }
 }
 
@@ -163,10 +172,9 @@ void mn_conv2d_f32(mn_pool *pool, const mn_conv_params *p, const float *x,
             mn_epilogue epi = {.bias = b ? b + g * mg : NULL,
                                .residual = residual ? residual + yo : NULL,
                                .act = *act};
-            im2col_src src = {.base = {.pack = pack_im2col}, .p = p, .x = xg};
-            mn_bsrc plain = {.pack = mn_bsrc_pack_matrix, .b = xg, .ldb = hw};
+            mn_conv_bsrc src;
+            mn_conv_bsrc_init(&src, p, xg);
             mn_sgemm_run(kr, pool, mg, n, k, 1.0f, w + g * mg * k, k,
-                         is_pointwise(p) ? &plain : &src.base, 0.0f, y + yo,
-                         n, &epi, scratch);
+                         &src.base, 0.0f, y + yo, n, &epi, scratch);
         }
 }

@@ -108,6 +108,18 @@ struct mn_bsrc {
 void mn_bsrc_pack_matrix(const mn_bsrc *s, int64_t p0, int64_t kc,
                          int64_t j0, int64_t nc, int nr, int vec, float *dst);
 
+/* B of one group's convolution GEMM (conv_f32.c): rows are the taps
+ * (c, ki, kj), columns the output pixels of the group input xg. A plain
+ * matrix view of xg for 1×1 stride-1 unpadded convolutions, the implicit
+ * im2col otherwise. Also the sparse convolution's panel source. */
+typedef struct mn_conv_bsrc {
+    mn_bsrc base; /* first: the driver sees an mn_bsrc */
+    const mn_conv_params *p;
+    const float *x; /* the group's first input channel */
+} mn_conv_bsrc;
+void mn_conv_bsrc_init(mn_conv_bsrc *s, const mn_conv_params *p,
+                       const float *xg);
+
 /* Bytes of one thread's packing buffer for n columns and k reductions. */
 size_t mn_sgemm_thread_scratch(const mn_kernels_f32 *kr, int64_t n,
                                int64_t k);

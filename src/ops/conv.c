@@ -4,6 +4,7 @@
  * threaded over the session's pool. */
 #include "kernels/gemm.h"
 #include "ops/conv_shape.h"
+#include "ops/conv_sparse.h"
 
 static mn_status conv_check(const mn_node *n, const mn_tensor *const *in,
                             int n_in, mn_conv_params *p, int64_t *dims,
@@ -68,6 +69,8 @@ static mn_status conv_forward(const mn_node *n, const mn_tensor *const *in,
     (void)n_out;
     if (st != MN_OK)
         return st;
+    if (ex->priv) /* prepare chose the sparse kernel */
+        return mn_conv_sparse_forward(in, n_in, out, ex);
     if (ex->scratch_bytes < mn_conv2d_f32_scratch(&p))
         return mn_error(ex->ctx, MN_ERR_RUNTIME, "Conv: scratch too small");
     const mn_tensor *b = n_in > 2 ? in[2] : NULL;
@@ -87,4 +90,5 @@ const mn_op_def mn_opdef_conv = {
     .infer = conv_infer,
     .scratch = conv_scratch,
     .forward = conv_forward,
+    .prepare = mn_conv_sparse_prepare,
 };

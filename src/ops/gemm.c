@@ -7,6 +7,7 @@
 #include <string.h>
 #include "kernels/gemm.h"
 #include "ops/conv_shape.h"
+#include "ops/conv_sparse.h"
 
 /* ---- Gemm ---- */
 
@@ -95,6 +96,8 @@ static mn_status gemm_forward(const mn_node *n, const mn_tensor *const *in,
     (void)n_out;
     if (st != MN_OK)
         return st;
+    if (ex->priv) /* prepare chose the sparse kernel */
+        return mn_gemm_sparse_forward(in, n_in, out, ex);
     if (ex->scratch_bytes < mn_sgemm_scratch(g.ta, g.tb, g.m, g.n, g.k))
         return mn_error(ex->ctx, MN_ERR_RUNTIME, "Gemm: scratch too small");
     float alpha = mn_node_attr_float(n, "alpha", 1.0f);
@@ -140,6 +143,7 @@ const mn_op_def mn_opdef_gemm = {
     .infer = gemm_infer,
     .scratch = gemm_scratch,
     .forward = gemm_forward,
+    .prepare = mn_gemm_sparse_prepare,
 };
 
 /* ---- MatMul ---- */
@@ -240,6 +244,8 @@ static mn_status matmul_forward(const mn_node *n, const mn_tensor *const *in,
     default:
         break;
     }
+    if (ex->priv) /* prepare chose the sparse kernel */
+        return mn_gemm_sparse_forward(in, n_in, out, ex);
     const float *a = in[0]->data, *b = in[1]->data;
     float *y = out[0]->data;
     if (ex->scratch_bytes <
@@ -271,4 +277,5 @@ const mn_op_def mn_opdef_matmul = {
     .infer = matmul_infer,
     .scratch = matmul_scratch,
     .forward = matmul_forward,
+    .prepare = mn_matmul_sparse_prepare,
 };

@@ -85,6 +85,33 @@ enum {
                                    op_type there) */
 };
 
+/* What prepare knows about the session it compiles for. */
+typedef struct mn_prepare_info {
+    int sparse;  /* mn_session_opts.sparse after MINNOW_SPARSE: MN_SPARSE_* */
+    int threads;
+} mn_prepare_info;
+
+/* What prepare leaves for the step: priv reaches forward as mn_exec.priv
+ * and is freed by release(priv) when the session is destroyed; the
+ * step's scratch becomes max(scratch(), scratch_bytes); kernel names the
+ * variant chosen ("sparse"/"dense") for minnow info, or stays NULL. */
+typedef struct mn_prepared {
+    void *priv;
+    void (*release)(void *priv);
+    size_t scratch_bytes;
+    const char *kernel;
+} mn_prepared;
+
+/* prepare (optional): called once per compiled step, after infer, with the
+ * step's inputs (constant ones have data) and outputs (meta only); it may
+ * pack constant weights into private state. Training sessions skip it
+ * (their weights change between runs). Leaving *p zeroed is allowed. */
+typedef mn_status (*mn_prepare_fn)(const mn_node *n,
+                                   const mn_tensor *const *in, int n_in,
+                                   const mn_tensor *const *out, int n_out,
+                                   const mn_prepare_info *info,
+                                   mn_prepared *p, mn_ctx *ctx);
+
 typedef struct mn_op_def {
     const char *name;        /* ONNX op_type in the ai.onnx domain (or
                                 com.microsoft: MN_OPF_MS_DOMAIN) */
@@ -95,6 +122,7 @@ typedef struct mn_op_def {
     mn_scratch_fn scratch;   /* may be NULL */
     mn_forward_fn forward;
     mn_backward_fn backward; /* may be NULL */
+    mn_prepare_fn prepare;   /* may be NULL */
 } mn_op_def;
 
 /* NULL for MN_OP_UNKNOWN or an opcode without an entry. */

@@ -97,6 +97,8 @@ int cmd_info(int argc, char **argv)
             cJSON_AddNumberToObject(l, "nonzero_params", (double)L->nonzero_params);
             cJSON_AddNumberToObject(l, "macs", (double)L->macs);
             cJSON_AddStringToObject(l, "dtype", mn_dtype_name(L->dtype));
+            if (L->kernel[0])
+                cJSON_AddStringToObject(l, "kernel", L->kernel);
             cJSON_AddItemToArray(layers, l);
         }
         cJSON_AddItemToObject(o, "layers", layers);
@@ -119,13 +121,14 @@ int cmd_info(int argc, char **argv)
             printf("output       %s %s %s\n", mn_graph_output_name(g, i),
                    mn_dtype_name(t->dtype), mn_shape_str(t, b, sizeof b));
         }
-        printf("\n%-40s %-20s %-8s %12s %12s %14s\n", "layer", "op", "dtype",
-               "params", "nonzero", "MACs");
+        printf("\n%-40s %-20s %-8s %12s %12s %14s  %s\n", "layer", "op",
+               "dtype", "params", "nonzero", "MACs", "kernel");
         for (int i = 0; i < st.n_layers; i++) {
             const mn_layer_stats *L = &st.layers[i];
-            printf("%-40.40s %-20.20s %-8s %12lld %12lld %14lld\n", L->name,
-                   L->op, mn_dtype_name(L->dtype), (long long)L->params,
-                   (long long)L->nonzero_params, (long long)L->macs);
+            printf("%-40.40s %-20.20s %-8s %12lld %12lld %14lld  %s\n",
+                   L->name, L->op, mn_dtype_name(L->dtype),
+                   (long long)L->params, (long long)L->nonzero_params,
+                   (long long)L->macs, L->kernel[0] ? L->kernel : "-");
         }
         printf("\nparams       %lld (non-zero %lld)%s\n", (long long)st.params,
                (long long)st.nonzero_params,

@@ -1,0 +1,49 @@
+/* Sparse kernels for Conv, Gemm and MatMul with a constant float32
+ * weight: the ops' prepare hooks (choose sparse or dense per layer, pack
+ * the weight) and the forwards that run when prepare chose sparse
+ * (mn_exec.priv set). See src/ops/conv_sparse.c and docs/sparse.md. */
+#ifndef MN_OPS_CONV_SPARSE_H
+#define MN_OPS_CONV_SPARSE_H
+
+#include "ops/ops.h"
+
+/* The automatic choice (MN_SPARSE_AUTO): sparse when the weight's
+ * fraction of non-zeros is at most the constant below. Measured on this
+ * project's machine (AMD EPYC, AVX-512, 1 thread, loaded by another job)
+ * with bench/sparse_layer_bench.c, run by bench/sparse_bench.sh: dense and
+ * sparse kernels of one layer alternate, the ratio of their best times per
+ * sparsity (bench/results/sparse.json, docs/sparse.md). Convolutions
+ * (ResNet-18's 3×3/1×1/7×7 layers, fashion_cnn's) break even between 50 %
+ * and 60 % sparsity and all gain ≥ 1.08× at 70 %: density ≤ 0.30.
+ * Fully connected layers at batch 1 break even near 88 %: density ≤ 0.10,
+ * and only for at most MN_SPARSE_GEMM_MAX_ROWS rows (the dense GEMM gets
+ * more efficient with more rows; the sparse one does not). Only at ISA
+ * level avx512: the reference kernels were not measured, so other levels
+ * stay dense unless forced. */
+#define MN_SPARSE_CONV_MAX_DENSITY 0.30
+#define MN_SPARSE_GEMM_MAX_DENSITY 0.10
+#define MN_SPARSE_GEMM_MAX_ROWS 4
+
+mn_status mn_conv_sparse_prepare(const mn_node *n, const mn_tensor *const *in,
+                                 int n_in, const mn_tensor *const *out,
+                                 int n_out, const mn_prepare_info *info,
+                                 mn_prepared *p, mn_ctx *ctx);
+mn_status mn_conv_sparse_forward(const mn_tensor *const *in, int n_in,
+                                 mn_tensor *const *out, mn_exec *ex);
+
+/* Gemm (transA 0, alpha 1, C absent or a bias row with beta 1) and MatMul
+ * with a constant 2-D B. */
+mn_status mn_gemm_sparse_prepare(const mn_node *n, const mn_tensor *const *in,
+                                 int n_in, const mn_tensor *const *out,
+                                 int n_out, const mn_prepare_info *info,
+                                 mn_prepared *p, mn_ctx *ctx);
+mn_status mn_matmul_sparse_prepare(const mn_node *n,
+                                   const mn_tensor *const *in, int n_in,
+                                   const mn_tensor *const *out, int n_out,
+                                   const mn_prepare_info *info,
+                                   mn_prepared *p, mn_ctx *ctx);
+/* Gemm and MatMul alike. */
+mn_status mn_gemm_sparse_forward(const mn_tensor *const *in, int n_in,
+                                 mn_tensor *const *out, mn_exec *ex);
+
+#endif
