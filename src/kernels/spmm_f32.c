@@ -12,7 +12,11 @@
  * row): 32 KiB beat 16, 24, 64 and 256 KiB on ResNet-18's 3×3 layers
  * (bench/sparse_layer_bench.c; at 256 KiB, 2-3× slower at low sparsity). */
 #define PANEL_BYTES (32 * 1024)
-#define MAX_NT 64                /* output pixels per tile (4 vectors) */
+#define MAX_NT 64 /* output pixels per panel (4 vectors) */
+/* Panels packed per call: the packer's cost is per call and per output
+ * row run, so it gathers 256 pixels at once (64 at a time made packing
+ * cost more than the sparse sums at 90 % sparsity). */
+#define SUPER 4
 /* Smaller products run on one thread (as MIN_PAR_MACS in sgemm.c). */
 #define MIN_PAR_MACS 262144.0
 
@@ -114,10 +118,17 @@ int64_t mn_spconv_f32_kblock(const mn_conv_params *p)
     return k <= kmax ? k : ceil_div(k, ceil_div(k, kmax)); /* equal blocks */
 }
 
+/* Output pixels packed per call: SUPER panels of 64, or one narrower. */
+static int64_t super_width(const mn_conv_params *p)
+{
+    int nt = tile_width(p);
+    return nt == MAX_NT ? (int64_t)nt * SUPER : nt;
+}
+
 size_t mn_spconv_f32_scratch(const mn_conv_params *p)
 {
-    return (size_t)(mn_spconv_f32_kblock(p) * tile_width(p)) * sizeof(float) +
-           64;
+    return (size_t)(mn_spconv_f32_kblock(p) * super_width(p)) *
+               sizeof(float) + 64;
 }
 
 typedef struct spconv_job {
@@ -130,6 +141,7 @@ typedef struct spconv_job {
     float *y;
     void *scratch;
     int nt;
+    int64_t sw;                  /* pixels per task (a packing call) */
     int64_t ntiles, nmc, mchunk; /* pixel tiles, row chunks, rows/chunk */
 } spconv_job;
 
@@ -143,8 +155,8 @@ static void spconv_task(void *arg, int64_t t, int thread)
     int64_t g = t / J->nmc / J->ntiles % p->group;
     int64_t in = t / J->nmc / J->ntiles / p->group;
     int64_t cg = p->c / p->group, mg = p->m / p->group;
-    int64_t npix = p->oh * p->ow, j0 = tile * J->nt;
-    int64_t nc = min64(J->nt, npix - j0);
+    int64_t npix = p->oh * p->ow, j0 = tile * J->sw;
+    int64_t nc = min64(J->sw, npix - j0);
     int64_t m0 = mc * J->mchunk, mr = min64(J->mchunk, mg - m0);
     float *panel = J->pool ? mn_pool_scratch(J->pool, thread) : J->scratch;
     mn_conv_bsrc src;
@@ -154,11 +166,17 @@ static void spconv_task(void *arg, int64_t t, int thread)
     int64_t row0 = g * mg + m0, yo = (in * p->m + row0) * npix + j0;
     for (int64_t b = 0; b < s->nkb; b++) {
         int64_t p0 = b * s->kb, kc = min64(s->kb, s->k - p0);
+        /* panel q (pixels j0 + q·nt) at panel + q·nt·kc, kc × nt */
         src.base.pack(&src.base, p0, kc, j0, nc, J->nt, J->nt, panel);
-        J->kr->panel(mr, s->ptr + b * s->m + row0, s->idx, s->val, panel,
-                     J->nt, nc, J->b ? J->b + row0 : NULL,
-                     J->res ? J->res + yo : NULL, npix, J->y + yo, b == 0,
-                     b == s->nkb - 1, J->act);
+        for (int64_t q = 0; q * J->nt < nc; q++) {
+            int64_t off = yo + q * J->nt;
+            J->kr->panel(mr, s->ptr + b * s->m + row0, s->idx, s->val,
+                         panel + q * J->nt * kc, J->nt,
+                         min64(J->nt, nc - q * J->nt),
+                         J->b ? J->b + row0 : NULL,
+                         J->res ? J->res + off : NULL, npix, J->y + off,
+                         b == 0, b == s->nkb - 1, J->act);
+        }
     }
 }
 
@@ -177,7 +195,8 @@ void mn_spconv_f32(mn_pool *pool, const mn_conv_params *p,
         mn_pool_scratch_bytes(pool) < mn_spconv_f32_scratch(p))
         threads = 1;
     J.pool = threads > 1 ? pool : NULL;
-    J.ntiles = ceil_div(npix, J.nt);
+    J.sw = super_width(p);
+    J.ntiles = ceil_div(npix, J.sw);
     /* fewer tiles than threads (late, small layers): also split the rows,
      * so that every thread gets work; each chunk packs its own panels, so
      * no more chunks than threads */

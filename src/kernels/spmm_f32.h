@@ -9,9 +9,9 @@
  * but its epilogue.
  *
  * Convolution (NCHW, the weight's rows are output channels): the output is
- * cut into tiles of nt ≤ 64 pixels; per tile and k block the im2col panel
- * [kc × nt] is packed (the dense path's implicit-im2col packer,
- * kernels_f32.h) and every output row accumulates val[e] · panel row
+ * cut into tiles of 4 panels of nt ≤ 64 pixels; per tile and k block the
+ * im2col panels [kc × nt] are packed (the dense path's implicit-im2col
+ * packer, kernels_f32.h) and every output row accumulates val[e] · panel row
  * idx[e] in nt/16 vectors; the blocks keep the panel in L1.
  * Gemm/MatMul (y = x·W, rows of the sparse matrix are output features):
  * y[r][i] = Σ_e val[e] · x[r][idx[e]], one dot product per output (a

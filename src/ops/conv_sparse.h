@@ -13,8 +13,9 @@
  * with bench/sparse_layer_bench.c, run by bench/sparse_bench.sh: dense and
  * sparse kernels of one layer alternate, the ratio of their best times per
  * sparsity (bench/results/sparse.json, docs/sparse.md). Convolutions
- * (ResNet-18's 3×3/1×1/7×7 layers, fashion_cnn's) break even between 50 %
- * and 60 % sparsity and all gain ≥ 1.08× at 70 %: density ≤ 0.30.
+ * (ResNet-18's 3×3/1×1/7×7 layers, fashion_cnn's) break even near 50 %
+ * sparsity (0.92-1.17× there) and all gain ≥ 1.16× at 70 %: density
+ * ≤ 0.30.
  * Fully connected layers at batch 1 break even near 88 %: density ≤ 0.10,
  * and only for at most MN_SPARSE_GEMM_MAX_ROWS rows (the dense GEMM gets
  * more efficient with more rows; the sparse one does not). Only at ISA
