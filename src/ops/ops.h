@@ -13,6 +13,12 @@
  *    ex->scratch. Return an error only for data-dependent faults (e.g. an
  *    index out of range).
  *  - backward (training; NULL until implemented).
+ *  - prepare (optional): called once when a session compiles a node that
+ *    will run, with in[i]->data set for constant inputs (weights). It may
+ *    build per-node state (packed weights, requantization tables) into
+ *    an mn_prepared (priv + release), which forward then finds in
+ *    ex->priv; release frees it when the session is destroyed. forward must still work with ex->priv == NULL
+ *    (constant folding, or when prepare chose not to build anything).
  */
 #ifndef MN_OPS_OPS_H
 #define MN_OPS_OPS_H

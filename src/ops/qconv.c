@@ -3,9 +3,16 @@
  * and scales may be per tensor or per output channel (axis 0). QLinearConv
  * requantizes with y = saturate(round_half_even(acc · x_scale·w_scale /
  * y_scale) + y_zero_point), the scale product taken in float32 and the
- * multiply in double, as the ONNX reference (numpy) does. */
+ * multiply in double, as the ONNX reference (numpy) does.
+ *
+ * Fast path: when the active ISA has int8 GEMM kernels and the weights,
+ * zero points, scales and bias are constants (weights int8 with zero point
+ * 0, or uint8 with 128), prepare packs the weights once and forward runs
+ * the int8 GEMM (src/kernels/qgemm.h) with the requantization fused into
+ * its store, bit-identical to the reference path. */
 #include <string.h>
 #include "ops/conv_shape.h"
+#include "ops/qprep.h"
 
 static int is_q8(mn_dtype t) { return t == MN_DT_U8 || t == MN_DT_I8; }
 static size_t round64(size_t v) { return (v + 63) / 64 * 64; }
@@ -91,6 +98,135 @@ static void set_out(mn_tensor *o, mn_dtype dt, int ndim, const int64_t *dims)
         o->dims[i] = dims[i];
 }
 
+static int is_pointwise(const mn_conv_params *p)
+{
+    return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
+           p->pt == 0 && p->pl == 0 && p->oh == p->h && p->ow == p->w;
+}
+
+/* The fast kernels for a node with data x, weights w (zero point wzp) and
+ * the other parameters in[0..n) (NULL: absent), or NULL for the
+ * reference path: x must be a run-time value, the rest constants. */
+static const mn_kernels_q8 *qconv_fast(const mn_tensor *x, const mn_tensor *w,
+                                       const mn_tensor *wzp,
+                                       const mn_tensor *const *in, int n)
+{
+    const mn_kernels_q8 *kr = mn_kernels_q8_active();
+    uint8_t flip;
+    if (!kr || x->data || !w->data || !mn_q8_weight_flip(w, wzp, &flip))
+        return NULL;
+    for (int i = 0; i < n; i++)
+        if (in[i] && !in[i]->data)
+            return NULL;
+    return kr;
+}
+
+/* Packs the weights of a node that qconv_fast accepted. */
+static mn_status qconv_prep(const mn_kernels_q8 *kr, const mn_conv_params *p,
+                            const mn_tensor *x, const mn_tensor *xzp,
+                            const mn_tensor *w, const mn_tensor *wzp,
+                            const int32_t *bias, mn_q8_prep **out, mn_ctx *ctx)
+{
+    uint8_t flip = 0;
+    int64_t k = p->c / p->group * p->kh * p->kw;
+    mn_q8_weight_flip(w, wzp, &flip);
+    mn_status st = mn_q8_prep_create(kr, p->m / p->group, k, p->group,
+                                     w->data, k, 0, flip, out, ctx);
+    if (st != MN_OK)
+        return st;
+    if (mn_q8_dw_ok(kr, p)) {
+        (*out)->taps = mn_calloc((size_t)(p->m * k), sizeof(int32_t));
+        if (!(*out)->taps) {
+            mn_q8_prep_destroy(*out);
+            *out = NULL;
+            return mn_error(ctx, MN_ERR_OOM, "out of memory (taps)");
+        }
+        for (int64_t i = 0; i < p->m * k; i++)
+            (*out)->taps[i] = (int8_t)(((const uint8_t *)w->data)[i] ^ flip);
+    }
+    int32_t zp = xzp ? (int32_t)mn_tensor_get_i64(xzp, 0) : 0;
+    (*out)->xpad = (uint8_t)zp;
+    (*out)->xflip = x->dtype == MN_DT_I8 ? 0x80 : 0;
+    mn_q8_prep_tables(*out, x->dtype == MN_DT_I8 ? zp + 128 : zp, bias);
+    return MN_OK;
+}
+
+/* Scratch of the fast path: the padded input of one group (im2col), then
+ * one thread's packing buffer. */
+static size_t qconv_fast_scratch(const mn_kernels_q8 *kr,
+                                 const mn_conv_params *p)
+{
+    if (mn_q8_dw_ok(kr, p))
+        return mn_q8_pad_bytes(p);
+    size_t b = mn_q8_thread_scratch(kr, p->oh * p->ow,
+                                    p->c / p->group * p->kh * p->kw);
+    return is_pointwise(p) ? b : round64(mn_q8_pad_bytes(p)) + b;
+}
+
+typedef struct dw_job {
+    const mn_q8_prep *q;
+    const mn_conv_params *p;
+    const uint8_t *x;
+    char *y;
+    int esize;
+    mn_pool *pool;
+    uint8_t *scratch0;
+} dw_job;
+
+/* One depthwise output plane: pad its input channel, run the kernel. */
+static void dw_task(void *arg, int64_t t, int thread)
+{
+    const dw_job *J = arg;
+    const mn_conv_params *p = J->p;
+    const mn_q8_prep *q = J->q;
+    int64_t img = t / p->m, m = t % p->m, c = m / (p->m / p->c), hp, wp;
+    uint8_t *xp = J->pool ? mn_pool_scratch(J->pool, thread) : J->scratch0;
+    mn_q8_pad_dims(p, &hp, &wp);
+    mn_q8_pad_input(p, J->x + (img * p->c + c) * p->h * p->w, q->xpad, xp);
+    for (int64_t i = 0; q->xflip && i < hp * wp; i++)
+        xp[i] ^= q->xflip;
+    q->kr->dw(p, xp, wp, q->taps + m * p->kh * p->kw, &q->epi, m,
+              J->y + (img * p->m + m) * p->oh * p->ow * J->esize);
+}
+
+/* y (element size esize) = the prepared GEMM over every image and group. */
+static void qconv_run_fast(const mn_q8_prep *q, const mn_conv_params *p,
+                           const mn_tensor *x, void *y, int esize,
+                           mn_pool *pool, void *scratch)
+{
+    if (q->taps) {
+        dw_job J = {q, p, x->data, y, esize, pool, scratch};
+        double macs = (double)(p->n * p->m * p->oh * p->ow) *
+                      (double)(p->kh * p->kw);
+        if (macs < 262144.0 ||
+            mn_pool_scratch_bytes(pool) < mn_q8_pad_bytes(p))
+            J.pool = NULL;
+        mn_pool_run(J.pool, dw_task, &J, p->n * p->m);
+        return;
+    }
+    int64_t cg = p->c / p->group, mg = p->m / p->group;
+    int64_t k = cg * p->kh * p->kw, ohw = p->oh * p->ow, hw = p->h * p->w;
+    int pw = is_pointwise(p);
+    uint8_t *xp = scratch;
+    char *tsc = pw ? scratch : (char *)scratch + round64(mn_q8_pad_bytes(p));
+    for (int64_t img = 0; img < p->n; img++)
+        for (int64_t g = 0; g < p->group; g++) {
+            const uint8_t *xg =
+                (const uint8_t *)x->data + (img * p->c + g * cg) * hw;
+            mn_q8_bsrc bs = {.kind = MN_Q8B_MATRIX, .b = xg, .ldb = hw,
+                             .p = p, .flip = q->xflip};
+            if (!pw) {
+                mn_q8_pad_input(p, xg, q->xpad, xp);
+                bs.kind = MN_Q8B_IM2COL;
+                bs.b = xp;
+            }
+            char *yg = (char *)y + (img * p->m + g * mg) * ohw * esize;
+            mn_q8_gemm_run(q->kr, pool, mg, ohw, k,
+                           q->a + (size_t)g * q->a_group, &bs, &q->epi,
+                           g * mg, yg, ohw, 1, tsc);
+        }
+}
+
 /* ---- QLinearConv ---- */
 
 enum { QX, QXS, QXZ, QW, QWS, QWZ, QYS, QYZ, QB };
@@ -158,7 +294,53 @@ static size_t qlinearconv_scratch(const mn_node *n, const mn_tensor *const *in,
     (void)n_out;
     if (qlinearconv_check(n, in, n_in, &p, dims, NULL) != MN_OK)
         return 0;
+    const mn_kernels_q8 *kr = qconv_fast(in[QX], in[QW], in[QWZ], in + 1,
+                                         n_in - 1);
+    if (kr)
+        return qconv_fast_scratch(kr, &p);
     return qconv_scratch_bytes(&p, 1);
+}
+
+static mn_status qlinearconv_prepare(const mn_node *n,
+                                     const mn_tensor *const *in, int n_in,
+                                     const mn_tensor *const *out, int n_out,
+                                     const mn_prepare_info *info,
+                                     mn_prepared *pp, mn_ctx *ctx)
+{
+    void **priv = &pp->priv;
+    (void)info;
+    pp->release = mn_q8_prep_destroy; /* a no-op on NULL */
+    mn_conv_params p;
+    int64_t dims[MN_MAX_DIMS];
+    mn_q8_prep *q;
+    (void)n_out;
+    if (qlinearconv_check(n, in, n_in, &p, dims, NULL) != MN_OK)
+        return MN_OK;
+    const mn_kernels_q8 *kr = qconv_fast(in[QX], in[QW], in[QWZ], in + 1,
+                                         n_in - 1);
+    if (!kr)
+        return MN_OK;
+    const mn_tensor *b = n_in > QB ? in[QB] : NULL;
+    mn_status st = qconv_prep(kr, &p, in[QX], in[QXZ], in[QW], in[QWZ],
+                              b ? b->data : NULL, &q, ctx);
+    if (st != MN_OK)
+        return st;
+    const float *ws = in[QWS]->data;
+    float xs = *(const float *)in[QXS]->data;
+    float ys = *(const float *)in[QYS]->data;
+    int64_t nws = mn_tensor_numel(in[QWS]);
+    for (int64_t m = 0; m < p.m; m++) {
+        float prod = xs * ws[nws > 1 ? m : 0]; /* as the reference forward */
+        q->mult[m] = (double)(float)(prod / ys);
+    }
+    int sgn = out[0]->dtype == MN_DT_I8;
+    q->epi.mult = q->mult;
+    q->epi.yzp = in[QYZ] ? (double)mn_tensor_get_i64(in[QYZ], 0) : 0.0;
+    q->epi.lo = sgn ? -128.0 : 0.0;
+    q->epi.hi = sgn ? 127.0 : 255.0;
+    q->epi.out_signed = sgn;
+    *priv = q;
+    return MN_OK;
 }
 
 static mn_status qlinearconv_forward(const mn_node *n,
@@ -173,6 +355,11 @@ static mn_status qlinearconv_forward(const mn_node *n,
     (void)n_out;
     if (st != MN_OK)
         return st;
+    if (ex->priv) {
+        qconv_run_fast(ex->priv, &p, in[QX], out[0]->data, 1, ex->pool,
+                       ex->scratch);
+        return MN_OK;
+    }
     if (ex->scratch_bytes < qconv_scratch_bytes(&p, 1))
         return mn_error(ex->ctx, MN_ERR_RUNTIME,
                         "QLinearConv: scratch too small");
@@ -221,6 +408,7 @@ const mn_op_def mn_opdef_qlinearconv = {
     .infer = qlinearconv_infer,
     .scratch = qlinearconv_scratch,
     .forward = qlinearconv_forward,
+    .prepare = qlinearconv_prepare,
 };
 
 /* ---- ConvInteger ---- */
@@ -264,7 +452,35 @@ static size_t convinteger_scratch(const mn_node *n, const mn_tensor *const *in,
     (void)n_out;
     if (convinteger_check(n, in, n_in, &p, dims, NULL) != MN_OK)
         return 0;
+    const mn_kernels_q8 *kr = qconv_fast(in[0], in[1], n_in > 3 ? in[3] : NULL,
+                                         in + 2, n_in > 2 ? 1 : 0);
+    if (kr)
+        return qconv_fast_scratch(kr, &p);
     return qconv_scratch_bytes(&p, 0);
+}
+
+static mn_status convinteger_prepare(const mn_node *n,
+                                     const mn_tensor *const *in, int n_in,
+                                     const mn_tensor *const *out, int n_out,
+                                     const mn_prepare_info *info,
+                                     mn_prepared *pp, mn_ctx *ctx)
+{
+    void **priv = &pp->priv;
+    (void)info;
+    pp->release = mn_q8_prep_destroy; /* a no-op on NULL */
+    mn_conv_params p;
+    int64_t dims[MN_MAX_DIMS];
+    (void)out;
+    (void)n_out;
+    if (convinteger_check(n, in, n_in, &p, dims, NULL) != MN_OK)
+        return MN_OK;
+    const mn_tensor *xz = n_in > 2 ? in[2] : NULL;
+    const mn_tensor *wz = n_in > 3 ? in[3] : NULL;
+    const mn_kernels_q8 *kr = qconv_fast(in[0], in[1], wz, &xz, 1);
+    if (!kr)
+        return MN_OK;
+    return qconv_prep(kr, &p, in[0], xz, in[1], wz, NULL,
+                      (mn_q8_prep **)priv, ctx);
 }
 
 static mn_status convinteger_forward(const mn_node *n,
@@ -279,6 +495,11 @@ static mn_status convinteger_forward(const mn_node *n,
     (void)n_out;
     if (st != MN_OK)
         return st;
+    if (ex->priv) {
+        qconv_run_fast(ex->priv, &p, in[0], out[0]->data, 4, ex->pool,
+                       ex->scratch);
+        return MN_OK;
+    }
     if (ex->scratch_bytes < qconv_scratch_bytes(&p, 0))
         return mn_error(ex->ctx, MN_ERR_RUNTIME,
                         "ConvInteger: scratch too small");
@@ -300,4 +521,5 @@ const mn_op_def mn_opdef_convinteger = {
     .infer = convinteger_infer,
     .scratch = convinteger_scratch,
     .forward = convinteger_forward,
+    .prepare = convinteger_prepare,
 };

@@ -4,9 +4,17 @@
  * per row of each matrix; b's per tensor or per column likewise.
  * QLinearMatMul requantizes with round-half-to-even of acc · (a_scale ·
  * b_scale / y_scale), the scale arithmetic in float32 and the multiply in
- * double, as the ONNX reference (numpy) does. */
+ * double, as the ONNX reference (numpy) does.
+ *
+ * Fast path (QLinearMatMul): with a constant 2-D b (int8 with zero point 0
+ * or uint8 with 128), per-tensor a parameters and the active ISA having
+ * int8 GEMM kernels, prepare packs bᵀ once and forward runs the int8 GEMM
+ * (src/kernels/qgemm.h) with the requantization fused, each output matrix
+ * computed transposed (rows = b's columns, the per-column scales becoming
+ * per-row ones); bit-identical to the reference path. */
 #include <string.h>
 #include "ops/conv_shape.h"
+#include "ops/qprep.h"
 
 static int is_q8(mn_dtype t) { return t == MN_DT_U8 || t == MN_DT_I8; }
 static size_t round64(size_t v) { return (v + 63) / 64 * 64; }
@@ -169,6 +177,71 @@ static mn_status qlinearmatmul_infer(const mn_node *n,
     return qlinearmatmul_check(in, n_in, &s, out[0], ctx);
 }
 
+/* The fast kernels for these inputs, or NULL (reference path). */
+static const mn_kernels_q8 *qmm_fast(const mn_tensor *const *in,
+                                     const mn_matmul_shape *s)
+{
+    const mn_kernels_q8 *kr = mn_kernels_q8_active();
+    uint8_t flip;
+    if (!kr || in[QA]->data || !in[QB]->data || s->b_nbatch != 1 ||
+        !mn_q8_weight_flip(in[QB], in[QBZ], &flip))
+        return NULL;
+    for (int i = 1; i < 8; i++)
+        if (i != QB && in[i] && !in[i]->data)
+            return NULL;
+    if (mn_tensor_numel(in[QAS]) != 1 || mn_numel_opt(in[QAZ]) > 1)
+        return NULL;
+    return kr;
+}
+
+static mn_status qlinearmatmul_prepare(const mn_node *n,
+                                       const mn_tensor *const *in, int n_in,
+                                       const mn_tensor *const *out, int n_out,
+                                       const mn_prepare_info *info,
+                                       mn_prepared *pp, mn_ctx *ctx)
+{
+    void **priv = &pp->priv;
+    (void)info;
+    pp->release = mn_q8_prep_destroy; /* a no-op on NULL */
+    mn_matmul_shape s;
+    mn_tensor t = {0};
+    mn_q8_prep *q;
+    uint8_t flip = 0;
+    (void)n;
+    (void)out;
+    (void)n_out;
+    if (qlinearmatmul_check(in, n_in, &s, &t, NULL) != MN_OK)
+        return MN_OK;
+    const mn_kernels_q8 *kr = qmm_fast(in, &s);
+    if (!kr)
+        return MN_OK;
+    mn_q8_weight_flip(in[QB], in[QBZ], &flip);
+    mn_status st = mn_q8_prep_create(kr, s.n, s.k, 1, in[QB]->data, s.n, 1,
+                                     flip, &q, ctx);
+    if (st != MN_OK)
+        return st;
+    int sa = in[QA]->dtype == MN_DT_I8;
+    int32_t zp = in[QAZ] ? (int32_t)mn_tensor_get_i64(in[QAZ], 0) : 0;
+    q->xflip = sa ? 0x80 : 0;
+    mn_q8_prep_tables(q, sa ? zp + 128 : zp, NULL);
+    const float *bs = in[QBS]->data;
+    float ai = *(const float *)in[QAS]->data;
+    float ys = *(const float *)in[QYS]->data;
+    int64_t nbs = mn_tensor_numel(in[QBS]);
+    for (int64_t j = 0; j < s.n; j++) {
+        float prod = ai * bs[nbs > 1 ? j : 0]; /* as the reference */
+        q->mult[j] = (double)(float)(prod / ys);
+    }
+    int sgn = t.dtype == MN_DT_I8;
+    q->epi.mult = q->mult;
+    q->epi.yzp = in[QYZ] ? (double)mn_tensor_get_i64(in[QYZ], 0) : 0.0;
+    q->epi.lo = sgn ? -128.0 : 0.0;
+    q->epi.hi = sgn ? 127.0 : 255.0;
+    q->epi.out_signed = sgn;
+    *priv = q;
+    return MN_OK;
+}
+
 static size_t qlinearmatmul_scratch(const mn_node *n,
                                     const mn_tensor *const *in, int n_in,
                                     const mn_tensor *const *out, int n_out)
@@ -180,6 +253,9 @@ static size_t qlinearmatmul_scratch(const mn_node *n,
     (void)n_out;
     if (qlinearmatmul_check(in, n_in, &s, &t, NULL) != MN_OK)
         return 0;
+    const mn_kernels_q8 *kr = qmm_fast(in, &s);
+    if (kr)
+        return mn_q8_thread_scratch(kr, s.m, s.k);
     return qmm_scratch_bytes(&s, 1);
 }
 
@@ -196,6 +272,21 @@ static mn_status qlinearmatmul_forward(const mn_node *n,
     (void)n_out;
     if (st != MN_OK)
         return st;
+    if (ex->priv) {
+        const mn_q8_prep *pq = ex->priv;
+        for (int64_t b = 0; b < s.nbatch; b++) {
+            int64_t ia, ib;
+            mn_matmul_index(&s, b, &ia, &ib);
+            mn_q8_bsrc src = {
+                .kind = MN_Q8B_TRANS,
+                .b = (const uint8_t *)in[QA]->data + ia * s.m * s.k,
+                .ldb = s.k, .flip = pq->xflip};
+            mn_q8_gemm_run(pq->kr, ex->pool, s.n, s.m, s.k, pq->a, &src,
+                           &pq->epi, 0, (char *)out[0]->data + b * s.m * s.n,
+                           1, s.n, ex->scratch);
+        }
+        return MN_OK;
+    }
     if (ex->scratch_bytes < qmm_scratch_bytes(&s, 1))
         return mn_error(ex->ctx, MN_ERR_RUNTIME,
                         "QLinearMatMul: scratch too small");
@@ -245,6 +336,7 @@ const mn_op_def mn_opdef_qlinearmatmul = {
     .infer = qlinearmatmul_infer,
     .scratch = qlinearmatmul_scratch,
     .forward = qlinearmatmul_forward,
+    .prepare = qlinearmatmul_prepare,
 };
 
 /* ---- MatMulInteger ---- */

@@ -1,0 +1,305 @@
+/* The 8-bit GEMM driver (see qgemm.h): kernel selection, weight packing,
+ * activation packing (plain, transposed, or implicit im2col straight from
+ * an NCHW input: no im2col matrix is materialized) and the tiling over the
+ * thread pool. A task owns one column tile: it packs that tile's B (all k)
+ * into its thread's scratch and runs every A panel of its row range over
+ * it. Integer sums are exact, so any tiling gives the same bits. */
+#include <string.h>
+#include "kernels/qgemm.h"
+#if defined(__SSE2__)
+#include <emmintrin.h> /* baseline on x86-64: no per-file ISA flag */
+#endif
+
+#define NC_MAX 512            /* columns per task tile (row buffers below) */
+#define B_BUDGET (256u << 10) /* bytes of one packed B tile (L2) */
+#define MIN_PAR_MACS 1048576.0
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t round_up(int64_t v, int64_t m) { return ceil_div(v, m) * m; }
+
+const mn_kernels_q8 *mn_kernels_q8_active(void)
+{
+    mn_isa isa = mn_isa_active();
+    const mn_kernels_q8 *k = NULL;
+    if (isa >= MN_ISA_AVX512VNNI)
+        k = mn_kernels_q8_avx512vnni();
+    if (!k && isa >= MN_ISA_AVX2)
+        k = mn_kernels_q8_avx2();
+    return k;
+}
+
+int mn_q8_dw_ok(const mn_kernels_q8 *kr, const mn_conv_params *p)
+{
+    return kr && kr->dw && mn_ref_conv2d_is_depthwise(p) &&
+           (p->sw == 1 || p->sw == 2);
+}
+
+/* ---- A ---- */
+
+static int64_t quads(int64_t k) { return ceil_div(k, 4); }
+
+size_t mn_q8_pack_a_bytes(const mn_kernels_q8 *kr, int64_t m, int64_t k)
+{
+    int per = kr->a_layout == MN_QA_S8X4 ? 4 : 8;
+    return (size_t)(ceil_div(m, kr->mr) * kr->mr * quads(k) * per);
+}
+
+void mn_q8_pack_a(const mn_kernels_q8 *kr, int64_t m, int64_t k,
+                  const uint8_t *w, int64_t ldw, uint8_t flip, void *dst,
+                  int32_t *rowsum)
+{
+    int64_t kq = quads(k), mr = kr->mr, npan = ceil_div(m, mr);
+    for (int64_t pn = 0; pn < npan; pn++)
+        for (int64_t q = 0; q < kq; q++)
+            for (int64_t i = 0; i < mr; i++) {
+                int64_t r = pn * mr + i;
+                int8_t v[4] = {0, 0, 0, 0};
+                for (int t = 0; t < 4 && r < m; t++)
+                    if (4 * q + t < k)
+                        v[t] = (int8_t)(w[r * ldw + 4 * q + t] ^ flip);
+                int64_t at = (pn * kq + q) * mr + i;
+                if (kr->a_layout == MN_QA_S8X4) {
+                    memcpy((int8_t *)dst + at * 4, v, 4);
+                } else {
+                    int16_t s[4] = {v[0], v[2], v[1], v[3]};
+                    memcpy((int16_t *)dst + at * 4, s, sizeof s);
+                }
+            }
+    for (int64_t r = 0; rowsum && r < m; r++) {
+        int32_t s = 0;
+        for (int64_t p = 0; p < k; p++)
+            s += (int8_t)(w[r * ldw + p] ^ flip);
+        rowsum[r] = s;
+    }
+}
+
+/* ---- B ---- */
+
+void mn_q8_pad_dims(const mn_conv_params *p, int64_t *hp, int64_t *wp)
+{
+    *hp = max64(p->h + p->pt, (p->oh - 1) * p->sh + (p->kh - 1) * p->dh + 1);
+    *wp = max64(p->w + p->pl, (p->ow - 1) * p->sw + (p->kw - 1) * p->dw + 1);
+}
+
+size_t mn_q8_pad_bytes(const mn_conv_params *p)
+{
+    int64_t hp, wp;
+    mn_q8_pad_dims(p, &hp, &wp);
+    return (size_t)(p->c / p->group * hp * wp + 64);
+}
+
+void mn_q8_pad_input(const mn_conv_params *p, const uint8_t *x, uint8_t pad,
+                     uint8_t *dst)
+{
+    int64_t hp, wp, cg = p->c / p->group;
+    mn_q8_pad_dims(p, &hp, &wp);
+    for (int64_t c = 0; c < cg; c++) {
+        uint8_t *d = dst + c * hp * wp;
+        const uint8_t *s = x + c * p->h * p->w;
+        memset(d, pad, (size_t)(p->pt * wp));
+        for (int64_t i = 0; i < p->h; i++) {
+            uint8_t *r = d + (p->pt + i) * wp;
+            memset(r, pad, (size_t)p->pl);
+            memcpy(r + p->pl, s + i * p->w, (size_t)p->w);
+            memset(r + p->pl + p->w, pad, (size_t)(wp - p->pl - p->w));
+        }
+        memset(d + (p->pt + p->h) * wp, pad,
+               (size_t)((hp - p->pt - p->h) * wp));
+    }
+    memset(dst + cg * hp * wp, pad, 64);
+}
+
+/* One im2col row (tap ki, kj of padded channel plane xc, wp wide) for
+ * output columns [j0, j0 + nc). May write up to 16 bytes past nc. */
+static void im2col_row_u8(const mn_conv_params *p, const uint8_t *xc,
+                          int64_t wp, int64_t ki, int64_t kj, int64_t j0,
+                          int64_t nc, uint8_t *row)
+{
+    int64_t oh = j0 / p->ow, ow = j0 % p->ow;
+    for (int64_t j = 0; j < nc; oh++, ow = 0) {
+        int64_t run = min64(p->ow - ow, nc - j);
+        const uint8_t *src =
+            xc + (oh * p->sh + ki * p->dh) * wp + ow * p->sw + kj * p->dw;
+        uint8_t *d = row + j;
+        if (p->sw != 1) {
+            for (int64_t o = 0; o < run; o++)
+                d[o] = src[o * p->sw];
+        } else if (run <= 16) {
+#if defined(__SSE2__)
+            _mm_storeu_si128((__m128i *)d,
+                             _mm_loadu_si128((const __m128i *)src));
+#else
+            memcpy(d, src, (size_t)run);
+#endif
+        } else {
+            memcpy(d, src, (size_t)run);
+        }
+        j += run;
+    }
+}
+
+/* Writes quad q of every panel from four rows of nc bytes. */
+static void interleave4(const uint8_t *const r[4], int64_t nc, int nr,
+                        int64_t kq, int64_t q, uint8_t flip, uint8_t *dst)
+{
+    uint32_t f = flip * 0x01010101u;
+    for (int64_t j0 = 0, pan = 0; j0 < nc; j0 += nr, pan++) {
+        uint32_t *d = (uint32_t *)(dst + (pan * kq + q) * nr * 4);
+        int64_t w = min64(nr, nc - j0);
+        const uint8_t *a = r[0] + j0, *b = r[1] + j0, *c = r[2] + j0,
+                      *e = r[3] + j0;
+        int64_t j = 0;
+#if defined(__SSE2__)
+        __m128i fv = _mm_set1_epi8((char)flip);
+        for (; j + 16 <= w; j += 16) {
+            __m128i va = _mm_loadu_si128((const __m128i *)(a + j));
+            __m128i vb = _mm_loadu_si128((const __m128i *)(b + j));
+            __m128i vc = _mm_loadu_si128((const __m128i *)(c + j));
+            __m128i ve = _mm_loadu_si128((const __m128i *)(e + j));
+            __m128i ab0 = _mm_unpacklo_epi8(va, vb), ab1 = _mm_unpackhi_epi8(va, vb);
+            __m128i ce0 = _mm_unpacklo_epi8(vc, ve), ce1 = _mm_unpackhi_epi8(vc, ve);
+            __m128i *o = (__m128i *)(d + j);
+            _mm_storeu_si128(o, _mm_xor_si128(_mm_unpacklo_epi16(ab0, ce0), fv));
+            _mm_storeu_si128(o + 1, _mm_xor_si128(_mm_unpackhi_epi16(ab0, ce0), fv));
+            _mm_storeu_si128(o + 2, _mm_xor_si128(_mm_unpacklo_epi16(ab1, ce1), fv));
+            _mm_storeu_si128(o + 3, _mm_xor_si128(_mm_unpackhi_epi16(ab1, ce1), fv));
+        }
+#endif
+        for (; j < w; j++)
+            d[j] = ((uint32_t)a[j] | (uint32_t)b[j] << 8 |
+                    (uint32_t)c[j] << 16 | (uint32_t)e[j] << 24) ^ f;
+        for (j = w; j < nr; j++)
+            d[j] = 0;
+    }
+}
+
+static void pack_b(const mn_q8_bsrc *s, int64_t k, int64_t j0, int64_t nc,
+                   int nr, uint8_t *dst)
+{
+    static const uint8_t zeros[NC_MAX];
+    int64_t kq = quads(k);
+    if (s->kind == MN_Q8B_TRANS) {
+        uint32_t f = s->flip * 0x01010101u;
+        for (int64_t jb = 0, pan = 0; jb < nc; jb += nr, pan++) {
+            int64_t w = min64(nr, nc - jb);
+            for (int64_t q = 0; q < kq; q++) {
+                uint32_t *d = (uint32_t *)(dst + (pan * kq + q) * nr * 4);
+                int64_t t = min64(4, k - 4 * q);
+                for (int64_t j = 0; j < w; j++) {
+                    const uint8_t *src =
+                        s->b + (j0 + jb + j) * s->ldb + 4 * q;
+                    uint32_t v = 0;
+                    if (t == 4)
+                        memcpy(&v, src, 4);
+                    else
+                        for (int64_t u = 0; u < t; u++)
+                            v |= (uint32_t)src[u] << (8 * u);
+                    d[j] = v ^ f;
+                }
+                for (int64_t j = w; j < nr; j++)
+                    d[j] = 0;
+            }
+        }
+        return;
+    }
+    uint8_t rows[4][NC_MAX + 16];
+    const mn_conv_params *p = s->p;
+    int64_t khw = p ? p->kh * p->kw : 1, hp = 0, wp = 0;
+    if (p)
+        mn_q8_pad_dims(p, &hp, &wp);
+    for (int64_t q = 0; q < kq; q++) {
+        const uint8_t *r[4];
+        for (int t = 0; t < 4; t++) {
+            int64_t kk = 4 * q + t;
+            if (kk >= k) {
+                r[t] = zeros; /* times a zero weight */
+            } else if (s->kind == MN_Q8B_MATRIX) {
+                r[t] = s->b + kk * s->ldb + j0;
+            } else {
+                int64_t c = kk / khw, rr = kk % khw;
+                im2col_row_u8(p, s->b + c * hp * wp, wp, rr / p->kw,
+                              rr % p->kw, j0, nc, rows[t]);
+                r[t] = rows[t];
+            }
+        }
+        interleave4(r, nc, nr, kq, q, s->flip, dst);
+    }
+}
+
+/* ---- driver ---- */
+
+static int64_t tile_cols(const mn_kernels_q8 *kr, int64_t n, int64_t k)
+{
+    int64_t per = quads(k) * 4;
+    int64_t nc = (int64_t)B_BUDGET / per / kr->nr * kr->nr;
+    nc = min64(max64(nc, kr->nr), NC_MAX);
+    return min64(nc, round_up(n, kr->nr));
+}
+
+size_t mn_q8_thread_scratch(const mn_kernels_q8 *kr, int64_t n, int64_t k)
+{
+    return (size_t)(quads(k) * 4 * tile_cols(kr, n, k));
+}
+
+typedef struct job {
+    const mn_kernels_q8 *kr;
+    int64_t m, n, k, nc, ntn, rows_per; /* rows_per: multiple of MR */
+    const uint8_t *a;
+    size_t a_panel;                     /* bytes of one A panel */
+    const mn_q8_bsrc *bs;
+    const mn_qgemm_epi *e;
+    int64_t row0, rs, cs;
+    char *y;
+    int esize;
+    mn_pool *pool;
+    void *scratch0;
+} job;
+
+static void task(void *arg, int64_t t, int thread)
+{
+    const job *J = arg;
+    const mn_kernels_q8 *kr = J->kr;
+    int64_t nt = t % J->ntn, mt = t / J->ntn;
+    int64_t j0 = nt * J->nc, nc = min64(J->nc, J->n - j0);
+    int64_t r0 = mt * J->rows_per, r1 = min64(J->m, r0 + J->rows_per);
+    int64_t kq = quads(J->k);
+    uint8_t *bp = J->pool ? mn_pool_scratch(J->pool, thread) : J->scratch0;
+    pack_b(J->bs, J->k, j0, nc, kr->nr, bp);
+    for (int64_t i = r0; i < r1; i += kr->mr) {
+        const uint8_t *a = J->a + (size_t)(i / kr->mr) * J->a_panel;
+        int mr = (int)min64(kr->mr, r1 - i);
+        for (int64_t jb = 0; jb < nc; jb += kr->nr) {
+            int nr = (int)min64(kr->nr, nc - jb);
+            char *y = J->y + (i * J->rs + (j0 + jb) * J->cs) * J->esize;
+            kr->tile(kq, a, bp + jb * kq * 4, mr, nr, J->e, J->row0 + i, y,
+                     J->rs, J->cs);
+        }
+    }
+}
+
+void mn_q8_gemm_run(const mn_kernels_q8 *kr, mn_pool *pool, int64_t m,
+                    int64_t n, int64_t k, const void *a, const mn_q8_bsrc *bs,
+                    const mn_qgemm_epi *e, int64_t row0, void *y, int64_t rs,
+                    int64_t cs, void *scratch)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    job J = {.kr = kr, .m = m, .n = n, .k = k, .a = a, .bs = bs, .e = e,
+             .row0 = row0, .rs = rs, .cs = cs, .y = y,
+             .esize = e->mult ? 1 : 4, .pool = pool, .scratch0 = scratch};
+    J.nc = tile_cols(kr, n, k);
+    J.ntn = ceil_div(n, J.nc);
+    J.a_panel = mn_q8_pack_a_bytes(kr, kr->mr, k);
+    int64_t npan = ceil_div(m, kr->mr), ntm = 1;
+    int threads = mn_pool_threads(pool);
+    if (threads < 2 || (double)m * (double)n * (double)k < MIN_PAR_MACS ||
+        mn_pool_scratch_bytes(pool) < mn_q8_thread_scratch(kr, n, k))
+        J.pool = pool = NULL;
+    else if (J.ntn < 2 * threads)
+        ntm = min64(npan, ceil_div(2 * threads, J.ntn));
+    J.rows_per = ceil_div(npan, ntm) * kr->mr;
+    ntm = ceil_div(m, J.rows_per);
+    mn_pool_run(pool, task, &J, ntm * J.ntn);
+}

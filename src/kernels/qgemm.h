@@ -1,0 +1,135 @@
+/* Fast 8-bit integer GEMM (uint8 activations × int8 weights → int32) with
+ * a fused requantizing epilogue, for QLinearConv / ConvInteger /
+ * QLinearMatMul. Dispatched at run time (src/kernels/dispatch.h): the
+ * AVX-512 VNNI tile (vpdpbusd) or the AVX2 tile (vpmaddwd on zero-extended
+ * activations, exact); with neither, callers run the reference kernels
+ * (src/kernels/ref/conv_q8_ref.c), which stay the oracle: results here are
+ * bit-identical to them.
+ *
+ * The GEMM is C[m×n] = A[m×k] · B[k×n] with A the weights (int8, packed
+ * once: panels of MR rows, k grouped by 4 and zero-padded) and B the
+ * activations (uint8, packed per call into NR-column panels, k grouped by
+ * 4: panel[q][j][t] = B[4q + t][j]). A uint8 weight tensor whose zero point
+ * is 128 and int8 activations are moved to that form by flipping the top
+ * bit (v ^ 0x80 = v ± 128 with the zero point moved along). The activation
+ * zero point x_zp is not subtracted in the inner loop:
+ *     Σ (x - x_zp)·w = Σ x·w - x_zp·Σ w,
+ * the per-row weight sum folded into the epilogue's per-row addend.
+ *
+ * Epilogue per element (row i, the output channel):
+ *   int8/uint8 out: v = round_half_even(((double)acc + add[i]) · mult[i])
+ *                   + y_zp, saturated to [lo, hi] (NaN → lo), exactly as
+ *                   mn_ref_requantize (all doubles hold exact integers
+ *                   until the one multiply); [lo, hi] narrower than the
+ *                   type is a fused ReLU/ReLU6.
+ *   int32 out:      v = acc + add_i32[i] (wrapping; exact when the true
+ *                   result fits, as the op's k bound guarantees).
+ * Integer sums are exact, so results never depend on tiling or threads. */
+#ifndef MN_KERNELS_QGEMM_H
+#define MN_KERNELS_QGEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/pool.h"
+#include "kernels/dispatch.h"
+#include "kernels/ref/ref_kernels_conv.h"
+
+typedef struct mn_qgemm_epi {
+    const double *add;      /* per row (uint8/int8 out) */
+    const double *mult;     /* per row; NULL: int32 output */
+    const int32_t *add_i32; /* per row (int32 out) */
+    double yzp, lo, hi;
+    int out_signed;         /* int8 (1) or uint8 (0) output */
+} mn_qgemm_epi;
+
+/* One tile: rows [row0, row0 + mr) of the epilogue arrays, mr <= MR,
+ * nr <= NR columns; a is one packed A panel (MR rows × kq quads), b one
+ * packed B panel (kq × NR × 4 bytes). Element (i, j) is stored at
+ * y + (i·rs + j·cs) elements (1 byte, or 4 for int32 output). */
+typedef void (*mn_qgemm_tile_fn)(int64_t kq, const void *a, const uint8_t *b,
+                                 int mr, int nr, const mn_qgemm_epi *e,
+                                 int64_t row0, void *y, int64_t rs,
+                                 int64_t cs);
+
+/* One depthwise output plane (8-bit, see mn_q8_dw_ok for which p):
+ *   y[oh][ow] = epilogue_row(Σ_ij taps[i·kw + j] · xp[oh·sh + i·dh][ow·sw + j·dw])
+ * xp: the input channel padded by mn_q8_pad_input (wp wide, flip applied
+ * by the caller's x_zp bookkeeping: xp holds uint8), taps: int8 weights
+ * as int32. y: oh·ow elements (1 byte, or 4 for int32 output). */
+typedef void (*mn_q8_dw_fn)(const mn_conv_params *p, const uint8_t *xp,
+                            int64_t wp, const int32_t *taps,
+                            const mn_qgemm_epi *e, int64_t row, void *y);
+
+/* How A panels are laid out: per quad q, per row i,
+ *   MN_QA_S8X4:  4 int8 (w[4q..4q+3]) — the VNNI tile;
+ *   MN_QA_S16X4: (w0, w2) then (w1, w3) as int16 pairs — the AVX2 tile. */
+enum { MN_QA_S8X4 = 0, MN_QA_S16X4 = 1 };
+
+typedef struct mn_kernels_q8 {
+    const char *name;
+    mn_isa isa;
+    int mr, nr;
+    int a_layout; /* MN_QA_* */
+    mn_qgemm_tile_fn tile;
+    mn_q8_dw_fn dw; /* NULL: depthwise runs as grouped GEMMs */
+} mn_kernels_q8;
+
+/* Whether kr's depthwise kernel handles p (depthwise, strides 1 or 2). */
+int mn_q8_dw_ok(const mn_kernels_q8 *kr, const mn_conv_params *p);
+mn_q8_dw_fn mn_q8_dw_avx512vnni(void); /* NULL if not built */
+
+const mn_kernels_q8 *mn_kernels_q8_avx512vnni(void); /* NULL if not built */
+const mn_kernels_q8 *mn_kernels_q8_avx2(void);
+/* The table for the active ISA level; NULL: use the reference kernels. */
+const mn_kernels_q8 *mn_kernels_q8_active(void);
+
+/* ---- A (weights) packing, done once ---- */
+
+/* Bytes of the packed form of m rows × k. */
+size_t mn_q8_pack_a_bytes(const mn_kernels_q8 *kr, int64_t m, int64_t k);
+/* Packs w (m rows, row stride ldw bytes, k int8 values each; each byte
+ * XORed with flip first) and writes each row's sum Σ_p w[i][p] (after the
+ * flip, as int8) into rowsum[i] (rowsum may be NULL). */
+void mn_q8_pack_a(const mn_kernels_q8 *kr, int64_t m, int64_t k,
+                  const uint8_t *w, int64_t ldw, uint8_t flip, void *dst,
+                  int32_t *rowsum);
+
+/* ---- B (activations) sources, packed per call ---- */
+
+typedef enum mn_q8_bkind {
+    MN_Q8B_MATRIX = 0, /* b[p·ldb + j] */
+    MN_Q8B_TRANS = 1,  /* b[j·ldb + p] */
+    MN_Q8B_IM2COL = 2  /* convolution taps of one group of x (NCHW),
+                          padded by mn_q8_pad_input */
+} mn_q8_bkind;
+
+typedef struct mn_q8_bsrc {
+    mn_q8_bkind kind;
+    const uint8_t *b;          /* IM2COL: the group's padded input */
+    int64_t ldb;
+    const mn_conv_params *p;   /* IM2COL only */
+    uint8_t flip;              /* XORed into every byte (int8 → uint8) */
+} mn_q8_bsrc;
+
+/* The im2col source reads a copy of one group's input with the padding
+ * written out (the zero point), so packing has no bounds checks: cg
+ * channel planes of hp × wp bytes (mn_q8_pad_dims), plus slack for
+ * 16-byte reads. */
+void mn_q8_pad_dims(const mn_conv_params *p, int64_t *hp, int64_t *wp);
+size_t mn_q8_pad_bytes(const mn_conv_params *p);
+void mn_q8_pad_input(const mn_conv_params *p, const uint8_t *x, uint8_t pad,
+                     uint8_t *dst);
+
+/* Bytes of one thread's B packing buffer for n columns and k. */
+size_t mn_q8_thread_scratch(const mn_kernels_q8 *kr, int64_t n, int64_t k);
+
+/* y = epilogue(A · B) for m rows, n columns, k reductions: a packed by
+ * mn_q8_pack_a, B from bs, element (i, j) at y + (i·rs + j·cs) elements,
+ * epilogue rows row0 + i. scratch: one thread's buffer (used when pool is
+ * NULL); pool threads use the pool's scratch. */
+void mn_q8_gemm_run(const mn_kernels_q8 *kr, mn_pool *pool, int64_t m,
+                    int64_t n, int64_t k, const void *a, const mn_q8_bsrc *bs,
+                    const mn_qgemm_epi *e, int64_t row0, void *y, int64_t rs,
+                    int64_t cs, void *scratch);
+
+#endif

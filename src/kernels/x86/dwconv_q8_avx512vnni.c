@@ -1,0 +1,69 @@
+/* AVX-512 VNNI 8-bit depthwise convolution (see mn_q8_dw_fn in qgemm.h):
+ * one output plane, 16 output columns per vector. The input is the
+ * zero-point-padded channel plane, so there are no bounds checks; for each
+ * tap the 16 uint8 inputs (stride 1: 16 consecutive bytes; stride 2: the
+ * even bytes of 32) are zero-extended to int32 lanes and vpdpwssd adds
+ * input × weight (the int16 pair's upper halves are 0). Any kernel size
+ * and dilation; the requantizing store is the GEMM's. */
+#include "kernels/qgemm.h"
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
+    defined(__AVX512VNNI__)
+#include "kernels/x86/q8_avx512_epi.h"
+
+INL __m512i load16(const uint8_t *s, int64_t sw)
+{
+    if (sw == 1)
+        return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)s));
+    __m256i v = _mm256_loadu_si256((const __m256i *)s); /* even bytes */
+    return _mm512_cvtepu16_epi32(
+        _mm256_and_si256(v, _mm256_set1_epi16(0x00FF)));
+}
+
+INL void plane(const mn_conv_params *p, const uint8_t *xp, int64_t wp,
+               const int32_t *taps, const mn_qgemm_epi *e, int64_t row,
+               char *y, int64_t sw)
+{
+    int es = e->mult ? 1 : 4;
+    int64_t kh = p->kh, kw = p->kw, ntap = kh * kw;
+    __m512i wv[64];
+    int nw = ntap <= 64 ? (int)ntap : 0; /* taps kept in registers/L1 */
+    for (int t = 0; t < nw; t++)
+        wv[t] = _mm512_set1_epi32(taps[t] & 0xFFFF);
+    for (int64_t oh = 0; oh < p->oh; oh++) {
+        const uint8_t *r0 = xp + oh * p->sh * wp;
+        char *yr = y + oh * p->ow * es;
+        for (int64_t ow = 0; ow < p->ow; ow += 16) {
+            __m512i acc = _mm512_setzero_si512();
+            const uint8_t *base = r0 + ow * sw;
+            for (int64_t i = 0; i < kh; i++) {
+                const uint8_t *ri = base + i * p->dh * wp;
+                for (int64_t j = 0; j < kw; j++) {
+                    int64_t t = i * kw + j;
+                    __m512i w = nw ? wv[t]
+                                   : _mm512_set1_epi32(taps[t] & 0xFFFF);
+                    acc = _mm512_dpwssd_epi32(acc, load16(ri + j * p->dw, sw),
+                                              w);
+                }
+            }
+            int64_t n = p->ow - ow;
+            store16(acc, e, row, n < 16 ? (int)n : 16, yr + ow * es, 1);
+        }
+    }
+}
+
+static void dw_any(const mn_conv_params *p, const uint8_t *xp, int64_t wp,
+                   const int32_t *taps, const mn_qgemm_epi *e, int64_t row,
+                   void *y)
+{
+    if (p->sw == 1)
+        plane(p, xp, wp, taps, e, row, y, 1);
+    else
+        plane(p, xp, wp, taps, e, row, y, 2);
+}
+
+mn_q8_dw_fn mn_q8_dw_avx512vnni(void) { return dw_any; }
+
+#else
+mn_q8_dw_fn mn_q8_dw_avx512vnni(void) { return 0; }
+#endif

@@ -1,0 +1,88 @@
+/* The fast 8-bit ops' prepared state (see qprep.h). */
+#include <stdlib.h>
+#include <string.h>
+#include "ops/qprep.h"
+
+int mn_q8_weight_flip(const mn_tensor *w, const mn_tensor *zp, uint8_t *flip)
+{
+    int64_t want = w->dtype == MN_DT_I8 ? 0 : 128;
+    int64_t n = zp ? mn_tensor_numel(zp) : 0;
+    if (zp && !zp->data)
+        return 0;
+    if (!zp && want != 0)
+        return 0;
+    for (int64_t i = 0; i < n; i++)
+        if (mn_tensor_get_i64(zp, i) != want)
+            return 0;
+    *flip = want ? 0x80 : 0;
+    return 1;
+}
+
+void mn_q8_prep_destroy(void *prep)
+{
+    mn_q8_prep *q = prep;
+    if (!q)
+        return;
+    mn_free_aligned(q->a);
+    free(q->rowsum);
+    free(q->add);
+    free(q->mult);
+    free(q->add_i32);
+    free(q->taps);
+    free(q);
+}
+
+mn_status mn_q8_prep_create(const mn_kernels_q8 *kr, int64_t m, int64_t k,
+                            int64_t groups, const uint8_t *w, int64_t ldw,
+                            int transposed, uint8_t flip, mn_q8_prep **out,
+                            mn_ctx *ctx)
+{
+    int64_t rows = m * groups;
+    uint8_t *tw = NULL;
+    mn_q8_prep *q = mn_calloc(1, sizeof *q);
+    *out = NULL;
+    if (!q)
+        return mn_error(ctx, MN_ERR_OOM, "out of memory");
+    q->kr = kr;
+    q->m = m;
+    q->k = k;
+    q->groups = groups;
+    q->a_group = (mn_q8_pack_a_bytes(kr, m, k) + 63) / 64 * 64;
+    q->a = mn_malloc_aligned(q->a_group * (size_t)groups);
+    q->rowsum = mn_calloc((size_t)rows, sizeof *q->rowsum);
+    q->add = mn_calloc((size_t)rows, sizeof *q->add);
+    q->mult = mn_calloc((size_t)rows, sizeof *q->mult);
+    q->add_i32 = mn_calloc((size_t)rows, sizeof *q->add_i32);
+    if (transposed)
+        tw = mn_malloc((size_t)(rows * k));
+    if (!q->a || !q->rowsum || !q->add || !q->mult || !q->add_i32 ||
+        (transposed && !tw)) {
+        free(tw);
+        mn_q8_prep_destroy(q);
+        return mn_error(ctx, MN_ERR_OOM, "out of memory (packed weights)");
+    }
+    if (transposed) {
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t p = 0; p < k; p++)
+                tw[r * k + p] = w[p * ldw + r];
+        w = tw;
+        ldw = k;
+    }
+    for (int64_t g = 0; g < groups; g++)
+        mn_q8_pack_a(kr, m, k, w + g * m * ldw, ldw, flip,
+                     q->a + (size_t)g * q->a_group, q->rowsum + g * m);
+    free(tw);
+    *out = q;
+    return MN_OK;
+}
+
+void mn_q8_prep_tables(mn_q8_prep *q, int32_t xzp, const int32_t *bias)
+{
+    for (int64_t r = 0; r < q->m * q->groups; r++) {
+        int64_t corr = -(int64_t)xzp * q->rowsum[r];
+        q->add[r] = (double)((bias ? bias[r] : 0) + corr);
+        q->add_i32[r] = (int32_t)(uint32_t)(uint64_t)corr;
+    }
+    q->epi.add = q->add;
+    q->epi.add_i32 = q->add_i32;
+}

@@ -1,0 +1,47 @@
+/* Per-node state of the fast 8-bit ops (QLinearConv, ConvInteger,
+ * QLinearMatMul), built once by their prepare hook at session compile time
+ * from the constant weights: the packed weights and the per-row
+ * requantization table of the int8 GEMM (src/kernels/qgemm.h). Forward
+ * only reads it, so run() allocates nothing. */
+#ifndef MN_OPS_QPREP_H
+#define MN_OPS_QPREP_H
+
+#include "ops/ops.h"
+#include "kernels/qgemm.h"
+
+typedef struct mn_q8_prep {
+    const mn_kernels_q8 *kr;
+    int64_t m, k, groups;  /* rows per group, reductions, groups */
+    uint8_t *a;            /* packed weights: group g at a + g·a_group */
+    size_t a_group;
+    int32_t *rowsum;       /* [groups·m]: Σ weights of each row */
+    double *add, *mult;    /* [groups·m] epilogue tables */
+    int32_t *add_i32;      /* [groups·m] */
+    int32_t *taps;         /* depthwise kernel: [groups·m][k] weights, or
+                              NULL (GEMM path) */
+    mn_qgemm_epi epi;
+    uint8_t xflip;         /* 0x80 for int8 activations */
+    uint8_t xpad;          /* x's zero point as stored (conv padding) */
+} mn_q8_prep;
+
+/* How an 8-bit weight tensor maps to the kernels' int8: int8 with zero
+ * point 0 (flip 0) or uint8 with zero point 128 (flip 0x80). zp: the
+ * constant zero-point tensor or NULL. Returns 0 when it does not. */
+int mn_q8_weight_flip(const mn_tensor *w, const mn_tensor *zp,
+                      uint8_t *flip);
+
+/* Allocates the state and packs `groups` blocks of m rows × k from w (row
+ * stride ldw, block g at w + g·m·ldw; transposed: w is k × (groups·m),
+ * element (row r, p) at w[p·ldw + r], groups must be 1). Fills rowsum;
+ * the caller fills the tables. */
+mn_status mn_q8_prep_create(const mn_kernels_q8 *kr, int64_t m, int64_t k,
+                            int64_t groups, const uint8_t *w, int64_t ldw,
+                            int transposed, uint8_t flip, mn_q8_prep **out,
+                            mn_ctx *ctx);
+void mn_q8_prep_destroy(void *prep);
+
+/* The tables for x zero point xzp (after the activation flip), int32
+ * biases (NULL: 0), per-row multipliers (NULL: int32 output). */
+void mn_q8_prep_tables(mn_q8_prep *q, int32_t xzp, const int32_t *bias);
+
+#endif

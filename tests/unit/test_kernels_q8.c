@@ -1,0 +1,508 @@
+/* The fast 8-bit kernels against the reference ones, bit for bit, at every
+ * ISA level the CPU has: the int8 GEMM (src/kernels/qgemm.h) on random
+ * shapes with odd m/n/k and tails, plain and transposed activations,
+ * zero points, per-row scales, narrowed (ReLU-like) bounds, int32 output;
+ * QLinearConv / ConvInteger through their prepare hook on random convs
+ * (grouped, depthwise, strided, padded, dilated; uint8/int8 activations,
+ * int8 or zero-point-128 uint8 weights) against the reference path, with
+ * one and two threads; and a quantized fashion_cnn session: identical
+ * outputs for ref / fast, 1 / 2 threads, and no allocation in run. */
+#include <stdlib.h>
+#include <string.h>
+#include "test.h"
+#include "ops_test_util.h"
+#include "minnow/minnow.h"
+#include "minnow/quant.h"
+#include "core/pool.h"
+#include "kernels/qgemm.h"
+
+extern long mn_test_allocs;
+extern const mn_op_def mn_opdef_qlinearconv, mn_opdef_convinteger,
+    mn_opdef_qlinearmatmul;
+
+/* The fast levels this CPU has (each forced in turn). */
+static int fast_levels(mn_isa *lv)
+{
+    int n = 0;
+    mn_isa cpu = mn_isa_detect();
+    if (cpu >= MN_ISA_AVX2 && mn_kernels_q8_avx2())
+        lv[n++] = MN_ISA_AVX2;
+    if (cpu >= MN_ISA_AVX512VNNI && mn_kernels_q8_avx512vnni())
+        lv[n++] = MN_ISA_AVX512VNNI;
+    return n;
+}
+
+/* ---- the GEMM ---- */
+
+typedef struct gcase {
+    int64_t m, n, k;
+    int trans, out_i32, out_signed, narrow;
+    uint8_t wflip, xflip;
+} gcase;
+
+static void check_gemm(const gcase *c, mn_pool *pool)
+{
+    const mn_kernels_q8 *kr = mn_kernels_q8_active();
+    int64_t m = c->m, n = c->n, k = c->k;
+    uint8_t *w = malloc((size_t)(m * k)), *x = malloc((size_t)(k * n));
+    int16_t *w16 = malloc((size_t)(m * k) * 2), *x16 = malloc((size_t)(k * n) * 2);
+    int32_t *acc = malloc((size_t)(m * n) * 4), *rs = malloc((size_t)m * 4);
+    int32_t *bias = malloc((size_t)m * 4), *addi = malloc((size_t)m * 4);
+    double *add = malloc((size_t)m * 8), *mult = malloc((size_t)m * 8);
+    size_t ysz = (size_t)(m * n) * 4;
+    char *y = malloc(ysz), *want = malloc(ysz);
+    void *a = mn_malloc_aligned(mn_q8_pack_a_bytes(kr, m, k));
+    void *scr = mn_malloc_aligned(mn_q8_thread_scratch(kr, n, k));
+    if (!w || !x || !w16 || !x16 || !acc || !rs || !bias || !addi || !add ||
+        !mult || !y || !want || !a || !scr) {
+        CHECK(0);
+        goto out;
+    }
+    int32_t xzp = (int32_t)otu_int(0, 255); /* after the flip */
+    for (int64_t i = 0; i < m * k; i++)
+        w[i] = (uint8_t)otu_rand();
+    /* x stored [k][n] (plain) or [n][k] (transposed) */
+    for (int64_t i = 0; i < k * n; i++)
+        x[i] = (uint8_t)otu_rand();
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t p = 0; p < k; p++)
+            w16[i * k + p] = (int8_t)(w[i * k + p] ^ c->wflip);
+    for (int64_t p = 0; p < k; p++)
+        for (int64_t j = 0; j < n; j++) {
+            uint8_t v = c->trans ? x[j * k + p] : x[p * n + j];
+            x16[p * n + j] = (int16_t)((v ^ c->xflip) - xzp);
+        }
+    mn_ref_gemm_s16s32(m, n, k, w16, x16, acc);
+    mn_q8_pack_a(kr, m, k, w, k, c->wflip, a, rs);
+    double yzp = (double)otu_int(c->out_signed ? -128 : 0,
+                                 c->out_signed ? 127 : 255);
+    double lo = c->out_signed ? -128 : 0, hi = c->out_signed ? 127 : 255;
+    if (c->narrow) { /* a fused ReLU6-like clamp */
+        lo = yzp < hi ? yzp : hi;
+        hi = lo + 40 < hi ? lo + 40 : hi;
+    }
+    for (int64_t i = 0; i < m; i++) {
+        bias[i] = (int32_t)otu_int(-3000, 3000);
+        int64_t corr = -(int64_t)xzp * rs[i];
+        add[i] = (double)(bias[i] + corr);
+        addi[i] = (int32_t)corr;
+        /* mostly inside the output range, some saturating */
+        mult[i] = (double)(float)((0.001f + 0.003f * (otu_float() + 1)) /
+                                  sqrtf((float)k));
+    }
+    mn_qgemm_epi e = {.add = add, .mult = c->out_i32 ? NULL : mult,
+                      .add_i32 = addi, .yzp = yzp, .lo = lo, .hi = hi,
+                      .out_signed = c->out_signed};
+    mn_q8_bsrc bs = {.kind = c->trans ? MN_Q8B_TRANS : MN_Q8B_MATRIX,
+                     .b = x, .ldb = c->trans ? k : n, .flip = c->xflip};
+    /* y[i][j] row-major, or transposed (as QLinearMatMul stores) */
+    int64_t ys_r = c->trans ? 1 : n, ys_c = c->trans ? m : 1;
+    memset(y, 0xC3, ysz);
+    mn_q8_gemm_run(kr, pool, m, n, k, a, &bs, &e, 0, y, ys_r, ys_c, scr);
+    int bad = 0;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            int64_t at = i * ys_r + j * ys_c;
+            if (c->out_i32) {
+                int32_t g;
+                memcpy(&g, y + at * 4, 4);
+                bad += g != acc[i * n + j];
+            } else {
+                int32_t r = mn_ref_requantize((int64_t)acc[i * n + j] + bias[i],
+                                              mult[i], (int32_t)yzp,
+                                              (int32_t)lo, (int32_t)hi);
+                int32_t g = c->out_signed ? (int8_t)y[at] : (uint8_t)y[at];
+                bad += g != r;
+            }
+        }
+    if (bad)
+        mn_test_fail(__FILE__, __LINE__,
+                     "%s m%lld n%lld k%lld trans%d i32 %d: %d wrong", kr->name,
+                     (long long)m, (long long)n, (long long)k, c->trans,
+                     c->out_i32, bad);
+out:
+    free(w), free(x), free(w16), free(x16), free(acc), free(rs);
+    free(bias), free(addi), free(add), free(mult), free(y), free(want);
+    mn_free_aligned(a);
+    mn_free_aligned(scr);
+}
+
+TEST(kernels_q8_gemm_vs_reference)
+{
+    mn_isa lv[4];
+    int nl = fast_levels(lv);
+    mn_ctx ctx = {{0}};
+    mn_pool *pool = NULL;
+    if (mn_isa_detect() >= MN_ISA_AVX2)
+        CHECK(nl >= 1); /* an x86-64 build has the AVX2 kernels */
+    CHECK_OK(mn_pool_create(2, 0, &pool, &ctx), &ctx);
+    for (int l = 0; l < nl; l++) {
+        mn_isa_force(lv[l]);
+        CHECK(mn_kernels_q8_active() != NULL);
+        otu_seed(500 + (uint64_t)l);
+        for (int it = 0; it < 120; it++) {
+            gcase c = {.m = otu_int(1, 40), .n = otu_int(1, 80),
+                       .k = otu_int(1, 70), .trans = it % 3 == 2,
+                       .out_i32 = it % 5 == 4,
+                       .out_signed = (int)otu_int(0, 1),
+                       .narrow = it % 7 == 3,
+                       .wflip = otu_int(0, 1) ? 0x80 : 0,
+                       .xflip = otu_int(0, 1) ? 0x80 : 0};
+            check_gemm(&c, it % 2 ? pool : NULL);
+        }
+        /* big enough to tile and split over the pool; k tails */
+        gcase big[] = {{.m = 67, .n = 1100, .k = 291},
+                       {.m = 200, .n = 49, .k = 1155, .out_signed = 1},
+                       {.m = 9, .n = 700, .k = 3, .trans = 1},
+                       {.m = 130, .n = 530, .k = 577, .out_i32 = 1}};
+        for (size_t i = 0; i < sizeof big / sizeof *big; i++) {
+            check_gemm(&big[i], NULL);
+            check_gemm(&big[i], pool);
+        }
+    }
+    mn_isa_force(MN_ISA_COUNT);
+    mn_pool_destroy(pool);
+}
+
+/* ---- the ops, through prepare ---- */
+
+typedef struct cparams {
+    int64_t n, c, h, w, m, kh, kw, s, d, pt, pl, pb, pr, group;
+    int xs, wu, ys, per_channel, bias;
+} cparams;
+
+static cparams random_conv(int kind)
+{
+    cparams q = {.n = otu_int(1, 2), .h = otu_int(1, 12), .w = otu_int(1, 12),
+                 .kh = otu_int(1, 5), .kw = otu_int(1, 5), .s = otu_int(1, 2),
+                 .d = otu_int(1, 2), .pt = otu_int(0, 2), .pl = otu_int(0, 2),
+                 .pb = otu_int(0, 2), .pr = otu_int(0, 2)};
+    q.group = kind == 0 ? 1 : otu_int(2, 3);
+    q.c = q.group * otu_int(1, 12);
+    q.m = q.group * otu_int(1, 20);
+    if (kind == 2) { /* depthwise */
+        q.c = q.group = otu_int(2, 9);
+        q.m = q.c * otu_int(1, 2);
+    }
+    if (kind == 3) { /* pointwise */
+        q.kh = q.kw = q.s = 1;
+        q.pt = q.pl = q.pb = q.pr = 0;
+    }
+    q.xs = (int)otu_int(0, 1);
+    q.wu = (int)otu_int(0, 3) == 0; /* uint8 weights, zero point 128 */
+    q.ys = (int)otu_int(0, 1);
+    q.per_channel = (int)otu_int(0, 1);
+    q.bias = (int)otu_int(0, 1);
+    return q;
+}
+
+/* infer → scratch → prepare → forward with x a run-time value (its data
+ * hidden until forward), as a session does. Returns the output bytes
+ * (caller frees) or NULL; *fast tells whether prepare built state. */
+static char *run_op(const mn_op_def *def, const mn_node *nd,
+                    const mn_tensor *const *in, int n_in, mn_pool *pool,
+                    size_t *nbytes, int *fast)
+{
+    mn_ctx ctx = {{0}};
+    mn_tensor x = *in[0], out = {0}, *op = &out;
+    const mn_tensor *cin[9];
+    mn_prepared pp = {0};
+    mn_prepare_info pi = {0};
+    void *priv, *scr = NULL;
+    char *y = NULL;
+    memcpy(cin, in, sizeof *cin * (size_t)n_in);
+    x.data = NULL;
+    cin[0] = &x;
+    CHECK_OK(def->infer(nd, cin, n_in, &op, 1, &ctx), &ctx);
+    size_t sb = def->scratch(nd, cin, n_in, (const mn_tensor *const *)&op, 1);
+    CHECK_OK(def->prepare(nd, cin, n_in, (const mn_tensor *const *)&op, 1,
+                          &pi, &pp, &ctx), &ctx);
+    priv = pp.priv;
+    *fast = priv != NULL;
+    *nbytes = mn_tensor_nbytes(&out);
+    y = malloc(*nbytes ? *nbytes : 1);
+    scr = mn_malloc_aligned(sb ? sb : 1);
+    if (y && scr) {
+        memset(y, 0xC3, *nbytes);
+        out.data = y;
+        x.data = in[0]->data;
+        mn_exec ex = {.ctx = &ctx, .scratch = scr, .scratch_bytes = sb,
+                      .pool = pool, .priv = priv};
+        CHECK_OK(def->forward(nd, cin, n_in, &op, 1, &ex), &ctx);
+    }
+    mn_free_aligned(scr);
+    if (pp.release)
+        pp.release(priv);
+    return y;
+}
+
+static void check_conv(const cparams *q, int qlinear, mn_pool *pool,
+                       const mn_isa *lv, int nl)
+{
+    mn_node nd;
+    int64_t shh = q->h + q->pt + q->pb - q->d * (q->kh - 1) - 1;
+    int64_t sww = q->w + q->pl + q->pr - q->d * (q->kw - 1) - 1;
+    if (shh < 0 || sww < 0)
+        return;
+    otu_node(&nd, qlinear ? "QLinearConv" : "ConvInteger");
+    otu_ints(&nd, "strides", (int64_t[]){q->s, q->s}, 2);
+    otu_ints(&nd, "dilations", (int64_t[]){q->d, q->d}, 2);
+    otu_ints(&nd, "pads", (int64_t[]){q->pt, q->pl, q->pb, q->pr}, 4);
+    otu_int_attr(&nd, "group", q->group);
+    int64_t nch = q->per_channel ? q->m : 1;
+    mn_dtype xdt = q->xs ? MN_DT_I8 : MN_DT_U8;
+    mn_dtype wdt = q->wu ? MN_DT_U8 : MN_DT_I8;
+    mn_tensor *x = otu_random(xdt, 4, (int64_t[]){q->n, q->c, q->h, q->w});
+    mn_tensor *w = otu_random(wdt, 4,
+                              (int64_t[]){q->m, q->c / q->group, q->kh, q->kw});
+    mn_tensor *xz = otu_random(xdt, 0, NULL);
+    mn_tensor *wz = nch == 1 ? otu_tensor(wdt, 0, NULL)
+                             : otu_tensor(wdt, 1, &nch);
+    for (int64_t i = 0; wz && q->wu && i < nch; i++)
+        ((uint8_t *)wz->data)[i] = 128;
+    mn_tensor *yz = otu_random(q->ys ? MN_DT_I8 : MN_DT_U8, 0, NULL);
+    mn_tensor *xsc = otu_tensor(MN_DT_F32, 0, NULL);
+    mn_tensor *wsc = nch == 1 ? otu_tensor(MN_DT_F32, 0, NULL)
+                              : otu_tensor(MN_DT_F32, 1, &nch);
+    mn_tensor *ysc = otu_tensor(MN_DT_F32, 0, NULL);
+    mn_tensor *b = q->bias ? otu_tensor(MN_DT_I32, 1, &q->m) : NULL;
+    ((float *)xsc->data)[0] = 0.02f + 0.01f * otu_float();
+    for (int64_t i = 0; i < nch; i++)
+        ((float *)wsc->data)[i] = 0.006f + 0.004f * otu_float();
+    ((float *)ysc->data)[0] = 0.05f + 0.3f * (otu_float() + 1);
+    for (int64_t i = 0; b && i < q->m; i++)
+        ((int32_t *)b->data)[i] = (int32_t)otu_int(-20000, 20000);
+    const mn_tensor *qin[9] = {x, xsc, xz, w, wsc, wz, ysc, yz, b};
+    const mn_tensor *cin[4] = {x, w, xz, wz};
+    const mn_op_def *def = qlinear ? &mn_opdef_qlinearconv
+                                   : &mn_opdef_convinteger;
+    const mn_tensor *const *in = qlinear ? qin : cin;
+    int n_in = qlinear ? (q->bias ? 9 : 8) : 4, fast = 0;
+    size_t nr = 0, nf = 0;
+    mn_isa_force(MN_ISA_REF);
+    char *ref = run_op(def, &nd, in, n_in, NULL, &nr, &fast);
+    CHECK(!fast);
+    for (int l = 0; l < nl && ref; l++) {
+        mn_isa_force(lv[l]);
+        for (int t = 0; t < 2; t++) {
+            char *got = run_op(def, &nd, in, n_in, t ? pool : NULL, &nf,
+                               &fast);
+            CHECK(fast);
+            CHECK(got && nf == nr);
+            if (got && nf == nr && memcmp(got, ref, nr) != 0)
+                mn_test_fail(__FILE__, __LINE__,
+                             "%s %s: c%lld m%lld g%lld %lldx%lld k%lldx%lld "
+                             "s%lld d%lld xs%d wu%d differs from ref",
+                             def->name, mn_isa_name(lv[l]), (long long)q->c,
+                             (long long)q->m, (long long)q->group,
+                             (long long)q->h, (long long)q->w,
+                             (long long)q->kh, (long long)q->kw,
+                             (long long)q->s, (long long)q->d, q->xs, q->wu);
+            free(got);
+        }
+    }
+    mn_isa_force(MN_ISA_COUNT);
+    free(ref);
+    mn_tensor *all[] = {x, w, xz, wz, yz, xsc, wsc, ysc, b};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        mn_tensor_destroy(all[i]);
+    otu_node_free(&nd);
+}
+
+TEST(kernels_q8_qlinearconv_fast_vs_ref)
+{
+    mn_isa lv[4];
+    int nl = fast_levels(lv);
+    mn_ctx ctx = {{0}};
+    mn_pool *pool = NULL;
+    CHECK_OK(mn_pool_create(2, 0, &pool, &ctx), &ctx);
+    otu_seed(77);
+    for (int it = 0; it < 160; it++) {
+        cparams q = random_conv(it % 4);
+        check_conv(&q, 1, pool, lv, nl);
+    }
+    /* one with work enough for the pool */
+    cparams big = {.n = 2, .c = 32, .h = 20, .w = 19, .m = 40, .kh = 3,
+                   .kw = 3, .s = 1, .d = 1, .pt = 1, .pl = 1, .pb = 1,
+                   .pr = 1, .group = 1, .per_channel = 1, .bias = 1};
+    check_conv(&big, 1, pool, lv, nl);
+    /* depthwise ones big enough for the pool: 3×3, 7×7 stride 2, ×2 */
+    cparams dw[] = {{.n = 1, .c = 48, .h = 23, .w = 21, .m = 48, .kh = 3,
+                     .kw = 3, .s = 1, .d = 1, .pt = 1, .pl = 1, .pb = 1,
+                     .pr = 1, .group = 48, .per_channel = 1, .bias = 1},
+                    {.n = 2, .c = 40, .h = 30, .w = 33, .m = 40, .kh = 7,
+                     .kw = 7, .s = 2, .d = 1, .pt = 3, .pl = 3, .pb = 3,
+                     .pr = 3, .group = 40, .xs = 1, .ys = 1},
+                    {.n = 1, .c = 24, .h = 17, .w = 40, .m = 48, .kh = 5,
+                     .kw = 5, .s = 1, .d = 2, .pt = 4, .pl = 4, .pb = 4,
+                     .pr = 4, .group = 24, .wu = 1, .per_channel = 1}};
+    for (size_t i = 0; i < sizeof dw / sizeof *dw; i++)
+        check_conv(&dw[i], 1, pool, lv, nl);
+    mn_pool_destroy(pool);
+}
+
+TEST(kernels_q8_convinteger_fast_vs_ref)
+{
+    mn_isa lv[4];
+    int nl = fast_levels(lv);
+    otu_seed(78);
+    for (int it = 0; it < 80; it++) {
+        cparams q = random_conv(it % 4);
+        check_conv(&q, 0, NULL, lv, nl);
+    }
+}
+
+TEST(kernels_q8_qlinearmatmul_fast_vs_ref)
+{
+    mn_isa lv[4];
+    int nl = fast_levels(lv);
+    mn_ctx ctx = {{0}};
+    mn_pool *pool = NULL;
+    mn_node nd;
+    CHECK_OK(mn_pool_create(2, 0, &pool, &ctx), &ctx);
+    otu_node(&nd, "QLinearMatMul");
+    otu_seed(79);
+    for (int it = 0; it < 80; it++) {
+        int64_t bt = otu_int(1, 3), m = otu_int(1, 40), k = otu_int(1, 90);
+        int64_t n = otu_int(1, 50);
+        if (it == 79)
+            m = 300, k = 500, n = 70; /* enough for the pool */
+        int64_t per_col = otu_int(0, 1) ? n : 1;
+        int as = (int)otu_int(0, 1), bu = otu_int(0, 3) == 0;
+        int ys = (int)otu_int(0, 1);
+        mn_dtype adt = as ? MN_DT_I8 : MN_DT_U8, bdt = bu ? MN_DT_U8 : MN_DT_I8;
+        mn_tensor *a = otu_random(adt, 3, (int64_t[]){bt, m, k});
+        mn_tensor *b = otu_random(bdt, 2, (int64_t[]){k, n});
+        mn_tensor *az = otu_random(adt, 0, NULL);
+        mn_tensor *bz = per_col > 1 ? otu_tensor(bdt, 1, &per_col)
+                                    : otu_tensor(bdt, 0, NULL);
+        for (int64_t i = 0; bu && i < per_col; i++)
+            ((uint8_t *)bz->data)[i] = 128;
+        mn_tensor *yz = otu_random(ys ? MN_DT_I8 : MN_DT_U8, 0, NULL);
+        mn_tensor *asc = otu_tensor(MN_DT_F32, 0, NULL);
+        mn_tensor *bsc = per_col > 1 ? otu_tensor(MN_DT_F32, 1, &per_col)
+                                     : otu_tensor(MN_DT_F32, 0, NULL);
+        mn_tensor *ysc = otu_tensor(MN_DT_F32, 0, NULL);
+        ((float *)asc->data)[0] = 0.02f + 0.01f * otu_float();
+        for (int64_t i = 0; i < per_col; i++)
+            ((float *)bsc->data)[i] = 0.006f + 0.004f * otu_float();
+        ((float *)ysc->data)[0] = 0.05f + 0.3f * (otu_float() + 1);
+        const mn_tensor *in[8] = {a, asc, az, b, bsc, bz, ysc, yz};
+        size_t nr = 0, nf = 0;
+        int fast = 0;
+        mn_isa_force(MN_ISA_REF);
+        char *ref = run_op(&mn_opdef_qlinearmatmul, &nd, in, 8, NULL, &nr,
+                           &fast);
+        CHECK(!fast);
+        for (int l = 0; l < nl && ref; l++) {
+            mn_isa_force(lv[l]);
+            for (int t = 0; t < 2; t++) {
+                char *got = run_op(&mn_opdef_qlinearmatmul, &nd, in, 8,
+                                   t ? pool : NULL, &nf, &fast);
+                CHECK(fast);
+                if (!got || nf != nr || memcmp(got, ref, nr) != 0)
+                    mn_test_fail(__FILE__, __LINE__,
+                                 "QLinearMatMul %s %lldx%lldx%lld x%lld: "
+                                 "differs from ref", mn_isa_name(lv[l]),
+                                 (long long)m, (long long)k, (long long)n,
+                                 (long long)bt);
+                free(got);
+            }
+        }
+        mn_isa_force(MN_ISA_COUNT);
+        free(ref);
+        mn_tensor *all[] = {a, b, az, bz, yz, asc, bsc, ysc};
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+            mn_tensor_destroy(all[i]);
+    }
+    otu_node_free(&nd);
+    mn_pool_destroy(pool);
+}
+
+/* ---- a quantized model in a session ---- */
+
+static mn_graph *quantized_fashion(int act_signed)
+{
+    mn_ctx ctx = {{0}};
+    mn_graph *g = NULL;
+    mn_tensor *t = NULL;
+    char path[512], spec[600];
+    snprintf(path, sizeof path, "%s/q8_calib.npy", mn_test_tmp_dir());
+    snprintf(spec, sizeof spec, "npy:%s", path);
+    CHECK_OK(mn_tensor_create(MN_DT_F32, 4, (int64_t[]){16, 1, 28, 28}, &t,
+                              &ctx), &ctx);
+    if (!t)
+        return NULL;
+    otu_seed(9);
+    for (int64_t i = 0; i < mn_tensor_numel(t); i++)
+        ((float *)t->data)[i] = (otu_float() + 1) / 2;
+    CHECK_OK(mn_tensor_save_npy(path, t, &ctx), &ctx);
+    mn_tensor_destroy(t);
+    mn_quant_opts o = {.mode = MN_QUANT_INT8, .calib_spec = spec,
+                       .calib_count = 16, .act_signed = act_signed};
+    mn_quant_report r;
+    if (mn_graph_load_onnx("models/fashion_cnn.onnx", &g, &ctx) != MN_OK ||
+        mn_graph_optimize(g, &ctx) != MN_OK ||
+        mn_quant_format_parse("qop", &o.format, &ctx) != MN_OK ||
+        mn_quantize(g, &o, &r, &ctx) != MN_OK) {
+        mn_test_fail(__FILE__, __LINE__, "%s", ctx.msg);
+        mn_graph_destroy(g);
+        return NULL;
+    }
+    return g;
+}
+
+static mn_tensor *run_session(const mn_graph *g, int threads, mn_isa isa,
+                              long *allocs)
+{
+    mn_ctx ctx = {{0}};
+    mn_session *s = NULL;
+    mn_tensor *x = NULL, *y = NULL;
+    mn_isa_force(isa);
+    mn_session_opts o = {.batch = 8, .threads = threads};
+    CHECK_OK(mn_session_create(g, &o, &s, &ctx), &ctx);
+    if (!s)
+        goto out;
+    const mn_tensor *in = mn_session_input(s, 0);
+    CHECK_OK(mn_tensor_create(in->dtype, in->ndim, in->dims, &x, &ctx), &ctx);
+    if (!x)
+        goto out;
+    otu_seed(31);
+    for (int64_t i = 0; i < mn_tensor_numel(x); i++)
+        ((float *)x->data)[i] = (otu_float() + 1) / 2;
+    long before = mn_test_allocs;
+    for (int rep = 0; rep < 2; rep++)
+        CHECK_OK(mn_session_run(s, (const mn_tensor *const *)&x, 1, &ctx),
+                 &ctx);
+    *allocs = mn_test_allocs - before;
+    CHECK_OK(mn_tensor_clone(mn_session_output(s, 0), &y, &ctx), &ctx);
+out:
+    mn_tensor_destroy(x);
+    mn_session_destroy(s);
+    mn_isa_force(MN_ISA_COUNT);
+    return y;
+}
+
+TEST(kernels_q8_session_identical_and_no_alloc)
+{
+    mn_isa lv[4];
+    int nl = fast_levels(lv);
+    for (int sgn = 0; sgn < 2; sgn++) {
+        mn_graph *g = quantized_fashion(sgn);
+        long a = -1;
+        if (!g)
+            continue;
+        mn_tensor *ref = run_session(g, 1, MN_ISA_REF, &a);
+        CHECK_EQ_INT(a, 0);
+        for (int l = 0; l < nl && ref; l++)
+            for (int t = 1; t <= 2; t++) {
+                mn_tensor *y = run_session(g, t, lv[l], &a);
+                CHECK_EQ_INT(a, 0);
+                CHECK(y && mn_tensor_nbytes(y) == mn_tensor_nbytes(ref) &&
+                      memcmp(y->data, ref->data, mn_tensor_nbytes(ref)) == 0);
+                mn_tensor_destroy(y);
+            }
+        mn_tensor_destroy(ref);
+        mn_graph_destroy(g);
+    }
+}
