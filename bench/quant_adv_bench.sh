@@ -12,7 +12,10 @@
 # others, for the same variants.
 #
 # Writes bench/results/quant_adv.json and bench/results/quant_adv.md.
-#   MINNOW=path/to/minnow  CALIB=512  HELD_COUNT=5000  PEERS=1
+#   MINNOW=path/to/minnow  CALIB=512  HELD_COUNT=5000  PEERS=1  FASHION=1
+#   NAME=quant_adv (output file stem)
+#   ROWS_IN="a.jsonl b.jsonl" (rows measured earlier, e.g. in parallel
+#   pieces on a loaded machine, merged into the report)
 set -eu
 B=${1:-build}
 MINNOW=${MINNOW:-$B/minnow}
@@ -20,6 +23,8 @@ MODEL=${MODEL:-models/fashion_cnn.onnx}
 CALIB=${CALIB:-512}
 HELD_COUNT=${HELD_COUNT:-5000}
 PEERS=${PEERS:-1}
+FASHION=${FASHION:-1}
+NAME=${NAME:-quant_adv}
 PY=/usr/bin/python3
 UTIL=bench/quant_bench_util.py
 OUT=bench/results
@@ -28,10 +33,12 @@ trap 'rm -rf "$T"' EXIT INT TERM
 mkdir -p "$OUT"
 ROWS=$T/rows.jsonl
 : >"$ROWS"
+for f in ${ROWS_IN:-}; do cat "$f" >>"$ROWS"; done
 
 VARIANTS="plain equalize bias-correct equalize,bias-correct"
 flags() { [ "$1" = plain ] && return 0; echo "--$1" | sed 's/,/ --/'; }
 
+if [ "$FASHION" = 1 ]; then
 fp=$("$MINNOW" eval "$MODEL" --data fashion-mnist:test --json | jq .accuracy)
 jq -nc --argjson a "$fp" '{kind:"fashion", weights:"fp32", variant:"fp32",
                           accuracy:$a}' >>"$ROWS"
@@ -57,6 +64,7 @@ echo "== fashion_cnn --analyze" >&2
     --calib-count "$CALIB" --analyze --eval-data fashion-mnist:train@50000: \
     --eval-count "$HELD_COUNT" --json |
     jq -c '{kind:"analysis", analysis}' >>"$ROWS"
+fi
 
 if [ "$PEERS" = 1 ]; then
     for f in tests/data/peers/*.onnx; do
@@ -97,7 +105,7 @@ print(json.dumps({'sqnr_db': float(10 * np.log10((a * a).sum() / max(1e-30, ((a 
     done
 fi
 
-$PY - "$ROWS" "$OUT/quant_adv.json" "$OUT/quant_adv.md" <<'PYEOF'
+$PY - "$ROWS" "$OUT/$NAME.json" "$OUT/$NAME.md" <<'PYEOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 json.dump({"rows": rows}, open(sys.argv[2], "w"), indent=1)
@@ -143,4 +151,4 @@ if peers:
         md.append("| %s | %s | %s | %s |" % (m, w, " | ".join(cells), pairs))
 open(sys.argv[3], "w").write("\n".join(md) + "\n")
 PYEOF
-cat "$OUT/quant_adv.md"
+cat "$OUT/$NAME.md"
