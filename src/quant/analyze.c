@@ -80,14 +80,12 @@ static mn_status check_disjoint(const mn_quant_opts *o, const char *eval,
 
 /* ---- layers, names and taps ---- */
 
-/* Names unnamed layers "<op>_<index>" so --keep-float can address them. */
+/* Names unnamed nodes "<op>_<index>" so --keep-float can address them. */
 static mn_status name_layers(mn_graph *g, mn_ctx *ctx)
 {
     for (int ni = 0; ni < g->n_nodes; ni++) {
-        mn_qlayer l;
         char buf[64];
-        if (!mn_q_layer(g, ni, &l) || (g->nodes[ni].name &&
-                                       g->nodes[ni].name[0]))
+        if (g->nodes[ni].name && g->nodes[ni].name[0])
             continue;
         snprintf(buf, sizeof buf, "%s_%d", g->nodes[ni].op_type, ni);
         free(g->nodes[ni].name);
@@ -191,21 +189,26 @@ static int cmp_sens(const void *pa, const void *pb)
 }
 
 /* Options for a copy with only layer `only` quantized (-1: all that o
- * quantizes); *names receives the keep-float list (caller frees). */
+ * quantizes); every other node, integer-capable elementwise ops and pools
+ * included, stays float, so the drop measured is the layer's own (its
+ * weights and its input/output activations). *names receives the
+ * keep-float list (caller frees). */
 static mn_status only_opts(const mn_graph *base, const mn_quant_opts *o,
                            const int *layers, int n, int only,
                            mn_quant_opts *out, const char ***names,
                            mn_ctx *ctx)
 {
     int m = 0;
-    const char **v = mn_malloc((size_t)(n + o->n_keep_float + 1) * sizeof *v);
+    (void)n;
+    const char **v = mn_malloc(
+        (size_t)(base->n_nodes + o->n_keep_float + 1) * sizeof *v);
     if (!v)
         return mn_error(ctx, MN_ERR_OOM, "out of memory");
     for (int k = 0; k < o->n_keep_float; k++)
         v[m++] = o->keep_float[k];
-    for (int k = 0; only >= 0 && k < n; k++)
-        if (k != only)
-            v[m++] = base->nodes[layers[k]].name;
+    for (int ni = 0; only >= 0 && ni < base->n_nodes; ni++)
+        if (ni != layers[only])
+            v[m++] = base->nodes[ni].name;
     *out = *o;
     out->keep_float = v;
     out->n_keep_float = m;
