@@ -154,6 +154,15 @@ expect 0 "run channel-pruned" -- $M run "$T/p2.onnx" -i "$T/x.npy" -o "$T/o7"
 expect 0 "prune random seed 3" -- $M prune $MODEL --sparsity 0.7 --method random --seed 3 -o "$T/r1.onnx"
 expect 0 "prune random seed 3 again" -- $M prune $MODEL --sparsity 0.7 --method random --seed 3 -o "$T/r2.onnx"
 cmp -s "$T/r1.onnx" "$T/r2.onnx" && ok || bad "same seed must give the same bytes"
+# sparse kernels: the choice per layer shows in info, forced both ways
+expect 0 "prune magnitude 90 %" -- $M prune $MODEL --sparsity 0.9 --method magnitude -o "$T/p9.onnx"
+for mode in sparse dense; do
+  expect 0 "info MINNOW_SPARSE=$mode" -- env MINNOW_SPARSE=$mode $M info "$T/p9.onnx" --json
+  python3 -c "import json; d=json.load(open('$T/out')); k=[l.get('kernel') for l in d['layers'] if l['op'] in ('Conv','Gemm')]; assert len(k)==5 and all(x=='$mode' for x in k), k" && ok || bad "MINNOW_SPARSE=$mode must run every Conv/Gemm $mode"
+  expect 0 "run MINNOW_SPARSE=$mode" -- env MINNOW_SPARSE=$mode $M run "$T/p9.onnx" -i "$T/x.npy" -o "$T/o9$mode"
+done
+expect 0 "info kernel column" -- $M info "$T/p9.onnx"
+grep -q "kernel" "$T/out" && ok || bad "info text must show the kernel column"
 
 # ---- export --format c (compile-and-compare checks: tests/c_export_test.sh) ----
 expect 0 "export c" -- $M export $MODEL --format c -o "$T/cexp" --json
