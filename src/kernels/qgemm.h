@@ -76,7 +76,11 @@ typedef struct mn_kernels_q8 {
 
 /* Whether kr's depthwise kernel handles p (depthwise, strides 1 or 2). */
 int mn_q8_dw_ok(const mn_kernels_q8 *kr, const mn_conv_params *p);
-mn_q8_dw_fn mn_q8_dw_avx512vnni(void); /* NULL if not built */
+/* The AVX-512 VNNI depthwise kernel (defined only in a VNNI build; reached
+ * through mn_kernels_q8_avx512vnni()->dw). */
+void mn_q8_dwconv_avx512vnni(const mn_conv_params *p, const uint8_t *xp,
+                             int64_t wp, const int32_t *taps,
+                             const mn_qgemm_epi *e, int64_t row, void *y);
 
 const mn_kernels_q8 *mn_kernels_q8_avx512vnni(void); /* NULL if not built */
 const mn_kernels_q8 *mn_kernels_q8_avx2(void);

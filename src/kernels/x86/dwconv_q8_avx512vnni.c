@@ -52,9 +52,9 @@ INL void plane(const mn_conv_params *p, const uint8_t *xp, int64_t wp,
     }
 }
 
-static void dw_any(const mn_conv_params *p, const uint8_t *xp, int64_t wp,
-                   const int32_t *taps, const mn_qgemm_epi *e, int64_t row,
-                   void *y)
+void mn_q8_dwconv_avx512vnni(const mn_conv_params *p, const uint8_t *xp,
+                             int64_t wp, const int32_t *taps,
+                             const mn_qgemm_epi *e, int64_t row, void *y)
 {
     if (p->sw == 1)
         plane(p, xp, wp, taps, e, row, y, 1);
@@ -62,8 +62,4 @@ static void dw_any(const mn_conv_params *p, const uint8_t *xp, int64_t wp,
         plane(p, xp, wp, taps, e, row, y, 2);
 }
 
-mn_q8_dw_fn mn_q8_dw_avx512vnni(void) { return dw_any; }
-
-#else
-mn_q8_dw_fn mn_q8_dw_avx512vnni(void) { return 0; }
 #endif

@@ -51,17 +51,10 @@ static const mn_kernels_q8 kernels = {
     .nr = NR,
     .a_layout = MN_QA_S8X4,
     .tile = qs8_gemm_8x32c4,
+    .dw = mn_q8_dwconv_avx512vnni,
 };
 
-const mn_kernels_q8 *mn_kernels_q8_avx512vnni(void)
-{
-    static mn_kernels_q8 k;
-    if (!k.tile) {
-        k = kernels;
-        k.dw = mn_q8_dw_avx512vnni();
-    }
-    return &k;
-}
+const mn_kernels_q8 *mn_kernels_q8_avx512vnni(void) { return &kernels; }
 
 
 #else
