@@ -326,7 +326,8 @@ TEST(kernels_q8_qlinearconv_fast_vs_ref)
                    .kw = 3, .s = 1, .d = 1, .pt = 1, .pl = 1, .pb = 1,
                    .pr = 1, .group = 1, .per_channel = 1, .bias = 1};
     check_conv(&big, 1, pool, lv, nl);
-    /* depthwise ones big enough for the pool: 3×3, 7×7 stride 2, ×2 */
+    /* depthwise ones big enough for the pool: 3×3 and 5×5 (strides 1, 2),
+     * 7×7 stride 2, dilated, channel multiplier 2 */
     cparams dw[] = {{.n = 1, .c = 48, .h = 23, .w = 21, .m = 48, .kh = 3,
                      .kw = 3, .s = 1, .d = 1, .pt = 1, .pl = 1, .pb = 1,
                      .pr = 1, .group = 48, .per_channel = 1, .bias = 1},
@@ -335,7 +336,16 @@ TEST(kernels_q8_qlinearconv_fast_vs_ref)
                      .pr = 3, .group = 40, .xs = 1, .ys = 1},
                     {.n = 1, .c = 24, .h = 17, .w = 40, .m = 48, .kh = 5,
                      .kw = 5, .s = 1, .d = 2, .pt = 4, .pl = 4, .pb = 4,
-                     .pr = 4, .group = 24, .wu = 1, .per_channel = 1}};
+                     .pr = 4, .group = 24, .wu = 1, .per_channel = 1},
+                    {.n = 1, .c = 32, .h = 31, .w = 29, .m = 32, .kh = 3,
+                     .kw = 3, .s = 2, .d = 1, .pt = 1, .pl = 1, .pb = 1,
+                     .pr = 1, .group = 32, .xs = 1, .per_channel = 1},
+                    {.n = 1, .c = 32, .h = 19, .w = 37, .m = 32, .kh = 5,
+                     .kw = 5, .s = 1, .d = 1, .pt = 2, .pl = 2, .pb = 2,
+                     .pr = 2, .group = 32, .bias = 1},
+                    {.n = 1, .c = 32, .h = 19, .w = 37, .m = 32, .kh = 5,
+                     .kw = 5, .s = 2, .d = 1, .pt = 2, .pl = 2, .pb = 1,
+                     .pr = 1, .group = 32, .ys = 1}};
     for (size_t i = 0; i < sizeof dw / sizeof *dw; i++)
         check_conv(&dw[i], 1, pool, lv, nl);
     mn_pool_destroy(pool);

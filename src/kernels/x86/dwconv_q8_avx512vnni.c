@@ -20,12 +20,15 @@ INL __m512i load16(const uint8_t *s, int64_t sw)
         _mm256_and_si256(v, _mm256_set1_epi16(0x00FF)));
 }
 
+/* kh, kw, dil: the kernel (constants when the caller passes them, so the
+ * common 3×3 / 5×5 loops unroll with the weights in registers). */
 INL void plane(const mn_conv_params *p, const uint8_t *xp, int64_t wp,
                const int32_t *taps, const mn_qgemm_epi *e, int64_t row,
-               char *y, int64_t sw)
+               char *y, int64_t sw, int64_t kh, int64_t kw, int64_t dh,
+               int64_t dw)
 {
     int es = e->mult ? 1 : 4;
-    int64_t kh = p->kh, kw = p->kw, ntap = kh * kw;
+    int64_t ntap = kh * kw;
     __m512i wv[64];
     int nw = ntap <= 64 ? (int)ntap : 0; /* taps kept in registers/L1 */
     for (int t = 0; t < nw; t++)
@@ -37,12 +40,12 @@ INL void plane(const mn_conv_params *p, const uint8_t *xp, int64_t wp,
             __m512i acc = _mm512_setzero_si512();
             const uint8_t *base = r0 + ow * sw;
             for (int64_t i = 0; i < kh; i++) {
-                const uint8_t *ri = base + i * p->dh * wp;
+                const uint8_t *ri = base + i * dh * wp;
                 for (int64_t j = 0; j < kw; j++) {
                     int64_t t = i * kw + j;
                     __m512i w = nw ? wv[t]
                                    : _mm512_set1_epi32(taps[t] & 0xFFFF);
-                    acc = _mm512_dpwssd_epi32(acc, load16(ri + j * p->dw, sw),
+                    acc = _mm512_dpwssd_epi32(acc, load16(ri + j * dw, sw),
                                               w);
                 }
             }
@@ -56,10 +59,22 @@ void mn_q8_dwconv_avx512vnni(const mn_conv_params *p, const uint8_t *xp,
                              int64_t wp, const int32_t *taps,
                              const mn_qgemm_epi *e, int64_t row, void *y)
 {
-    if (p->sw == 1)
-        plane(p, xp, wp, taps, e, row, y, 1);
-    else
-        plane(p, xp, wp, taps, e, row, y, 2);
+    int d1 = p->dh == 1 && p->dw == 1;
+    if (d1 && p->kh == 3 && p->kw == 3) {
+        if (p->sw == 1)
+            plane(p, xp, wp, taps, e, row, y, 1, 3, 3, 1, 1);
+        else
+            plane(p, xp, wp, taps, e, row, y, 2, 3, 3, 1, 1);
+    } else if (d1 && p->kh == 5 && p->kw == 5) {
+        if (p->sw == 1)
+            plane(p, xp, wp, taps, e, row, y, 1, 5, 5, 1, 1);
+        else
+            plane(p, xp, wp, taps, e, row, y, 2, 5, 5, 1, 1);
+    } else if (p->sw == 1) {
+        plane(p, xp, wp, taps, e, row, y, 1, p->kh, p->kw, p->dh, p->dw);
+    } else {
+        plane(p, xp, wp, taps, e, row, y, 2, p->kh, p->kw, p->dh, p->dw);
+    }
 }
 
 #endif
