@@ -13,7 +13,7 @@
 #
 # usage: sh bench/q8_bench.sh [BUILD]        (BUILD: default build)
 # environment: THREADS="1 2" RUNS=200 WARMUP=20 ROUNDS=3 MODELS224=""
-#              OUT=bench/results/q8.json LABEL="free text"
+#              RUNS224=20 OUT=bench/results/q8.json LABEL="free text"
 set -eu
 B=${1:-build}
 cd "$(dirname "$0")/.."
@@ -22,6 +22,9 @@ RUNS=${RUNS:-200}
 WARMUP=${WARMUP:-20}
 ROUNDS=${ROUNDS:-3}
 MODELS224=${MODELS224:-}
+RUNS224=${RUNS224:-20}
+LRUNS=$RUNS
+LWARM=$WARMUP
 OUT=${OUT:-bench/results/q8.json}
 LIBS="-lprotobuf-c -lz -lpng -ljpeg -lcjson -lm -lpthread"
 PY=/usr/bin/python3
@@ -62,10 +65,9 @@ echo "== fashion_cnn: quantize, accuracy"
 : > "$tmp/runs.jsonl"
 lat() {
     case $1 in
-    fp32) j=$("$B/minnow" bench "$2" --threads "$3" --runs "$RUNS" --warmup "$WARMUP" --json) ;;
-    int8) j=$("$B/minnow" bench "$2" --threads "$3" --runs "$RUNS" --warmup "$WARMUP" --json) ;;
+    fp32 | int8) j=$("$B/minnow" bench "$2" --threads "$3" --runs "$LRUNS" --warmup "$LWARM" --json) ;;
     int8_ref) j=$(MINNOW_ISA=ref "$B/minnow" bench "$2" --threads "$3" --runs "$5" --warmup 2 --json) ;;
-    ort_int8) j=$(node bench/peers/ort_run.js "$2" --bench --threads "$3" --runs "$RUNS" --warmup "$WARMUP") ;;
+    ort_int8) j=$(node bench/peers/ort_run.js "$2" --bench --threads "$3" --runs "$LRUNS" --warmup "$LWARM") ;;
     esac
     echo "{\"model\":\"$6\",\"engine\":\"$1\",\"threads\":$3,\"round\":$4,\"r\":$j}" >> "$tmp/runs.jsonl"
 }
@@ -77,11 +79,15 @@ for t in $THREADS; do
         lat fp32 models/fashion_cnn.onnx "$t" "$r" 0 fashion_cnn
         lat int8 "$tmp/fashion_q8.onnx" "$t" "$r" 0 fashion_cnn
         lat int8_ref "$tmp/fashion_q8.onnx" "$t" "$r" 30 fashion_cnn
-        [ $have_ort = 1 ] && lat ort_int8 "$tmp/fashion_q8.onnx" "$t" "$r" 0 fashion_cnn
+        if [ $have_ort = 1 ]; then
+            lat ort_int8 "$tmp/fashion_q8.onnx" "$t" "$r" 0 fashion_cnn
+        fi
         r=$((r + 1))
     done
 done
 
+LRUNS=$RUNS224
+LWARM=3
 for m in $MODELS224; do
     f="bench/models/$m.onnx"
     [ -f "$f" ] || { echo "q8_bench: $f missing (scripts/export_torchvision.py)" >&2; continue; }
@@ -94,9 +100,11 @@ np.save('$tmp/calib224.npy', np.random.default_rng(1).random((16, 3, 224, 224), 
     for t in $THREADS; do
         r=1
         while [ "$r" -le "$ROUNDS" ]; do
-            RUNS=20 WARMUP=3 lat fp32 "$f" "$t" "$r" 0 "$m"
-            RUNS=20 WARMUP=3 lat int8 "$tmp/${m}_q8.onnx" "$t" "$r" 0 "$m"
-            [ $have_ort = 1 ] && RUNS=20 WARMUP=3 lat ort_int8 "$tmp/${m}_q8.onnx" "$t" "$r" 0 "$m"
+            lat fp32 "$f" "$t" "$r" 0 "$m"
+            lat int8 "$tmp/${m}_q8.onnx" "$t" "$r" 0 "$m"
+            if [ $have_ort = 1 ]; then
+                lat ort_int8 "$tmp/${m}_q8.onnx" "$t" "$r" 0 "$m"
+            fi
             r=$((r + 1))
         done
     done
@@ -105,7 +113,7 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 mkdir -p bench/results
 TMP="$tmp" LOAD0="$load0" LOAD1="$load1" THREADS="$THREADS" RUNS="$RUNS" \
-ROUNDS="$ROUNDS" OUT="$OUT" LABEL="${LABEL:-}" $PY - <<'EOF'
+ROUNDS="$ROUNDS" RUNS224="$RUNS224" OUT="$OUT" LABEL="${LABEL:-}" $PY - <<'EOF'
 import json, os, re, datetime
 e = os.environ
 T = e['TMP']
@@ -143,7 +151,10 @@ out = {
                 'loadavg_after': e['LOAD1'],
                 'note': 'shared with a training job: timings are noisy; compare '
                         'columns of one run (same rounds), not absolute numbers'},
-    'settings': {'label': e['LABEL'], 'runs': int(e['RUNS']), 'rounds': int(e['ROUNDS']),
+    'settings': {'label': e['LABEL'], 'runs': int(e['RUNS']), 'runs_224': int(e['RUNS224']),
+                 'rounds': int(e['ROUNDS']),
+                 'models_224': 'random weights (scripts/export_torchvision.py), quantized with '
+                               '16 random calibration images: latency only',
                  'batch': 1, 'p50': "best of the rounds' medians"},
     'vnni_peak_one_core': peak,
     'int8_conv_gemm': gemm['results'],

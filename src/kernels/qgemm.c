@@ -158,13 +158,19 @@ static void interleave4(const uint8_t *const r[4], int64_t nc, int nr,
             __m128i vb = _mm_loadu_si128((const __m128i *)(b + j));
             __m128i vc = _mm_loadu_si128((const __m128i *)(c + j));
             __m128i ve = _mm_loadu_si128((const __m128i *)(e + j));
-            __m128i ab0 = _mm_unpacklo_epi8(va, vb), ab1 = _mm_unpackhi_epi8(va, vb);
-            __m128i ce0 = _mm_unpacklo_epi8(vc, ve), ce1 = _mm_unpackhi_epi8(vc, ve);
+            __m128i ab0 = _mm_unpacklo_epi8(va, vb);
+            __m128i ab1 = _mm_unpackhi_epi8(va, vb);
+            __m128i ce0 = _mm_unpacklo_epi8(vc, ve);
+            __m128i ce1 = _mm_unpackhi_epi8(vc, ve);
+            __m128i q0 = _mm_unpacklo_epi16(ab0, ce0);
+            __m128i q1 = _mm_unpackhi_epi16(ab0, ce0);
+            __m128i q2 = _mm_unpacklo_epi16(ab1, ce1);
+            __m128i q3 = _mm_unpackhi_epi16(ab1, ce1);
             __m128i *o = (__m128i *)(d + j);
-            _mm_storeu_si128(o, _mm_xor_si128(_mm_unpacklo_epi16(ab0, ce0), fv));
-            _mm_storeu_si128(o + 1, _mm_xor_si128(_mm_unpackhi_epi16(ab0, ce0), fv));
-            _mm_storeu_si128(o + 2, _mm_xor_si128(_mm_unpacklo_epi16(ab1, ce1), fv));
-            _mm_storeu_si128(o + 3, _mm_xor_si128(_mm_unpackhi_epi16(ab1, ce1), fv));
+            _mm_storeu_si128(o, _mm_xor_si128(q0, fv));
+            _mm_storeu_si128(o + 1, _mm_xor_si128(q1, fv));
+            _mm_storeu_si128(o + 2, _mm_xor_si128(q2, fv));
+            _mm_storeu_si128(o + 3, _mm_xor_si128(q3, fv));
         }
 #endif
         for (; j < w; j++)

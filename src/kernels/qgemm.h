@@ -52,7 +52,8 @@ typedef void (*mn_qgemm_tile_fn)(int64_t kq, const void *a, const uint8_t *b,
                                  int64_t cs);
 
 /* One depthwise output plane (8-bit, see mn_q8_dw_ok for which p):
- *   y[oh][ow] = epilogue_row(Σ_ij taps[i·kw + j] · xp[oh·sh + i·dh][ow·sw + j·dw])
+ *   y[oh][ow] = epilogue_row(Σ_ij taps[i·kw + j] ·
+ *                                 xp[oh·sh + i·dh][ow·sw + j·dw])
  * xp: the input channel padded by mn_q8_pad_input (wp wide, flip applied
  * by the caller's x_zp bookkeeping: xp holds uint8), taps: int8 weights
  * as int32. y: oh·ow elements (1 byte, or 4 for int32 output). */

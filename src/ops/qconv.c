@@ -325,20 +325,9 @@ static mn_status qlinearconv_prepare(const mn_node *n,
                               b ? b->data : NULL, &q, ctx);
     if (st != MN_OK)
         return st;
-    const float *ws = in[QWS]->data;
-    float xs = *(const float *)in[QXS]->data;
-    float ys = *(const float *)in[QYS]->data;
-    int64_t nws = mn_tensor_numel(in[QWS]);
-    for (int64_t m = 0; m < p.m; m++) {
-        float prod = xs * ws[nws > 1 ? m : 0]; /* as the reference forward */
-        q->mult[m] = (double)(float)(prod / ys);
-    }
-    int sgn = out[0]->dtype == MN_DT_I8;
-    q->epi.mult = q->mult;
-    q->epi.yzp = in[QYZ] ? (double)mn_tensor_get_i64(in[QYZ], 0) : 0.0;
-    q->epi.lo = sgn ? -128.0 : 0.0;
-    q->epi.hi = sgn ? 127.0 : 255.0;
-    q->epi.out_signed = sgn;
+    mn_q8_prep_requant(q, *(const float *)in[QXS]->data, in[QWS]->data,
+                       mn_tensor_numel(in[QWS]), *(const float *)in[QYS]->data,
+                       in[QYZ], out[0]->dtype);
     *priv = q;
     return MN_OK;
 }

@@ -224,20 +224,9 @@ static mn_status qlinearmatmul_prepare(const mn_node *n,
     int32_t zp = in[QAZ] ? (int32_t)mn_tensor_get_i64(in[QAZ], 0) : 0;
     q->xflip = sa ? 0x80 : 0;
     mn_q8_prep_tables(q, sa ? zp + 128 : zp, NULL);
-    const float *bs = in[QBS]->data;
-    float ai = *(const float *)in[QAS]->data;
-    float ys = *(const float *)in[QYS]->data;
-    int64_t nbs = mn_tensor_numel(in[QBS]);
-    for (int64_t j = 0; j < s.n; j++) {
-        float prod = ai * bs[nbs > 1 ? j : 0]; /* as the reference */
-        q->mult[j] = (double)(float)(prod / ys);
-    }
-    int sgn = t.dtype == MN_DT_I8;
-    q->epi.mult = q->mult;
-    q->epi.yzp = in[QYZ] ? (double)mn_tensor_get_i64(in[QYZ], 0) : 0.0;
-    q->epi.lo = sgn ? -128.0 : 0.0;
-    q->epi.hi = sgn ? 127.0 : 255.0;
-    q->epi.out_signed = sgn;
+    mn_q8_prep_requant(q, *(const float *)in[QAS]->data, in[QBS]->data,
+                       mn_tensor_numel(in[QBS]), *(const float *)in[QYS]->data,
+                       in[QYZ], t.dtype);
     *priv = q;
     return MN_OK;
 }

@@ -86,3 +86,19 @@ void mn_q8_prep_tables(mn_q8_prep *q, int32_t xzp, const int32_t *bias)
     q->epi.add = q->add;
     q->epi.add_i32 = q->add_i32;
 }
+
+void mn_q8_prep_requant(mn_q8_prep *q, float xs, const float *ws,
+                        int64_t nws, float ys, const mn_tensor *yz,
+                        mn_dtype out_dt)
+{
+    for (int64_t r = 0; r < q->m * q->groups; r++) {
+        float prod = xs * ws[nws > 1 ? r : 0];
+        q->mult[r] = (double)(float)(prod / ys);
+    }
+    int sgn = out_dt == MN_DT_I8;
+    q->epi.mult = q->mult;
+    q->epi.yzp = yz ? (double)mn_tensor_get_i64(yz, 0) : 0.0;
+    q->epi.lo = sgn ? -128.0 : 0.0;
+    q->epi.hi = sgn ? 127.0 : 255.0;
+    q->epi.out_signed = sgn;
+}

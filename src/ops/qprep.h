@@ -44,4 +44,12 @@ void mn_q8_prep_destroy(void *prep);
  * biases (NULL: 0), per-row multipliers (NULL: int32 output). */
 void mn_q8_prep_tables(mn_q8_prep *q, int32_t xzp, const int32_t *bias);
 
+/* The 8-bit output of QLinear ops: per-row multipliers from float32 scales
+ * exactly as the reference forwards compute them, (double)(float)(x_scale ·
+ * w_scale[r] / y_scale) with w_scale per tensor (nws 1) or per row, the
+ * output zero point yz (NULL: 0) and the saturation range of out_dt. */
+void mn_q8_prep_requant(mn_q8_prep *q, float xs, const float *ws,
+                        int64_t nws, float ys, const mn_tensor *yz,
+                        mn_dtype out_dt);
+
 #endif

@@ -45,7 +45,8 @@ static void check_gemm(const gcase *c, mn_pool *pool)
     const mn_kernels_q8 *kr = mn_kernels_q8_active();
     int64_t m = c->m, n = c->n, k = c->k;
     uint8_t *w = malloc((size_t)(m * k)), *x = malloc((size_t)(k * n));
-    int16_t *w16 = malloc((size_t)(m * k) * 2), *x16 = malloc((size_t)(k * n) * 2);
+    int16_t *w16 = malloc((size_t)(m * k) * 2);
+    int16_t *x16 = malloc((size_t)(k * n) * 2);
     int32_t *acc = malloc((size_t)(m * n) * 4), *rs = malloc((size_t)m * 4);
     int32_t *bias = malloc((size_t)m * 4), *addi = malloc((size_t)m * 4);
     double *add = malloc((size_t)m * 8), *mult = malloc((size_t)m * 8);

@@ -14,9 +14,9 @@
 #define MR 8
 #define NR 32
 
-static void qs8_gemm_8x32c4(int64_t kq, const void *a_, const uint8_t *b, int mr,
-                      int nr, const mn_qgemm_epi *e, int64_t row0, void *y_,
-                      int64_t rs, int64_t cs)
+static void qs8_gemm_8x32c4(int64_t kq, const void *a_, const uint8_t *b,
+                            int mr, int nr, const mn_qgemm_epi *e,
+                            int64_t row0, void *y_, int64_t rs, int64_t cs)
 {
     const int32_t *a = a_;
     __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00,
