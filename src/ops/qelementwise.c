@@ -22,35 +22,9 @@
 #include <math.h>
 #include <string.h>
 #include "ops/broadcast.h"
-
-static int is_q8(mn_dtype t) { return t == MN_DT_U8 || t == MN_DT_I8; }
-
-/* Per-tensor scale (float32, one value) and optional zero point (one
- * value of type dt). */
-static mn_status check_qparams(const mn_tensor *s, const mn_tensor *z,
-                               mn_dtype dt, const char *what, mn_ctx *ctx)
-{
-    if (!s || s->dtype != MN_DT_F32 || mn_tensor_numel(s) != 1)
-        return mn_error(ctx, MN_ERR_UNSUPPORTED,
-                        "%s scale must be one float32 value", what);
-    if (z && (z->dtype != dt || mn_tensor_numel(z) != 1))
-        return mn_error(ctx, MN_ERR_SHAPE,
-                        "%s zero point must be one %s value", what,
-                        mn_dtype_name(dt));
-    return MN_OK;
-}
+#include "ops/qlinear_util.h"
 
 static float scale_of(const mn_tensor *s) { return *(const float *)s->data; }
-
-static int32_t zp_of(const mn_tensor *z)
-{
-    return z ? (int32_t)mn_tensor_get_i64(z, 0) : 0;
-}
-
-static int32_t ld8(const void *p, int i8, int64_t i)
-{
-    return i8 ? ((const int8_t *)p)[i] : ((const uint8_t *)p)[i];
-}
 
 static int32_t sat(int64_t v, int32_t lo, int32_t hi)
 {
@@ -89,14 +63,14 @@ static mn_status qbin_infer(const mn_node *n, const mn_tensor *const *in,
     (void)n, (void)n_out;
     if (!a || !b)
         return mn_error(ctx, MN_ERR_SHAPE, "missing input A or B");
-    if (!is_q8(a->dtype) || a->dtype != b->dtype)
+    if (!mn_ql8(a->dtype) || a->dtype != b->dtype)
         return mn_error(ctx, MN_ERR_UNSUPPORTED,
                         "inputs of types %s and %s (both uint8 or int8)",
                         mn_dtype_name(a->dtype), mn_dtype_name(b->dtype));
-    if ((st = check_qparams(in[1], in[2], a->dtype, "A", ctx)) != MN_OK ||
-        (st = check_qparams(in[4], in[5], a->dtype, "B", ctx)) != MN_OK ||
-        (st = check_qparams(in[6], n_in > 7 ? in[7] : NULL, a->dtype, "C",
-                            ctx)) != MN_OK)
+    if ((st = mn_ql_check_qparams(in[1], in[2], a->dtype, "A", ctx)) != MN_OK ||
+        (st = mn_ql_check_qparams(in[4], in[5], a->dtype, "B", ctx)) != MN_OK ||
+        (st = mn_ql_check_qparams(in[6], n_in > 7 ? in[7] : NULL, a->dtype,
+                                  "C", ctx)) != MN_OK)
         return st;
     if ((st = mn_broadcast_shape(a, b, out[0], ctx)) != MN_OK)
         return st;
@@ -161,8 +135,8 @@ static int qadd_run(void *arg, int64_t o, int64_t ia, int64_t sa, int64_t ib,
     const qadd_arg *q = arg;
     for (int64_t i = 0; i < n; i++)
         st8(q->y, q->i8, o + i,
-            qadd_one(q, ld8(q->a, q->i8, ia + i * sa),
-                     ld8(q->b, q->i8, ib + i * sb)));
+            qadd_one(q, mn_ql_ld8(q->a, q->i8, ia + i * sa),
+                     mn_ql_ld8(q->b, q->i8, ib + i * sb)));
     return 0;
 }
 
@@ -171,8 +145,8 @@ static int qmul_run(void *arg, int64_t o, int64_t ia, int64_t sa, int64_t ib,
 {
     const qadd_arg *q = arg;
     for (int64_t i = 0; i < n; i++) {
-        int32_t a = ld8(q->a, q->i8, ia + i * sa) - q->za;
-        int32_t b = ld8(q->b, q->i8, ib + i * sb) - q->zb;
+        int32_t a = mn_ql_ld8(q->a, q->i8, ia + i * sa) - q->za;
+        int32_t b = mn_ql_ld8(q->b, q->i8, ib + i * sb) - q->zb;
         int32_t v = rne_i32((float)(a * b) * q->ratio);
         v = sat((int64_t)v + q->zc, -32768, 32767);
         st8(q->y, q->i8, o + i, v);
@@ -190,9 +164,9 @@ static void qbin_setup(const mn_tensor *const *in, int n_in,
     q->sa = scale_of(in[1]);
     q->sb = scale_of(in[4]);
     q->sc = scale_of(in[6]);
-    q->za = zp_of(in[2]);
-    q->zb = zp_of(in[5]);
-    q->zc = zp_of(n_in > 7 ? in[7] : NULL);
+    q->za = mn_ql_zp(in[2]);
+    q->zb = mn_ql_zp(in[5]);
+    q->zc = mn_ql_zp(n_in > 7 ? in[7] : NULL);
 }
 
 static mn_status qadd_forward(const mn_node *n, const mn_tensor *const *in,
@@ -245,13 +219,13 @@ static mn_status qunary_infer(const mn_node *n, const mn_tensor *const *in,
     (void)n, (void)n_out;
     if (!x)
         return mn_error(ctx, MN_ERR_SHAPE, "missing input X");
-    if (!is_q8(x->dtype))
+    if (!mn_ql8(x->dtype))
         return mn_error(ctx, MN_ERR_UNSUPPORTED,
                         "input of type %s (uint8 or int8)",
                         mn_dtype_name(x->dtype));
-    if ((st = check_qparams(in[1], in[2], x->dtype, "X", ctx)) != MN_OK ||
-        (st = check_qparams(in[3], n_in > 4 ? in[4] : NULL, x->dtype, "Y",
-                            ctx)) != MN_OK)
+    if ((st = mn_ql_check_qparams(in[1], in[2], x->dtype, "X", ctx)) != MN_OK ||
+        (st = mn_ql_check_qparams(in[3], n_in > 4 ? in[4] : NULL, x->dtype,
+                                  "Y", ctx)) != MN_OK)
         return st;
     mn_tensor_copy_meta(out[0], x);
     return MN_OK;
@@ -264,7 +238,7 @@ static void qunary_run(const mn_tensor *const *in, int n_in, mn_tensor *y,
 {
     int i8 = y->dtype == MN_DT_I8;
     float sx = scale_of(in[1]), sy = scale_of(in[3]);
-    int32_t zx = zp_of(in[2]), zy = zp_of(n_in > 4 ? in[4] : NULL);
+    int32_t zx = mn_ql_zp(in[2]), zy = mn_ql_zp(n_in > 4 ? in[4] : NULL);
     int64_t cnt = mn_tensor_numel(in[0]);
     float table[256];
     for (int v = 0; v < 256; v++) {
@@ -276,7 +250,7 @@ static void qunary_run(const mn_tensor *const *in, int n_in, mn_tensor *y,
         table[v] = f / sy;
     }
     for (int64_t i = 0; i < cnt; i++) {
-        int32_t x = ld8(in[0]->data, i8, i);
+        int32_t x = mn_ql_ld8(in[0]->data, i8, i);
         st8(y->data, i8, i,
             sat((int64_t)rne_i32(table[i8 ? x + 128 : x]) + zy, -32768,
                 32767));

@@ -11,32 +11,7 @@
  *    + zy) in float32 (ONNX Runtime's lookup table holds those values). */
 #include <math.h>
 #include <string.h>
-#include "ops/ops.h"
-
-static int is_q8(mn_dtype t) { return t == MN_DT_U8 || t == MN_DT_I8; }
-
-static mn_status check_qp(const mn_tensor *s, const mn_tensor *z, mn_dtype dt,
-                          const char *what, mn_ctx *ctx)
-{
-    if (!s || s->dtype != MN_DT_F32 || mn_tensor_numel(s) != 1)
-        return mn_error(ctx, MN_ERR_UNSUPPORTED,
-                        "%s scale must be one float32 value", what);
-    if (z && (z->dtype != dt || mn_tensor_numel(z) != 1))
-        return mn_error(ctx, MN_ERR_SHAPE,
-                        "%s zero point must be one %s value", what,
-                        mn_dtype_name(dt));
-    return MN_OK;
-}
-
-static int32_t zp_of(const mn_tensor *z)
-{
-    return z ? (int32_t)mn_tensor_get_i64(z, 0) : 0;
-}
-
-static int32_t ld8(const void *p, int i8, int64_t i)
-{
-    return i8 ? ((const int8_t *)p)[i] : ((const uint8_t *)p)[i];
-}
+#include "ops/qlinear_util.h"
 
 /* round_half_even(v) + zp saturated to the 8-bit range of y. */
 static void st_round(void *p, int i8, int64_t i, float v, int32_t zp)
@@ -65,15 +40,15 @@ static mn_status qgap_infer(const mn_node *n, const mn_tensor *const *in,
     char s[128];
     mn_status st;
     (void)n_in, (void)n_out;
-    if (!x || !is_q8(x->dtype))
+    if (!x || !mn_ql8(x->dtype))
         return mn_error(ctx, MN_ERR_UNSUPPORTED, "input X must be uint8 or "
                         "int8");
     if (x->ndim < 3)
         return mn_error(ctx, MN_ERR_SHAPE,
                         "input %s: expected [N,C,D1,...] (or [N,D1,...,C])",
                         mn_shape_str(x, s, sizeof s));
-    if ((st = check_qp(in[1], in[2], x->dtype, "x", ctx)) != MN_OK ||
-        (st = check_qp(in[3], in[4], x->dtype, "y", ctx)) != MN_OK)
+    if ((st = mn_ql_check_qparams(in[1], in[2], x->dtype, "x", ctx)) != MN_OK ||
+        (st = mn_ql_check_qparams(in[3], in[4], x->dtype, "y", ctx)) != MN_OK)
         return st;
     for (int i = 0; i < x->ndim - 2; i++)
         hw *= x->dims[last ? 1 + i : 2 + i];
@@ -95,7 +70,7 @@ static mn_status qgap_forward(const mn_node *n, const mn_tensor *const *in,
     int last = mn_node_attr_int(n, "channels_last", 0) != 0;
     int i8 = x->dtype == MN_DT_I8;
     int64_t nb = x->dims[0], c = x->dims[last ? x->ndim - 1 : 1], hw = 1;
-    int32_t zx = zp_of(in[2]), zy = zp_of(in[4]);
+    int32_t zx = mn_ql_zp(in[2]), zy = mn_ql_zp(in[4]);
     float s;
     (void)n_in, (void)n_out, (void)ex;
     for (int i = 0; i < x->ndim - 2; i++)
@@ -106,7 +81,7 @@ static mn_status qgap_forward(const mn_node *n, const mn_tensor *const *in,
         for (int64_t k = 0; k < c; k++) {
             int32_t acc = -zx * (int32_t)hw;
             for (int64_t j = 0; j < hw; j++)
-                acc += ld8(x->data, i8,
+                acc += mn_ql_ld8(x->data, i8,
                            last ? (b * hw + j) * c + k : (b * c + k) * hw + j);
             st_round(out[0]->data, i8, b * c + k, (float)acc * s, zy);
         }
@@ -137,14 +112,14 @@ static mn_status qconcat_infer(const mn_node *n, const mn_tensor *const *in,
                         "and a triple per input expected)", n_in);
     if (!aa || aa->type != MN_ATTR_INT)
         return mn_error(ctx, MN_ERR_PARSE, "missing axis attribute");
-    if (!x0 || !is_q8(x0->dtype))
+    if (!x0 || !mn_ql8(x0->dtype))
         return mn_error(ctx, MN_ERR_UNSUPPORTED, "inputs must be uint8 or "
                         "int8");
     r = x0->ndim;
     if (r == 0)
         return mn_error(ctx, MN_ERR_SHAPE, "cannot concatenate scalars");
     if ((st = mn_norm_axis(aa->i, r, &axis, ctx)) != MN_OK ||
-        (st = check_qp(in[0], in[1], x0->dtype, "Y", ctx)) != MN_OK)
+        (st = mn_ql_check_qparams(in[0], in[1], x0->dtype, "Y", ctx)) != MN_OK)
         return st;
     if (!in[1])
         return mn_error(ctx, MN_ERR_SHAPE, "missing Y_zero_point");
@@ -154,8 +129,8 @@ static mn_status qconcat_infer(const mn_node *n, const mn_tensor *const *in,
         if (!t || t->dtype != x0->dtype)
             return mn_error(ctx, MN_ERR_SHAPE, "input %d is absent or not %s",
                             (i - 2) / 3, mn_dtype_name(x0->dtype));
-        if ((st = check_qp(in[i + 1], in[i + 2], x0->dtype, "X", ctx)) !=
-            MN_OK)
+        if ((st = mn_ql_check_qparams(in[i + 1], in[i + 2], x0->dtype, "X",
+                                      ctx)) != MN_OK)
             return st;
         if (t->ndim != r)
             goto mismatch;
@@ -184,7 +159,7 @@ static mn_status qconcat_forward(const mn_node *n, const mn_tensor *const *in,
     int axis = 0, i8 = y->dtype == MN_DT_I8;
     int64_t outer = 1, inner = 1, off = 0, ycols;
     float sy = *(const float *)in[0]->data;
-    int32_t zy = zp_of(in[1]);
+    int32_t zy = mn_ql_zp(in[1]);
     (void)n_out;
     mn_norm_axis(mn_node_attr_int(n, "axis", 0), y->ndim, &axis, ex->ctx);
     for (int k = 0; k < axis; k++)
@@ -195,7 +170,7 @@ static mn_status qconcat_forward(const mn_node *n, const mn_tensor *const *in,
     for (int i = 2; i < n_in; i += 3) {
         const mn_tensor *x = in[i];
         float sx = *(const float *)in[i + 1]->data;
-        int32_t zx = zp_of(in[i + 2]);
+        int32_t zx = mn_ql_zp(in[i + 2]);
         int64_t cols = x->dims[axis] * inner;
         int copy = sx == sy && zx == zy;
         for (int64_t o = 0; o < outer; o++) {
@@ -207,7 +182,8 @@ static mn_status qconcat_forward(const mn_node *n, const mn_tensor *const *in,
             }
             for (int64_t j = 0; j < cols; j++)
                 st_round(y->data, i8, dst + j,
-                         sx * (float)(ld8(x->data, i8, src + j) - zx) / sy,
+                         sx * (float)(mn_ql_ld8(x->data, i8, src + j) - zx) /
+                             sy,
                          zy);
         }
         off += cols;

@@ -103,14 +103,14 @@ int mn_ql_scalar_act(const mn_graph *g, const qparam *p)
 }
 
 mn_status mn_ql_zero_point(mn_graph *g, const qparam *p, int *out,
-                            mn_ctx *ctx)
+                           mn_ctx *ctx)
 {
     if (p->zp >= 0) {
         *out = p->zp;
         return MN_OK;
     }
-    return mn_q_add_const(g, "zero_point", mn_ql_qtype(g, p), 0, NULL, NULL, out,
-                          ctx);
+    return mn_q_add_const(g, "zero_point", mn_ql_qtype(g, p), 0, NULL, NULL,
+                          out, ctx);
 }
 
 /* Copies the attributes of node from onto node to. */
@@ -299,7 +299,7 @@ static mn_status add_qconv(lower *L, const char *name, const qparam *x,
 
 /* Gives node ni the name of the float node it replaces. */
 mn_status mn_ql_rename_node(mn_graph *g, int ni, const char *name,
-                             mn_ctx *ctx)
+                            mn_ctx *ctx)
 {
     char *s = mn_strdup(name);
     if (!s)
@@ -331,9 +331,9 @@ static mn_status lower_conv(lower *L, int ni, int *done, mn_ctx *ctx)
     int bias = -1, node;
     char name[300];
     mn_status st;
-    if (n->n_in < 2 || !mn_ql_dq_of(g, n->in[0], &x) || !mn_ql_dq_of(g, n->in[1], &w) ||
-        !mn_ql_q_after(g, n->out[0], &y) || !mn_ql_scalar_act(g, &x) ||
-        !mn_ql_scalar_act(g, &y))
+    if (n->n_in < 2 || !mn_ql_dq_of(g, n->in[0], &x) ||
+        !mn_ql_dq_of(g, n->in[1], &w) || !mn_ql_q_after(g, n->out[0], &y) ||
+        !mn_ql_scalar_act(g, &x) || !mn_ql_scalar_act(g, &y))
         return MN_OK;
     wq = cinit(g, w.q);
     if (!wq || wq->ndim < 3 || !weight_ok(g, &w, 0, wq->dims[0]))
@@ -370,8 +370,8 @@ static mn_status lower_linear(lower *L, int ni, int *done, mn_ctx *ctx)
     mn_tensor xs;
     char name[300];
     mn_status st;
-    if (n->n_in < 2 || !mn_ql_dq_of(g, n->in[0], &x) || !mn_ql_dq_of(g, n->in[1], &w) ||
-        !mn_ql_scalar_act(g, &x))
+    if (n->n_in < 2 || !mn_ql_dq_of(g, n->in[0], &x) ||
+        !mn_ql_dq_of(g, n->in[1], &w) || !mn_ql_scalar_act(g, &x))
         return MN_OK;
     wq = cinit(g, w.q);
     if (!wq || wq->ndim != 2)
@@ -485,8 +485,8 @@ static void lower_requant(mn_graph *g, int ni, int *done)
     const mn_node *n = &g->nodes[ni];
     qparam x, y;
     if (n->op != MN_OP_QUANTIZELINEAR || !mn_ql_dq_of(g, n->in[0], &x) ||
-        !mn_ql_q_after(g, n->in[0], &y) || y.node != ni || !same_params(g, &x, &y) ||
-        g->values[y.q].is_output)
+        !mn_ql_q_after(g, n->in[0], &y) || y.node != ni ||
+        !same_params(g, &x, &y) || g->values[y.q].is_output)
         return;
     mn_graph_replace_uses(g, y.q, x.q);
     mn_graph_remove_node(g, ni);

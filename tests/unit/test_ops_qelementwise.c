@@ -237,7 +237,8 @@ TEST(qlinear_gap_layouts)
     mn_node nc, nl;
     mn_tensor o1, o2;
     otu_seed(5);
-    mn_tensor *x = otu_random(MN_DT_I8, 4, d), *xl = otu_tensor(MN_DT_I8, 4, dl);
+    mn_tensor *x = otu_random(MN_DT_I8, 4, d);
+    mn_tensor *xl = otu_tensor(MN_DT_I8, 4, dl);
     for (int n = 0; n < 2; n++)
         for (int c = 0; c < 5; c++)
             for (int p = 0; p < 21; p++)
@@ -293,10 +294,10 @@ TEST(qlinear_concat)
             int64_t got = get8(&out, n * 20 + j);
             if (j < 12)
                 CHECK_EQ_INT(got, get8(in[2], n * 12 + j));
-            else
-                CHECK_EQ_INT(got,
-                             qref(rintf(0.013f * (float)(get8(in[5], n * 8 + j - 12) - 77) / 0.02f),
-                                  100, 0));
+            else {
+                float v = 0.013f * (float)(get8(in[5], n * 8 + j - 12) - 77);
+                CHECK_EQ_INT(got, qref(rintf(v / 0.02f), 100, 0));
+            }
         }
     otu_out_free(&out, 1);
     otu_node_free(&nd);
