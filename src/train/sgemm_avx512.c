@@ -1,8 +1,10 @@
 /* AVX-512 float GEMM for training: the same contract and blocking scheme as
- * the reference (src/kernels/ref/gemm_f32_ref.c) with a 12×32 register
- * tile (24 zmm accumulators, B rows loaded once per k, A broadcast).
- * Packing zero-pads edge tiles, so the kernel has no bounds checks; edge
- * tiles go through a small buffer. Each C element sums over k in order
+ * the reference (src/kernels/ref/gemm_f32_ref.c) with a 12×32 or an 8×32
+ * register tile (24 or 16 zmm accumulators, B rows loaded once per k, A
+ * broadcast), whichever pads m less (m = 16, 32, 64: 8 rows). Packing
+ * zero-pads edge tiles, so the kernel has no bounds checks; full tiles are
+ * combined with C in registers, edge tiles through a small buffer, with
+ * the same arithmetic. Each C element sums over k in order
  * in KC blocks, so the result does not depend on how C is tiled. Built
  * with -mavx512f (file name suffix) and called only when the CPU has it. */
 #include <immintrin.h>
@@ -18,37 +20,42 @@
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t rup(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+/* Rows per register tile: 8 when that pads m less than 12 does. */
+static int64_t tile_rows(int64_t m) { return rup(m, 8) < rup(m, MR) ? 8 : MR; }
+
 size_t mn_train_sgemm_avx512_scratch(int64_t m, int64_t n, int64_t k)
 {
     if (m <= 0 || n <= 0 || k <= 0)
         return 0;
-    int64_t mc = min64(MC, rup(m, MR)), kc = min64(KC, k);
+    int64_t mr = tile_rows(m);
+    int64_t mc = min64(MC, rup(m, mr)), kc = min64(KC, k);
     int64_t nc = min64(NC, rup(n, NR));
     return (size_t)(mc * kc + kc * nc) * sizeof(float) + 64;
 }
 
+/* A panel of tile height R (8 or 12): d[p·R + i] = op(a)[i0 + ir + i][p0 + p]. */
 static void pack_a(int trans, const float *a, int64_t lda, int64_t i0,
-                   int64_t mc, int64_t p0, int64_t kc, float *dst)
+                   int64_t mc, int64_t p0, int64_t kc, int64_t R, float *dst)
 {
-    for (int64_t ir = 0; ir < mc; ir += MR) {
-        int64_t mr = min64(MR, mc - ir);
+    for (int64_t ir = 0; ir < mc; ir += R) {
+        int64_t mr = min64(R, mc - ir);
         float *d = dst + ir * kc;
         if (!trans) {
             for (int64_t i = 0; i < mr; i++) {
                 const float *s = a + (i0 + ir + i) * lda + p0;
                 for (int64_t p = 0; p < kc; p++)
-                    d[p * MR + i] = s[p];
+                    d[p * R + i] = s[p];
             }
         } else {
             for (int64_t p = 0; p < kc; p++) {
                 const float *s = a + (p0 + p) * lda + i0 + ir;
                 for (int64_t i = 0; i < mr; i++)
-                    d[p * MR + i] = s[i];
+                    d[p * R + i] = s[i];
             }
         }
-        for (int64_t i = mr; i < MR; i++)
+        for (int64_t i = mr; i < R; i++)
             for (int64_t p = 0; p < kc; p++)
-                d[p * MR + i] = 0.0f;
+                d[p * R + i] = 0.0f;
     }
 }
 
@@ -85,6 +92,21 @@ static void pack_b(int trans, const float *b, int64_t ldb, int64_t p0,
     }
 }
 
+/* One output vector: alpha·acc, then + c (later k blocks) or + beta·c
+ * (first block, beta != 0). Full tiles (in registers) and edge tiles
+ * (through store()) both go through here, so they round alike. */
+static inline __m512 combine(__m512 acc, const float *c, __mmask16 k,
+                             float alpha, float beta, int first)
+{
+    __m512 v = _mm512_mul_ps(_mm512_set1_ps(alpha), acc);
+    if (!first)
+        return _mm512_add_ps(_mm512_maskz_loadu_ps(k, c), v);
+    if (beta != 0.0f)
+        return _mm512_add_ps(v, _mm512_mul_ps(_mm512_set1_ps(beta),
+                                              _mm512_maskz_loadu_ps(k, c)));
+    return v;
+}
+
 #define ROW(i)                                                               \
     {                                                                        \
         __m512 av = _mm512_set1_ps(ap[i]);                                   \
@@ -92,17 +114,28 @@ static void pack_b(int trans, const float *b, int64_t ldb, int64_t p0,
         c##i##1 = _mm512_fmadd_ps(av, b1, c##i##1);                          \
     }
 #define DECL(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = c##i##0;
+/* t != NULL: t[i][0..NR) = acc (edge tile); else C row i combined. */
 #define OUT(i)                                                               \
-    _mm512_storeu_ps(t + (i) * NR, c##i##0);                                 \
-    _mm512_storeu_ps(t + (i) * NR + 16, c##i##1);
+    if (t) {                                                                 \
+        _mm512_storeu_ps(t + (i) * NR, c##i##0);                             \
+        _mm512_storeu_ps(t + (i) * NR + 16, c##i##1);                        \
+    } else {                                                                 \
+        float *ci = c + (i) * ldc;                                           \
+        _mm512_storeu_ps(ci, combine(c##i##0, ci, 0xFFFF, alpha, beta,       \
+                                     first));                                \
+        _mm512_storeu_ps(ci + 16, combine(c##i##1, ci + 16, 0xFFFF, alpha,   \
+                                          beta, first));                     \
+    }
 
-/* t[MR][NR] = Σ_p a[p][i]·b[p][j] */
-static void kernel(int64_t kc, const float *a, const float *b, float *t)
+/* Σ_p a[p][i]·b[p][j] over a 12×NR tile, into t or combined with c. */
+static void kernel12(int64_t kc, const float *a, const float *b, float *t,
+                     float *c, int64_t ldc, float alpha, float beta,
+                     int first)
 {
     DECL(0) DECL(1) DECL(2) DECL(3) DECL(4) DECL(5)
     DECL(6) DECL(7) DECL(8) DECL(9) DECL(10) DECL(11)
     for (int64_t p = 0; p < kc; p++) {
-        const float *ap = a + p * MR;
+        const float *ap = a + p * 12;
         __m512 b0 = _mm512_loadu_ps(b + p * NR);
         __m512 b1 = _mm512_loadu_ps(b + p * NR + 16);
         ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
@@ -112,34 +145,33 @@ static void kernel(int64_t kc, const float *a, const float *b, float *t)
     OUT(6) OUT(7) OUT(8) OUT(9) OUT(10) OUT(11)
 }
 
+/* The same over an 8×NR tile. */
+static void kernel8(int64_t kc, const float *a, const float *b, float *t,
+                    float *c, int64_t ldc, float alpha, float beta, int first)
+{
+    DECL(0) DECL(1) DECL(2) DECL(3) DECL(4) DECL(5) DECL(6) DECL(7)
+    for (int64_t p = 0; p < kc; p++) {
+        const float *ap = a + p * 8;
+        __m512 b0 = _mm512_loadu_ps(b + p * NR);
+        __m512 b1 = _mm512_loadu_ps(b + p * NR + 16);
+        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
+    }
+    OUT(0) OUT(1) OUT(2) OUT(3) OUT(4) OUT(5) OUT(6) OUT(7)
+}
+
+/* Edge tile: c[0..mr)[0..nr) combined with t. */
 static void store(const float *t, int64_t mr, int64_t nr, float alpha,
                   float beta, int first, float *c, int64_t ldc)
 {
-    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     for (int64_t i = 0; i < mr; i++) {
         float *ci = c + i * ldc;
         const float *ti = t + i * NR;
-        int64_t j = 0;
-        if (nr == NR) {
-            for (; j < NR; j += 16) {
-                __m512 v = _mm512_mul_ps(va, _mm512_loadu_ps(ti + j));
-                if (!first)
-                    v = _mm512_add_ps(_mm512_loadu_ps(ci + j), v);
-                else if (beta != 0.0f)
-                    v = _mm512_add_ps(v,
-                                      _mm512_mul_ps(vb, _mm512_loadu_ps(ci + j)));
-                _mm512_storeu_ps(ci + j, v);
-            }
-            continue;
-        }
-        for (; j < nr; j++) {
-            float v = alpha * ti[j];
-            if (!first)
-                ci[j] += v;
-            else if (beta == 0.0f)
-                ci[j] = v;
-            else
-                ci[j] = v + beta * ci[j];
+        for (int64_t j = 0; j < nr; j += 16) {
+            __mmask16 k = (__mmask16)(nr - j >= 16 ? 0xFFFF
+                                                   : (1u << (nr - j)) - 1u);
+            _mm512_mask_storeu_ps(ci + j, k,
+                                  combine(_mm512_loadu_ps(ti + j), ci + j, k,
+                                          alpha, beta, first));
         }
     }
 }
@@ -158,22 +190,31 @@ void mn_train_sgemm_avx512(int trans_a, int trans_b, int64_t m, int64_t n,
                 c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
         return;
     }
-    int64_t mc_max = min64(MC, rup(m, MR)), kc_max = min64(KC, k);
+    int64_t R = tile_rows(m);
+    int64_t mc_max = min64(MC, rup(m, R)), kc_max = min64(KC, k);
     float *pa = scratch, *pb = scratch + mc_max * kc_max;
     for (int64_t j0 = 0; j0 < n; j0 += NC) {
         int64_t nc = min64(NC, n - j0);
         for (int64_t p0 = 0; p0 < k; p0 += KC) {
             int64_t kc = min64(KC, k - p0);
+            int first = p0 == 0;
             pack_b(trans_b, b, ldb, p0, kc, j0, nc, pb);
             for (int64_t i0 = 0; i0 < m; i0 += MC) {
                 int64_t mc = min64(MC, m - i0);
-                pack_a(trans_a, a, lda, i0, mc, p0, kc, pa);
+                pack_a(trans_a, a, lda, i0, mc, p0, kc, R, pa);
                 for (int64_t jr = 0; jr < nc; jr += NR)
-                    for (int64_t ir = 0; ir < mc; ir += MR) {
-                        kernel(kc, pa + ir * kc, pb + jr * kc, t);
-                        store(t, min64(MR, mc - ir), min64(NR, nc - jr),
-                              alpha, beta, p0 == 0,
-                              c + (i0 + ir) * ldc + j0 + jr, ldc);
+                    for (int64_t ir = 0; ir < mc; ir += R) {
+                        int64_t mr = min64(R, mc - ir), nr = min64(NR, nc - jr);
+                        float *cc = c + (i0 + ir) * ldc + j0 + jr;
+                        float *tt = mr == R && nr == NR ? NULL : t;
+                        if (R == 8)
+                            kernel8(kc, pa + ir * kc, pb + jr * kc, tt, cc,
+                                    ldc, alpha, beta, first);
+                        else
+                            kernel12(kc, pa + ir * kc, pb + jr * kc, tt, cc,
+                                     ldc, alpha, beta, first);
+                        if (tt)
+                            store(t, mr, nr, alpha, beta, first, cc, ldc);
                     }
             }
         }

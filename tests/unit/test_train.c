@@ -339,7 +339,9 @@ TEST(train_sgemm_matches_reference)
 {
     static const int64_t shapes[][3] = {{1, 1, 1},   {13, 33, 7},
                                         {12, 32, 256}, {50, 70, 300},
-                                        {145, 40, 9},  {3, 2100, 17}};
+                                        {145, 40, 9},  {3, 2100, 17},
+                                        {16, 49, 20},  {64, 33, 300},
+                                        {33, 40, 5}};
     mn_rng r;
     mn_rng_seed(&r, 11, 0, 0);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
