@@ -101,6 +101,12 @@ extern const mn_grad_def mn_grad_batchnorm, mn_grad_layernorm,
 extern const mn_grad_def mn_grad_view, mn_grad_transpose, mn_grad_concat,
     mn_grad_split, mn_grad_slice, mn_grad_pad, mn_grad_expand;
 
+/* Forward override of elementwise ops (grad_split.c): the op table's
+ * forward run on slices over the pool; bit-identical to it. */
+mn_status mn_train_split_forward(const mn_node *n, const mn_tensor *const *in,
+                                 int n_in, mn_tensor *const *out, int n_out,
+                                 mn_exec *ex);
+
 /* ---- helpers ---- */
 
 static inline float *mn_f32(const mn_tensor *t) { return (float *)t->data; }

@@ -13,6 +13,7 @@
 #include "ops/conv_shape.h"
 #include "train/grad.h"
 #include "train/sgemm.h"
+#include "train/tkern.h"
 
 #define CONV_CHUNKS 8
 
@@ -161,6 +162,7 @@ static void dw_fwd_channel(void *arg, int64_t c, int thread)
     const conv_job *j = arg;
     const mn_conv_params *p = &j->p;
     int64_t mult = p->m / p->c, s = p->oh * p->ow;
+    const mn_tkern *kn = mn_tkern_get();
     (void)thread;
     for (int64_t n = 0; n < p->n; n++)
         for (int64_t q = 0; q < mult; q++) {
@@ -182,9 +184,10 @@ static void dw_fwd_channel(void *arg, int64_t c, int thread)
                             continue;
                         const float *xr = xc + ih * p->w;
                         float *yr = ym + oh * p->ow;
-                        if (p->sw == 1)
-                            for (int64_t ow = lo; ow < hi; ow++)
-                                yr[ow] += wv * xr[ow + offw];
+                        if (p->sw == 1 && hi > lo)
+                            kn->axpy(wv, xr + lo + offw, yr + lo, hi - lo);
+                        else if (p->sw == 1)
+                            continue;
                         else
                             for (int64_t ow = lo; ow < hi; ow++)
                                 yr[ow] += wv * xr[ow * p->sw + offw];
@@ -293,6 +296,7 @@ static void dw_bwd_channel(void *arg, int64_t c, int thread)
     const conv_job *j = arg;
     const mn_conv_params *p = &j->p;
     int64_t mult = p->m / p->c, s = p->oh * p->ow, kk = p->kh * p->kw;
+    const mn_tkern *kn = mn_tkern_get();
     double accw[DW_MAX_K];
     (void)thread;
     for (int64_t q = 0; q < mult; q++) {
@@ -322,13 +326,13 @@ static void dw_bwd_channel(void *arg, int64_t c, int thread)
                         const float *xr = xc + ih * p->w;
                         const float *gr = dym + oh * p->ow;
                         if (p->sw == 1) {
-                            for (int64_t ow = lo; ow < hi; ow++)
-                                sw += gr[ow] * xr[ow + offw];
-                            if (dxc) {
-                                float *dr = dxc + ih * p->w + offw;
-                                for (int64_t ow = lo; ow < hi; ow++)
-                                    dr[ow] += wv * gr[ow];
-                            }
+                            if (hi <= lo)
+                                continue;
+                            sw += kn->dot(gr + lo, xr + lo + offw, hi - lo);
+                            if (dxc)
+                                kn->axpy(wv, gr + lo,
+                                         dxc + ih * p->w + offw + lo,
+                                         hi - lo);
                         } else {
                             for (int64_t ow = lo; ow < hi; ow++)
                                 sw += gr[ow] * xr[ow * p->sw + offw];

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 #include "train/grad.h"
+#include "train/tkern.h"
 
 void mn_bcast_strides(const mn_tensor *t, int nd, const int64_t *od,
                       int64_t *str)
@@ -120,45 +121,42 @@ static void clip_bounds(const mn_node *n, const mn_tensor *const *in,
         *hi = (float)mn_tensor_get_f64(in[2], 0);
 }
 
-static mn_status unary_bwd(un_kind kind, const mn_node *n,
-                           const mn_tensor *const *in, int n_in,
-                           const mn_tensor *const *out,
-                           const mn_tensor *const *dout, mn_tensor *const *din)
+/* Elements per task of the threaded elementwise rules: a multiple of 16
+ * (whole vectors), large enough to amortize a task. */
+#define EW_CHUNK 16384
+
+typedef struct un_job {
+    un_kind kind;
+    const float *x, *y, *g;
+    float *dx;
+    float a, b; /* alpha/beta, or the clip bounds */
+    int64_t cnt;
+} un_job;
+
+static void unary_bwd_range(const un_job *j, int64_t i0, int64_t i1)
 {
-    if (!din[0])
-        return MN_OK;
-    int64_t cnt = mn_tensor_numel(in[0]);
-    float *dx = mn_f32(din[0]);
-    if (!dout[0]) {
-        memset(dx, 0, (size_t)cnt * sizeof *dx);
-        return MN_OK;
-    }
-    const float *x = mn_f32(in[0]), *y = mn_f32(out[0]), *g = mn_f32(dout[0]);
-    switch (kind) {
+    const float *x = j->x + i0, *y = j->y + i0, *g = j->g + i0;
+    float *dx = j->dx + i0;
+    int64_t cnt = i1 - i0;
+    switch (j->kind) {
     case UN_RELU:
-        for (int64_t i = 0; i < cnt; i++)
-            dx[i] = y[i] > 0.0f ? g[i] : 0.0f;
+        mn_tkern_get()->relu_bwd(y, g, dx, cnt);
         break;
     case UN_LEAKY: {
-        float a = mn_node_attr_float(n, "alpha", 0.01f);
+        float a = j->a;
         for (int64_t i = 0; i < cnt; i++)
             dx[i] = x[i] > 0.0f ? g[i] : a * g[i];
         break;
     }
-    case UN_CLIP: {
-        float lo, hi;
-        clip_bounds(n, in, n_in, &lo, &hi);
-        for (int64_t i = 0; i < cnt; i++)
-            dx[i] = (x[i] > lo && x[i] < hi) ? g[i] : 0.0f;
+    case UN_CLIP:
+        mn_tkern_get()->clip_bwd(x, g, dx, cnt, j->a, j->b);
         break;
-    }
     case UN_SIGMOID:
         for (int64_t i = 0; i < cnt; i++)
             dx[i] = g[i] * y[i] * (1.0f - y[i]);
         break;
     case UN_HSIGMOID: {
-        float a = mn_node_attr_float(n, "alpha", 0.2f);
-        float b = mn_node_attr_float(n, "beta", 0.5f);
+        float a = j->a, b = j->b;
         for (int64_t i = 0; i < cnt; i++) {
             float v = a * x[i] + b;
             dx[i] = (v > 0.0f && v < 1.0f) ? a * g[i] : 0.0f;
@@ -222,6 +220,44 @@ static mn_status unary_bwd(un_kind kind, const mn_node *n,
             dx[i] = -g[i] * y[i] * y[i];
         break;
     }
+}
+
+static void unary_bwd_task(void *arg, int64_t t, int thread)
+{
+    const un_job *j = arg;
+    int64_t i0 = t * EW_CHUNK, i1 = i0 + EW_CHUNK < j->cnt ? i0 + EW_CHUNK
+                                                         : j->cnt;
+    (void)thread;
+    unary_bwd_range(j, i0, i1);
+}
+
+static mn_status unary_bwd(un_kind kind, const mn_node *n,
+                           const mn_tensor *const *in, int n_in,
+                           const mn_tensor *const *out,
+                           const mn_tensor *const *dout, mn_tensor *const *din,
+                           mn_exec *ex)
+{
+    if (!din[0])
+        return MN_OK;
+    un_job j = {.kind = kind, .cnt = mn_tensor_numel(in[0])};
+    j.dx = mn_f32(din[0]);
+    if (!dout[0]) {
+        memset(j.dx, 0, (size_t)j.cnt * sizeof *j.dx);
+        return MN_OK;
+    }
+    j.x = mn_f32(in[0]);
+    j.y = mn_f32(out[0]);
+    j.g = mn_f32(dout[0]);
+    if (kind == UN_LEAKY)
+        j.a = mn_node_attr_float(n, "alpha", 0.01f);
+    else if (kind == UN_CLIP)
+        clip_bounds(n, in, n_in, &j.a, &j.b);
+    else if (kind == UN_HSIGMOID) {
+        j.a = mn_node_attr_float(n, "alpha", 0.2f);
+        j.b = mn_node_attr_float(n, "beta", 0.5f);
+    }
+    mn_tpool_run(mn_texec_of(ex)->pool, unary_bwd_task, &j,
+                 (j.cnt + EW_CHUNK - 1) / EW_CHUNK);
     /* Only input 0 is differentiable; clip bounds etc. get none. */
     for (int i = 1; i < n_in; i++)
         if (din[i])
@@ -236,10 +272,11 @@ static mn_status unary_bwd(un_kind kind, const mn_node *n,
                                  const mn_tensor *const *dout, int n_out,   \
                                  mn_tensor *const *din, mn_exec *ex)        \
     {                                                                       \
-        (void)n_out, (void)ex;                                              \
-        return unary_bwd(kind, n, in, n_in, out, dout, din);                \
+        (void)n_out;                                                        \
+        return unary_bwd(kind, n, in, n_in, out, dout, din, ex);            \
     }                                                                       \
-    const mn_grad_def mn_grad_##fname = {.backward = bwd_##fname,           \
+    const mn_grad_def mn_grad_##fname = {.forward = mn_train_split_forward, \
+                                         .backward = bwd_##fname,           \
                                          .diff_inputs = 1u};
 
 UNARY_RULE(relu, UN_RELU)
@@ -263,11 +300,12 @@ static mn_status bwd_gelu(const mn_node *n, const mn_tensor *const *in, int n_in
                       mn_tensor *const *din, mn_exec *ex)
 {
     const char *ap = mn_node_attr_string(n, "approximate", "none");
-    (void)n_out, (void)ex;
+    (void)n_out;
     return unary_bwd(strcmp(ap, "tanh") == 0 ? UN_GELU_TANH : UN_GELU, n, in,
-                     n_in, out, dout, din);
+                     n_in, out, dout, din, ex);
 }
-const mn_grad_def mn_grad_gelu = {.backward = bwd_gelu, .diff_inputs = 1u};
+const mn_grad_def mn_grad_gelu = {.forward = mn_train_split_forward,
+                                  .backward = bwd_gelu, .diff_inputs = 1u};
 
 /* ---- binary rules with broadcasting ---- */
 
@@ -317,6 +355,40 @@ static inline void bin_grads(bin_kind k, float g, float a, float b, float y,
     }
 }
 
+/* Same-shape operands: element ranges over the pool. */
+typedef struct bin_job {
+    bin_kind kind;
+    const float *g, *a, *b, *y;
+    float *da, *db;
+    int64_t cnt;
+} bin_job;
+
+static void binary_same_task(void *arg, int64_t t, int thread)
+{
+    const bin_job *j = arg;
+    int64_t i0 = t * EW_CHUNK, i1 = i0 + EW_CHUNK < j->cnt ? i0 + EW_CHUNK
+                                                         : j->cnt;
+    float *da = j->da, *db = j->db;
+    const float *g = j->g;
+    (void)thread;
+    if (j->kind == BIN_ADD || j->kind == BIN_SUB) {
+        if (da)
+            memcpy(da + i0, g + i0, (size_t)(i1 - i0) * sizeof *g);
+        if (db)
+            for (int64_t i = i0; i < i1; i++)
+                db[i] = j->kind == BIN_ADD ? g[i] : -g[i];
+        return;
+    }
+    for (int64_t i = i0; i < i1; i++) {
+        float ga = 0.0f, gb = 0.0f;
+        bin_grads(j->kind, g[i], j->a[i], j->b[i], j->y[i], &ga, &gb);
+        if (da)
+            da[i] = ga;
+        if (db)
+            db[i] = gb;
+    }
+}
+
 static mn_status binary_bwd(bin_kind kind, const mn_tensor *const *in,
                             int n_in, const mn_tensor *const *out,
                             const mn_tensor *const *dout,
@@ -339,23 +411,10 @@ static mn_status binary_bwd(bin_kind kind, const mn_tensor *const *in,
                 *y = mn_f32(Y);
     int fa = same_shape(A, Y), fb = same_shape(B, Y);
     if (fa && fb) {
-        int64_t cnt = mn_tensor_numel(Y);
-        float ga, gb;
-        if (kind == BIN_ADD || kind == BIN_SUB) {
-            if (da)
-                memcpy(da, g, (size_t)cnt * sizeof *g);
-            if (db)
-                for (int64_t i = 0; i < cnt; i++)
-                    db[i] = kind == BIN_ADD ? g[i] : -g[i];
-            return MN_OK;
-        }
-        for (int64_t i = 0; i < cnt; i++) {
-            bin_grads(kind, g[i], a[i], b[i], y[i], &ga, &gb);
-            if (da)
-                da[i] = ga;
-            if (db)
-                db[i] = gb;
-        }
+        bin_job j = {.kind = kind, .g = g, .a = a, .b = b, .y = y, .da = da,
+                     .db = db, .cnt = mn_tensor_numel(Y)};
+        mn_tpool_run(mn_texec_of(ex)->pool, binary_same_task, &j,
+                     (j.cnt + EW_CHUNK - 1) / EW_CHUNK);
         return MN_OK;
     }
     double *acc_a = ex->scratch, *acc_b = acc_a;
@@ -406,7 +465,7 @@ static mn_status binary_bwd(bin_kind kind, const mn_tensor *const *in,
     return MN_OK;
 }
 
-#define BINARY_RULE(fname, kind)                                            \
+#define BINARY_RULE(fname, kind, fw)                                        \
     static mn_status bwd_##fname(const mn_node *n,                         \
                                  const mn_tensor *const *in, int n_in,      \
                                  const mn_tensor *const *out,               \
@@ -416,15 +475,16 @@ static mn_status binary_bwd(bin_kind kind, const mn_tensor *const *in,
         (void)n, (void)n_out;                                               \
         return binary_bwd(kind, in, n_in, out, dout, din, ex);              \
     }                                                                       \
-    const mn_grad_def mn_grad_##fname = {.backward = bwd_##fname,           \
+    const mn_grad_def mn_grad_##fname = {.forward = fw,                     \
+                                         .backward = bwd_##fname,           \
                                          .backward_scratch = binary_scratch, \
                                          .diff_inputs = 3u};
 
-BINARY_RULE(add, BIN_ADD)
-BINARY_RULE(sub, BIN_SUB)
-BINARY_RULE(mul, BIN_MUL)
-BINARY_RULE(div, BIN_DIV)
-BINARY_RULE(pow, BIN_POW)
-BINARY_RULE(max, BIN_MAX)
-BINARY_RULE(min, BIN_MIN)
-BINARY_RULE(prelu, BIN_PRELU)
+BINARY_RULE(add, BIN_ADD, mn_train_split_forward)
+BINARY_RULE(sub, BIN_SUB, mn_train_split_forward)
+BINARY_RULE(mul, BIN_MUL, mn_train_split_forward)
+BINARY_RULE(div, BIN_DIV, mn_train_split_forward)
+BINARY_RULE(pow, BIN_POW, NULL)
+BINARY_RULE(max, BIN_MAX, NULL)
+BINARY_RULE(min, BIN_MIN, NULL)
+BINARY_RULE(prelu, BIN_PRELU, NULL)

@@ -6,11 +6,13 @@
  * BatchNormalization follows PyTorch: the batch variance normalizes
  * (biased), the running variance is updated with the unbiased one, and
  * running = momentum·running + (1 - momentum)·batch (ONNX's momentum, 0.9
- * by default). Statistics are summed in double, one channel per task. */
+ * by default). One channel per task; each row (sample × channel) is summed
+ * by the vector kernels of tkern.h, the rows in double. */
 #include <math.h>
 #include <string.h>
 #include "train/grad.h"
 #include "train/rng.h"
+#include "train/tkern.h"
 
 /* ---- BatchNormalization ---- */
 
@@ -25,32 +27,23 @@ typedef struct bn_job {
 static void bn_fwd_channel(void *arg, int64_t c, int thread)
 {
     const bn_job *j = arg;
+    const mn_tkern *k = mn_tkern_get();
     double s = 0, s2 = 0;
     int64_t cnt = j->n * j->sp;
     (void)thread;
-    for (int64_t n = 0; n < j->n; n++) {
-        const float *xr = j->x + (n * j->c + c) * j->sp;
-        for (int64_t i = 0; i < j->sp; i++)
-            s += xr[i];
-    }
+    for (int64_t n = 0; n < j->n; n++)
+        s += k->sum(j->x + (n * j->c + c) * j->sp, j->sp);
     double mu = cnt ? s / (double)cnt : 0.0;
-    for (int64_t n = 0; n < j->n; n++) {
-        const float *xr = j->x + (n * j->c + c) * j->sp;
-        for (int64_t i = 0; i < j->sp; i++) {
-            double d = xr[i] - mu;
-            s2 += d * d;
-        }
-    }
+    float m = (float)mu;
+    for (int64_t n = 0; n < j->n; n++)
+        s2 += k->sumsq_dev(j->x + (n * j->c + c) * j->sp, j->sp, m);
     double var = cnt ? s2 / (double)cnt : 0.0;
     double inv = 1.0 / sqrt(var + (double)j->eps);
-    float a = (float)(inv * j->gamma[c]), b = j->beta[c], m = (float)mu;
-    for (int64_t n = 0; n < j->n; n++) {
-        const float *xr = j->x + (n * j->c + c) * j->sp;
-        float *yr = j->y + (n * j->c + c) * j->sp;
-        for (int64_t i = 0; i < j->sp; i++)
-            yr[i] = (xr[i] - m) * a + b;
-    }
-    j->save[c] = (float)mu;
+    float a = (float)(inv * j->gamma[c]), b = j->beta[c];
+    for (int64_t n = 0; n < j->n; n++)
+        k->affine(j->x + (n * j->c + c) * j->sp,
+                  j->y + (n * j->c + c) * j->sp, j->sp, m, a, b);
+    j->save[c] = m;
     j->save[j->c + c] = (float)inv;
     double unb = cnt > 1 ? s2 / (double)(cnt - 1) : var;
     j->rmean[c] = (float)(j->momentum * j->rmean[c] +
@@ -111,17 +104,18 @@ static mn_status bn_train_fwd(const mn_node *n, const mn_tensor *const *in,
 static void bn_bwd_channel(void *arg, int64_t c, int thread)
 {
     const bn_job *j = arg;
+    const mn_tkern *kn = mn_tkern_get();
     double sg = 0, sgx = 0;
     float mu = j->save[c], inv = j->save[j->c + c];
     int64_t cnt = j->n * j->sp;
     (void)thread;
     for (int64_t n = 0; n < j->n; n++) {
-        const float *xr = j->x + (n * j->c + c) * j->sp;
-        const float *gr = j->dy + (n * j->c + c) * j->sp;
-        for (int64_t i = 0; i < j->sp; i++) {
-            sg += gr[i];
-            sgx += (double)gr[i] * (double)((xr[i] - mu) * inv);
-        }
+        float a, b;
+        kn->bn_bwd_sums(j->x + (n * j->c + c) * j->sp,
+                        j->dy + (n * j->c + c) * j->sp, j->sp, mu, inv, &a,
+                        &b);
+        sg += a;
+        sgx += b;
     }
     if (j->dgamma)
         j->dgamma[c] = (float)sgx;
@@ -133,13 +127,9 @@ static void bn_bwd_channel(void *arg, int64_t c, int thread)
     float mg = cnt ? (float)(sg / (double)cnt) : 0.0f;
     float mgx = cnt ? (float)(sgx / (double)cnt) : 0.0f;
     for (int64_t n = 0; n < j->n; n++) {
-        const float *xr = j->x + (n * j->c + c) * j->sp;
-        const float *gr = j->dy + (n * j->c + c) * j->sp;
-        float *dr = j->dx + (n * j->c + c) * j->sp;
-        for (int64_t i = 0; i < j->sp; i++) {
-            float xh = (xr[i] - mu) * inv;
-            dr[i] = k * (gr[i] - mg - xh * mgx);
-        }
+        size_t o = (size_t)((n * j->c + c) * j->sp);
+        kn->bn_bwd_dx(j->x + o, j->dy + o, j->dx + o, j->sp, mu, inv, k, mg,
+                      mgx);
     }
 }
 

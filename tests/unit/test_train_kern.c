@@ -1,0 +1,146 @@
+/* Training's vector kernels (src/train/tkern*.c) against the portable ones
+ * on random lengths including tails, and the threaded elementwise forward
+ * (src/train/grad_split.c) against the op table's forward: bit for bit,
+ * on tensors large enough to be split over two threads.
+ * Tolerance of AVX-512 vs portable: sums within 1e-5·Σ|terms| (16 lanes
+ * in both; the vector forms fuse multiply-adds), elementwise results within
+ * 1e-6 relative, Relu/Clip gradients exact. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "grad_check.h"
+#include "kernels/dispatch.h"
+#include "ops/ops.h"
+#include "test.h"
+#include "train/grad.h"
+#include "train/tkern.h"
+
+static float frand(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((*s >> 40) & 0xFFFFFF) / (float)0x1000000 * 4.0f - 2.0f;
+}
+
+static int close_rel(float a, float b, float scale, float tol)
+{
+    return fabsf(a - b) <= tol * (scale + 1e-30f);
+}
+
+TEST(train_kern_avx512_matches_portable)
+{
+    const mn_tkern *r = &mn_tkern_ref, *v = &mn_tkern_avx512;
+    if (mn_isa_detect() < MN_ISA_AVX512 || !v->sum)
+        return; /* nothing to compare on this CPU */
+    static const int64_t lens[] = {1, 5, 15, 16, 17, 31, 49, 100, 196, 784,
+                                   1001};
+    uint64_t s = 7;
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        int64_t n = lens[li];
+        float *x = malloc((size_t)n * 4), *g = malloc((size_t)n * 4);
+        float *y1 = malloc((size_t)n * 4), *y2 = malloc((size_t)n * 4);
+        float sabs = 0, sq = 0;
+        for (int64_t i = 0; i < n; i++) {
+            x[i] = frand(&s);
+            g[i] = frand(&s);
+            x[i] = i % 7 == 3 ? 0.0f : x[i]; /* exact zeros for Relu */
+            sabs += fabsf(x[i]) + fabsf(g[i]);
+            sq += (x[i] - 0.3f) * (x[i] - 0.3f);
+        }
+        CHECK(close_rel(r->sum(x, n), v->sum(x, n), sabs, 1e-5f));
+        CHECK(close_rel(r->sumsq_dev(x, n, 0.3f), v->sumsq_dev(x, n, 0.3f),
+                        sq, 1e-5f));
+        float a1, b1, a2, b2;
+        r->bn_bwd_sums(x, g, n, 0.3f, 1.7f, &a1, &b1);
+        v->bn_bwd_sums(x, g, n, 0.3f, 1.7f, &a2, &b2);
+        CHECK(close_rel(a1, a2, sabs, 1e-5f));
+        CHECK(close_rel(b1, b2, 4 * sabs * sabs, 1e-5f));
+        CHECK(close_rel(r->dot(x, g, n), v->dot(x, g, n), sabs * sabs,
+                        1e-5f));
+        memcpy(y1, g, (size_t)n * 4);
+        memcpy(y2, g, (size_t)n * 4);
+        r->axpy(0.7f, x, y1, n);
+        v->axpy(0.7f, x, y2, n);
+        for (int64_t i = 0; i < n; i++)
+            CHECK(close_rel(y1[i], y2[i], fabsf(y1[i]) + 1, 1e-6f));
+        r->affine(x, y1, n, 0.3f, 1.7f, -0.2f);
+        v->affine(x, y2, n, 0.3f, 1.7f, -0.2f);
+        for (int64_t i = 0; i < n; i++)
+            CHECK(close_rel(y1[i], y2[i], fabsf(y1[i]) + 1, 1e-6f));
+        r->bn_bwd_dx(x, g, y1, n, 0.3f, 1.7f, 0.9f, 0.1f, -0.4f);
+        v->bn_bwd_dx(x, g, y2, n, 0.3f, 1.7f, 0.9f, 0.1f, -0.4f);
+        for (int64_t i = 0; i < n; i++)
+            CHECK(close_rel(y1[i], y2[i], fabsf(y1[i]) + 1, 1e-6f));
+        x[0] = -0.0f;
+        r->relu_fwd(x, y1, n);
+        v->relu_fwd(x, y2, n);
+        CHECK(memcmp(y1, y2, (size_t)n * 4) == 0);
+        r->relu_bwd(x, g, y1, n);
+        v->relu_bwd(x, g, y2, n);
+        CHECK(memcmp(y1, y2, (size_t)n * 4) == 0);
+        r->clip_bwd(x, g, y1, n, -0.5f, 1.0f);
+        v->clip_bwd(x, g, y2, n, -0.5f, 1.0f);
+        CHECK(memcmp(y1, y2, (size_t)n * 4) == 0);
+        free(x);
+        free(g);
+        free(y1);
+        free(y2);
+    }
+}
+
+/* Runs node 0 of g on in[] with the split forward (two threads) and the
+ * op table's forward; the outputs must be identical. */
+static void split_case(const char *what, mn_graph *g, mn_tensor **in,
+                       int n_in, const int64_t *odims)
+{
+    mn_ctx ctx = {0};
+    mn_tpool *pool = NULL;
+    mn_tensor *y1 = NULL, *y2 = NULL;
+    const mn_node *n = &g->nodes[0];
+    CHECK_OK(mn_tpool_create(2, &pool, &ctx), &ctx);
+    CHECK_OK(mn_tensor_create(MN_DT_F32, 4, odims, &y1, &ctx), &ctx);
+    CHECK_OK(mn_tensor_create(MN_DT_F32, 4, odims, &y2, &ctx), &ctx);
+    mn_texec te;
+    memset(&te, 0, sizeof te);
+    te.ex.ctx = &ctx;
+    te.pool = pool;
+    mn_exec ex = {.ctx = &ctx};
+    const mn_tensor *ci[4];
+    for (int i = 0; i < n_in; i++)
+        ci[i] = in[i];
+    CHECK_OK(mn_op_get(n->op)->forward(n, ci, n_in, &y1, 1, &ex), &ctx);
+    CHECK_OK(mn_train_split_forward(n, ci, n_in, &y2, 1, &te.ex), &ctx);
+    if (memcmp(y1->data, y2->data, mn_tensor_nbytes(y1)) != 0)
+        mn_test_fail(__FILE__, __LINE__, "%s: split forward differs", what);
+    mn_tensor_destroy(y1);
+    mn_tensor_destroy(y2);
+    for (int i = 0; i < n_in; i++)
+        mn_tensor_destroy(in[i]);
+    mn_graph_destroy(g);
+    mn_tpool_destroy(pool);
+}
+
+TEST(train_split_forward_matches_op_table)
+{
+    static const int64_t big[4] = {5, 16, 23, 21}, ch[4] = {1, 16, 1, 1},
+                         row[3] = {16, 1, 1}, sc[1] = {1};
+    mn_tensor *in[3];
+    in[0] = gc_rand(4, big, 1, -2, 2, 0);
+    split_case("Relu", gc_graph("Relu", 14, 1, 1), in, 1, big);
+    in[0] = gc_rand(4, big, 2, -8, 8, 0);
+    in[1] = gc_rand(1, sc, 3, 0, 0.1f, 0);
+    in[2] = gc_rand(1, sc, 4, 5.9f, 6, 0);
+    split_case("Clip", gc_graph("Clip", 13, 3, 1), in, 3, big);
+    in[0] = gc_rand(4, big, 5, -2, 2, 0);
+    in[1] = gc_rand(4, big, 6, -2, 2, 0);
+    split_case("Add", gc_graph("Add", 13, 2, 1), in, 2, big);
+    in[0] = gc_rand(4, big, 7, -2, 2, 0);
+    in[1] = gc_rand(4, ch, 8, -2, 2, 0);
+    split_case("Mul [N,C,H,W]·[1,C,1,1]", gc_graph("Mul", 13, 2, 1), in, 2,
+               big);
+    in[0] = gc_rand(3, row, 9, -2, 2, 0);
+    in[1] = gc_rand(4, big, 10, -2, 2, 0);
+    split_case("Mul [C,1,1]·[N,C,H,W]", gc_graph("Mul", 13, 2, 1), in, 2,
+               big);
+    in[0] = gc_rand(4, big, 11, -4, 4, 0);
+    split_case("Sigmoid", gc_graph("Sigmoid", 13, 1, 1), in, 1, big);
+}
