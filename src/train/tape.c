@@ -3,6 +3,7 @@
  * op table, folding of nodes whose inputs are all true constants — except
  * that bound values (parameters, running statistics) are never constants
  * and every value keeps its buffer. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "train/tape.h"
@@ -51,6 +52,9 @@ static mn_status node_err(const mn_graph *g, int ni, mn_status st,
                            mn_node_label(g, ni, lb, sizeof lb));
 }
 
+/* A zeroed, 64-byte aligned buffer the tape frees. calloc, not malloc +
+ * memset: large blocks come from the OS already zero and are not touched
+ * until used, so creating a tape costs no pass over gigabytes. */
 static void *own(mn_tape *t, size_t bytes)
 {
     if (t->n_owned == t->cap_owned) {
@@ -61,12 +65,13 @@ static void *own(mn_tape *t, size_t bytes)
         t->owned = nb;
         t->cap_owned = cap;
     }
-    void *p = mn_malloc_aligned(bytes ? bytes : 64);
-    if (p) {
-        memset(p, 0, bytes ? bytes : 64);
-        t->owned[t->n_owned++] = p;
-    }
-    return p;
+    if (bytes > SIZE_MAX - 128)
+        return NULL;
+    char *raw = mn_calloc(1, (bytes ? bytes : 64) + 64);
+    if (!raw)
+        return NULL;
+    t->owned[t->n_owned++] = raw;
+    return raw + (64 - (uintptr_t)raw % 64) % 64;
 }
 
 static mn_status check_meta(const mn_tensor *t, mn_ctx *ctx)
@@ -379,7 +384,7 @@ void mn_tape_destroy(mn_tape *t)
     if (!t)
         return;
     for (int i = 0; i < t->n_owned; i++)
-        mn_free_aligned(t->owned[i]);
+        free(t->owned[i]);
     free(t->owned);
     free(t->vt);
     free(t->gt);
