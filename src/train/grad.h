@@ -111,6 +111,17 @@ mn_status mn_train_split_forward(const mn_node *n, const mn_tensor *const *in,
 
 static inline float *mn_f32(const mn_tensor *t) { return (float *)t->data; }
 
+/* a and b have the same rank and dimensions. */
+static inline int mn_same_dims(const mn_tensor *a, const mn_tensor *b)
+{
+    if (a->ndim != b->ndim)
+        return 0;
+    for (int k = 0; k < a->ndim; k++)
+        if (a->dims[k] != b->dims[k])
+            return 0;
+    return 1;
+}
+
 /* Element strides of t broadcast to an output of rank nd and dims od:
  * str[k] = 0 where t's dimension is 1 (or absent). */
 void mn_bcast_strides(const mn_tensor *t, int nd, const int64_t *od,

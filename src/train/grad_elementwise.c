@@ -312,16 +312,6 @@ const mn_grad_def mn_grad_gelu = {.forward = mn_train_split_forward,
 typedef enum bin_kind { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_POW, BIN_MAX,
                         BIN_MIN, BIN_PRELU } bin_kind;
 
-static int same_shape(const mn_tensor *a, const mn_tensor *b)
-{
-    if (a->ndim != b->ndim)
-        return 0;
-    for (int k = 0; k < a->ndim; k++)
-        if (a->dims[k] != b->dims[k])
-            return 0;
-    return 1;
-}
-
 static size_t binary_scratch(const mn_node *n, const mn_tensor *const *in,
                              int n_in, const mn_tensor *const *out, int n_out,
                              int threads)
@@ -329,7 +319,7 @@ static size_t binary_scratch(const mn_node *n, const mn_tensor *const *in,
     size_t s = 0;
     (void)n, (void)n_out, (void)threads;
     for (int i = 0; i < n_in && i < 2; i++)
-        if (in[i] && !same_shape(in[i], out[0]))
+        if (in[i] && !mn_same_dims(in[i], out[0]))
             s += (size_t)mn_tensor_numel(in[i]) * sizeof(double) + 64;
     return s;
 }
@@ -409,7 +399,7 @@ static mn_status binary_bwd(bin_kind kind, const mn_tensor *const *in,
     }
     const float *g = mn_f32(dout[0]), *a = mn_f32(A), *b = mn_f32(B),
                 *y = mn_f32(Y);
-    int fa = same_shape(A, Y), fb = same_shape(B, Y);
+    int fa = mn_same_dims(A, Y), fb = mn_same_dims(B, Y);
     if (fa && fb) {
         bin_job j = {.kind = kind, .g = g, .a = a, .b = b, .y = y, .da = da,
                      .db = db, .cnt = mn_tensor_numel(Y)};

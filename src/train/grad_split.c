@@ -28,16 +28,6 @@ typedef struct split_job {
     atomic_int st;    /* a failure (float ops do not fail) */
 } split_job;
 
-static int same_dims(const mn_tensor *a, const mn_tensor *b)
-{
-    if (a->ndim != b->ndim)
-        return 0;
-    for (int k = 0; k < a->ndim; k++)
-        if (a->dims[k] != b->dims[k])
-            return 0;
-    return 1;
-}
-
 /* t sliced to [i0, i1) along dimension 0 of out (or whole when t
  * broadcasts along it); flat: element range of a full-shape tensor. */
 static mn_tensor slice(const mn_tensor *t, const mn_tensor *out, int flat,
@@ -76,7 +66,7 @@ static void split_task(void *arg, int64_t task, int thread)
             continue;
         }
         /* unary: only input 0 is elementwise; the rest are scalars */
-        int whole = j->flat && i > 0 && !same_dims(j->in[i], j->out);
+        int whole = j->flat && i > 0 && !mn_same_dims(j->in[i], j->out);
         ins[i] = whole ? *j->in[i] : slice(j->in[i], j->out, j->flat, i0, i1);
         ip[i] = &ins[i];
     }
@@ -114,11 +104,12 @@ mn_status mn_train_split_forward(const mn_node *n, const mn_tensor *const *in,
         return def->forward(n, in, n_in, out, n_out, ex);
     if (n->op == MN_OP_RELU)
         j.fw = relu_f32;
-    if (!binary || (same_dims(in[0], out[0]) && same_dims(in[1], out[0]))) {
-        if (!same_dims(in[0], out[0]))
+    if (!binary ||
+        (mn_same_dims(in[0], out[0]) && mn_same_dims(in[1], out[0]))) {
+        if (!mn_same_dims(in[0], out[0]))
             return def->forward(n, in, n_in, out, n_out, ex);
         for (int i = 1; i < n_in; i++)
-            if (in[i] && !same_dims(in[i], out[0]) &&
+            if (in[i] && !mn_same_dims(in[i], out[0]) &&
                 mn_tensor_numel(in[i]) != 1)
                 return def->forward(n, in, n_in, out, n_out, ex);
         j.flat = 1;

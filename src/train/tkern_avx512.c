@@ -115,8 +115,8 @@ static void relu_fwd_avx512(const float *x, float *y, int64_t n)
     __m512 z = _mm512_setzero_ps();
     for (int64_t i = 0; i < n; i += 16) {
         __mmask16 k = tail(n - i);
-        _mm512_mask_storeu_ps(y + i, k,
-                              _mm512_max_ps(z, _mm512_maskz_loadu_ps(k, x + i)));
+        __m512 v = _mm512_maskz_loadu_ps(k, x + i);
+        _mm512_mask_storeu_ps(y + i, k, _mm512_max_ps(z, v));
     }
 }
 

@@ -39,7 +39,10 @@ void mn_tpool_destroy(mn_tpool *t)
     free(t);
 }
 
-int mn_tpool_threads(const mn_tpool *t) { return t ? mn_pool_threads(t->p) : 1; }
+int mn_tpool_threads(const mn_tpool *t)
+{
+    return t ? mn_pool_threads(t->p) : 1;
+}
 
 float *mn_tpool_scratch(mn_tpool *t, int thread)
 {
