@@ -1,39 +1,28 @@
-/* Float GEMM for training: a run-time choice between the AVX-512 kernel and
- * the reference one, and a threaded form that cuts C into tiles threads
- * compute in their own scratch. Every
- * element of C sums over k in the same order whatever the tiling, so the
- * result is the same for any thread count. */
+/* Float GEMM for training: the runtime's SGEMM (src/kernels/sgemm.c: ISA
+ * dispatch, MINNOW_ISA, reference fallback) called single-threaded per
+ * sample by the convolution rules, and a threaded form that cuts C into
+ * tiles threads compute in their own scratch. Every element of C sums
+ * over k in the same order whatever the tiling, so the result is the same
+ * for any thread count. */
 #include <string.h>
-#include "kernels/ref/ref_kernels_conv.h"
+#include "kernels/gemm.h"
 #include "train/grad.h"
 #include "train/sgemm.h"
 
-static int have_avx512(void)
-{
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    return __builtin_cpu_supports("avx512f");
-#else
-    return 0;
-#endif
-}
-
 size_t mn_train_sgemm_scratch(int64_t m, int64_t n, int64_t k)
 {
-    size_t a = mn_ref_gemm_f32_scratch(m, n, k);
-    size_t b = mn_train_sgemm_avx512_scratch(m, n, k);
-    return a > b ? a : b;
+    /* op(a) = aᵀ costs a transposed copy of a: the larger case */
+    size_t a = mn_sgemm_scratch(0, 0, m, n, k);
+    size_t b = mn_sgemm_scratch(1, 0, m, n, k);
+    return (a > b ? a : b) + 64;
 }
 
 void mn_train_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
               float alpha, const float *a, int64_t lda, const float *b,
               int64_t ldb, float beta, float *c, int64_t ldc, float *scratch)
 {
-    if (have_avx512())
-        mn_train_sgemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
-                        beta, c, ldc, scratch);
-    else
-        mn_ref_gemm_f32(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
-                        beta, c, ldc, scratch);
+    mn_sgemm(NULL, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+             ldc, NULL, scratch);
 }
 
 typedef struct gemm_job {
@@ -106,6 +95,13 @@ mn_status mn_tgemm(mn_tpool *p, int trans_a, int trans_b, int64_t m,
     }
     if (tm > 96 * 8)
         tm = 96 * 8;
+    /* a tile's GEMM must fit the thread's scratch */
+    while (tm > 6 && mn_train_sgemm_scratch(tm, tn, k) > MN_TPOOL_SCRATCH)
+        tm = ceil_div(tm / 2, 6) * 6;
+    if (mn_train_sgemm_scratch(tm, tn, k) > MN_TPOOL_SCRATCH)
+        return mn_error(ctx, MN_ERR_UNSUPPORTED,
+                        "GEMM %lldx%lldx%lld: tile scratch too large",
+                        (long long)m, (long long)n, (long long)k);
     j.tm = tm;
     j.tn = tn;
     j.ntn = ntn;
