@@ -82,7 +82,7 @@ PY
 GCCINC=$($CC -print-file-name=include)
 mkdir -p "$T/stub"
 printf '#include <stddef.h>\nvoid *memcpy(void *, const void *, size_t);\nvoid *memset(void *, int, size_t);\n' > "$T/stub/string.h"
-printf 'float expf(float);\nfloat tanhf(float);\n#define HUGE_VALF __builtin_huge_valf()\n#define NAN __builtin_nanf("")\n' > "$T/stub/math.h"
+printf 'float expf(float);\nfloat tanhf(float);\nfloat powf(float, float);\nfloat sqrtf(float);\nfloat erff(float);\n#define HUGE_VALF __builtin_huge_valf()\n#define NAN __builtin_nanf("")\n' > "$T/stub/math.h"
 
 # check_model LABEL MODEL.onnx EXACT(0|1) COUNT [PEER_INPUT.npy] [export flags]
 check_model() {
@@ -115,7 +115,7 @@ DRV
   expect 0 "$label: compile" -- $CC $CFLAGS -I"$d" -o "$d/drv" "$d/drv.c" "$d/$label.c" -lm
   expect 0 "$label: compile object" -- $CC $CFLAGS -c -o "$d/m.o" "$d/$label.c"
   # the only external symbols: memcpy/memset and single-precision libm calls
-  und=$(nm -u "$d/m.o" | awk '{print $2}' | grep -v -E '^(memcpy|memset|expf|tanhf)$' | tr '\n' ' ')
+  und=$(nm -u "$d/m.o" | awk '{print $2}' | grep -v -E '^(memcpy|memset|expf|tanhf|powf|sqrtf|erff)$' | tr '\n' ' ')
   [ -z "$und" ] && ok || bad "$label: unexpected external symbols: $und"
   echo "$label libm: $(nm -u "$d/m.o" | awk '{print $2}' | grep -v -E '^mem' | tr '\n' ' ')" >> "$T/report"
   echo "$label size: $(size -A "$d/m.o" | awk '$1 ~ /^\.(text|rodata|data|bss)$/ {printf "%s %s ", $1, $2}')" >> "$T/report"
@@ -144,7 +144,8 @@ DRV
 
 # ---- float32: the bundled model and the peer models ----
 check_model fashion $MODEL 0 4 ""
-for f in resnet_tiny mobilenetv2_tiny efficientnet_style thesis_cnn_gray; do
+for f in resnet_tiny mobilenetv2_tiny efficientnet_style thesis_cnn_gray \
+         convnext_tiny_style_op13 convnext_tiny_style_op17; do
   check_model "$f" "$P/$f.onnx" 0 3 "$P/$f.input.npy"
 done
 
@@ -182,12 +183,14 @@ import json; a=json.load(open('$T/out'))['arena_bytes']; b=json.load(open('$T/fa
 assert 0 < b <= a, (a, b)" && ok || bad "C arena larger than minnow's"
 
 # ---- failure: unsupported op → exit 1 naming the node, nothing written ----
-expect 1 "unsupported op" -- $M export "$P/convnext_tiny_style_op13.onnx" --format c -o "$T/neg"
-grep -q "node '.*'.*C export" "$T/err" && [ "$(wc -l < "$T/err")" -le 2 ] && ok \
+# (dynamic quantization: DynamicQuantizeLinear, ConvInteger, MatMulInteger)
+expect 0 "quantize dynamic" -- $M quantize $MODEL --mode dynamic -o "$T/dyn.onnx"
+expect 1 "unsupported op" -- $M export "$T/dyn.onnx" --format c -o "$T/neg"
+grep -q "node '.*'.*DynamicQuantizeLinear.*C export" "$T/err" && [ "$(wc -l < "$T/err")" -le 2 ] && ok \
   || bad "message should name the node on one line: $(head -2 "$T/err")"
 [ ! -e "$T/neg" ] && ok || bad "failed export left $T/neg behind"
 mkdir "$T/neg2"
-expect 1 "unsupported op into a directory" -- $M export "$P/convnext_tiny_style_op13.onnx" --format c -o "$T/neg2/m.c"
+expect 1 "unsupported op into a directory" -- $M export "$T/dyn.onnx" --format c -o "$T/neg2/m.c"
 [ -z "$(ls -A "$T/neg2")" ] && ok || bad "failed export left files: $(ls -A "$T/neg2")"
 expect 1 "missing output directory parent" -- $M export $MODEL --format c -o "$T/no/such/m.c"
 [ ! -e "$T/no" ] && ok || bad "failed export created $T/no"

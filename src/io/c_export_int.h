@@ -35,6 +35,9 @@ typedef enum cx_kernel {
     CXK_GAP_F32,
     CXK_CONCAT,
     CXK_SOFTMAX_F32,
+    CXK_TRANSPOSE,
+    CXK_REDUCEMEAN_F32,
+    CXK_LAYERNORM_F32,
     CXK_LD8,          /* CX_LD8(): read an int8 or uint8 element */
     CXK_RINT,         /* cx_rint_f32(): round half to even, no libm */
     CXK_REQUANT,      /* cx_requant(): minnow's mn_ref_requantize */
@@ -46,7 +49,15 @@ typedef enum cx_kernel {
 } cx_kernel;
 
 /* Activation kinds of the generated act_f32 (1..6 are mn_fused_act_kind). */
-enum { CXA_LEAKY = 7, CXA_TANH = 8, CXA_COUNT = 9 };
+enum {
+    CXA_LEAKY = 7,
+    CXA_TANH = 8,
+    CXA_SQUARE = 9,
+    CXA_POW = 10, /* powf(v, lo) */
+    CXA_SQRT = 11,
+    CXA_ERF = 12,
+    CXA_COUNT = 13
+};
 
 typedef struct cx {
     const mn_graph *g;
@@ -85,6 +96,24 @@ int cx_array(cx *c, mn_dtype dt, const void *data, size_t n);
  * Sets *vals, *mask and *rowp to array numbers (mask/rowp -1 when dense). */
 int cx_matrix(cx *c, mn_dtype dt, const void *data, size_t rows, size_t cols,
               int *vals, int *mask, int *rowp);
+
+static inline const mn_tensor *cx_t(const cx *c, int v)
+{
+    return mn_session_value(c->s, v);
+}
+static inline int cx_is_const(const cx *c, int v)
+{
+    return v >= 0 && mn_session_value_kind(c->s, v) == MN_VK_CONST;
+}
+/* A float literal for the generated code (buf: 40 bytes). */
+const char *cx_fl(float v, char *buf);
+/* "kN" for array N, "NULL" for -1 (buf: 24 bytes). */
+const char *cx_arr(int id, char *buf);
+/* n int64 geometry values as a static const int32_t array; its number. */
+int cx_geom(cx *c, const int64_t *v, int n);
+/* Transpose, ReduceMean, LayerNormalization, Pow, Sqrt, Erf
+ * (c_export_ops_extra.c); MN_ERR_UNSUPPORTED for any other op. */
+mn_status cx_emit_extra(cx *c, const mn_node *n);
 
 /* Emits the code for step (node ni with its fused act and residual). */
 mn_status cx_emit_step(cx *c, const mn_step_info *si);

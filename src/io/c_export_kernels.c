@@ -69,6 +69,10 @@ static void emit_act(const cx *c, cx_buf *b)
         "        return v * (t < 0.0f ? 0.0f : t > 1.0f ? 1.0f : t);\n",
         "    case 7: return v >= 0.0f ? v : lo * v;\n",
         "    case 8: return tanhf(v);\n",
+        "    case 9: return v * v;\n",
+        "    case 10: return powf(v, lo);\n",
+        "    case 11: return sqrtf(v);\n",
+        "    case 12: return erff(v);\n",
     };
     cx_puts(b, "static float act_f32(float v, int kind, float lo, float hi)\n"
                "{\n    float t = 0.0f;\n    (void)lo, (void)hi, (void)t;\n"
@@ -312,6 +316,63 @@ static const char K_SOFTMAX_F32[] =
     "    }\n"
     "}\n\n";
 
+static const char K_TRANSPOSE[] =
+    "/* y = x with permuted axes: p = nd, element size, output dims[nd], x's\n"
+    " * stride (in elements) along each output axis[nd] */\n"
+    "static void transpose(const void *x, void *y, const int32_t *p)\n"
+    "{\n"
+    "    long nd = p[0], es = p[1], n = 1, ix = 0, idx[8];\n"
+    "    const int32_t *dims = p + 2, *st = p + 2 + nd;\n"
+    "    for (long d = 0; d < nd; d++) {\n"
+    "        n *= dims[d];\n"
+    "        idx[d] = 0;\n"
+    "    }\n"
+    "    for (long i = 0; i < n; i++) {\n"
+    "        memcpy((unsigned char *)y + i * es,\n"
+    "               (const unsigned char *)x + ix * es, (size_t)es);\n"
+    "        for (long d = nd - 1; d >= 0; d--) {\n"
+    "            ix += st[d];\n"
+    "            if (++idx[d] < dims[d])\n"
+    "                break;\n"
+    "            ix -= st[d] * dims[d];\n"
+    "            idx[d] = 0;\n"
+    "        }\n"
+    "    }\n"
+    "}\n\n";
+
+static const char K_REDUCEMEAN_F32[] =
+    "/* mean over the middle axis of [outer, len, inner] */\n"
+    "static void reducemean_f32(const float *x, float *y, long outer, long len,\n"
+    "                           long inner)\n"
+    "{\n"
+    "    for (long o = 0; o < outer; o++)\n"
+    "        for (long i = 0; i < inner; i++) {\n"
+    "            float sum = 0.0f;\n"
+    "            for (long l = 0; l < len; l++)\n"
+    "                sum += x[(o * len + l) * inner + i];\n"
+    "            y[o * inner + i] = len ? sum / (float)len : 0.0f;\n"
+    "        }\n"
+    "}\n\n";
+
+static const char K_LAYERNORM_F32[] =
+    "/* rows of n: y = (x - mean) / sqrt(var + eps) * sc + b (b may be NULL) */\n"
+    "static void layernorm_f32(const float *x, const float *sc, const float *b,\n"
+    "                          float *y, long outer, long n, float eps)\n"
+    "{\n"
+    "    for (long o = 0; o < outer; o++) {\n"
+    "        const float *xr = x + o * n;\n"
+    "        float mean = 0.0f, var = 0.0f, inv;\n"
+    "        for (long i = 0; i < n; i++)\n"
+    "            mean += xr[i];\n"
+    "        mean /= (float)n;\n"
+    "        for (long i = 0; i < n; i++)\n"
+    "            var += (xr[i] - mean) * (xr[i] - mean);\n"
+    "        inv = 1.0f / sqrtf(var / (float)n + eps);\n"
+    "        for (long i = 0; i < n; i++)\n"
+    "            y[o * n + i] = (xr[i] - mean) * inv * sc[i] + (b ? b[i] : 0.0f);\n"
+    "    }\n"
+    "}\n\n";
+
 static const char K_QUANT[] =
     "/* QuantizeLinear to int8 (sgn) or uint8: p = outer C inner, scale and\n"
     " * zero point per C */\n"
@@ -468,13 +529,17 @@ void cx_emit_kernels(const cx *c, cx_buf *b)
         [CXK_RINT] = K_RINT,             [CXK_REQUANT] = K_REQUANT,
         [CXK_QUANT] = K_QUANT,           [CXK_DEQUANT] = K_DEQUANT,
         [CXK_QCONV] = K_QCONV,           [CXK_QGEMM] = K_QGEMM,
+        [CXK_TRANSPOSE] = K_TRANSPOSE,
+        [CXK_REDUCEMEAN_F32] = K_REDUCEMEAN_F32,
+        [CXK_LAYERNORM_F32] = K_LAYERNORM_F32,
     };
     /* helpers first, in dependency order */
     static const cx_kernel order[] = {
         CXK_LD8, CXK_RINT, CXK_REQUANT, CXK_ACT, CXK_CONV_F32, CXK_GEMM_F32,
         CXK_UNARY_F32, CXK_BINARY_F32, CXK_AFFINE_F32, CXK_MAXPOOL_F32,
         CXK_MAXPOOL_I8, CXK_MAXPOOL_U8, CXK_AVGPOOL_F32, CXK_GAP_F32,
-        CXK_CONCAT, CXK_SOFTMAX_F32, CXK_QUANT, CXK_DEQUANT, CXK_QCONV,
+        CXK_CONCAT, CXK_SOFTMAX_F32, CXK_TRANSPOSE, CXK_REDUCEMEAN_F32,
+        CXK_LAYERNORM_F32, CXK_QUANT, CXK_DEQUANT, CXK_QCONV,
         CXK_QGEMM};
     for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
         cx_kernel k = order[i];

@@ -11,18 +11,12 @@
 #include "io/c_export_int.h"
 #include "ops/conv_shape.h"
 
-static const mn_tensor *T(const cx *c, int v) { return mn_session_value(c->s, v); }
-static int is_const(const cx *c, int v)
-{
-    return v >= 0 && mn_session_value_kind(c->s, v) == MN_VK_CONST;
-}
 static const mn_tensor *opt_in(const cx *c, const mn_node *n, int i)
 {
-    return i < n->n_in && n->in[i] >= 0 ? T(c, n->in[i]) : NULL;
+    return i < n->n_in && n->in[i] >= 0 ? cx_t(c, n->in[i]) : NULL;
 }
 
-/* A float literal for the generated code. */
-static const char *fl(float v, char *buf)
+const char *cx_fl(float v, char *buf)
 {
     if (v != v)
         return "NAN";
@@ -35,7 +29,7 @@ static const char *fl(float v, char *buf)
     return buf;
 }
 
-static int geom(cx *c, const int64_t *v, int n)
+int cx_geom(cx *c, const int64_t *v, int n)
 {
     int32_t g[64];
     for (int i = 0; i < n && i < 64; i++)
@@ -48,10 +42,10 @@ static void act_of(cx *c, const mn_step_info *si, char *buf)
     char a[40], b[40];
     int k = (int)si->act.kind;
     c->act_used |= 1u << k;
-    snprintf(buf, 120, "%d, %s, %s", k, fl(si->act.lo, a), fl(si->act.hi, b));
+    snprintf(buf, 120, "%d, %s, %s", k, cx_fl(si->act.lo, a), cx_fl(si->act.hi, b));
 }
 
-static const char *arr(int id, char *buf)
+const char *cx_arr(int id, char *buf)
 {
     if (id < 0)
         return "NULL";
@@ -71,7 +65,7 @@ static mn_status conv_params(cx *c, const mn_node *n, const mn_tensor *x,
 {
     mn_conv_params p;
     int64_t dims[MN_MAX_DIMS];
-    if (!is_const(c, n->in[1]))
+    if (!cx_is_const(c, n->in[1]))
         return cx_fail(c, "weights are not constant");
     if (mn_conv_setup(n, x, w, &p, dims, c->ctx) != MN_OK)
         return cx_fail(c, "%s", c->ctx->msg);
@@ -83,7 +77,7 @@ static mn_status conv_params(cx *c, const mn_node *n, const mn_tensor *x,
 
 static mn_status emit_conv(cx *c, const mn_node *n, const mn_step_info *si)
 {
-    const mn_tensor *x = T(c, n->in[0]), *w = T(c, n->in[1]);
+    const mn_tensor *x = cx_t(c, n->in[0]), *w = cx_t(c, n->in[1]);
     const mn_tensor *b = opt_in(c, n, 2);
     int64_t g[16];
     char e[4][96], ab[120], k[4][24];
@@ -91,28 +85,28 @@ static mn_status emit_conv(cx *c, const mn_node *n, const mn_step_info *si)
     mn_status st = conv_params(c, n, x, w, g);
     if (st != MN_OK)
         return st;
-    if (b && !is_const(c, n->in[2]))
+    if (b && !cx_is_const(c, n->in[2]))
         return cx_fail(c, "bias is not constant");
     size_t K = (size_t)(g[1] / g[15] * g[7] * g[8]);
     if (!cx_matrix(c, MN_DT_F32, w->data, (size_t)g[4], K, &wv, &wm, &wr))
         return MN_ERR_OOM;
     if (b)
         bi = const_f32(c, b);
-    int gi = geom(c, g, 16);
+    int gi = cx_geom(c, g, 16);
     act_of(c, si, ab);
     c->used[CXK_CONV_F32] = c->used[CXK_ACT] = 1;
     cx_printf(&c->body, "    conv_f32(%s, %s, %s, %s, %s, %s, %s, %s, %s);\n",
-              cx_value_expr(c, n->in[0], e[0]), arr(wv, k[0]), arr(wm, k[1]),
-              arr(wr, k[2]), arr(bi, k[3]),
+              cx_value_expr(c, n->in[0], e[0]), cx_arr(wv, k[0]), cx_arr(wm, k[1]),
+              cx_arr(wr, k[2]), cx_arr(bi, k[3]),
               si->residual >= 0 ? cx_value_expr(c, si->residual, e[1]) : "NULL",
-              cx_value_expr(c, n->out[0], e[2]), arr(gi, e[3]), ab);
+              cx_value_expr(c, n->out[0], e[2]), cx_arr(gi, e[3]), ab);
     return MN_OK;
 }
 
 /* Gemm (B constant) and MatMul (B a constant matrix): weights as [J][K]. */
 static mn_status emit_gemm(cx *c, const mn_node *n, const mn_step_info *si)
 {
-    const mn_tensor *a = T(c, n->in[0]), *bt = T(c, n->in[1]);
+    const mn_tensor *a = cx_t(c, n->in[0]), *bt = cx_t(c, n->in[1]);
     const mn_tensor *ct = n->op == MN_OP_GEMM ? opt_in(c, n, 2) : NULL;
     int gemm = n->op == MN_OP_GEMM;
     int ta = gemm && mn_node_attr_int(n, "transA", 0) != 0;
@@ -122,9 +116,9 @@ static mn_status emit_gemm(cx *c, const mn_node *n, const mn_step_info *si)
     char e[4][96], ab[120], k[4][24], fa[40];
     if (a->dtype != MN_DT_F32 || bt->dtype != MN_DT_F32)
         return cx_fail(c, "float32 only");
-    if (!is_const(c, n->in[1]) || bt->ndim != 2)
+    if (!cx_is_const(c, n->in[1]) || bt->ndim != 2)
         return cx_fail(c, "B must be a constant matrix");
-    if (ct && !is_const(c, n->in[2]))
+    if (ct && !cx_is_const(c, n->in[2]))
         return cx_fail(c, "C is not constant");
     int64_t K = tb ? bt->dims[1] : bt->dims[0], J = tb ? bt->dims[0] : bt->dims[1];
     int64_t R = K ? mn_tensor_numel(a) / K : 0;
@@ -162,15 +156,15 @@ static mn_status emit_gemm(cx *c, const mn_node *n, const mn_step_info *si)
     if (!ok)
         return mn_error(c->ctx, MN_ERR_OOM, "out of memory");
     int64_t gv[5] = {R, K, J, ta, brows};
-    int gi = geom(c, gv, 5);
+    int gi = cx_geom(c, gv, 5);
     act_of(c, si, ab);
     c->used[CXK_GEMM_F32] = c->used[CXK_ACT] = 1;
     cx_printf(&c->body,
               "    gemm_f32(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s);\n",
-              cx_value_expr(c, n->in[0], e[0]), arr(wv, k[0]), arr(wm, k[1]),
-              arr(wr, k[2]), arr(bi, k[3]),
+              cx_value_expr(c, n->in[0], e[0]), cx_arr(wv, k[0]), cx_arr(wm, k[1]),
+              cx_arr(wr, k[2]), cx_arr(bi, k[3]),
               si->residual >= 0 ? cx_value_expr(c, si->residual, e[1]) : "NULL",
-              cx_value_expr(c, n->out[0], e[2]), arr(gi, e[3]), fl(alpha, fa),
+              cx_value_expr(c, n->out[0], e[2]), cx_arr(gi, e[3]), cx_fl(alpha, fa),
               ab);
     return MN_OK;
 }
@@ -186,8 +180,8 @@ static int clip_bound(cx *c, const mn_node *n, int slot, const char *attr,
     }
     if (slot >= n->n_in || n->in[slot] < 0)
         return 1;
-    const mn_tensor *t = T(c, n->in[slot]);
-    if (!is_const(c, n->in[slot]) || t->dtype != MN_DT_F32 ||
+    const mn_tensor *t = cx_t(c, n->in[slot]);
+    if (!cx_is_const(c, n->in[slot]) || t->dtype != MN_DT_F32 ||
         mn_tensor_numel(t) != 1)
         return 0;
     *v = *(const float *)t->data;
@@ -198,7 +192,7 @@ static mn_status emit_unary(cx *c, const mn_node *n)
 {
     mn_step_info a = {.residual = -1};
     char e[2][96], ab[120];
-    if (T(c, n->in[0])->dtype != MN_DT_F32)
+    if (cx_t(c, n->in[0])->dtype != MN_DT_F32)
         return cx_fail(c, "float32 only");
     switch (n->op) {
     case MN_OP_RELU: a.act.kind = MN_FUSED_RELU; break;
@@ -218,6 +212,18 @@ static mn_status emit_unary(cx *c, const mn_node *n)
         a.act.lo = 1.0f / 6.0f;
         a.act.hi = 0.5f;
         break;
+    case MN_OP_SQRT: a.act.kind = (mn_fused_act_kind)CXA_SQRT; break;
+    case MN_OP_ERF: a.act.kind = (mn_fused_act_kind)CXA_ERF; break;
+    case MN_OP_POW: {
+        const mn_tensor *e = opt_in(c, n, 1);
+        if (!e || !cx_is_const(c, n->in[1]) || e->dtype != MN_DT_F32 ||
+            mn_tensor_numel(e) != 1)
+            return cx_fail(c, "only a constant float32 scalar exponent");
+        a.act.lo = *(const float *)e->data;
+        a.act.kind = (mn_fused_act_kind)(a.act.lo == 2.0f ? CXA_SQUARE
+                                                          : CXA_POW);
+        break;
+    }
     default: /* Clip */
         a.act.kind = MN_FUSED_CLIP;
         if (!clip_bound(c, n, 1, "min", -3.402823466e38f, &a.act.lo) ||
@@ -229,14 +235,14 @@ static mn_status emit_unary(cx *c, const mn_node *n)
     cx_printf(&c->body, "    unary_f32(%s, %s, %lldL, %s);\n",
               cx_value_expr(c, n->in[0], e[0]),
               cx_value_expr(c, n->out[0], e[1]),
-              (long long)mn_tensor_numel(T(c, n->out[0])), ab);
+              (long long)mn_tensor_numel(cx_t(c, n->out[0])), ab);
     return MN_OK;
 }
 
 static mn_status emit_binary(cx *c, const mn_node *n)
 {
-    const mn_tensor *a = T(c, n->in[0]), *b = T(c, n->in[1]);
-    const mn_tensor *y = T(c, n->out[0]);
+    const mn_tensor *a = cx_t(c, n->in[0]), *b = cx_t(c, n->in[1]);
+    const mn_tensor *y = cx_t(c, n->out[0]);
     int64_t p[1 + 3 * MN_MAX_DIMS];
     char e[3][96], gb[24];
     int nd = y->ndim;
@@ -255,25 +261,25 @@ static mn_status emit_binary(cx *c, const mn_node *n)
     }
     for (int d = 0; d < nd; d++)
         p[1 + d] = y->dims[d];
-    int gi = geom(c, p, 1 + 3 * nd);
+    int gi = cx_geom(c, p, 1 + 3 * nd);
     int op = n->op == MN_OP_ADD ? 0 : n->op == MN_OP_SUB ? 1
            : n->op == MN_OP_MUL ? 2 : 3;
     c->used[CXK_BINARY_F32] = 1;
     cx_printf(&c->body, "    binary_f32(%d, %s, %s, %s, %s);\n", op,
               cx_value_expr(c, n->in[0], e[0]),
               cx_value_expr(c, n->in[1], e[1]),
-              cx_value_expr(c, n->out[0], e[2]), arr(gi, gb));
+              cx_value_expr(c, n->out[0], e[2]), cx_arr(gi, gb));
     return MN_OK;
 }
 
 static mn_status emit_batchnorm(cx *c, const mn_node *n)
 {
-    const mn_tensor *x = T(c, n->in[0]);
+    const mn_tensor *x = cx_t(c, n->in[0]);
     char e[2][96], k[3][24];
     if (n->n_in < 5 || x->dtype != MN_DT_F32 || x->ndim < 2)
         return cx_fail(c, "float32 [N,C,...] only");
     for (int i = 1; i < 5; i++)
-        if (!is_const(c, n->in[i]) || T(c, n->in[i])->dtype != MN_DT_F32)
+        if (!cx_is_const(c, n->in[i]) || cx_t(c, n->in[i])->dtype != MN_DT_F32)
             return cx_fail(c, "parameters are not float32 constants");
     int64_t C = x->dims[1], inner = 1;
     for (int d = 2; d < x->ndim; d++)
@@ -282,8 +288,8 @@ static mn_status emit_batchnorm(cx *c, const mn_node *n)
     float *sc = mn_malloc((size_t)(2 * C + 1) * sizeof *sc), *sh = sc + C;
     if (!sc)
         return mn_error(c->ctx, MN_ERR_OOM, "out of memory");
-    const float *ga = T(c, n->in[1])->data, *be = T(c, n->in[2])->data;
-    const float *mu = T(c, n->in[3])->data, *va = T(c, n->in[4])->data;
+    const float *ga = cx_t(c, n->in[1])->data, *be = cx_t(c, n->in[2])->data;
+    const float *mu = cx_t(c, n->in[3])->data, *va = cx_t(c, n->in[4])->data;
     for (int64_t i = 0; i < C; i++) {
         sc[i] = ga[i] / sqrtf(va[i] + eps);
         sh[i] = be[i] - mu[i] * sc[i];
@@ -292,17 +298,17 @@ static mn_status emit_batchnorm(cx *c, const mn_node *n)
     int a1 = cx_array(c, MN_DT_F32, sh, (size_t)C);
     free(sc);
     int64_t p[3] = {x->dims[0], C, inner};
-    int gi = geom(c, p, 3);
+    int gi = cx_geom(c, p, 3);
     c->used[CXK_AFFINE_F32] = 1;
     cx_printf(&c->body, "    affine_f32(%s, %s, %s, %s, %s);\n",
-              cx_value_expr(c, n->in[0], e[0]), arr(a0, k[0]), arr(a1, k[1]),
-              cx_value_expr(c, n->out[0], e[1]), arr(gi, k[2]));
+              cx_value_expr(c, n->in[0], e[0]), cx_arr(a0, k[0]), cx_arr(a1, k[1]),
+              cx_value_expr(c, n->out[0], e[1]), cx_arr(gi, k[2]));
     return MN_OK;
 }
 
 static mn_status emit_pool(cx *c, const mn_node *n)
 {
-    const mn_tensor *x = T(c, n->in[0]);
+    const mn_tensor *x = cx_t(c, n->in[0]);
     char e[2][96], gb[24];
     mn_window w;
     int nsp = x->ndim - 2;
@@ -353,16 +359,16 @@ static mn_status emit_pool(cx *c, const mn_node *n)
     } else {
         return cx_fail(c, "%s input", mn_dtype_name(x->dtype));
     }
-    int gi = geom(c, p, n->op == MN_OP_AVGPOOL ? 16 : 13);
+    int gi = cx_geom(c, p, n->op == MN_OP_AVGPOOL ? 16 : 13);
     cx_printf(&c->body, "    %s(%s, %s, %s);\n", fn,
               cx_value_expr(c, n->in[0], e[0]),
-              cx_value_expr(c, n->out[0], e[1]), arr(gi, gb));
+              cx_value_expr(c, n->out[0], e[1]), cx_arr(gi, gb));
     return MN_OK;
 }
 
 static mn_status emit_concat(cx *c, const mn_node *n)
 {
-    const mn_tensor *y = T(c, n->out[0]);
+    const mn_tensor *y = cx_t(c, n->out[0]);
     int axis = (int)mn_node_attr_int(n, "axis", 0);
     char e[2][96];
     if (axis < 0)
@@ -377,10 +383,10 @@ static mn_status emit_concat(cx *c, const mn_node *n)
     for (int i = 0; i < n->n_in; i++) {
         if (n->in[i] < 0)
             continue;
-        int64_t chunk = T(c, n->in[i])->dims[axis] * inner;
+        int64_t chunk = cx_t(c, n->in[i])->dims[axis] * inner;
         if (!cx_value_expr(c, n->in[i], e[0]))
             return cx_fail(c, "input %d of type %s", i,
-                           mn_dtype_name(T(c, n->in[i])->dtype));
+                           mn_dtype_name(cx_t(c, n->in[i])->dtype));
         cx_printf(&c->body,
                   "    concat_part((unsigned char *)%s + %lld, "
                   "(const unsigned char *)%s, %lldL, %lldL, %lldL);\n",
@@ -393,7 +399,7 @@ static mn_status emit_concat(cx *c, const mn_node *n)
 
 static mn_status emit_softmax(cx *c, const mn_node *n)
 {
-    const mn_tensor *x = T(c, n->in[0]);
+    const mn_tensor *x = cx_t(c, n->in[0]);
     int legacy = n->opset > 0 && n->opset < 13, axis;
     char e[2][96];
     if (x->dtype != MN_DT_F32 || x->ndim < 1)
@@ -425,8 +431,8 @@ static mn_status emit_softmax(cx *c, const mn_node *n)
 static mn_status qparams(cx *c, const mn_node *n, const mn_tensor *x,
                          int *sa, int *za, int *geo)
 {
-    const mn_tensor *s = T(c, n->in[1]), *z = opt_in(c, n, 2);
-    if (!is_const(c, n->in[1]) || (z && !is_const(c, n->in[2])))
+    const mn_tensor *s = cx_t(c, n->in[1]), *z = opt_in(c, n, 2);
+    if (!cx_is_const(c, n->in[1]) || (z && !cx_is_const(c, n->in[2])))
         return cx_fail(c, "scale and zero point must be constants");
     int64_t ns = mn_tensor_numel(s), outer = 1, inner = 1;
     int axis = -1;
@@ -451,13 +457,13 @@ static mn_status qparams(cx *c, const mn_node *n, const mn_tensor *x,
     *za = any ? cx_array(c, MN_DT_I32, zp, (size_t)ns) : -1;
     free(zp);
     int64_t g[3] = {outer, ns, inner};
-    *geo = geom(c, g, 3);
+    *geo = cx_geom(c, g, 3);
     return MN_OK;
 }
 
 static mn_status emit_quant(cx *c, const mn_node *n)
 {
-    const mn_tensor *x = T(c, n->in[0]), *y = T(c, n->out[0]);
+    const mn_tensor *x = cx_t(c, n->in[0]), *y = cx_t(c, n->out[0]);
     int q = n->op == MN_OP_QUANTIZELINEAR, sa = -1, za = -1, gi = -1;
     const mn_tensor *qt = q ? y : x;
     char e[2][96], k[3][24];
@@ -473,12 +479,12 @@ static mn_status emit_quant(cx *c, const mn_node *n)
         cx_printf(&c->body, "    quant_f32(%s, %s, %d, %s, %s, %s);\n",
                   cx_value_expr(c, n->in[0], e[0]),
                   cx_value_expr(c, n->out[0], e[1]), qt->dtype == MN_DT_I8,
-                  arr(sa, k[0]), arr(za, k[1]), arr(gi, k[2]));
+                  cx_arr(sa, k[0]), cx_arr(za, k[1]), cx_arr(gi, k[2]));
     else
         cx_printf(&c->body, "    dequant_f32(%s, %d, %s, %s, %s, %s);\n",
                   cx_value_expr(c, n->in[0], e[0]), qt->dtype == MN_DT_I8,
-                  cx_value_expr(c, n->out[0], e[1]), arr(sa, k[0]),
-                  arr(za, k[1]), arr(gi, k[2]));
+                  cx_value_expr(c, n->out[0], e[1]), cx_arr(sa, k[0]),
+                  cx_arr(za, k[1]), cx_arr(gi, k[2]));
     return MN_OK;
 }
 
@@ -525,16 +531,16 @@ static int mults(cx *c, float as, const mn_tensor *ws, float ys, int64_t rows)
 static mn_status emit_qlinear(cx *c, const mn_node *n)
 {
     int conv = n->op == MN_OP_QLINEARCONV, any, wv, wm = -1, wr = -1;
-    const mn_tensor *x = T(c, n->in[0]), *w = T(c, n->in[3]);
-    const mn_tensor *y = T(c, n->out[0]), *b = conv ? opt_in(c, n, 8) : NULL;
+    const mn_tensor *x = cx_t(c, n->in[0]), *w = cx_t(c, n->in[3]);
+    const mn_tensor *y = cx_t(c, n->out[0]), *b = conv ? opt_in(c, n, 8) : NULL;
     char e[2][96], k[8][24];
     for (int i = 1; i < n->n_in; i++)
-        if (n->in[i] >= 0 && !is_const(c, n->in[i]))
+        if (n->in[i] >= 0 && !cx_is_const(c, n->in[i]))
             return cx_fail(c, "input %d is not constant", i);
-    if (mn_tensor_numel(T(c, n->in[1])) != 1 ||
-        mn_tensor_numel(T(c, n->in[6])) != 1)
+    if (mn_tensor_numel(cx_t(c, n->in[1])) != 1 ||
+        mn_tensor_numel(cx_t(c, n->in[6])) != 1)
         return cx_fail(c, "only per-tensor input and output scales");
-    if (n->in[2] >= 0 && mn_tensor_numel(T(c, n->in[2])) != 1)
+    if (n->in[2] >= 0 && mn_tensor_numel(cx_t(c, n->in[2])) != 1)
         return cx_fail(c, "only a per-tensor input zero point");
     int64_t g[16], rows, K, R = 0;
     const void *wd = w->data;
@@ -566,8 +572,8 @@ static mn_status emit_qlinear(cx *c, const mn_node *n)
                                   &wv, &wm, &wr);
     c->dense = saved;
     free(wt);
-    int ma = ok ? mults(c, *(const float *)T(c, n->in[1])->data, T(c, n->in[4]),
-                        *(const float *)T(c, n->in[6])->data, rows) : -1;
+    int ma = ok ? mults(c, *(const float *)cx_t(c, n->in[1])->data, cx_t(c, n->in[4]),
+                        *(const float *)cx_t(c, n->in[6])->data, rows) : -1;
     if (!ok || ma < 0)
         return mn_error(c->ctx, MN_ERR_OOM, "out of memory");
     int sg = (x->dtype == MN_DT_I8) | (w->dtype == MN_DT_I8) << 1 |
@@ -576,25 +582,25 @@ static mn_status emit_qlinear(cx *c, const mn_node *n)
     c->used[CXK_LD8] = c->used[CXK_REQUANT] = 1;
     if (conv) {
         int bi = b ? cx_array(c, MN_DT_I32, b->data, (size_t)rows) : -1;
-        int gi = geom(c, g, 16);
+        int gi = cx_geom(c, g, 16);
         c->used[CXK_QCONV] = 1;
         cx_printf(&c->body,
                   "    qconv(%s, %ld, %s, %s, %s, %s, %s, %s, %ld, %s, %d, "
                   "%s);\n",
-                  cx_value_expr(c, n->in[0], e[0]), (long)xz, arr(wv, k[0]),
-                  arr(za, k[1]), arr(wm, k[2]), arr(wr, k[3]), arr(bi, k[4]),
-                  arr(ma, k[5]), (long)yz, cx_value_expr(c, n->out[0], e[1]),
-                  sg, arr(gi, k[6]));
+                  cx_value_expr(c, n->in[0], e[0]), (long)xz, cx_arr(wv, k[0]),
+                  cx_arr(za, k[1]), cx_arr(wm, k[2]), cx_arr(wr, k[3]), cx_arr(bi, k[4]),
+                  cx_arr(ma, k[5]), (long)yz, cx_value_expr(c, n->out[0], e[1]),
+                  sg, cx_arr(gi, k[6]));
     } else {
         int64_t gv[3] = {R, K, rows};
-        int gi = geom(c, gv, 3);
+        int gi = cx_geom(c, gv, 3);
         c->used[CXK_QGEMM] = 1;
         cx_printf(&c->body,
                   "    qgemm(%s, %ld, %s, %s, %s, %s, %s, %ld, %s, %d, %s);\n",
-                  cx_value_expr(c, n->in[0], e[0]), (long)xz, arr(wv, k[0]),
-                  arr(za, k[1]), arr(wm, k[2]), arr(wr, k[3]), arr(ma, k[5]),
+                  cx_value_expr(c, n->in[0], e[0]), (long)xz, cx_arr(wv, k[0]),
+                  cx_arr(za, k[1]), cx_arr(wm, k[2]), cx_arr(wr, k[3]), cx_arr(ma, k[5]),
                   (long)yz, cx_value_expr(c, n->out[0], e[1]), sg,
-                  arr(gi, k[6]));
+                  cx_arr(gi, k[6]));
     }
     return MN_OK;
 }
@@ -607,7 +613,8 @@ mn_status cx_emit_step(cx *c, const mn_step_info *si)
     c->calls++;
     for (int j = 1; j < n->n_out; j++)
         if (n->out[j] >= 0 && mn_graph_use_count(c->g, n->out[j]) > 0)
-            return cx_fail(c, "output %d is not supported", j);
+            return cx_fail(c, "op %s with output %d in use is not "
+                              "supported by the C backend", n->op_type, j);
     switch (n->op) {
     case MN_OP_CONV: return emit_conv(c, n, si);
     case MN_OP_GEMM:
@@ -618,7 +625,10 @@ mn_status cx_emit_step(cx *c, const mn_step_info *si)
     case MN_OP_SIGMOID:
     case MN_OP_HARDSIGMOID:
     case MN_OP_HARDSWISH:
-    case MN_OP_TANH: return emit_unary(c, n);
+    case MN_OP_TANH:
+    case MN_OP_SQRT:
+    case MN_OP_ERF:
+    case MN_OP_POW: return emit_unary(c, n);
     case MN_OP_ADD:
     case MN_OP_SUB:
     case MN_OP_MUL:
@@ -642,10 +652,9 @@ mn_status cx_emit_step(cx *c, const mn_step_info *si)
         cx_printf(&c->body, "    memcpy(%s, %s, %zu);\n",
                   cx_value_expr(c, n->out[0], e[0]),
                   cx_value_expr(c, n->in[0], e[1]),
-                  mn_tensor_nbytes(T(c, n->out[0])));
+                  mn_tensor_nbytes(cx_t(c, n->out[0])));
         return MN_OK;
     default:
-        return cx_fail(c, "op %s is not supported by the C backend",
-                       n->op_type);
+        return cx_emit_extra(c, n);
     }
 }

@@ -1,0 +1,154 @@
+/* C export: emitters for the data-movement and normalization ops that
+ * transformer-style CNNs (ConvNeXt) add — Transpose, ReduceMean over
+ * consecutive axes, LayerNormalization — and the refusal of every op the C
+ * backend does not have. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "io/c_export_int.h"
+
+static mn_status emit_transpose(cx *c, const mn_node *n)
+{
+    const mn_tensor *x = cx_t(c, n->in[0]);
+    const int64_t *perm = NULL;
+    int np = mn_node_attr_ints(n, "perm", &perm), nd = x->ndim;
+    int64_t p[2 + 2 * MN_MAX_DIMS], st[MN_MAX_DIMS], s = 1;
+    char e[2][96], gb[24];
+    if (nd > 8 || (np && np != nd))
+        return cx_fail(c, "perm of %d axes for rank %d", np, nd);
+    for (int d = nd - 1; d >= 0; d--) {
+        st[d] = s;
+        s *= x->dims[d];
+    }
+    p[0] = nd;
+    p[1] = (int64_t)mn_dtype_size(x->dtype);
+    for (int d = 0; d < nd; d++) {
+        int64_t a = np ? perm[d] : nd - 1 - d;
+        if (a < 0)
+            a += nd;
+        if (a < 0 || a >= nd)
+            return cx_fail(c, "perm value out of range");
+        p[2 + d] = x->dims[a];
+        p[2 + nd + d] = st[a];
+    }
+    if (!cx_value_expr(c, n->in[0], e[0]))
+        return cx_fail(c, "input of type %s", mn_dtype_name(x->dtype));
+    int gi = cx_geom(c, p, 2 + 2 * nd);
+    c->used[CXK_TRANSPOSE] = 1;
+    cx_printf(&c->body, "    transpose(%s, %s, %s);\n", e[0],
+              cx_value_expr(c, n->out[0], e[1]), cx_arr(gi, gb));
+    return MN_OK;
+}
+
+static mn_status emit_reducemean(cx *c, const mn_node *n)
+{
+    const mn_tensor *x = cx_t(c, n->in[0]);
+    int red[MN_MAX_DIMS] = {0}, na = 0, nd = x->ndim;
+    char e[2][96];
+    if (x->dtype != MN_DT_F32)
+        return cx_fail(c, "float32 only");
+    if (n->opset > 0 && n->opset < 18) {
+        const int64_t *v = NULL;
+        na = mn_node_attr_ints(n, "axes", &v);
+        for (int i = 0; i < na; i++) {
+            int64_t a = v[i] < 0 ? v[i] + nd : v[i];
+            if (a < 0 || a >= nd)
+                return cx_fail(c, "axis out of range");
+            red[a] = 1;
+        }
+    } else if (n->n_in > 1 && n->in[1] >= 0) {
+        const mn_tensor *t = cx_t(c, n->in[1]);
+        if (!cx_is_const(c, n->in[1]))
+            return cx_fail(c, "axes computed at run time");
+        na = (int)mn_tensor_numel(t);
+        for (int i = 0; i < na; i++) {
+            int64_t a = mn_tensor_get_i64(t, i);
+            a = a < 0 ? a + nd : a;
+            if (a < 0 || a >= nd)
+                return cx_fail(c, "axis out of range");
+            red[a] = 1;
+        }
+    }
+    if (na == 0) {
+        if (mn_node_attr_int(n, "noop_with_empty_axes", 0))
+            return cx_fail(c, "noop_with_empty_axes");
+        for (int d = 0; d < nd; d++)
+            red[d] = 1;
+    }
+    int lo = -1, hi = -1;
+    for (int d = 0; d < nd; d++)
+        if (red[d]) {
+            if (lo < 0)
+                lo = d;
+            else if (hi != d - 1)
+                return cx_fail(c, "only consecutive axes");
+            hi = d;
+        }
+    int64_t outer = 1, len = 1, inner = 1;
+    for (int d = 0; d < nd; d++)
+        *(d < lo ? &outer : d <= hi ? &len : &inner) *= x->dims[d];
+    c->used[CXK_REDUCEMEAN_F32] = 1;
+    cx_printf(&c->body, "    reducemean_f32(%s, %s, %lldL, %lldL, %lldL);\n",
+              cx_value_expr(c, n->in[0], e[0]),
+              cx_value_expr(c, n->out[0], e[1]), (long long)outer,
+              (long long)len, (long long)inner);
+    return MN_OK;
+}
+
+/* Scale or bias expanded to n floats (it may be one value). */
+static int per_elem(cx *c, const mn_tensor *t, int64_t n)
+{
+    float *v = mn_malloc((size_t)(n + 1) * sizeof *v);
+    int64_t cnt = mn_tensor_numel(t);
+    if (!v)
+        return -1;
+    for (int64_t i = 0; i < n; i++)
+        v[i] = ((const float *)t->data)[cnt == 1 ? 0 : i];
+    int id = cx_array(c, MN_DT_F32, v, (size_t)n);
+    free(v);
+    return id;
+}
+
+static mn_status emit_layernorm(cx *c, const mn_node *n)
+{
+    const mn_tensor *x = cx_t(c, n->in[0]);
+    const mn_tensor *sc = n->n_in > 1 && n->in[1] >= 0 ? cx_t(c, n->in[1]) : NULL;
+    const mn_tensor *b = n->n_in > 2 && n->in[2] >= 0 ? cx_t(c, n->in[2]) : NULL;
+    char e[2][96], k[2][24], fe[40];
+    int axis;
+    if (x->dtype != MN_DT_F32 || !sc)
+        return cx_fail(c, "float32 with a scale only");
+    if (!cx_is_const(c, n->in[1]) || (b && !cx_is_const(c, n->in[2])))
+        return cx_fail(c, "scale and bias must be constants");
+    if (mn_norm_axis(mn_node_attr_int(n, "axis", -1), x->ndim, &axis,
+                     c->ctx) != MN_OK)
+        return cx_fail(c, "%s", c->ctx->msg);
+    int64_t outer = 1, len = 1;
+    for (int d = 0; d < x->ndim; d++)
+        *(d < axis ? &outer : &len) *= x->dims[d];
+    if ((mn_tensor_numel(sc) != 1 && mn_tensor_numel(sc) != len) ||
+        (b && mn_tensor_numel(b) != 1 && mn_tensor_numel(b) != len))
+        return cx_fail(c, "scale and bias must cover the normalized axes");
+    int si = per_elem(c, sc, len), bi = b ? per_elem(c, b, len) : -1;
+    if (si < 0 || (b && bi < 0))
+        return mn_error(c->ctx, MN_ERR_OOM, "out of memory");
+    c->used[CXK_LAYERNORM_F32] = 1;
+    cx_printf(&c->body, "    layernorm_f32(%s, %s, %s, %s, %lldL, %lldL, %s);\n",
+              cx_value_expr(c, n->in[0], e[0]), cx_arr(si, k[0]),
+              cx_arr(bi, k[1]), cx_value_expr(c, n->out[0], e[1]),
+              (long long)outer, (long long)len,
+              cx_fl(mn_node_attr_float(n, "epsilon", 1e-5f), fe));
+    return MN_OK;
+}
+
+mn_status cx_emit_extra(cx *c, const mn_node *n)
+{
+    switch (n->op) {
+    case MN_OP_TRANSPOSE: return emit_transpose(c, n);
+    case MN_OP_REDUCEMEAN: return emit_reducemean(c, n);
+    case MN_OP_LAYERNORM: return emit_layernorm(c, n);
+    default:
+        return cx_fail(c, "op %s is not supported by the C backend",
+                       n->op_type);
+    }
+}
