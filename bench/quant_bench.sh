@@ -11,15 +11,18 @@
 # the peer models of tests/data/peers (random weights): output error vs fp32
 # in minnow and agreement of ONNX Runtime with minnow.
 #
-# Writes bench/results/quant.json and bench/results/quant.md.
+# Writes bench/results/$NAME.json and .md (NAME=quant by default; MODEL=
+# picks another model, e.g. MODEL=models/zoo/resnet8.onnx NAME=quant_resnet8
+# PEERS=0 MEM_COUNTS=).
 # Needs jq, node (bench/peers) and /usr/bin/python3 with numpy + onnx
 # (peer-side data preparation only).
 #   MINNOW=path/to/minnow  MEM_COUNTS="500 50000"  PEERS=1
 set -eu
 B=${1:-build}
 MINNOW=${MINNOW:-$B/minnow}
-MODEL=${MODEL:-models/fashion_cnn.onnx}
-MEM_COUNTS=${MEM_COUNTS:-"500 50000"}
+MODEL=${MODEL:-models/fashion_cnn.onnx}; export MODEL
+MEM_COUNTS=${MEM_COUNTS-"500 50000"}
+NAME=${NAME:-quant}
 PEERS=${PEERS:-1}
 ORT="node bench/peers/ort_run.js"
 PY=/usr/bin/python3
@@ -137,5 +140,5 @@ if [ "$PEERS" = 1 ]; then
     done
 fi
 
-$PY $UTIL report "$ROWS" "$OUT/quant.json" "$OUT/quant.md"
-cat "$OUT/quant.md"
+$PY $UTIL report "$ROWS" "$OUT/$NAME.json" "$OUT/$NAME.md"
+cat "$OUT/$NAME.md"

@@ -12,6 +12,7 @@ minnow itself never runs Python; this only prepares data for ONNX Runtime
 """
 import gzip
 import json
+import os
 import sys
 
 import numpy as np
@@ -65,14 +66,15 @@ def fmt(v, pct=False):
 
 def report(rows_path, out_json, out_md):
     rows = [json.loads(l) for l in open(rows_path) if l.strip()]
-    res = {"generator": "bench/quant_bench.sh",
+    model = os.environ.get("MODEL", "models/fashion_cnn.onnx")
+    res = {"generator": "bench/quant_bench.sh", "model": model,
            "fashion_cnn": [r for r in rows if r.get("kind") == "fashion"],
            "memory": [r for r in rows if r.get("kind") == "memory"],
            "peers": [r for r in rows if r.get("kind") == "peer"]}
     with open(out_json, "w") as f:
         json.dump(res, f, indent=1)
     L = ["# Post-training quantization — minnow", "",
-         "Fashion-MNIST test (10 000 images), models/fashion_cnn.onnx, "
+         "Fashion-MNIST test (10 000 images), " + model + ", "
          "calibration on 512 training images. `minnow eval` = accuracy of "
          "the written file in minnow's runtime (int8 written as integer "
          "operators, so the integer kernels compute it); `in-process` = "
