@@ -25,7 +25,7 @@ want() { [ -z "$SEL" ] || echo " $SEL " | grep -q " $1 "; }
 SEL="$*"
 want resnet8 && run resnet8 --arch resnet8 --epochs 15 --flip
 want thesis-cnn && run thesis-cnn --arch thesis-cnn --epochs 6 --flip
-want mobilenetv2 && run mobilenetv2 --arch mobilenetv2 --width 0.35 --epochs 6 --flip
+want mobilenetv2 && run mobilenetv2 --arch mobilenetv2 --width 0.35 --epochs 8 --flip
 want convnext-tiny && run convnext-tiny --arch convnext-tiny --epochs 10 --flip \
     --optimizer adamw --lr 4e-3 --wd 0.05
 exit 0

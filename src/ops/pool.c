@@ -5,6 +5,7 @@
  * the Indices output (row- or column-major per storage_order). */
 #include <float.h>
 #include <string.h>
+#include "kernels/qelem.h"
 #include "ops/conv_shape.h"
 
 /* A window padded to three spatial axes (leading axes of size 1). */
@@ -161,6 +162,63 @@ MAXPOOL_FN(maxpool_f32, float, -FLT_MAX)
 MAXPOOL_FN(maxpool_u8, uint8_t, 0)
 MAXPOOL_FN(maxpool_i8, int8_t, -128)
 
+/* 8-bit MaxPool over 2-D windows without dilation or Indices (the
+ * quantized graph's case): per output row, the running maximum of the
+ * window's valid input rows (vmax kernel, one row of scratch), then each
+ * window's valid columns. max is exact, so the bytes equal the tap scan's,
+ * a window entirely in padding included (the type's lowest value). */
+static int maxpool_q8_fast_ok(const win3 *q, const mn_tensor *x, int n_out)
+{
+    return (x->dtype == MN_DT_U8 || x->dtype == MN_DT_I8) && n_out == 1 &&
+           q->in[0] == 1 && q->k[0] == 1 && q->d[1] == 1 && q->d[2] == 1;
+}
+
+static void maxpool_q8_fast(const win3 *q, int64_t planes, const uint8_t *x,
+                            uint8_t *y, int i8, uint8_t *row)
+{
+    const mn_kernels_qelem *kq = mn_kernels_qelem_active();
+    int64_t h = q->in[1], w = q->in[2], oh_n = q->out[1], ow_n = q->out[2];
+    uint8_t lowest = i8 ? 0x80 : 0;
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const uint8_t *xp = x + pl * h * w;
+        for (int64_t oh = 0; oh < oh_n; oh++) {
+            uint8_t *yo = y + (pl * oh_n + oh) * ow_n;
+            int64_t l1, h1, r0 = oh * q->s[1] - q->pb[1];
+            taps(q, 1, oh, &l1, &h1);
+            if (l1 >= h1) {
+                memset(yo, lowest, (size_t)ow_n);
+                continue;
+            }
+            memcpy(row, xp + (r0 + l1) * w, (size_t)w);
+            for (int64_t t = l1 + 1; t < h1; t++)
+                kq->vmax(row, xp + (r0 + t) * w, w, i8);
+            for (int64_t ow = 0; ow < ow_n; ow++) {
+                int64_t c0 = ow * q->s[2] - q->pb[2];
+                int64_t lo = c0 < 0 ? -c0 : 0;
+                int64_t hi = w - c0 < q->k[2] ? w - c0 : q->k[2];
+                uint8_t best = lowest;
+                for (int64_t t = lo; t < hi; t++) {
+                    uint8_t v = row[c0 + t];
+                    if (i8 ? (int8_t)v > (int8_t)best : v > best)
+                        best = v;
+                }
+                yo[ow] = best;
+            }
+        }
+    }
+}
+
+static size_t maxpool_scratch(const mn_node *n, const mn_tensor *const *in,
+                              int n_in, const mn_tensor *const *out,
+                              int n_out)
+{
+    const mn_tensor *x = in[0];
+    (void)n, (void)n_in, (void)out, (void)n_out;
+    return x->dtype == MN_DT_U8 || x->dtype == MN_DT_I8
+               ? (size_t)x->dims[x->ndim - 1]
+               : 0;
+}
+
 static mn_status maxpool_forward(const mn_node *n, const mn_tensor *const *in,
                                  int n_in, mn_tensor *const *out, int n_out,
                                  mn_exec *ex)
@@ -176,7 +234,10 @@ static mn_status maxpool_forward(const mn_node *n, const mn_tensor *const *in,
     int64_t planes = x->dims[0] * x->dims[1];
     int64_t *idx = n_out > 1 ? out[1]->data : NULL;
     int cm = mn_node_attr_int(n, "storage_order", 0) == 1;
-    if (x->dtype == MN_DT_F32)
+    if (maxpool_q8_fast_ok(&q, x, n_out) && ex->scratch_bytes >= (size_t)q.in[2])
+        maxpool_q8_fast(&q, planes, x->data, out[0]->data,
+                        x->dtype == MN_DT_I8, ex->scratch);
+    else if (x->dtype == MN_DT_F32)
         maxpool_f32(&q, planes, x->data, out[0]->data, idx, cm);
     else if (x->dtype == MN_DT_U8)
         maxpool_u8(&q, planes, x->data, out[0]->data, idx, cm);
@@ -193,7 +254,7 @@ const mn_op_def mn_opdef_maxpool = {
     .max_out = 2,
     .flags = 0,
     .infer = maxpool_infer,
-    .scratch = NULL,
+    .scratch = maxpool_scratch,
     .forward = maxpool_forward,
 };
 

@@ -9,7 +9,8 @@
  *    likewise, acc = MA·(a - za) + MB·(b - zb) is rounded to nearest, ties
  *    away from zero, shifted right by `shift`, then saturated to int16,
  *    the zero point added with int16 saturation, saturated to 8 bits.
- *    ONNX Runtime requires 2^-14 ≤ rA, rB < 256; outside that range minnow
+ *    ONNX Runtime requires 2^-14 ≤ rA, rB < 256; outside that range, or
+ *    when the larger ratio is below 2^-9 (a shift past 30 bits), minnow
  *    computes round_half_even((sa·(a-za) + sb·(b-zb)) / sc) + zc in
  *    float (the lowering never creates such a node).
  *  - QLinearMul: round_half_even(float((a-za)·(b-zb)) · (sa·sb/sc)) + zc,
@@ -21,6 +22,7 @@
  *    can differ by one unit where f lands on a rounding boundary. */
 #include <math.h>
 #include <string.h>
+#include "kernels/qelem.h"
 #include "ops/broadcast.h"
 #include "ops/qlinear_util.h"
 
@@ -83,7 +85,9 @@ typedef struct qadd_arg {
     void *y;
     int i8;
     int fixed;                /* fixed-point path (ratios in range) */
-    int32_t ma, mb, za, zb, zc, shift;
+    mn_qadd_fixed fx;         /* its parameters */
+    const mn_kernels_qelem *kq;
+    int32_t za, zb, zc;
     float sa, sb, sc, ratio;  /* float paths */
 } qadd_arg;
 
@@ -100,6 +104,8 @@ static int qadd_fixed(float ra, float rb, int32_t *shift, int32_t *ma,
     memcpy(&bits, &g, sizeof bits);
     e = (int32_t)(bits >> 23) - 127;
     *shift = 21 - e;
+    if (*shift > 30) /* ratios below 2^-9: shift past int32's bits */
+        return 0;
     bits = (uint32_t)(21 - e + 127) << 23;
     memcpy(&mul, &bits, sizeof mul);
     *ma = (int32_t)lrintf(ra * mul);
@@ -107,36 +113,33 @@ static int qadd_fixed(float ra, float rb, int32_t *shift, int32_t *ma,
     return 1;
 }
 
-static int32_t qadd_one(const qadd_arg *q, int32_t a, int32_t b)
+/* The float path, for ratios outside the fixed-point range. */
+static int32_t qadd_float(const qadd_arg *q, int32_t a, int32_t b)
 {
     int32_t lo = q->i8 ? -128 : 0, hi = q->i8 ? 127 : 255;
-    if (q->fixed) {
-        int32_t acc = q->ma * (a - q->za) + q->mb * (b - q->zb);
-        int32_t mask = (int32_t)((1u << q->shift) - 1);
-        int32_t rem = (acc & mask) - (acc < 0);
-        /* arithmetic shift of a negative value, written portably */
-        int32_t v = (acc >= 0 ? acc >> q->shift : ~(~acc >> q->shift)) +
-                    (rem > (mask >> 1));
-        v = sat(v, -32768, 32767);
-        return sat(sat((int64_t)v + q->zc, -32768, 32767), lo, hi);
-    }
-    {
-        float va = q->sa * (float)(a - q->za), vb = q->sb * (float)(b - q->zb);
-        float c = (va + vb) / q->sc;
-        float flo = (float)(lo - q->zc), fhi = (float)(hi - q->zc);
-        c = c < flo ? flo : c > fhi ? fhi : c;
-        return rne_i32(c) + q->zc;
-    }
+    float va = q->sa * (float)(a - q->za), vb = q->sb * (float)(b - q->zb);
+    float c = (va + vb) / q->sc;
+    float flo = (float)(lo - q->zc), fhi = (float)(hi - q->zc);
+    c = c < flo ? flo : c > fhi ? fhi : c;
+    return rne_i32(c) + q->zc;
 }
 
 static int qadd_run(void *arg, int64_t o, int64_t ia, int64_t sa, int64_t ib,
                     int64_t sb, int64_t n)
 {
     const qadd_arg *q = arg;
-    for (int64_t i = 0; i < n; i++)
+    if (q->fixed && sa == 1 && sb == 1) {
+        q->kq->qadd((const uint8_t *)q->a + ia, (const uint8_t *)q->b + ib,
+                    n, &q->fx, q->i8, (uint8_t *)q->y + o);
+        return 0;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int32_t a = mn_ql_ld8(q->a, q->i8, ia + i * sa);
+        int32_t b = mn_ql_ld8(q->b, q->i8, ib + i * sb);
         st8(q->y, q->i8, o + i,
-            qadd_one(q, mn_ql_ld8(q->a, q->i8, ia + i * sa),
-                     mn_ql_ld8(q->b, q->i8, ib + i * sb)));
+            q->fixed ? mn_qadd_fixed1(&q->fx, a, b, q->i8)
+                     : qadd_float(q, a, b));
+    }
     return 0;
 }
 
@@ -177,7 +180,10 @@ static mn_status qadd_forward(const mn_node *n, const mn_tensor *const *in,
     mn_bcast bc;
     (void)n, (void)n_out, (void)ex;
     qbin_setup(in, n_in, out[0], &q);
-    q.fixed = qadd_fixed(q.sa / q.sc, q.sb / q.sc, &q.shift, &q.ma, &q.mb);
+    q.fixed = qadd_fixed(q.sa / q.sc, q.sb / q.sc, &q.fx.shift, &q.fx.ma,
+                         &q.fx.mb);
+    q.fx.za = q.za, q.fx.zb = q.zb, q.fx.zc = q.zc;
+    q.kq = mn_kernels_qelem_active();
     mn_bcast_init(&bc, out[0], in[0], in[3]);
     mn_bcast_run(&bc, qadd_run, &q);
     return MN_OK;

@@ -5,6 +5,7 @@
  * round_half_even(x / scale) + zero_point), x = (q - zero_point) * scale. */
 #include <math.h>
 #include <string.h>
+#include "kernels/qelem.h"
 #include "ops/ops.h"
 
 static int is_qtype(mn_dtype dt)
@@ -137,10 +138,19 @@ static mn_status q_forward(const mn_node *n, const mn_tensor *const *in,
     check_params(n, x, sc, zp, &axis, ex->ctx);
     split_dims(x, axis, &outer, &c, &inner);
     qrange(qt, &lo, &hi);
+    int fast = x->dtype == MN_DT_F32 && (qt == MN_DT_U8 || qt == MN_DT_I8);
+    const mn_kernels_qelem *kq = mn_kernels_qelem_active();
     for (int64_t o = 0; o < outer; o++)
         for (int64_t k = 0; k < c; k++) {
             float s = ((const float *)sc->data)[k];
             float z = zp ? (float)mn_tensor_get_i64(zp, k) : 0.0f;
+            if (fast) { /* the kernel's arithmetic is quantize1's */
+                kq->quantize((const float *)x->data + i, inner, s,
+                             (int32_t)z, qt == MN_DT_I8,
+                             (uint8_t *)out[0]->data + i);
+                i += inner;
+                continue;
+            }
             for (int64_t j = 0; j < inner; j++, i++) {
                 float v = x->dtype == MN_DT_F32
                               ? ((const float *)x->data)[i]
@@ -188,10 +198,18 @@ static mn_status dq_forward(const mn_node *n, const mn_tensor *const *in,
     (void)n_out;
     check_params(n, x, sc, zp, &axis, ex->ctx);
     split_dims(x, axis, &outer, &c, &inner);
+    int fast = x->dtype == MN_DT_U8 || x->dtype == MN_DT_I8;
+    const mn_kernels_qelem *kq = mn_kernels_qelem_active();
     for (int64_t o = 0; o < outer; o++)
         for (int64_t k = 0; k < c; k++) {
             float s = ((const float *)sc->data)[k];
             int64_t z = zp ? mn_tensor_get_i64(zp, k) : 0;
+            if (fast) {
+                kq->dequantize((const uint8_t *)x->data + i, inner,
+                               x->dtype == MN_DT_I8, s, (int32_t)z, y + i);
+                i += inner;
+                continue;
+            }
             for (int64_t j = 0; j < inner; j++, i++)
                 y[i] = (float)(mn_tensor_get_i64(x, i) - z) * s;
         }

@@ -5,6 +5,7 @@
  * ONNX examples for ceil_mode, and shape-inference errors. */
 #include "test.h"
 #include "ops_test_util.h"
+#include "kernels/dispatch.h"
 
 extern const mn_op_def mn_opdef_maxpool, mn_opdef_avgpool,
     mn_opdef_globalavgpool;
@@ -207,6 +208,24 @@ TEST(maxpool_random_vs_naive)
         pc.col_major = pc.nsp == 2 && (it & 8);
         check_pool(pc, 1, dt, it % 2 == 0);
     }
+}
+
+/* The 8-bit fast path (2-D, no dilation, no Indices; rows wider than a
+ * vector) at every ISA level, uint8 and int8. */
+TEST(maxpool_q8_fast_vs_naive)
+{
+    static const mn_isa lv[] = {MN_ISA_REF, MN_ISA_AVX2, MN_ISA_AVX512VNNI};
+    otu_seed(14);
+    for (size_t l = 0; l < sizeof lv / sizeof lv[0]; l++) {
+        mn_isa_force(lv[l]);
+        for (int it = 0; it < 40; it++) {
+            pool_case pc = random_pool(2, 0);
+            pc.in[0] = otu_int(1, 9);
+            pc.in[1] = otu_int(1, 80);
+            check_pool(pc, 1, it & 1 ? MN_DT_I8 : MN_DT_U8, 0);
+        }
+    }
+    mn_isa_force(MN_ISA_COUNT);
 }
 
 TEST(avgpool_random_vs_naive)

@@ -1,0 +1,60 @@
+/* Elementwise 8-bit kernels of the quantized graph's glue: linear
+ * (de)quantization with one scale and zero point, QLinearAdd's fixed-point
+ * sum (ONNX Runtime's MLAS arithmetic, see src/ops/qelementwise.c) and the
+ * running maximum MaxPool builds on. The portable reference
+ * (ref/qelem_ref.c) is the oracle; the AVX2 table (x86/qelem_avx2.c) gives
+ * the same bytes. Kernels never allocate and take any length n >= 0. */
+#ifndef MN_KERNELS_QELEM_H
+#define MN_KERNELS_QELEM_H
+
+#include <stdint.h>
+#include "kernels/dispatch.h"
+
+/* QLinearAdd in fixed point: acc = ma·(a - za) + mb·(b - zb), rounded
+ * half away from zero by `shift` bits, saturated to int16, zc added with
+ * int16 saturation, saturated to the 8-bit output type. */
+typedef struct mn_qadd_fixed {
+    int32_t ma, mb, za, zb, zc, shift; /* 1 <= shift <= 30 */
+} mn_qadd_fixed;
+
+typedef struct mn_kernels_qelem {
+    const char *name;
+    /* y[i] = saturate(round_half_even(x[i] / s) + zp) (float32 arithmetic
+     * as the ONNX reference; NaN gives zp); y int8 when i8, else uint8. */
+    void (*quantize)(const float *x, int64_t n, float s, int32_t zp, int i8,
+                     void *y);
+    /* y[i] = (float)(x[i] - zp) · s, x int8 when i8, else uint8. */
+    void (*dequantize)(const void *x, int64_t n, int i8, float s,
+                       int32_t zp, float *y);
+    /* y[i] = QLinearAdd(a[i], b[i]) by p. */
+    void (*qadd)(const void *a, const void *b, int64_t n,
+                 const mn_qadd_fixed *p, int i8, void *y);
+    /* acc[i] = max(acc[i], x[i]) on int8 (i8) or uint8. */
+    void (*vmax)(void *acc, const void *x, int64_t n, int i8);
+} mn_kernels_qelem;
+
+const mn_kernels_qelem *mn_kernels_qelem_ref(void);
+const mn_kernels_qelem *mn_kernels_qelem_avx2(void); /* NULL if not built */
+/* The table for the active ISA level (never NULL). */
+const mn_kernels_qelem *mn_kernels_qelem_active(void);
+
+/* One element of qadd (the reference arithmetic, shared by the kernels'
+ * tails). */
+static inline int32_t mn_qadd_fixed1(const mn_qadd_fixed *p, int32_t a,
+                                     int32_t b, int i8)
+{
+    int32_t acc = (int32_t)((uint32_t)p->ma * (uint32_t)(a - p->za) +
+                            (uint32_t)p->mb * (uint32_t)(b - p->zb));
+    int32_t mask = (int32_t)((1u << p->shift) - 1);
+    int32_t rem = (acc & mask) - (acc < 0);
+    /* arithmetic shift of a negative value, written portably */
+    int32_t v = (acc >= 0 ? acc >> p->shift : ~(~acc >> p->shift)) +
+                (rem > (mask >> 1));
+    int32_t lo = i8 ? -128 : 0, hi = i8 ? 127 : 255;
+    v = v < -32768 ? -32768 : v > 32767 ? 32767 : v;
+    v += p->zc;
+    v = v < -32768 ? -32768 : v > 32767 ? 32767 : v;
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+#endif

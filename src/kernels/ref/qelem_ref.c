@@ -1,0 +1,72 @@
+/* Reference elementwise 8-bit kernels (see kernels/qelem.h): the oracle
+ * the vector tables are tested against. */
+#include <math.h>
+#include <stddef.h>
+#include "kernels/qelem.h"
+
+static void quantize_ref(const float *x, int64_t n, float s, int32_t zp,
+                         int i8, void *y)
+{
+    float lo = i8 ? -128.0f : 0.0f, hi = i8 ? 127.0f : 255.0f;
+    float z = (float)zp;
+    for (int64_t i = 0; i < n; i++) {
+        float v = rintf(x[i] / s) + z;
+        if (v != v)
+            v = z;
+        v = v < lo ? lo : v > hi ? hi : v;
+        if (i8)
+            ((int8_t *)y)[i] = (int8_t)v;
+        else
+            ((uint8_t *)y)[i] = (uint8_t)v;
+    }
+}
+
+static void dequantize_ref(const void *x, int64_t n, int i8, float s,
+                           int32_t zp, float *y)
+{
+    for (int64_t i = 0; i < n; i++) {
+        int32_t q = i8 ? ((const int8_t *)x)[i] : ((const uint8_t *)x)[i];
+        y[i] = (float)(q - zp) * s;
+    }
+}
+
+static void qadd_ref(const void *a, const void *b, int64_t n,
+                     const mn_qadd_fixed *p, int i8, void *y)
+{
+    for (int64_t i = 0; i < n; i++) {
+        if (i8)
+            ((int8_t *)y)[i] = (int8_t)mn_qadd_fixed1(
+                p, ((const int8_t *)a)[i], ((const int8_t *)b)[i], 1);
+        else
+            ((uint8_t *)y)[i] = (uint8_t)mn_qadd_fixed1(
+                p, ((const uint8_t *)a)[i], ((const uint8_t *)b)[i], 0);
+    }
+}
+
+static void vmax_ref(void *acc, const void *x, int64_t n, int i8)
+{
+    if (i8) {
+        int8_t *d = acc;
+        const int8_t *s = x;
+        for (int64_t i = 0; i < n; i++)
+            d[i] = s[i] > d[i] ? s[i] : d[i];
+    } else {
+        uint8_t *d = acc;
+        const uint8_t *s = x;
+        for (int64_t i = 0; i < n; i++)
+            d[i] = s[i] > d[i] ? s[i] : d[i];
+    }
+}
+
+static const mn_kernels_qelem kernels = {"ref", quantize_ref, dequantize_ref,
+                                         qadd_ref, vmax_ref};
+
+const mn_kernels_qelem *mn_kernels_qelem_ref(void) { return &kernels; }
+
+const mn_kernels_qelem *mn_kernels_qelem_active(void)
+{
+    const mn_kernels_qelem *k = NULL;
+    if (mn_isa_active() >= MN_ISA_AVX2)
+        k = mn_kernels_qelem_avx2();
+    return k ? k : &kernels;
+}

@@ -1,0 +1,139 @@
+/* AVX2 elementwise 8-bit kernels (see kernels/qelem.h), bit-identical to
+ * the reference: the same float32 division and round-half-even for
+ * quantization (vdivps, vroundps), exact int32 arithmetic for QLinearAdd
+ * (wrapping multiplies as the reference's), and saturating packs that
+ * match the reference's clamps. Tails run the reference kernels. Built
+ * with -mavx2 (Makefile rule for *_avx2.c). */
+#include "kernels/qelem.h"
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+
+/* 8 floats quantized to int32 already clamped to [lo, hi]. */
+static inline __m256i q8x8(const float *x, __m256 s, __m256 z, __m256 lo,
+                           __m256 hi)
+{
+    __m256 v = _mm256_div_ps(_mm256_loadu_ps(x), s);
+    v = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    v = _mm256_add_ps(v, z);
+    v = _mm256_blendv_ps(z, v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
+    v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+    return _mm256_cvtps_epi32(v);
+}
+
+static void quantize_avx2(const float *x, int64_t n, float s, int32_t zp,
+                          int i8, void *y)
+{
+    const __m256 vs = _mm256_set1_ps(s), vz = _mm256_set1_ps((float)zp);
+    const __m256 lo = _mm256_set1_ps(i8 ? -128.0f : 0.0f);
+    const __m256 hi = _mm256_set1_ps(i8 ? 127.0f : 255.0f);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    uint8_t *d = y;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i p01 = _mm256_packs_epi32(q8x8(x + i, vs, vz, lo, hi),
+                                         q8x8(x + i + 8, vs, vz, lo, hi));
+        __m256i p23 = _mm256_packs_epi32(q8x8(x + i + 16, vs, vz, lo, hi),
+                                         q8x8(x + i + 24, vs, vz, lo, hi));
+        __m256i b = i8 ? _mm256_packs_epi16(p01, p23)
+                       : _mm256_packus_epi16(p01, p23);
+        b = _mm256_permutevar8x32_epi32(b, order);
+        _mm256_storeu_si256((__m256i *)(d + i), b);
+    }
+    if (i < n)
+        mn_kernels_qelem_ref()->quantize(x + i, n - i, s, zp, i8, d + i);
+}
+
+static void dequantize_avx2(const void *x, int64_t n, int i8, float s,
+                            int32_t zp, float *y)
+{
+    const uint8_t *q = x;
+    const __m256 vs = _mm256_set1_ps(s);
+    const __m256i vz = _mm256_set1_epi32(zp);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i b = _mm_loadl_epi64((const __m128i *)(q + i));
+        __m256i v = i8 ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+        v = _mm256_sub_epi32(v, vz);
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_cvtepi32_ps(v), vs));
+    }
+    if (i < n)
+        mn_kernels_qelem_ref()->dequantize(q + i, n - i, i8, s, zp, y + i);
+}
+
+/* The rounded, shifted fixed-point sum of 8 lanes (before saturation). */
+static inline __m256i qadd8(__m128i a, __m128i b, int i8, __m256i ma,
+                            __m256i mb, __m256i za, __m256i zb, __m256i mask,
+                            __m256i half, __m128i sh)
+{
+    __m256i va = i8 ? _mm256_cvtepi8_epi32(a) : _mm256_cvtepu8_epi32(a);
+    __m256i vb = i8 ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+    __m256i acc = _mm256_add_epi32(
+        _mm256_mullo_epi32(ma, _mm256_sub_epi32(va, za)),
+        _mm256_mullo_epi32(mb, _mm256_sub_epi32(vb, zb)));
+    __m256i rem = _mm256_add_epi32(_mm256_and_si256(acc, mask),
+                                   _mm256_srai_epi32(acc, 31));
+    return _mm256_sub_epi32(_mm256_sra_epi32(acc, sh),
+                            _mm256_cmpgt_epi32(rem, half));
+}
+
+static void qadd_avx2(const void *a, const void *b, int64_t n,
+                      const mn_qadd_fixed *p, int i8, void *y)
+{
+    const uint8_t *pa = a, *pb = b;
+    uint8_t *d = y;
+    const __m256i ma = _mm256_set1_epi32(p->ma), mb = _mm256_set1_epi32(p->mb);
+    const __m256i za = _mm256_set1_epi32(p->za), zb = _mm256_set1_epi32(p->zb);
+    const int32_t m = (int32_t)((1u << p->shift) - 1);
+    const __m256i mask = _mm256_set1_epi32(m);
+    const __m256i half = _mm256_set1_epi32(m >> 1);
+    const __m256i zc = _mm256_set1_epi16((short)(p->zc < -32768 ? -32768
+                                                 : p->zc > 32767 ? 32767
+                                                                 : p->zc));
+    const __m128i sh = _mm_cvtsi32_si128(p->shift);
+    int64_t i = 0;
+    /* the int16 saturating add equals the reference's only when zc fits
+     * int16, which every 8-bit zero point does */
+    if (p->zc >= -32768 && p->zc <= 32767)
+        for (; i + 16 <= n; i += 16) {
+            __m128i xa = _mm_loadu_si128((const __m128i *)(pa + i));
+            __m128i xb = _mm_loadu_si128((const __m128i *)(pb + i));
+            __m256i v0 = qadd8(xa, xb, i8, ma, mb, za, zb, mask, half, sh);
+            __m256i v1 = qadd8(_mm_srli_si128(xa, 8), _mm_srli_si128(xb, 8),
+                               i8, ma, mb, za, zb, mask, half, sh);
+            __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1),
+                                                 0xD8);
+            w = _mm256_adds_epi16(w, zc);
+            __m128i l = _mm256_castsi256_si128(w);
+            __m128i h = _mm256_extracti128_si256(w, 1);
+            _mm_storeu_si128((__m128i *)(d + i), i8 ? _mm_packs_epi16(l, h)
+                                                    : _mm_packus_epi16(l, h));
+        }
+    if (i < n)
+        mn_kernels_qelem_ref()->qadd(pa + i, pb + i, n - i, p, i8, d + i);
+}
+
+static void vmax_avx2(void *acc, const void *x, int64_t n, int i8)
+{
+    uint8_t *d = acc;
+    const uint8_t *s = x;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i u = _mm256_loadu_si256((const __m256i *)(d + i));
+        __m256i v = _mm256_loadu_si256((const __m256i *)(s + i));
+        _mm256_storeu_si256((__m256i *)(d + i), i8 ? _mm256_max_epi8(u, v)
+                                                   : _mm256_max_epu8(u, v));
+    }
+    if (i < n)
+        mn_kernels_qelem_ref()->vmax(d + i, s + i, n - i, i8);
+}
+
+static const mn_kernels_qelem kernels = {"avx2", quantize_avx2,
+                                         dequantize_avx2, qadd_avx2,
+                                         vmax_avx2};
+
+const mn_kernels_qelem *mn_kernels_qelem_avx2(void) { return &kernels; }
+
+#else
+const mn_kernels_qelem *mn_kernels_qelem_avx2(void) { return 0; }
+#endif

@@ -1,0 +1,118 @@
+/* The elementwise 8-bit kernels (src/kernels/qelem.h) at every ISA level
+ * the CPU has against the reference table, byte for byte (float output:
+ * bit for bit), on lengths 0..300 (vector bodies and tails) and one long
+ * run: quantization including NaN, ±inf, ±0, halves (round half to even)
+ * and saturation; dequantization; QLinearAdd's fixed point over random
+ * ratios (shifts 14..30) and zero points; the running maximum. Plus the
+ * arithmetic of the reference itself on hand-checked values. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "test.h"
+#include "ops_test_util.h"
+#include "kernels/qelem.h"
+
+static float special(int64_t i, float s)
+{
+    static const float v[] = {0.0f, -0.0f, 0.5f, 1.5f, 2.5f, -0.5f, -2.5f,
+                              1e30f, -1e30f, 127.5f, 128.5f, -128.5f};
+    switch (i % 7) {
+    case 0: return NAN;
+    case 1: return i & 8 ? INFINITY : -INFINITY;
+    case 2: return v[(i / 7) % 12] * s; /* exact halves of the scale */
+    default: return (otu_float() * 2.0f - 1.0f) * 300.0f * s;
+    }
+}
+
+static void check_level(const mn_kernels_qelem *k)
+{
+    const mn_kernels_qelem *r = mn_kernels_qelem_ref();
+    enum { MAX = 4099 };
+    float *x = malloc(MAX * sizeof *x), *fa = malloc(MAX * sizeof *fa);
+    float *fb = malloc(MAX * sizeof *fb);
+    uint8_t *a = malloc(MAX), *b = malloc(MAX), *ya = malloc(MAX + 1),
+            *yb = malloc(MAX + 1);
+    if (!x || !fa || !fb || !a || !b || !ya || !yb) {
+        CHECK(0);
+        goto out;
+    }
+    for (int64_t n = 0; n <= MAX; n = n < 300 ? n + 1 : MAX + 1) {
+        int i8 = (int)(n & 1);
+        float s = 0.01f + otu_float() * 0.5f;
+        int32_t zp = i8 ? (int32_t)otu_int(-128, 127) : (int32_t)otu_int(0, 255);
+        for (int64_t i = 0; i < n; i++) {
+            x[i] = special(i + n, s);
+            a[i] = (uint8_t)otu_rand();
+            b[i] = (uint8_t)otu_rand();
+        }
+        /* quantize: one byte past the end stays untouched */
+        ya[n] = yb[n] = 0xA5;
+        r->quantize(x, n, s, zp, i8, ya);
+        k->quantize(x, n, s, zp, i8, yb);
+        CHECK(memcmp(ya, yb, (size_t)n + 1) == 0);
+        r->dequantize(a, n, i8, s, zp, fa);
+        k->dequantize(a, n, i8, s, zp, fb);
+        CHECK(memcmp(fa, fb, (size_t)n * sizeof *fa) == 0);
+        mn_qadd_fixed p = {
+            .ma = (int32_t)otu_int(1 << 20, (1 << 22) - 1),
+            .mb = (int32_t)otu_int(1, (1 << 22) - 1),
+            .za = i8 ? (int32_t)otu_int(-128, 127) : (int32_t)otu_int(0, 255),
+            .zb = i8 ? (int32_t)otu_int(-128, 127) : (int32_t)otu_int(0, 255),
+            .zc = i8 ? (int32_t)otu_int(-128, 127) : (int32_t)otu_int(0, 255),
+            .shift = (int32_t)otu_int(14, 30)};
+        if (n & 2) /* ratios near 1: outputs span the whole range */
+            p.shift = 21 + (int32_t)otu_int(0, 1);
+        r->qadd(a, b, n, &p, i8, ya);
+        k->qadd(a, b, n, &p, i8, yb);
+        CHECK(memcmp(ya, yb, (size_t)n + 1) == 0);
+        memcpy(ya, a, (size_t)n);
+        memcpy(yb, a, (size_t)n);
+        r->vmax(ya, b, n, i8);
+        k->vmax(yb, b, n, i8);
+        CHECK(memcmp(ya, yb, (size_t)n + 1) == 0);
+    }
+out:
+    free(x), free(fa), free(fb), free(a), free(b), free(ya), free(yb);
+}
+
+TEST(qelem_fast_levels_match_ref)
+{
+    otu_seed(21);
+    const mn_kernels_qelem *k = mn_kernels_qelem_avx2();
+    if (k && mn_isa_detect() >= MN_ISA_AVX2)
+        check_level(k);
+    else
+        check_level(mn_kernels_qelem_ref()); /* at least run the ref */
+}
+
+TEST(qelem_ref_arithmetic)
+{
+    const mn_kernels_qelem *r = mn_kernels_qelem_ref();
+    const float x[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, NAN, INFINITY,
+                       -INFINITY, 1000.0f, -3.0f};
+    uint8_t u[10];
+    int8_t s[10];
+    static const uint8_t wu[] = {10, 12, 12, 10, 8, 10, 255, 0, 255, 7};
+    static const int8_t ws[] = {0, 2, 2, 0, -2, 0, 127, -128, 127, -3};
+    r->quantize(x, 10, 1.0f, 10, 0, u);
+    r->quantize(x, 10, 1.0f, 0, 1, s);
+    CHECK(memcmp(u, wu, sizeof wu) == 0);
+    CHECK(memcmp(s, ws, sizeof ws) == 0);
+    float f[2];
+    const int8_t q[2] = {-128, 127};
+    r->dequantize(q, 2, 1, 0.5f, -1, f);
+    CHECK(f[0] == -63.5f && f[1] == 64.0f);
+    /* a + b with both ratios 1 (ma = mb = 2^21, shift 21): exact sums,
+     * saturated at 255 */
+    mn_qadd_fixed p = {1 << 21, 1 << 21, 0, 0, 0, 21};
+    const uint8_t a[3] = {1, 100, 200}, b[3] = {2, 100, 100};
+    uint8_t y[3];
+    r->qadd(a, b, 3, &p, 0, y);
+    CHECK(y[0] == 3 && y[1] == 200 && y[2] == 255);
+    /* halves round away from zero: (1 + 0)·0.5 = 0.5 → 1, -0.5 → -1 */
+    mn_qadd_fixed h = {1 << 20, 1 << 20, 0, 0, 0, 21};
+    const int8_t ha[2] = {1, -1}, hb[2] = {0, 0};
+    int8_t hy[2];
+    r->qadd(ha, hb, 2, &h, 1, hy);
+    CHECK(hy[0] == 1 && hy[1] == -1);
+}
