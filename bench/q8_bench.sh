@@ -123,14 +123,19 @@ gemm = rd('gemm.json')
 runs = [json.loads(l) for l in open(os.path.join(T, 'runs.jsonl')) if l.strip()]
 cpu = (re.search(r'model name\s*:\s*(.*)', open('/proc/cpuinfo').read()) or [None, '?'])[1]
 r3 = lambda v: round(v, 3)
-lat = {}
+lat, cpums = {}, {}
 for x in runs:
     k = (x['model'], x['threads'], x['engine'])
     lat.setdefault(k, []).append(x['r']['p50_ms'])
+    if 'cpu_ms' in x['r']:
+        cpums.setdefault(k, []).append(x['r']['cpu_ms'])
 models = {}
 for (m, t, eng), v in sorted(lat.items()):
-    models.setdefault(m, {}).setdefault(str(t), {})[eng] = {
+    d = models.setdefault(m, {}).setdefault(str(t), {})[eng] = {
         'p50_ms': r3(min(v)), 'rounds_p50_ms': [r3(a) for a in v]}
+    c = sorted(cpums.get((m, t, eng), []))
+    if c:  # CPU time per run (all threads): robust to a shared machine
+        d['cpu_ms'] = r3(c[(len(c) - 1) // 2])
 for m, ts in models.items():
     for t, d in ts.items():
         if 'fp32' in d and 'int8' in d:
@@ -139,6 +144,9 @@ for m, ts in models.items():
             d['speedup_int8_over_int8_ref'] = r3(d['int8_ref']['p50_ms'] / d['int8']['p50_ms'])
         if 'ort_int8' in d and 'int8' in d:
             d['ratio_minnow_int8_over_ort_int8'] = r3(d['int8']['p50_ms'] / d['ort_int8']['p50_ms'])
+            if 'cpu_ms' in d['int8'] and 'cpu_ms' in d['ort_int8']:
+                d['cpu_ratio_minnow_int8_over_ort_int8'] = r3(
+                    d['int8']['cpu_ms'] / d['ort_int8']['cpu_ms'])
 pg = peak.get('gops')
 for r in gemm['results']:
     if pg:
@@ -149,8 +157,9 @@ out = {
     'date': datetime.datetime.utcnow().isoformat() + 'Z',
     'machine': {'cpu': cpu, 'cores': os.cpu_count(), 'loadavg_before': e['LOAD0'],
                 'loadavg_after': e['LOAD1'],
-                'note': 'shared with a training job: timings are noisy; compare '
-                        'columns of one run (same rounds), not absolute numbers'},
+                'note': 'wall-clock p50 moves with other jobs on the cores; compare '
+                        'columns of one run, and prefer cpu_ms (process CPU time per '
+                        'run, all threads) on a shared machine'},
     'settings': {'label': e['LABEL'], 'runs': int(e['RUNS']), 'runs_224': int(e['RUNS224']),
                  'rounds': int(e['ROUNDS']),
                  'models_224': 'random weights (scripts/export_torchvision.py), quantized with '
@@ -174,13 +183,16 @@ for r in gemm['results']:
     pf = r.get('peak_fraction_best')
     print('| %s | %s | %d | %.0f | %.0f | %s |' % (r['shape'], r['kernel'], r['threads'],
           r['gops_best'], r['gops_median'], '%.0f' % (100 * pf) if pf is not None else '-'))
-print('\n| model | threads | fp32 p50 ms | int8 p50 ms | int8 (MINNOW_ISA=ref) p50 ms | ORT int8 p50 ms | int8 vs fp32 |')
-print('|---|---|---|---|---|---|---|')
+print('\n| model | threads | fp32 p50 ms | int8 p50 ms | int8 (MINNOW_ISA=ref) p50 ms | ORT int8 p50 ms | int8 vs fp32 | int8 CPU ms/run | ORT int8 CPU ms/run | CPU minnow/ORT |')
+print('|---|---|---|---|---|---|---|---|---|---|')
 g = lambda d, k: '%.3f' % d[k]['p50_ms'] if k in d else '-'
+gc = lambda d, k: '%.3f' % d[k]['cpu_ms'] if k in d and 'cpu_ms' in d[k] else '-'
 for m, ts in models.items():
     for t, d in ts.items():
-        print('| %s | %s | %s | %s | %s | %s | %s |' % (m, t, g(d, 'fp32'), g(d, 'int8'), g(d, 'int8_ref'),
-              g(d, 'ort_int8'), '%.2fx' % d['speedup_int8_over_fp32'] if 'speedup_int8_over_fp32' in d else '-'))
+        cr = d.get('cpu_ratio_minnow_int8_over_ort_int8')
+        print('| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (m, t, g(d, 'fp32'), g(d, 'int8'), g(d, 'int8_ref'),
+              g(d, 'ort_int8'), '%.2fx' % d['speedup_int8_over_fp32'] if 'speedup_int8_over_fp32' in d else '-',
+              gc(d, 'int8'), gc(d, 'ort_int8'), '%.2f' % cr if cr else '-'))
 fc = out['fashion_cnn']
 print('\nfashion_cnn top-1: fp32 %.4f, int8 %.4f' % (fc['top1_fp32'], fc['top1_int8']))
 print('VNNI peak (one core): %s GOPS' % pg)

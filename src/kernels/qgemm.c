@@ -123,7 +123,24 @@ static void im2col_row_u8(const mn_conv_params *p, const uint8_t *xc,
         const uint8_t *src =
             xc + (oh * p->sh + ki * p->dh) * wp + ow * p->sw + kj * p->dw;
         uint8_t *d = row + j;
-        if (p->sw != 1) {
+        if (p->sw == 2) {
+            int64_t o = 0;
+#if defined(__SSE2__)
+            /* even bytes of 32: reads at most one byte past the last tap,
+             * inside the padded input's slack */
+            const __m128i even = _mm_set1_epi16(0x00FF);
+            for (; o + 16 <= run; o += 16) {
+                __m128i v0 = _mm_loadu_si128((const __m128i *)(src + 2 * o));
+                __m128i v1 =
+                    _mm_loadu_si128((const __m128i *)(src + 2 * o + 16));
+                _mm_storeu_si128((__m128i *)(d + o),
+                                 _mm_packus_epi16(_mm_and_si128(v0, even),
+                                                  _mm_and_si128(v1, even)));
+            }
+#endif
+            for (; o < run; o++)
+                d[o] = src[2 * o];
+        } else if (p->sw != 1) {
             for (int64_t o = 0; o < run; o++)
                 d[o] = src[o * p->sw];
         } else if (run <= 16) {

@@ -327,6 +327,15 @@ TEST(kernels_q8_qlinearconv_fast_vs_ref)
                    .kw = 3, .s = 1, .d = 1, .pt = 1, .pl = 1, .pb = 1,
                    .pr = 1, .group = 1, .per_channel = 1, .bias = 1};
     check_conv(&big, 1, pool, lv, nl);
+    /* stride 2 with output rows of 16+ columns (the vector gather of the
+     * im2col packing), odd width, padding, 7×7 and 1×1 */
+    cparams s2[] = {{.n = 1, .c = 3, .h = 45, .w = 71, .m = 16, .kh = 7,
+                     .kw = 7, .s = 2, .d = 1, .pt = 3, .pl = 3, .pb = 3,
+                     .pr = 3, .group = 1, .per_channel = 1, .bias = 1},
+                    {.n = 1, .c = 8, .h = 34, .w = 67, .m = 24, .kh = 1,
+                     .kw = 1, .s = 2, .d = 1, .group = 1, .xs = 1}};
+    for (size_t i = 0; i < sizeof s2 / sizeof s2[0]; i++)
+        check_conv(&s2[i], 1, pool, lv, nl);
     /* depthwise ones big enough for the pool: 3×3 and 5×5 (strides 1, 2),
      * 7×7 stride 2, dilated, channel multiplier 2 */
     cparams dw[] = {{.n = 1, .c = 48, .h = 23, .w = 21, .m = 48, .kh = 3,

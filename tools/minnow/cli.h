@@ -38,6 +38,8 @@ struct cJSON;
 void cli_print_json(struct cJSON *obj);
 /* Current wall time in seconds (monotonic). */
 double cli_now(void);
+/* CPU seconds the process (all threads) has used. */
+double cli_cpu_seconds(void);
 /* Peak resident set size of this process in bytes (0 if unknown). */
 long long cli_peak_rss(void);
 
