@@ -101,9 +101,12 @@ void mn_q8_pad_input(const mn_conv_params *p, const uint8_t *x, uint8_t pad,
         memset(d, pad, (size_t)(p->pt * wp));
         for (int64_t i = 0; i < p->h; i++) {
             uint8_t *r = d + (p->pt + i) * wp;
-            memset(r, pad, (size_t)p->pl);
+            /* the side pads are a byte or two: no library calls for them */
+            for (int64_t k = 0; k < p->pl; k++)
+                r[k] = pad;
             memcpy(r + p->pl, s + i * p->w, (size_t)p->w);
-            memset(r + p->pl + p->w, pad, (size_t)(wp - p->pl - p->w));
+            for (int64_t k = p->pl + p->w; k < wp; k++)
+                r[k] = pad;
         }
         memset(d + (p->pt + p->h) * wp, pad,
                (size_t)((hp - p->pt - p->h) * wp));
