@@ -94,14 +94,18 @@ for (const m of e.MODELS.split(/\s+/).filter(Boolean)) {
     const pick = eng => {
       const rs = runs.filter(x => x.model === m && x.threads === t && x.engine === eng).map(x => x.r);
       const best = rs.reduce((a, b) => (b.p50_ms < a.p50_ms ? b : a));
+      // CPU ms per run (process, all threads): the median over rounds
+      const cpu = rs.map(x => x.cpu_ms).filter(v => v !== undefined).sort((a, b) => a - b);
       return { p50_ms: r1(best.p50_ms), p95_ms: r1(best.p95_ms), peak_rss_bytes: best.peak_rss_bytes,
-               rounds_p50_ms: rs.map(x => r1(x.p50_ms)) };
+               rounds_p50_ms: rs.map(x => r1(x.p50_ms)),
+               cpu_ms: cpu.length ? r1(cpu[(cpu.length - 1) >> 1]) : null };
     };
     const mn = pick('minnow'), ort = pick('ort');
     const gf = x => 2 * info.macs / (x.p50_ms / 1e3) / 1e9;
     entry.threads[t] = {
       minnow: mn, ort: ort,
       ratio_minnow_over_ort: r1(mn.p50_ms / ort.p50_ms),
+      cpu_ratio_minnow_over_ort: mn.cpu_ms && ort.cpu_ms ? r1(mn.cpu_ms / ort.cpu_ms) : null,
       minnow_gflops: r1(gf(mn)), ort_gflops: r1(gf(ort)),
       minnow_peak_fraction: r1(gf(mn) / (peak.gflops * t)),
       ort_peak_fraction: r1(gf(ort) / (peak.gflops * t)),
@@ -121,11 +125,12 @@ const out = {
   models,
 };
 fs.writeFileSync(e.OUT, JSON.stringify(out, null, 1) + '\n');
-console.log('\n| model (224x224) | threads | minnow fp32 p50 ms | ORT fp32 p50 ms | minnow/ORT | minnow GFLOP/s | % of peak |');
-console.log('|---|---|---|---|---|---|---|');
+console.log('\n| model (224x224) | threads | minnow fp32 p50 ms | ORT fp32 p50 ms | minnow/ORT | minnow GFLOP/s | % of peak | CPU ms/run minnow / ORT | CPU minnow/ORT |');
+console.log('|---|---|---|---|---|---|---|---|---|');
+const f2 = v => (v === null || v === undefined ? '-' : v.toFixed(2));
 for (const m of models)
   for (const [t, v] of Object.entries(m.threads))
-    console.log(`| ${m.name} | ${t} | ${v.minnow.p50_ms.toFixed(2)} | ${v.ort.p50_ms.toFixed(2)} | ${v.ratio_minnow_over_ort.toFixed(2)} | ${v.minnow_gflops.toFixed(0)} | ${(100 * v.minnow_peak_fraction).toFixed(0)} |`);
+    console.log(`| ${m.name} | ${t} | ${v.minnow.p50_ms.toFixed(2)} | ${v.ort.p50_ms.toFixed(2)} | ${v.ratio_minnow_over_ort.toFixed(2)} | ${v.minnow_gflops.toFixed(0)} | ${(100 * v.minnow_peak_fraction).toFixed(0)} | ${f2(v.minnow.cpu_ms)} / ${f2(v.ort.cpu_ms)} | ${f2(v.cpu_ratio_minnow_over_ort)} |`);
 console.log('\n| kernel shape | threads | GFLOP/s (best) | % of peak |');
 console.log('|---|---|---|---|');
 for (const k of out.kernels)
