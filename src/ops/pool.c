@@ -167,10 +167,10 @@ MAXPOOL_FN(maxpool_i8, int8_t, -128)
  * window's valid input rows (vmax kernel, one row of scratch), then each
  * window's valid columns. max is exact, so the bytes equal the tap scan's,
  * a window entirely in padding included (the type's lowest value). */
-static int maxpool_q8_fast_ok(const win3 *q, const mn_tensor *x, int n_out)
+static int maxpool_fast_ok(const win3 *q, int n_out)
 {
-    return (x->dtype == MN_DT_U8 || x->dtype == MN_DT_I8) && n_out == 1 &&
-           q->in[0] == 1 && q->k[0] == 1 && q->d[1] == 1 && q->d[2] == 1;
+    return n_out == 1 && q->in[0] == 1 && q->k[0] == 1 && q->d[1] == 1 &&
+           q->d[2] == 1;
 }
 
 static void maxpool_q8_fast(const win3 *q, int64_t planes, const uint8_t *x,
@@ -208,15 +208,59 @@ static void maxpool_q8_fast(const win3 *q, int64_t planes, const uint8_t *x,
     }
 }
 
+/* The float32 twin: the vertical pass skips NaN (vmaxf) and a window
+ * whose first tap is NaN gives NaN, so NaN propagates exactly as in the
+ * tap scan (first tap NaN → NaN, later NaNs ignored). Only the sign of a
+ * zero maximum can differ (when -0 and +0 tie for it). */
+static void maxpool_f32_fast(const win3 *q, int64_t planes, const float *x,
+                             float *y, float *row)
+{
+    const mn_kernels_qelem *kq = mn_kernels_qelem_active();
+    int64_t h = q->in[1], w = q->in[2], oh_n = q->out[1], ow_n = q->out[2];
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * h * w;
+        for (int64_t oh = 0; oh < oh_n; oh++) {
+            float *yo = y + (pl * oh_n + oh) * ow_n;
+            int64_t l1, h1, r0 = oh * q->s[1] - q->pb[1];
+            taps(q, 1, oh, &l1, &h1);
+            if (l1 >= h1) {
+                for (int64_t ow = 0; ow < ow_n; ow++)
+                    yo[ow] = -FLT_MAX;
+                continue;
+            }
+            const float *first = xp + (r0 + l1) * w;
+            memcpy(row, first, (size_t)w * sizeof *row);
+            for (int64_t t = l1 + 1; t < h1; t++)
+                kq->vmaxf(row, xp + (r0 + t) * w, w);
+            for (int64_t ow = 0; ow < ow_n; ow++) {
+                int64_t c0 = ow * q->s[2] - q->pb[2];
+                int64_t lo = c0 < 0 ? -c0 : 0;
+                int64_t hi = w - c0 < q->k[2] ? w - c0 : q->k[2];
+                if (lo >= hi) {
+                    yo[ow] = -FLT_MAX;
+                    continue;
+                }
+                float best = row[c0 + lo];
+                if (first[c0 + lo] != first[c0 + lo]) {
+                    yo[ow] = first[c0 + lo]; /* the first tap is NaN */
+                    continue;
+                }
+                for (int64_t t = lo + 1; t < hi; t++)
+                    if (row[c0 + t] > best)
+                        best = row[c0 + t];
+                yo[ow] = best;
+            }
+        }
+    }
+}
+
 static size_t maxpool_scratch(const mn_node *n, const mn_tensor *const *in,
                               int n_in, const mn_tensor *const *out,
                               int n_out)
 {
     const mn_tensor *x = in[0];
     (void)n, (void)n_in, (void)out, (void)n_out;
-    return x->dtype == MN_DT_U8 || x->dtype == MN_DT_I8
-               ? (size_t)x->dims[x->ndim - 1]
-               : 0;
+    return (size_t)x->dims[x->ndim - 1] * mn_dtype_size(x->dtype);
 }
 
 static mn_status maxpool_forward(const mn_node *n, const mn_tensor *const *in,
@@ -234,7 +278,11 @@ static mn_status maxpool_forward(const mn_node *n, const mn_tensor *const *in,
     int64_t planes = x->dims[0] * x->dims[1];
     int64_t *idx = n_out > 1 ? out[1]->data : NULL;
     int cm = mn_node_attr_int(n, "storage_order", 0) == 1;
-    if (maxpool_q8_fast_ok(&q, x, n_out) && ex->scratch_bytes >= (size_t)q.in[2])
+    int fast = maxpool_fast_ok(&q, n_out) &&
+               ex->scratch_bytes >= (size_t)q.in[2] * mn_dtype_size(x->dtype);
+    if (fast && x->dtype == MN_DT_F32)
+        maxpool_f32_fast(&q, planes, x->data, out[0]->data, ex->scratch);
+    else if (fast)
         maxpool_q8_fast(&q, planes, x->data, out[0]->data,
                         x->dtype == MN_DT_I8, ex->scratch);
     else if (x->dtype == MN_DT_F32)

@@ -3,7 +3,8 @@
  * bit for bit), on lengths 0..300 (vector bodies and tails) and one long
  * run: quantization including NaN, ±inf, ±0, halves (round half to even)
  * and saturation; dequantization; QLinearAdd's fixed point over random
- * ratios (shifts 14..30) and zero points; the running maximum. Plus the
+ * ratios (shifts 14..30) and zero points; the running maxima (8-bit, and
+ * float32 with NaN on either side). Plus the
  * arithmetic of the reference itself on hand-checked values. */
 #include <math.h>
 #include <stdlib.h>
@@ -70,6 +71,16 @@ static void check_level(const mn_kernels_qelem *k)
         r->vmax(ya, b, n, i8);
         k->vmax(yb, b, n, i8);
         CHECK(memcmp(ya, yb, (size_t)n + 1) == 0);
+        /* float running max with NaN on either side, ±0 ties */
+        for (int64_t i = 0; i < n; i++) {
+            fa[i] = special(i + 3 * n, 1.0f);
+            if (i % 11 == 5)
+                fa[i] = i & 1 ? 0.0f : -0.0f;
+        }
+        memcpy(fb, fa, (size_t)n * sizeof *fa);
+        r->vmaxf(fa, x, n);
+        k->vmaxf(fb, x, n);
+        CHECK(memcmp(fa, fb, (size_t)n * sizeof *fa) == 0);
     }
 out:
     free(x), free(fa), free(fb), free(a), free(b), free(ya), free(yb);

@@ -210,8 +210,8 @@ TEST(maxpool_random_vs_naive)
     }
 }
 
-/* The 8-bit fast path (2-D, no dilation, no Indices; rows wider than a
- * vector) at every ISA level, uint8 and int8. */
+/* The row-wise fast path (2-D, no dilation, no Indices; rows wider than a
+ * vector) at every ISA level, float32, uint8 and int8. */
 TEST(maxpool_q8_fast_vs_naive)
 {
     static const mn_isa lv[] = {MN_ISA_REF, MN_ISA_AVX2, MN_ISA_AVX512VNNI};
@@ -222,7 +222,9 @@ TEST(maxpool_q8_fast_vs_naive)
             pool_case pc = random_pool(2, 0);
             pc.in[0] = otu_int(1, 9);
             pc.in[1] = otu_int(1, 80);
-            check_pool(pc, 1, it & 1 ? MN_DT_I8 : MN_DT_U8, 0);
+            check_pool(pc, 1, it % 3 == 0 ? MN_DT_F32
+                              : it % 3 == 1 ? MN_DT_I8
+                                            : MN_DT_U8, 0);
         }
     }
     mn_isa_force(MN_ISA_COUNT);
@@ -276,6 +278,40 @@ TEST(pool_ceil_mode_onnx_examples)
         otu_out_free(out, 1);
         otu_node_free(&nd);
     }
+}
+
+/* NaN in MaxPool as the tap scan defines it (first tap NaN → NaN, later
+ * NaNs skipped), through the row-wise float32 path at each ISA level:
+ * 2×2 windows, stride 1, over
+ *   [ 1  N  3 ]       window (0,0): 1 N / 4 5 → 5 (N skipped)
+ *   [ 4  5  N ]       window (0,1): N 3 / 5 N → NaN (first tap)
+ *   [ N  8  2 ]       window (1,0): 4 5 / N 8 → 8;  (1,1): 5 N / 8 2 → 8 */
+TEST(maxpool_f32_nan_as_tap_scan)
+{
+    static const mn_isa lv[] = {MN_ISA_REF, MN_ISA_AVX2};
+    float xv[9] = {1, NAN, 3, 4, 5, NAN, NAN, 8, 2};
+    mn_tensor x = {.dtype = MN_DT_F32, .ndim = 4, .dims = {1, 1, 3, 3},
+                   .data = xv};
+    const mn_tensor *in[1] = {&x};
+    for (size_t l = 0; l < sizeof lv / sizeof lv[0]; l++) {
+        mn_node nd;
+        mn_ctx ctx = {{0}};
+        mn_tensor out[1];
+        mn_isa_force(lv[l]);
+        otu_node(&nd, "MaxPool");
+        otu_ints(&nd, "kernel_shape", (int64_t[]){2, 2}, 2);
+        CHECK_OK(otu_run(&mn_opdef_maxpool, &nd, in, 1, out, 1, &ctx), &ctx);
+        const float *y = out[0].data;
+        if (y) {
+            CHECK(y[0] == 5.0f);
+            CHECK(y[1] != y[1]);
+            CHECK(y[2] == 8.0f);
+            CHECK(y[3] == 8.0f);
+        }
+        otu_out_free(out, 1);
+        otu_node_free(&nd);
+    }
+    mn_isa_force(MN_ISA_COUNT);
 }
 
 TEST(globalavgpool_mean)

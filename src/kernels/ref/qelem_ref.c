@@ -58,8 +58,16 @@ static void vmax_ref(void *acc, const void *x, int64_t n, int i8)
     }
 }
 
-static const mn_kernels_qelem kernels = {"ref", quantize_ref, dequantize_ref,
-                                         qadd_ref, vmax_ref};
+static void vmaxf_ref(float *acc, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (x[i] > acc[i] || acc[i] != acc[i])
+            acc[i] = x[i];
+}
+
+static const mn_kernels_qelem kernels = {"ref",    quantize_ref,
+                                         dequantize_ref, qadd_ref,
+                                         vmax_ref, vmaxf_ref};
 
 const mn_kernels_qelem *mn_kernels_qelem_ref(void) { return &kernels; }
 

@@ -128,9 +128,23 @@ static void vmax_avx2(void *acc, const void *x, int64_t n, int i8)
         mn_kernels_qelem_ref()->vmax(d + i, s + i, n - i, i8);
 }
 
-static const mn_kernels_qelem kernels = {"avx2", quantize_avx2,
+static void vmaxf_avx2(float *acc, const float *x, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_loadu_ps(acc + i), v = _mm256_loadu_ps(x + i);
+        /* vmaxps(v, a) gives a when either is NaN: keep a unless a is NaN */
+        __m256 m = _mm256_max_ps(v, a);
+        m = _mm256_blendv_ps(m, v, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
+        _mm256_storeu_ps(acc + i, m);
+    }
+    if (i < n)
+        mn_kernels_qelem_ref()->vmaxf(acc + i, x + i, n - i);
+}
+
+static const mn_kernels_qelem kernels = {"avx2",    quantize_avx2,
                                          dequantize_avx2, qadd_avx2,
-                                         vmax_avx2};
+                                         vmax_avx2, vmaxf_avx2};
 
 const mn_kernels_qelem *mn_kernels_qelem_avx2(void) { return &kernels; }
 
