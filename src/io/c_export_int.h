@@ -45,6 +45,8 @@ typedef enum cx_kernel {
     CXK_DEQUANT,
     CXK_QCONV,
     CXK_QGEMM,
+    CXK_QADD,         /* QLinearAdd (ONNX Runtime's fixed point) */
+    CXK_QGAP,         /* QLinearGlobalAveragePool (NCHW) */
     CXK_COUNT
 } cx_kernel;
 

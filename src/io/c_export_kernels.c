@@ -498,6 +498,49 @@ static const char K_QGEMM[] =
     "        }\n"
     "}\n\n";
 
+static const char K_QADD[] =
+    "/* QLinearAdd in ONNX Runtime's fixed point, inputs of one shape:\n"
+    " * acc = ma(a - za) + mb(b - zb), rounded half away from zero by shift\n"
+    " * bits, saturated to int16, zc added with int16 saturation, saturated\n"
+    " * to 8 bits. p = ma mb za zb zc shift; sgn: int8 (else uint8) */\n"
+    "static void qadd(const void *a, const void *b, void *y, int sgn,\n"
+    "                 const int32_t *p, long n)\n"
+    "{\n"
+    "    int32_t lo = sgn ? -128 : 0, hi = sgn ? 127 : 255;\n"
+    "    int32_t mask = (int32_t)((1u << p[5]) - 1);\n"
+    "    for (long i = 0; i < n; i++) {\n"
+    "        int32_t acc = (int32_t)(\n"
+    "            (uint32_t)p[0] * (uint32_t)(CX_LD8(a, sgn, i) - p[2]) +\n"
+    "            (uint32_t)p[1] * (uint32_t)(CX_LD8(b, sgn, i) - p[3]));\n"
+    "        int32_t rem = (acc & mask) - (acc < 0);\n"
+    "        int32_t v = (acc >= 0 ? acc >> p[5] : ~(~acc >> p[5])) +\n"
+    "                    (rem > (mask >> 1));\n"
+    "        v = v < -32768 ? -32768 : v > 32767 ? 32767 : v;\n"
+    "        v += p[4];\n"
+    "        v = v < -32768 ? -32768 : v > 32767 ? 32767 : v;\n"
+    "        CX_ST8(y, sgn, i, v < lo ? lo : v > hi ? hi : v);\n"
+    "    }\n"
+    "}\n\n";
+
+static const char K_QGAP[] =
+    "/* QLinearGlobalAveragePool over nc planes of hw: acc = sum x - zx hw,\n"
+    " * y = round_half_even(acc s) + zy, the value clamped to the output\n"
+    " * range first (ONNX Runtime's arithmetic) */\n"
+    "static void qgap(const void *x, void *y, int sgn, long nc, long hw,\n"
+    "                 int32_t zx, float s, int32_t zy)\n"
+    "{\n"
+    "    float lo = (float)((sgn ? -128 : 0) - zy);\n"
+    "    float hi = (float)((sgn ? 127 : 255) - zy);\n"
+    "    for (long k = 0; k < nc; k++) {\n"
+    "        int32_t acc = -zx * (int32_t)hw;\n"
+    "        for (long j = 0; j < hw; j++)\n"
+    "            acc += CX_LD8(x, sgn, k * hw + j);\n"
+    "        float v = (float)acc * s;\n"
+    "        v = !(v == v) ? 0.0f : v < lo ? lo : v > hi ? hi : v;\n"
+    "        CX_ST8(y, sgn, k, (int32_t)cx_rint_f32(v) + zy);\n"
+    "    }\n"
+    "}\n\n";
+
 static void emit_maxpool(cx_buf *b, const char *type, const char *suf,
                          const char *lowest)
 {
@@ -532,6 +575,7 @@ void cx_emit_kernels(const cx *c, cx_buf *b)
         [CXK_TRANSPOSE] = K_TRANSPOSE,
         [CXK_REDUCEMEAN_F32] = K_REDUCEMEAN_F32,
         [CXK_LAYERNORM_F32] = K_LAYERNORM_F32,
+        [CXK_QADD] = K_QADD,             [CXK_QGAP] = K_QGAP,
     };
     /* helpers first, in dependency order */
     static const cx_kernel order[] = {
@@ -540,7 +584,7 @@ void cx_emit_kernels(const cx *c, cx_buf *b)
         CXK_MAXPOOL_I8, CXK_MAXPOOL_U8, CXK_AVGPOOL_F32, CXK_GAP_F32,
         CXK_CONCAT, CXK_SOFTMAX_F32, CXK_TRANSPOSE, CXK_REDUCEMEAN_F32,
         CXK_LAYERNORM_F32, CXK_QUANT, CXK_DEQUANT, CXK_QCONV,
-        CXK_QGEMM};
+        CXK_QGEMM, CXK_QADD, CXK_QGAP};
     for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
         cx_kernel k = order[i];
         if (!c->used[k])

@@ -1,11 +1,14 @@
 /* C export: emitters for the data-movement and normalization ops that
  * transformer-style CNNs (ConvNeXt) add — Transpose, ReduceMean over
- * consecutive axes, LayerNormalization — and the refusal of every op the C
+ * consecutive axes, LayerNormalization —, ONNX Runtime's QLinearAdd and
+ * QLinearGlobalAveragePool of integer-only ResNets (the arithmetic of
+ * src/ops/qelementwise.c and qpool.c), and the refusal of every op the C
  * backend does not have. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "io/c_export_int.h"
+#include "kernels/qelem.h"
 
 static mn_status emit_transpose(cx *c, const mn_node *n)
 {
@@ -141,12 +144,81 @@ static mn_status emit_layernorm(cx *c, const mn_node *n)
     return MN_OK;
 }
 
+/* Per-tensor scale (one float) and zero point (0 when absent) of input
+ * slots si, si + 1, both constants. */
+static int qparam(cx *c, const mn_node *n, int si, float *s, int32_t *z)
+{
+    int zi = si + 1 < n->n_in ? n->in[si + 1] : -1;
+    if (!cx_is_const(c, n->in[si]) || (zi >= 0 && !cx_is_const(c, zi)))
+        return 0;
+    const mn_tensor *st = cx_t(c, n->in[si]);
+    if (st->dtype != MN_DT_F32 || mn_tensor_numel(st) != 1)
+        return 0;
+    *s = *(const float *)st->data;
+    *z = zi >= 0 ? (int32_t)mn_tensor_get_i64(cx_t(c, zi), 0) : 0;
+    return 1;
+}
+
+static mn_status emit_qadd(cx *c, const mn_node *n)
+{
+    const mn_tensor *a = cx_t(c, n->in[0]), *b = cx_t(c, n->in[3]);
+    const mn_tensor *y = cx_t(c, n->out[0]);
+    float sa, sb, sc;
+    int32_t p[6];
+    mn_qadd_fixed fx;
+    char e[3][96], k[24];
+    if (!qparam(c, n, 1, &sa, &p[2]) || !qparam(c, n, 4, &sb, &p[3]) ||
+        !qparam(c, n, 6, &sc, &p[4]))
+        return cx_fail(c, "scales and zero points must be constant scalars");
+    if (mn_tensor_numel(a) != mn_tensor_numel(y) ||
+        mn_tensor_numel(b) != mn_tensor_numel(y))
+        return cx_fail(c, "inputs of different shapes (broadcasting)");
+    if (!mn_qadd_fixed_init(sa / sc, sb / sc, &fx))
+        return cx_fail(c, "scale ratios outside the fixed-point range");
+    p[0] = fx.ma, p[1] = fx.mb, p[5] = fx.shift;
+    int pa = cx_array(c, MN_DT_I32, p, 6);
+    if (pa < 0)
+        return mn_error(c->ctx, MN_ERR_OOM, "out of memory");
+    c->used[CXK_QADD] = c->used[CXK_LD8] = 1;
+    cx_printf(&c->body, "    qadd(%s, %s, %s, %d, %s, %lldL);\n",
+              cx_value_expr(c, n->in[0], e[0]),
+              cx_value_expr(c, n->in[3], e[1]),
+              cx_value_expr(c, n->out[0], e[2]), y->dtype == MN_DT_I8,
+              cx_arr(pa, k), (long long)mn_tensor_numel(y));
+    return MN_OK;
+}
+
+static mn_status emit_qgap(cx *c, const mn_node *n)
+{
+    const mn_tensor *x = cx_t(c, n->in[0]);
+    float sx, sy;
+    int32_t zx, zy;
+    char e[2][96], fs[40];
+    if (mn_node_attr_int(n, "channels_last", 0))
+        return cx_fail(c, "channels_last");
+    if (!qparam(c, n, 1, &sx, &zx) || !qparam(c, n, 3, &sy, &zy))
+        return cx_fail(c, "scales and zero points must be constant scalars");
+    int64_t hw = 1;
+    for (int d = 2; d < x->ndim; d++)
+        hw *= x->dims[d];
+    float s = sx / (sy * (float)hw); /* as qgap_forward */
+    c->used[CXK_QGAP] = c->used[CXK_LD8] = c->used[CXK_RINT] = 1;
+    cx_printf(&c->body, "    qgap(%s, %s, %d, %lldL, %lldL, %ld, %s, %ld);\n",
+              cx_value_expr(c, n->in[0], e[0]),
+              cx_value_expr(c, n->out[0], e[1]), x->dtype == MN_DT_I8,
+              (long long)(x->dims[0] * x->dims[1]), (long long)hw, (long)zx,
+              cx_fl(s, fs), (long)zy);
+    return MN_OK;
+}
+
 mn_status cx_emit_extra(cx *c, const mn_node *n)
 {
     switch (n->op) {
     case MN_OP_TRANSPOSE: return emit_transpose(c, n);
     case MN_OP_REDUCEMEAN: return emit_reducemean(c, n);
     case MN_OP_LAYERNORM: return emit_layernorm(c, n);
+    case MN_OP_QLINEARADD: return emit_qadd(c, n);
+    case MN_OP_QLINEARGLOBALAVGPOOL: return emit_qgap(c, n);
     default:
         return cx_fail(c, "op %s is not supported by the C backend",
                        n->op_type);

@@ -7,7 +7,9 @@
 #ifndef MN_KERNELS_QELEM_H
 #define MN_KERNELS_QELEM_H
 
+#include <math.h>
 #include <stdint.h>
+#include <string.h>
 #include "kernels/dispatch.h"
 
 /* QLinearAdd in fixed point: acc = ma·(a - za) + mb·(b - zb), rounded
@@ -40,6 +42,31 @@ const mn_kernels_qelem *mn_kernels_qelem_ref(void);
 const mn_kernels_qelem *mn_kernels_qelem_avx2(void); /* NULL if not built */
 /* The table for the active ISA level (never NULL). */
 const mn_kernels_qelem *mn_kernels_qelem_active(void);
+
+/* ONNX Runtime's (MLAS's) QLinearAdd parameters from the float32 ratios
+ * ra = sa/sc, rb = sb/sc: shift = 21 - exponent(max(ra, rb)), ma, mb =
+ * lrint(ratio · 2^shift). 0 when a ratio is outside [2^-14, 256) (ONNX
+ * Runtime's range) or the shift would pass 30 bits (ratios below 2^-9);
+ * the caller then computes in float. */
+static inline int mn_qadd_fixed_init(float ra, float rb, mn_qadd_fixed *p)
+{
+    float g = ra > rb ? ra : rb, mul;
+    uint32_t bits;
+    int32_t e;
+    if (!(ra >= 0x1.0p-14f && ra < 256.0f && rb >= 0x1.0p-14f &&
+          rb < 256.0f))
+        return 0;
+    memcpy(&bits, &g, sizeof bits);
+    e = (int32_t)(bits >> 23) - 127;
+    p->shift = 21 - e;
+    if (p->shift > 30)
+        return 0;
+    bits = (uint32_t)(21 - e + 127) << 23;
+    memcpy(&mul, &bits, sizeof mul);
+    p->ma = (int32_t)lrintf(ra * mul);
+    p->mb = (int32_t)lrintf(rb * mul);
+    return 1;
+}
 
 /* One element of qadd (the reference arithmetic, shared by the kernels'
  * tails). */

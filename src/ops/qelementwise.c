@@ -91,28 +91,6 @@ typedef struct qadd_arg {
     float sa, sb, sc, ratio;  /* float paths */
 } qadd_arg;
 
-/* MLAS's QLinearAdd parameters; 0 when a ratio is out of its range. */
-static int qadd_fixed(float ra, float rb, int32_t *shift, int32_t *ma,
-                      int32_t *mb)
-{
-    float g = ra > rb ? ra : rb, mul;
-    uint32_t bits;
-    int32_t e;
-    if (!(ra >= 0x1.0p-14f && ra < 256.0f && rb >= 0x1.0p-14f &&
-          rb < 256.0f))
-        return 0;
-    memcpy(&bits, &g, sizeof bits);
-    e = (int32_t)(bits >> 23) - 127;
-    *shift = 21 - e;
-    if (*shift > 30) /* ratios below 2^-9: shift past int32's bits */
-        return 0;
-    bits = (uint32_t)(21 - e + 127) << 23;
-    memcpy(&mul, &bits, sizeof mul);
-    *ma = (int32_t)lrintf(ra * mul);
-    *mb = (int32_t)lrintf(rb * mul);
-    return 1;
-}
-
 /* The float path, for ratios outside the fixed-point range. */
 static int32_t qadd_float(const qadd_arg *q, int32_t a, int32_t b)
 {
@@ -180,8 +158,7 @@ static mn_status qadd_forward(const mn_node *n, const mn_tensor *const *in,
     mn_bcast bc;
     (void)n, (void)n_out, (void)ex;
     qbin_setup(in, n_in, out[0], &q);
-    q.fixed = qadd_fixed(q.sa / q.sc, q.sb / q.sc, &q.fx.shift, &q.fx.ma,
-                         &q.fx.mb);
+    q.fixed = mn_qadd_fixed_init(q.sa / q.sc, q.sb / q.sc, &q.fx);
     q.fx.za = q.za, q.fx.zb = q.zb, q.fx.zc = q.zc;
     q.kq = mn_kernels_qelem_active();
     mn_bcast_init(&bc, out[0], in[0], in[3]);
