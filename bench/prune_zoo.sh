@@ -1,23 +1,62 @@
 #!/bin/sh
-# Issue-6 acceptance runs on the zoo's resnet8 (models/zoo/resnet8.onnx):
+# Issue-6 acceptance runs on the zoo (models/zoo/*.onnx).
+# resnet8:
 #   mag90   magnitude, global, 90 % sparsity, 3 epochs of gradual fine-tuning
 #   ch50    channel removal (BN gamma) to <= 50 % of the MACs, 3 epochs
 #   ch50r8  the same with channel counts rounded to multiples of 8
-# Each run's `minnow prune --json` summary (params, non-zeros, MACs, bytes,
-# fine-tuned test accuracy) goes to bench/results/prune_resnet8/NAME.json;
-# then the .mnw sizes of the 90 %-sparse model alone and quantized to int8,
-# with their accuracy, go to bench/results/prune_resnet8/storage.json.
-# usage: bench/prune_zoo.sh [BUILD]     (about 20 min on an idle 2-core machine)
+#   Each run's `minnow prune --json` summary (params, non-zeros, MACs, bytes,
+#   fine-tuned test accuracy) goes to bench/results/prune_resnet8/NAME.json;
+#   then the .mnw sizes of the 90 %-sparse model alone and quantized to
+#   int8, with their accuracy, go to bench/results/prune_resnet8/storage.json.
+# mobilenetv2:
+#   ch50r8  channel removal to <= 50 % of the MACs, channel counts rounded to
+#           multiples of 8 (ONNX Runtime runs odd counts ~2x slower), 3 epochs
+#   -> bench/results/prune_mobilenetv2/ch50r8.json, and speed.json: batch-1
+#   CPU ms per run (process CPU time, robust on a shared machine) of the
+#   dense, the pruned and the unrounded pruned file in minnow and in ONNX
+#   Runtime, 1 thread.
+# usage: bench/prune_zoo.sh [BUILD] [resnet8] [mobilenetv2]
+#   (default both; resnet8 about 20 min on an idle 2-core machine,
+#   mobilenetv2 about 20 min)
 set -e
 B=${1:-build}
+[ $# -gt 0 ] && shift
+SEL=${*:-resnet8 mobilenetv2}
 cd "$(dirname "$0")/.."
 M="$B/minnow"
-R=bench/results/prune_resnet8
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
+FT=${FT:-3} # fine-tuning epochs (0: none, for a quick check of the script)
+common="--finetune-epochs $FT --data fashion-mnist:train --threads 2 --json"
+[ "$FT" = 0 ] && common="--threads 2 --json"
+acc() { "$M" eval "$1" --data fashion-mnist:test --threads 2 --json | jq .accuracy; }
+
+mobilenetv2() {
+R=bench/results/prune_mobilenetv2
+BASE=${MNV2:-models/zoo/mobilenetv2.onnx}
 mkdir -p "$R"
+"$M" prune $BASE --method channel --criterion bn --sparsity 0.5 \
+    --target-macs 0.5 --round-to 8 $common -o "$T/ch50r8.onnx" > "$R/ch50r8.json"
+# the same without rounding, not fine-tuned: for speed only
+"$M" prune $BASE --method channel --criterion bn --sparsity 0.5 \
+    --target-macs 0.5 -o "$T/ch50.onnx" > /dev/null
+cpu() { "$M" bench "$1" --threads 1 --runs 300 --warmup 20 --json | jq .cpu_ms; }
+ocpu() { node bench/peers/ort_run.js "$1" --bench --threads 1 --runs 300 --warmup 20 | jq .cpu_ms; }
+$PY bench/quant_bench_util.py testdata "$T/ch50r8.onnx" "$T/x.npy" "$T/y.npy"
+cat > "$R/speed.json" <<JSON
+{"dense_top1": $(acc $BASE), "ch50r8_top1": $(acc "$T/ch50r8.onnx"),
+ "ort_ch50r8_top1": $(node bench/peers/ort_run.js "$T/ch50r8.onnx" --eval-npy "$T/x.npy" "$T/y.npy" --threads 2 | jq .accuracy),
+ "minnow_cpu_ms": {"dense": $(cpu $BASE), "ch50r8": $(cpu "$T/ch50r8.onnx"), "ch50_unrounded": $(cpu "$T/ch50.onnx")},
+ "ort_cpu_ms": {"dense": $(ocpu $BASE), "ch50r8": $(ocpu "$T/ch50r8.onnx"), "ch50_unrounded": $(ocpu "$T/ch50.onnx")},
+ "note": "batch 1, 1 thread, process CPU ms per run; ch50_unrounded is not fine-tuned (speed only)"}
+JSON
+cat "$R/speed.json"
+}
+
+resnet8() {
+R=bench/results/prune_resnet8
 BASE=models/zoo/resnet8.onnx
-common="--finetune-epochs 3 --data fashion-mnist:train --threads 2 --json"
+mkdir -p "$R"
 "$M" prune $BASE --method magnitude --scope global --sparsity 0.9 --gradual \
     $common -o "$T/mag90.onnx" > "$R/mag90.json"
 "$M" prune $BASE --method channel --criterion bn --sparsity 0.5 \
@@ -28,10 +67,18 @@ common="--finetune-epochs 3 --data fashion-mnist:train --threads 2 --json"
 "$M" quantize "$T/mag90.onnx" --mode int8 --calib fashion-mnist:train \
     --calib-count 512 -o "$T/mag90q.onnx" > /dev/null
 "$M" export "$T/mag90q.onnx" --format mnw -o "$T/mag90q.mnw"
-acc() { "$M" eval "$1" --data fashion-mnist:test --threads 2 --json | jq .accuracy; }
 cat > "$R/storage.json" <<JSON
 {"dense_onnx_bytes": $(stat -c %s $BASE), "dense_top1": $(acc $BASE),
  "sparse90_mnw_bytes": $(stat -c %s "$T/mag90.mnw"), "sparse90_top1": $(acc "$T/mag90.mnw"),
  "sparse90_int8_mnw_bytes": $(stat -c %s "$T/mag90q.mnw"), "sparse90_int8_top1": $(acc "$T/mag90q.mnw")}
 JSON
 cat "$R/storage.json"
+}
+
+PY=/usr/bin/python3
+for m in $SEL; do
+    case $m in
+    resnet8 | mobilenetv2) $m ;;
+    *) echo "prune_zoo: unknown model $m" >&2; exit 2 ;;
+    esac
+done
