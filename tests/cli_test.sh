@@ -176,6 +176,72 @@ err_names "C export"
 [ ! -e "$T/cbad" ] && ok || bad "failed C export left $T/cbad behind"
 expect 2 "export unknown format" -- $M export $MODEL --format cpp -o "$T/x.cpp"
 
+# ---- train: bad input and divergence (exit 1, message names the cause, ----
+# ---- no model written, the last good checkpoint kept) ----
+TRB="$M train --batch 8 --threads 1"
+TR="$TRB --arch thesis-cnn --epochs 1"
+TR2="$TRB --arch thesis-cnn --epochs 2"
+expect 1 "train unknown data spec" -- $TR --data nosuchset -o "$T/t0.onnx"
+err_names nosuchset
+[ ! -e "$T/t0.onnx" ] && [ ! -e "$T/t0.onnx.ckpt" ] && ok || bad "train with a bad data spec wrote files"
+# a tiny IDX data set (gzip'd): 32 images, labels i % 10; bad.lbl has a 12
+python3 - "$T" <<'PYEOF'
+import gzip, os, random, struct, sys
+d = sys.argv[1]; os.makedirs(d + "/fm", exist_ok=True); random.seed(2)
+n = 32
+img = struct.pack(">IIII", 0x803, n, 28, 28) + bytes(random.randrange(256) for _ in range(n * 784))
+lab = [i % 10 for i in range(n)]
+badl = list(lab); badl[5] = 12
+def w(p, b): open(p, "wb").write(gzip.compress(b))
+w(d + "/img.gz", img)
+w(d + "/lbl.gz", struct.pack(">II", 0x801, n) + bytes(lab))
+w(d + "/bad.lbl.gz", struct.pack(">II", 0x801, n) + bytes(badl))
+for split in ("train", "t10k"):
+    w("%s/fm/%s-images-idx3-ubyte.gz" % (d, split), img)
+    w("%s/fm/%s-labels-idx1-ubyte.gz" % (d, split), struct.pack(">II", 0x801, n) + bytes(badl))
+PYEOF
+GOOD="idx:$T/img.gz,$T/lbl.gz"
+expect 1 "train on fashion-mnist files with a label >= 10" -- env MINNOW_DATA_DIR="$T/fm" $TR --data fashion-mnist -o "$T/t1.onnx"
+err_names train-labels-idx1-ubyte
+grep -q "label 12 of sample 5" "$T/err" && ok || bad "label error must name the label and sample: $(cat "$T/err")"
+[ ! -e "$T/t1.onnx" ] && [ ! -e "$T/t1.onnx.ckpt" ] && ok || bad "train with bad labels wrote files"
+expect 1 "train --init (10 classes) on a label 12" -- $M train --init $MODEL --data "idx:$T/img.gz,$T/bad.lbl.gz" --epochs 1 --batch 8 -o "$T/t2.onnx"
+err_names bad.lbl.gz
+grep -q "label 12 of sample 5 is out of range" "$T/err" && ok || bad "label error must name the label and sample: $(cat "$T/err")"
+[ ! -e "$T/t2.onnx" ] && [ ! -e "$T/t2.onnx.ckpt" ] && ok || bad "train with bad labels wrote files"
+expect 1 "train with test labels beyond the training classes" -- $TR --data "$GOOD" --test-data "idx:$T/img.gz,$T/bad.lbl.gz" -o "$T/t3.onnx"
+err_names bad.lbl.gz
+[ ! -e "$T/t3.onnx" ] && ok || bad "train with bad test labels wrote a model"
+# one good epoch with a checkpoint, then a second epoch at lr 100 diverges
+CK="$T/good.ckpt"
+expect 0 "train one good epoch" -- $TR --data "$GOOD" --checkpoint "$CK" -o "$T/good.onnx"
+cp "$CK" "$T/good.ckpt.bak"
+expect 1 "train diverging at lr 100" -- $TR2 --data "$GOOD" --lr 100 --schedule constant --resume --checkpoint "$CK" -o "$T/nan.onnx"
+err_names "epoch 2, batch"
+grep -q "not finite" "$T/err" && ok || bad "divergence message: $(cat "$T/err")"
+[ ! -e "$T/nan.onnx" ] && ok || bad "a diverged run wrote a model"
+cmp -s "$CK" "$T/good.ckpt.bak" && ok || bad "a diverged run overwrote the last good checkpoint"
+# --resume from a checkpoint that does not fit or is damaged
+expect 1 "resume another architecture's checkpoint" -- $TRB --arch resnet8 --epochs 2 --data "$GOOD" --resume --checkpoint "$CK" -o "$T/r8.onnx"
+err_names "different model"
+[ ! -e "$T/r8.onnx" ] && ok || bad "a failed resume wrote a model"
+head -c 2000 "$CK" > "$T/trunc.ckpt"
+head -c 4096 /dev/urandom > "$T/junk.ckpt"
+python3 - "$CK" "$T/nanw.ckpt" "$T/tail.ckpt" <<'PYEOF'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+open(sys.argv[3], "wb").write(bytes(b) + b"x")
+b[64:68] = b"\xff\xff\xff\x7f"  # the first weight after the 64-byte header: NaN
+open(sys.argv[2], "wb").write(b)
+PYEOF
+for c in "trunc.ckpt:truncated" "junk.ckpt:not a minnow checkpoint" "nanw.ckpt:not finite" "tail.ckpt:trailing"; do
+  f=${c%%:*}; why=${c#*:}
+  expect 1 "resume from $f" -- $TR2 --data "$GOOD" --resume --checkpoint "$T/$f" -o "$T/rs.onnx"
+  err_names "$f"
+  grep -q "$why" "$T/err" && ok || bad "resume from $f: expected '$why': $(cat "$T/err")"
+  [ ! -e "$T/rs.onnx" ] && ok || bad "a failed resume from $f wrote a model"
+done
+
 # ---- conformance runner itself ----
 D=/usr/share/libonnx-testdata/data/node
 expect 0 "conformance relu" -- $M conformance $D/test_relu

@@ -135,9 +135,13 @@ void mn_trainer_sync(mn_trainer *t);
 int64_t mn_trainer_num_params(const mn_trainer *t);
 float *mn_trainer_params(mn_trainer *t);
 float *mn_trainer_grads(mn_trainer *t);
+int mn_trainer_classes(const mn_trainer *t); /* logits per sample */
 /* Checkpoint: parameters, running statistics, optimizer state and the
  * caller's progress counters; written atomically. Loading checks that the
- * parameter layout matches. */
+ * parameter layout matches, that the file is complete and that every value
+ * is finite; after a failed load the trainer's parameters are undefined
+ * (destroy it). mn_trainer_step fails once a weight is no longer finite,
+ * so a diverged run never reaches a checkpoint. */
 mn_status mn_trainer_save(mn_trainer *t, const char *path, int64_t epoch,
                           mn_ctx *ctx);
 mn_status mn_trainer_load(mn_trainer *t, const char *path, int64_t *epoch,

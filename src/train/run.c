@@ -115,6 +115,22 @@ static mn_status test_accuracy(mn_trainer *t, const mn_tdata *d,
     return MN_OK;
 }
 
+/* Every label must name one of the model's outputs (a data set's own
+ * class count comes from its largest label, an --init model's from its
+ * logits); caught here, before any epoch, with the data set's name and
+ * the sample's index. */
+static mn_status check_labels(const mn_tdata *d, const char *spec,
+                              int classes, mn_ctx *ctx)
+{
+    for (int64_t i = 0; i < d->n; i++)
+        if (d->y[i] < 0 || d->y[i] >= classes)
+            return mn_error(ctx, MN_ERR_ARG,
+                            "%s: label %lld of sample %lld is out of range: "
+                            "the model has %d classes", spec,
+                            (long long)d->y[i], (long long)i, classes);
+    return MN_OK;
+}
+
 static mn_status make_model(const mn_train_opts *o, const mn_tdata *d,
                             mn_graph **g, mn_ctx *ctx)
 {
@@ -155,7 +171,7 @@ mn_status mn_train_run(const mn_train_opts *o, mn_graph **out,
     float *x = NULL, mean[4] = {0}, std[4] = {1, 1, 1, 1};
     int64_t *y = NULL, *perm = NULL, *idx;
     mn_status st;
-    char spec[4096];
+    char spec[4096], tspec[4096];
     int64_t start = 0;
     double t0 = now_s(), train_s = 0, images = 0;
     memset(res, 0, sizeof *res);
@@ -176,8 +192,8 @@ mn_status mn_train_run(const mn_train_opts *o, mn_graph **out,
         goto fail;
     }
     const char *tes = o->test_data;
-    if (!tes && split_spec(o->data, "test", spec, sizeof spec))
-        tes = spec;
+    if (!tes && split_spec(o->data, "test", tspec, sizeof tspec))
+        tes = tspec;
     if (tes && (st = mn_tdata_load(tes, o->test_limit, tr->c, tr->h, tr->w,
                                    &te, ctx)) != MN_OK)
         goto fail;
@@ -193,7 +209,10 @@ mn_status mn_train_run(const mn_train_opts *o, mn_graph **out,
     mn_trainer_opts to = {.batch = o->batch, .threads = o->threads,
                           .seed = o->seed, .optim = o->optim,
                           .label_smoothing = o->label_smoothing};
-    if ((st = mn_trainer_create(g, &to, &t, ctx)) != MN_OK)
+    if ((st = mn_trainer_create(g, &to, &t, ctx)) != MN_OK ||
+        (st = check_labels(tr, trs, mn_trainer_classes(t), ctx)) != MN_OK ||
+        (te && (st = check_labels(te, tes, mn_trainer_classes(t), ctx)) !=
+                   MN_OK))
         goto fail;
     size_t per = (size_t)tr->c * tr->h * tr->w;
     size_t xb = (size_t)(o->batch > EVAL_BATCH ? o->batch : EVAL_BATCH);

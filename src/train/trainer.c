@@ -230,8 +230,18 @@ void mn_trainer_destroy(mn_trainer *t)
 }
 
 int64_t mn_trainer_num_params(const mn_trainer *t) { return t->nP; }
+int mn_trainer_classes(const mn_trainer *t) { return t->classes; }
 float *mn_trainer_params(mn_trainer *t) { return t->P; }
 float *mn_trainer_grads(mn_trainer *t) { return t->G; }
+
+/* Index of the first NaN/inf in v[0..n), or -1. */
+static int64_t first_nonfinite(const float *v, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return i;
+    return -1;
+}
 
 mn_status mn_trainer_step(mn_trainer *t, const float *x, const int64_t *y,
                           const float *teacher, float lr, mn_step_result *r,
@@ -264,6 +274,18 @@ mn_status mn_trainer_step(mn_trainer *t, const float *x, const int64_t *y,
     if ((st = mn_optim_step(t->opt, t->P, t->G, lr, &res.grad_norm, ctx)) !=
         MN_OK)
         return st;
+    /* Finite gradients can still overflow the weights (a huge learning
+     * rate); stop here so NaN never reaches a checkpoint or a model. */
+    int64_t bad = first_nonfinite(t->P, t->nP);
+    if (bad >= 0)
+        return mn_error(ctx, MN_ERR_RUNTIME,
+                        "weight %lld is not finite after the update (lr %g, "
+                        "gradient norm %g): training diverged; lower the "
+                        "learning rate", (long long)bad, lr, res.grad_norm);
+    if ((bad = first_nonfinite(t->S, t->nS)) >= 0)
+        return mn_error(ctx, MN_ERR_RUNTIME,
+                        "running statistic %lld is not finite: training "
+                        "diverged; lower the learning rate", (long long)bad);
     if (r)
         *r = res;
     return MN_OK;
@@ -371,6 +393,13 @@ mn_status mn_trainer_load(mn_trainer *t, const char *path, int64_t *epoch,
         st = mn_error(ctx, MN_ERR_PARSE, "%s: not a minnow checkpoint", path);
         goto out;
     }
+    if (h.epoch < 0 || h.opt_steps < 0) {
+        st = mn_error(ctx, MN_ERR_PARSE,
+                      "%s: corrupt checkpoint (epoch %lld, %lld optimizer "
+                      "steps)", path, (long long)h.epoch,
+                      (long long)h.opt_steps);
+        goto out;
+    }
     if (h.layout != layout_hash(t) || h.nP != (uint64_t)t->nP ||
         h.nS != (uint64_t)t->nS ||
         h.nO != (uint64_t)mn_optim_state_floats(t->opt)) {
@@ -385,6 +414,21 @@ mn_status mn_trainer_load(mn_trainer *t, const char *path, int64_t *epoch,
         fread(mn_optim_state(t->opt), sizeof(float), (size_t)h.nO, f) !=
             (size_t)h.nO) {
         st = mn_error(ctx, MN_ERR_PARSE, "%s: checkpoint is truncated", path);
+        goto out;
+    }
+    if (fgetc(f) != EOF) {
+        st = mn_error(ctx, MN_ERR_PARSE,
+                      "%s: trailing bytes after the checkpoint", path);
+        goto out;
+    }
+    int64_t bw = first_nonfinite(t->P, t->nP);
+    int64_t bs = first_nonfinite(t->S, t->nS);
+    if (bw >= 0 || bs >= 0) {
+        st = mn_error(ctx, MN_ERR_PARSE,
+                      "%s: the checkpoint holds a value that is not finite "
+                      "(%s %lld)", path,
+                      bw >= 0 ? "weight" : "running statistic",
+                      (long long)(bw >= 0 ? bw : bs));
         goto out;
     }
     *mn_optim_steps(t->opt) = h.opt_steps;
