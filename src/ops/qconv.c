@@ -144,10 +144,7 @@ static mn_status qconv_prep(const mn_kernels_q8 *kr, const mn_conv_params *p,
         for (int64_t i = 0; i < p->m * k; i++)
             (*out)->taps[i] = (int8_t)(((const uint8_t *)w->data)[i] ^ flip);
     }
-    int32_t zp = xzp ? (int32_t)mn_tensor_get_i64(xzp, 0) : 0;
-    (*out)->xpad = (uint8_t)zp;
-    (*out)->xflip = x->dtype == MN_DT_I8 ? 0x80 : 0;
-    mn_q8_prep_tables(*out, x->dtype == MN_DT_I8 ? zp + 128 : zp, bias);
+    mn_q8_prep_input(*out, x, xzp, bias);
     return MN_OK;
 }
 
@@ -307,12 +304,10 @@ static mn_status qlinearconv_prepare(const mn_node *n,
                                      const mn_prepare_info *info,
                                      mn_prepared *pp, mn_ctx *ctx)
 {
-    void **priv = &pp->priv;
-    (void)info;
-    pp->release = mn_q8_prep_destroy; /* a no-op on NULL */
     mn_conv_params p;
     int64_t dims[MN_MAX_DIMS];
     mn_q8_prep *q;
+    (void)info;
     (void)n_out;
     if (qlinearconv_check(n, in, n_in, &p, dims, NULL) != MN_OK)
         return MN_OK;
@@ -325,11 +320,8 @@ static mn_status qlinearconv_prepare(const mn_node *n,
                               b ? b->data : NULL, &q, ctx);
     if (st != MN_OK)
         return st;
-    mn_q8_prep_requant(q, *(const float *)in[QXS]->data, in[QWS]->data,
-                       mn_tensor_numel(in[QWS]), *(const float *)in[QYS]->data,
-                       in[QYZ], out[0]->dtype);
-    *priv = q;
-    return MN_OK;
+    mn_q8_prep_requant(q, in[QXS], in[QWS], in[QYS], in[QYZ], out[0]->dtype);
+    return mn_q8_prepared(pp, q);
 }
 
 static mn_status qlinearconv_forward(const mn_node *n,
@@ -454,11 +446,10 @@ static mn_status convinteger_prepare(const mn_node *n,
                                      const mn_prepare_info *info,
                                      mn_prepared *pp, mn_ctx *ctx)
 {
-    void **priv = &pp->priv;
-    (void)info;
-    pp->release = mn_q8_prep_destroy; /* a no-op on NULL */
     mn_conv_params p;
     int64_t dims[MN_MAX_DIMS];
+    mn_q8_prep *q = NULL;
+    (void)info;
     (void)out;
     (void)n_out;
     if (convinteger_check(n, in, n_in, &p, dims, NULL) != MN_OK)
@@ -468,8 +459,8 @@ static mn_status convinteger_prepare(const mn_node *n,
     const mn_kernels_q8 *kr = qconv_fast(in[0], in[1], wz, &xz, 1);
     if (!kr)
         return MN_OK;
-    return qconv_prep(kr, &p, in[0], xz, in[1], wz, NULL,
-                      (mn_q8_prep **)priv, ctx);
+    mn_status st = qconv_prep(kr, &p, in[0], xz, in[1], wz, NULL, &q, ctx);
+    return st != MN_OK ? st : mn_q8_prepared(pp, q);
 }
 
 static mn_status convinteger_forward(const mn_node *n,

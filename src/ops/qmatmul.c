@@ -200,9 +200,6 @@ static mn_status qlinearmatmul_prepare(const mn_node *n,
                                        const mn_prepare_info *info,
                                        mn_prepared *pp, mn_ctx *ctx)
 {
-    void **priv = &pp->priv;
-    (void)info;
-    pp->release = mn_q8_prep_destroy; /* a no-op on NULL */
     mn_matmul_shape s;
     mn_tensor t = {0};
     mn_q8_prep *q;
@@ -210,6 +207,7 @@ static mn_status qlinearmatmul_prepare(const mn_node *n,
     (void)n;
     (void)out;
     (void)n_out;
+    (void)info;
     if (qlinearmatmul_check(in, n_in, &s, &t, NULL) != MN_OK)
         return MN_OK;
     const mn_kernels_q8 *kr = qmm_fast(in, &s);
@@ -220,15 +218,9 @@ static mn_status qlinearmatmul_prepare(const mn_node *n,
                                      flip, &q, ctx);
     if (st != MN_OK)
         return st;
-    int sa = in[QA]->dtype == MN_DT_I8;
-    int32_t zp = in[QAZ] ? (int32_t)mn_tensor_get_i64(in[QAZ], 0) : 0;
-    q->xflip = sa ? 0x80 : 0;
-    mn_q8_prep_tables(q, sa ? zp + 128 : zp, NULL);
-    mn_q8_prep_requant(q, *(const float *)in[QAS]->data, in[QBS]->data,
-                       mn_tensor_numel(in[QBS]), *(const float *)in[QYS]->data,
-                       in[QYZ], t.dtype);
-    *priv = q;
-    return MN_OK;
+    mn_q8_prep_input(q, in[QA], in[QAZ], NULL);
+    mn_q8_prep_requant(q, in[QAS], in[QBS], in[QYS], in[QYZ], t.dtype);
+    return mn_q8_prepared(pp, q);
 }
 
 static size_t qlinearmatmul_scratch(const mn_node *n,

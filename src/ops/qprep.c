@@ -76,10 +76,16 @@ mn_status mn_q8_prep_create(const mn_kernels_q8 *kr, int64_t m, int64_t k,
     return MN_OK;
 }
 
-void mn_q8_prep_tables(mn_q8_prep *q, int32_t xzp, const int32_t *bias)
+void mn_q8_prep_input(mn_q8_prep *q, const mn_tensor *x,
+                      const mn_tensor *xzp, const int32_t *bias)
 {
+    int32_t zp = xzp ? (int32_t)mn_tensor_get_i64(xzp, 0) : 0;
+    q->xpad = (uint8_t)zp;
+    q->xflip = x->dtype == MN_DT_I8 ? 0x80 : 0;
+    if (x->dtype == MN_DT_I8)
+        zp += 128;
     for (int64_t r = 0; r < q->m * q->groups; r++) {
-        int64_t corr = -(int64_t)xzp * q->rowsum[r];
+        int64_t corr = -(int64_t)zp * q->rowsum[r];
         q->add[r] = (double)((bias ? bias[r] : 0) + corr);
         q->add_i32[r] = (int32_t)(uint32_t)(uint64_t)corr;
     }
@@ -87,10 +93,13 @@ void mn_q8_prep_tables(mn_q8_prep *q, int32_t xzp, const int32_t *bias)
     q->epi.add_i32 = q->add_i32;
 }
 
-void mn_q8_prep_requant(mn_q8_prep *q, float xs, const float *ws,
-                        int64_t nws, float ys, const mn_tensor *yz,
-                        mn_dtype out_dt)
+void mn_q8_prep_requant(mn_q8_prep *q, const mn_tensor *xst,
+                        const mn_tensor *wst, const mn_tensor *yst,
+                        const mn_tensor *yz, mn_dtype out_dt)
 {
+    float xs = *(const float *)xst->data, ys = *(const float *)yst->data;
+    const float *ws = wst->data;
+    int64_t nws = mn_tensor_numel(wst);
     for (int64_t r = 0; r < q->m * q->groups; r++) {
         float prod = xs * ws[nws > 1 ? r : 0];
         q->mult[r] = (double)(float)(prod / ys);
@@ -101,4 +110,11 @@ void mn_q8_prep_requant(mn_q8_prep *q, float xs, const float *ws,
     q->epi.lo = sgn ? -128.0 : 0.0;
     q->epi.hi = sgn ? 127.0 : 255.0;
     q->epi.out_signed = sgn;
+}
+
+mn_status mn_q8_prepared(mn_prepared *pp, mn_q8_prep *q)
+{
+    pp->priv = q;
+    pp->release = mn_q8_prep_destroy; /* a no-op on NULL */
+    return MN_OK;
 }

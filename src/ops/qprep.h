@@ -40,16 +40,24 @@ mn_status mn_q8_prep_create(const mn_kernels_q8 *kr, int64_t m, int64_t k,
                             mn_ctx *ctx);
 void mn_q8_prep_destroy(void *prep);
 
-/* The tables for x zero point xzp (after the activation flip), int32
- * biases (NULL: 0), per-row multipliers (NULL: int32 output). */
-void mn_q8_prep_tables(mn_q8_prep *q, int32_t xzp, const int32_t *bias);
+/* The activation side: x's dtype sets the flip (int8 activations are
+ * moved to uint8 by xor 0x80), its constant zero point xzp (NULL: 0) the
+ * conv padding byte and, with the int32 biases (NULL: 0), the epilogue's
+ * additive tables. */
+void mn_q8_prep_input(mn_q8_prep *q, const mn_tensor *x,
+                      const mn_tensor *xzp, const int32_t *bias);
 
-/* The 8-bit output of QLinear ops: per-row multipliers from float32 scales
- * exactly as the reference forwards compute them, (double)(float)(x_scale ·
- * w_scale[r] / y_scale) with w_scale per tensor (nws 1) or per row, the
- * output zero point yz (NULL: 0) and the saturation range of out_dt. */
-void mn_q8_prep_requant(mn_q8_prep *q, float xs, const float *ws,
-                        int64_t nws, float ys, const mn_tensor *yz,
-                        mn_dtype out_dt);
+/* The 8-bit output of QLinear ops: per-row multipliers from the float32
+ * scale tensors exactly as the reference forwards compute them,
+ * (double)(float)(x_scale · w_scale[r] / y_scale) with w_scale per tensor
+ * or per row, the output zero point yz (NULL: 0) and the saturation range
+ * of out_dt. Without it the epilogue writes int32. */
+void mn_q8_prep_requant(mn_q8_prep *q, const mn_tensor *xs,
+                        const mn_tensor *ws, const mn_tensor *ys,
+                        const mn_tensor *yz, mn_dtype out_dt);
+
+/* Ends a q8 op's prepare hook: the step owns q (NULL: the node runs the
+ * reference forward) and releases it with mn_q8_prep_destroy. */
+mn_status mn_q8_prepared(mn_prepared *pp, mn_q8_prep *q);
 
 #endif
