@@ -113,33 +113,6 @@ mn_status mn_ql_zero_point(mn_graph *g, const qparam *p, int *out,
                           out, ctx);
 }
 
-/* Copies the attributes of node from onto node to. */
-mn_status mn_ql_copy_attrs(mn_graph *g, int from, int to, mn_ctx *ctx)
-{
-    for (int i = 0; i < g->nodes[from].n_attrs; i++) {
-        const mn_attr *a = &g->nodes[from].attrs[i];
-        mn_attr *b;
-        mn_status st = mn_node_add_attr(&g->nodes[to], a->name, a->type, &b,
-                                        ctx);
-        if (st != MN_OK)
-            return st;
-        b->i = a->i;
-        b->f = a->f;
-        if (a->type == MN_ATTR_INTS)
-            st = mn_attr_set_ints(b, a->ints, a->n, ctx);
-        else if (a->type == MN_ATTR_FLOATS)
-            st = mn_attr_set_floats(b, a->floats, a->n, ctx);
-        else if (a->type == MN_ATTR_STRING)
-            st = mn_attr_set_string(b, a->s ? a->s : "", ctx);
-        else if (a->type != MN_ATTR_INT && a->type != MN_ATTR_FLOAT)
-            st = mn_error(ctx, MN_ERR_UNSUPPORTED, "attribute '%s' of type %d",
-                          a->name, (int)a->type);
-        if (st != MN_OK)
-            return st;
-    }
-    return MN_OK;
-}
-
 /* Weight DQ: 8-bit constant with scales per tensor or per channel along
  * `axis` of size m. */
 static int weight_ok(const mn_graph *g, const qparam *w, int axis, int64_t m)
@@ -350,7 +323,8 @@ static mn_status lower_conv(lower *L, int ni, int *done, mn_ctx *ctx)
     snprintf(name, sizeof name, "%s", n->name[0] ? n->name : "conv");
     if ((st = add_qconv(L, name, &x, &w, w.q, bias, &y, x.q, y.q, &node,
                         ctx)) != MN_OK ||
-        (st = mn_ql_copy_attrs(g, ni, node, ctx)) != MN_OK)
+        (st = mn_q_copy_attrs(&g->nodes[node], &g->nodes[ni], ctx)) !=
+            MN_OK)
         return st;
     remove2(g, ni, y.node);
     *done = 1;

@@ -30,7 +30,6 @@ mn_dtype mn_ql_qtype(const mn_graph *g, const mn_qparam *p);
 /* The zero point value of p (a new zero constant when absent). */
 mn_status mn_ql_zero_point(mn_graph *g, const mn_qparam *p, int *out,
                            mn_ctx *ctx);
-mn_status mn_ql_copy_attrs(mn_graph *g, int from, int to, mn_ctx *ctx);
 /* Gives node ni the name of the float node it replaces. */
 mn_status mn_ql_rename_node(mn_graph *g, int ni, const char *name,
                             mn_ctx *ctx);

@@ -94,7 +94,8 @@ static mn_status finish(mn_graph *g, int ni, int extra, int qnode, int node,
     mn_status st;
     snprintf(name, sizeof name, "%s",
              g->nodes[ni].name[0] ? g->nodes[ni].name : g->nodes[ni].op_type);
-    if (attrs && (st = mn_ql_copy_attrs(g, ni, node, ctx)) != MN_OK)
+    if (attrs &&
+        (st = mn_q_copy_attrs(&g->nodes[node], &g->nodes[ni], ctx)) != MN_OK)
         return st;
     remove_nodes(g, rm, 3);
     *done = 1;
