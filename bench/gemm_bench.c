@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "bench_util.h"
 #include "core/pool.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
@@ -22,37 +22,15 @@ typedef struct shape {
 } shape;
 
 #define CONV(nm, C, H, M, K, S, P)                                          \
-    {nm, 1, 0, 0, 0,                                                        \
-     {.n = 1, .c = C, .h = H, .w = H, .m = M, .kh = K, .kw = K, .sh = S,    \
-      .sw = S, .dh = 1, .dw = 1, .pt = P, .pl = P, .group = 1,              \
-      .oh = (H + 2 * P - K) / S + 1, .ow = (H + 2 * P - K) / S + 1}}
+    {nm, 1, 0, 0, 0, BENCH_CONV_PARAMS(C, H, M, K, S, P)},
 
 static const shape shapes[] = {
     {"gemm 64x3136x576", 0, 64, 3136, 576, {0}},
     {"gemm 256x784x1152", 0, 256, 784, 1152, {0}},
     {"gemm 512x196x2304", 0, 512, 196, 2304, {0}},
     {"gemm 512x49x4608", 0, 512, 49, 4608, {0}},
-    CONV("conv stem 7x7/2 3->64 @224", 3, 224, 64, 7, 2, 3),
-    CONV("conv 3x3 64->64 @56", 64, 56, 64, 3, 1, 1),
-    CONV("conv 1x1 64->256 @56", 64, 56, 256, 1, 1, 0),
-    CONV("conv 3x3 128->128 @28", 128, 28, 128, 3, 1, 1),
-    CONV("conv 3x3 256->256 @14", 256, 14, 256, 3, 1, 1),
-    CONV("conv 1x1 1024->256 @14", 1024, 14, 256, 1, 1, 0),
-    CONV("conv 3x3 512->512 @7", 512, 7, 512, 3, 1, 1),
+    BENCH_RESNET50_CONVS(CONV)
 };
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static float *frand(int64_t n)
 {
@@ -92,18 +70,16 @@ static int run_shape(const shape *sh, mn_pool *pool, int reps, double *best,
         return -1;
     mn_act relu = {MN_ACT_RELU, 0, 0};
     for (int r = -2; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (sh->kind == 0)
             mn_sgemm(pool, 0, 0, sh->m, sh->n, sh->k, 1.0f, a, sh->k, b,
                      sh->n, 0.0f, c, sh->n, NULL, s);
         else
             mn_conv2d_f32(pool, p, b, a, bias, &relu, NULL, c, s);
         if (r >= 0)
-            t[r] = now() - t0;
+            t[r] = bench_now() - t0;
     }
-    qsort(t, (size_t)reps, sizeof *t, cmp_d);
-    *best = t[0];
-    *med = t[reps / 2];
+    bench_best_median(t, reps, best, med);
     mn_free_aligned(a);
     mn_free_aligned(b);
     mn_free_aligned(c);

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "bench_util.h"
 #include "core/pool.h"
 #include "kernels/qgemm.h"
 
@@ -21,34 +21,9 @@ typedef struct shape {
     mn_conv_params p;
 } shape;
 
-#define CONV(nm, C, H, M, K, S, P)                                          \
-    {nm,                                                                    \
-     {.n = 1, .c = C, .h = H, .w = H, .m = M, .kh = K, .kw = K, .sh = S,    \
-      .sw = S, .dh = 1, .dw = 1, .pt = P, .pl = P, .group = 1,              \
-      .oh = (H + 2 * P - K) / S + 1, .ow = (H + 2 * P - K) / S + 1}}
+#define CONV(nm, C, H, M, K, S, P) {nm, BENCH_CONV_PARAMS(C, H, M, K, S, P)},
 
-static const shape shapes[] = {
-    CONV("conv stem 7x7/2 3->64 @224", 3, 224, 64, 7, 2, 3),
-    CONV("conv 3x3 64->64 @56", 64, 56, 64, 3, 1, 1),
-    CONV("conv 1x1 64->256 @56", 64, 56, 256, 1, 1, 0),
-    CONV("conv 3x3 128->128 @28", 128, 28, 128, 3, 1, 1),
-    CONV("conv 3x3 256->256 @14", 256, 14, 256, 3, 1, 1),
-    CONV("conv 1x1 1024->256 @14", 1024, 14, 256, 1, 1, 0),
-    CONV("conv 3x3 512->512 @7", 512, 7, 512, 3, 1, 1),
-};
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+static const shape shapes[] = {BENCH_RESNET50_CONVS(CONV)};
 
 static uint8_t *brand(int64_t n)
 {
@@ -96,7 +71,7 @@ static int run_shape(const mn_conv_params *p, const mn_kernels_q8 *kr,
         bs.ldb = p->h * p->w;
     }
     for (int r = -2; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (kr && !pw) /* part of the op's work: timed */
             mn_q8_pad_input(p, x, 7, xp);
         if (kr)
@@ -104,11 +79,9 @@ static int run_shape(const mn_conv_params *p, const mn_kernels_q8 *kr,
         else
             mn_ref_conv2d_q8(p, &xo, &wo, (int32_t *)y, s);
         if (r >= 0)
-            t[r] = now() - t0;
+            t[r] = bench_now() - t0;
     }
-    qsort(t, (size_t)reps, sizeof *t, cmp_d);
-    *best = t[0];
-    *med = t[reps / 2];
+    bench_best_median(t, reps, best, med);
     mn_free_aligned(w);
     mn_free_aligned(x);
     mn_free_aligned(xp);

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "bench_util.h"
 #include "core/pool.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
@@ -26,11 +26,7 @@ typedef struct layer {
 } layer;
 
 #define CONV(nm, C, H, M, K, S, P)                                          \
-    {nm, 0,                                                                 \
-     {.n = 1, .c = C, .h = H, .w = H, .m = M, .kh = K, .kw = K, .sh = S,    \
-      .sw = S, .dh = 1, .dw = 1, .pt = P, .pl = P, .group = 1,              \
-      .oh = (H + 2 * P - K) / S + 1, .ow = (H + 2 * P - K) / S + 1},        \
-     0, 0}
+    {nm, 0, BENCH_CONV_PARAMS(C, H, M, K, S, P), 0, 0}
 #define FC(nm, O, I) {nm, 1, {0}, O, I}
 
 static const layer layers[] = {
@@ -49,19 +45,6 @@ static const layer layers[] = {
 };
 
 static const double sparsities[] = {0.0, 0.5, 0.7, 0.8, 0.9, 0.95};
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static uint32_t rng = 12345;
 static float frand1(void)
@@ -107,29 +90,25 @@ static int run(const layer *L, double sp, mn_pool *pool, int reps,
                             &ctx) != MN_OK)
         return -1;
     for (int r = -2; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (L->kind)
             mn_sgemm(pool, 0, 1, 1, m, k, 1.0f, x, k, w, k, 0.0f, y, m, &epi,
                      scr);
         else
             mn_conv2d_f32(pool, p, x, w, b, &relu, NULL, y, scr);
-        double t1 = now();
+        double t1 = bench_now();
         if (L->kind)
             mn_spgemm_f32(pool, s, 1, x, b, NULL, &relu, y);
         else
             mn_spconv_f32(pool, p, s, x, b, &relu, NULL, y, scr);
-        double t2 = now();
+        double t2 = bench_now();
         if (r >= 0) {
             td[r] = t1 - t0;
             ts[r] = t2 - t1;
         }
     }
-    qsort(td, (size_t)reps, sizeof *td, cmp_d);
-    qsort(ts, (size_t)reps, sizeof *ts, cmp_d);
-    *dense = td[reps / 2];
-    *sparse = ts[reps / 2];
-    *dbest = td[0];
-    *sbest = ts[0];
+    bench_best_median(td, reps, dbest, dense);
+    bench_best_median(ts, reps, sbest, sparse);
     mn_spmat_f32_destroy(s);
     mn_free_aligned(w);
     mn_free_aligned(x);
