@@ -7,6 +7,7 @@
 #include "ops/ops.h"
 #include "test.h"
 #include "train/grad.h"
+#include "train/tape.h"
 #include "train/rng.h"
 
 mn_graph *gc_graph(const char *op, int opset, int n_in, int n_out)
@@ -349,4 +350,93 @@ done:
         mn_tensor_destroy(in[i]);
     mn_graph_destroy(g);
     return bad;
+}
+
+/* ---- whole networks through the tape ---- */
+
+static double net_loss(mn_tape *t, const float *x, const int64_t *y,
+                       int grad, mn_ctx *ctx)
+{
+    double l = 0;
+    CHECK_OK(mn_tape_forward(t, x, 1, 7, ctx), ctx);
+    const mn_tensor *out = mn_tape_output(t, 0);
+    CHECK_OK(mn_loss_softmax_ce(out->data, y, out->dims[0],
+                                (int)out->dims[1], 0.1f,
+                                grad ? mn_tape_output_grad(t) : NULL, &l,
+                                NULL, ctx),
+             ctx);
+    return l;
+}
+
+void gc_net_run(const char *where, mn_graph *g, const gc_net_opts *o,
+                gc_net_result *r)
+{
+    mn_ctx ctx = {{0}};
+    mn_tape *t = NULL;
+    mn_tpool *pool = NULL;
+    enum { MAXB = 256 };
+    mn_tape_bind binds[MAXB];
+    float *gdata[MAXB], *x = NULL;
+    int nb = 0;
+    memset(r, 0, sizeof *r);
+    for (int v = 0; v < g->n_values && nb < MAXB; v++) {
+        mn_tensor *it = g->values[v].init;
+        if (!it || mn_tensor_numel(it) <= 1)
+            continue; /* scalar constants (GELU's sqrt 2, Clip bounds) */
+        const char *vn = g->values[v].name;
+        int state = strstr(vn, "bn_mean") || strstr(vn, "bn_var");
+        if (o->layer_scale > 0 && strstr(vn, "layer_scale"))
+            for (int64_t i = 0; i < mn_tensor_numel(it); i++)
+                ((float *)it->data)[i] = o->layer_scale;
+        gdata[nb] = state ? NULL : calloc((size_t)mn_tensor_numel(it), 4);
+        binds[nb] = (mn_tape_bind){v, it->data, gdata[nb]};
+        nb++;
+    }
+    CHECK(nb < MAXB);
+    const mn_value *in = &g->values[g->inputs[0]];
+    int64_t nx = o->batch;
+    for (int d = 1; d < in->ndim; d++)
+        nx *= in->dims[d];
+    x = malloc((size_t)nx * sizeof *x);
+    CHECK(x != NULL);
+    CHECK_OK(mn_tpool_create(2, &pool, &ctx), &ctx);
+    CHECK_OK(mn_tape_create(g, o->batch, binds, nb, pool, &t, &ctx), &ctx);
+    if (!t || !x)
+        goto done;
+    mn_rng rng;
+    mn_rng_seed(&rng, o->x_seed, 0, 0);
+    for (int64_t i = 0; i < nx; i++)
+        x[i] = 2 * mn_rng_uniform(&rng) - 1;
+    net_loss(t, x, o->y, 1, &ctx);
+    CHECK_OK(mn_tape_backward(t, &ctx), &ctx);
+    for (int i = 0; i < nb; i++) {
+        if (!gdata[i])
+            continue;
+        float *p = binds[i].data;
+        int64_t n = mn_tensor_numel(g->values[binds[i].value].init);
+        int64_t step = n > o->per_tensor ? n / o->per_tensor : 1;
+        r->tensors++;
+        for (int64_t e = o->stagger ? (int64_t)i % 3 : 0; e < n; e += step) {
+            float keep = p[e];
+            p[e] = keep + (float)o->h;
+            double lp = net_loss(t, x, o->y, 0, &ctx);
+            p[e] = keep - (float)o->h;
+            double lm = net_loss(t, x, o->y, 0, &ctx);
+            p[e] = keep;
+            double num = (lp - lm) / (2 * o->h), a = gdata[i][e];
+            r->checked++;
+            if (fabs(a - num) > 1e-3 + 3e-2 * fmax(fabs(a), fabs(num)) &&
+                r->bad++ < 6)
+                mn_test_fail(__FILE__, __LINE__,
+                             "%s %s[%lld]: analytic %.6g numeric %.6g", where,
+                             g->values[binds[i].value].name, (long long)e, a,
+                             num);
+        }
+    }
+done:
+    mn_tape_destroy(t);
+    mn_tpool_destroy(pool);
+    for (int i = 0; i < nb; i++)
+        free(gdata[i]);
+    free(x);
 }

@@ -57,4 +57,31 @@ int gc_run(const char *where, mn_graph *g, mn_tensor **in, int n_in,
 #define GC_CHECK(where, g, in, n_in, check, o)                          \
     CHECK_EQ_INT(gc_run((where), (g), (in), (n_in), (check), (o)), 0)
 
+/* Whole-network check through the tape (test_train*.c): every non-scalar
+ * initializer of g is bound (BatchNorm running statistics, "bn_mean" /
+ * "bn_var", without a gradient); x is uniform in [-1, 1) from x_seed; the
+ * loss is softmax cross-entropy (smoothing 0.1) over labels y[batch], its
+ * gradient from one backward; each gradient tensor i is checked at about
+ * `per_tensor` elements spaced evenly from element (stagger ? i % 3 : 0),
+ * |analytic - numeric| <= 1e-3 + 3e-2·max(|a|, |n|), numeric by central
+ * differences with step h. layer_scale > 0 first sets every initializer
+ * named *layer_scale* to it. Failures are reported (the first 6), named by
+ * `where` and the value. */
+typedef struct gc_net_opts {
+    int batch;
+    const int64_t *y;
+    uint64_t x_seed;
+    double h;
+    int per_tensor, stagger;
+    float layer_scale;
+} gc_net_opts;
+
+typedef struct gc_net_result {
+    int tensors, checked, bad;
+} gc_net_result;
+
+/* g stays the caller's. */
+void gc_net_run(const char *where, mn_graph *g, const gc_net_opts *o,
+                gc_net_result *r);
+
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "minnow/train.h"
 #include "ops/ops.h"
+#include "grad_check.h"
 #include "test.h"
 #include "train/arch.h"
 #include "train/tape.h"
@@ -33,87 +34,21 @@ static mn_graph *pattern_graph(mn_ctx *ctx)
     return g;
 }
 
-static double tape_loss(mn_tape *t, const float *x, const int64_t *y,
-                        int grad, mn_ctx *ctx)
-{
-    double l = 0;
-    CHECK_OK(mn_tape_forward(t, x, 1, 7, ctx), ctx);
-    const mn_tensor *out = mn_tape_output(t, 0);
-    CHECK_OK(mn_loss_softmax_ce(out->data, y, out->dims[0],
-                                (int)out->dims[1], 0.1f,
-                                grad ? mn_tape_output_grad(t) : NULL, &l,
-                                NULL, ctx),
-             ctx);
-    return l;
-}
-
+/* Method and tolerance: gc_net_run (grad_check.h), h = 1e-2. */
 TEST(train_tape_gradients_match_finite_differences)
 {
     mn_ctx ctx = {{0}};
     mn_graph *g = pattern_graph(&ctx);
-    mn_tape *t = NULL;
-    mn_tape_bind binds[64];
-    float *pdata[64], *gdata[64];
-    int nb = 0;
+    static const int64_t y[5] = {0, 2, 1, 1, 0};
+    gc_net_opts go = {.batch = 5, .y = y, .x_seed = 3, .h = 1e-2,
+                      .per_tensor = 12};
+    gc_net_result r;
     CHECK(g != NULL);
     if (!g)
         return;
-    for (int v = 0; v < g->n_values && nb < 64; v++) {
-        mn_tensor *it = g->values[v].init;
-        if (!it || mn_tensor_numel(it) <= 1)
-            continue; /* scalars (Gelu, Clip constants) stay constant */
-        int state = strstr(g->values[v].name, "bn_mean") ||
-                    strstr(g->values[v].name, "bn_var");
-        pdata[nb] = it->data;
-        gdata[nb] = state ? NULL : calloc((size_t)mn_tensor_numel(it), 4);
-        binds[nb] = (mn_tape_bind){v, pdata[nb], gdata[nb]};
-        nb++;
-    }
-    mn_tpool *pool = NULL;
-    CHECK_OK(mn_tpool_create(2, &pool, &ctx), &ctx);
-    CHECK_OK(mn_tape_create(g, 5, binds, nb, pool, &t, &ctx), &ctx);
-    if (!t)
-        goto done;
-    float x[5 * 2 * 6 * 6];
-    int64_t y[5] = {0, 2, 1, 1, 0};
-    mn_rng r;
-    mn_rng_seed(&r, 3, 0, 0);
-    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
-        x[i] = 2 * mn_rng_uniform(&r) - 1;
-    tape_loss(t, x, y, 1, &ctx);
-    CHECK_OK(mn_tape_backward(t, &ctx), &ctx);
-    int checked = 0, bad = 0;
-    for (int i = 0; i < nb; i++) {
-        if (!gdata[i])
-            continue;
-        const mn_tensor *it = g->values[binds[i].value].init;
-        int64_t n = mn_tensor_numel(it);
-        for (int64_t e = 0; e < n; e += n > 12 ? n / 12 : 1) {
-            float keep = pdata[i][e];
-            double h = 1e-2;
-            pdata[i][e] = keep + (float)h;
-            double lp = tape_loss(t, x, y, 0, &ctx);
-            pdata[i][e] = keep - (float)h;
-            double lm = tape_loss(t, x, y, 0, &ctx);
-            pdata[i][e] = keep;
-            double num = (lp - lm) / (2 * h), a = gdata[i][e];
-            checked++;
-            if (fabs(a - num) > 1e-3 + 3e-2 * fmax(fabs(a), fabs(num))) {
-                if (bad++ < 6)
-                    mn_test_fail(__FILE__, __LINE__,
-                                 "%s[%lld]: analytic %.6g numeric %.6g",
-                                 g->values[binds[i].value].name,
-                                 (long long)e, a, num);
-            }
-        }
-    }
-    CHECK(checked > 60);
-    CHECK_EQ_INT(bad, 0);
-done:
-    mn_tape_destroy(t);
-    mn_tpool_destroy(pool);
-    for (int i = 0; i < nb; i++)
-        free(gdata[i]);
+    gc_net_run("patterns", g, &go, &r);
+    CHECK(r.checked > 60);
+    CHECK_EQ_INT(r.bad, 0);
     mn_graph_destroy(g);
 }
 

@@ -10,25 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 #include "minnow/train.h"
+#include "grad_check.h"
 #include "test.h"
 #include "train/arch.h"
 #include "train/tape.h"
-
-#define GB 4 /* gradient-check batch */
-
-static double arch_loss(mn_tape *t, const float *x, const int64_t *y,
-                        int grad, mn_ctx *ctx)
-{
-    double l = 0;
-    CHECK_OK(mn_tape_forward(t, x, 1, 7, ctx), ctx);
-    const mn_tensor *out = mn_tape_output(t, 0);
-    CHECK_OK(mn_loss_softmax_ce(out->data, y, out->dims[0],
-                                (int)out->dims[1], 0.1f,
-                                grad ? mn_tape_output_grad(t) : NULL, &l,
-                                NULL, ctx),
-             ctx);
-    return l;
-}
 
 /* Tolerance as in test_train.c's pattern check, |a - n| <= 1e-3 +
  * 3e-2·max(|a|, |n|), but with h = 1e-3: the late stages are 1×1 maps, so
@@ -44,76 +29,20 @@ static void check_arch_gradients(const char *name)
 {
     mn_ctx ctx = {{0}};
     mn_graph *g = NULL;
-    mn_tape *t = NULL;
-    mn_tpool *pool = NULL;
-    enum { MAXB = 256 };
-    mn_tape_bind binds[MAXB];
-    float *gdata[MAXB];
-    int nb = 0, checked = 0, bad = 0, tensors = 0;
     mn_arch_opts o = {.channels = 2, .height = 12, .width = 12,
                       .classes = 3, .width_mult = 0.25f, .depth = 1,
                       .seed = 21};
+    static const int64_t y[4] = {0, 2, 1, 2};
+    gc_net_opts go = {.batch = 4, .y = y, .x_seed = 8, .h = 1e-3,
+                      .per_tensor = 5, .stagger = 1, .layer_scale = 0.5f};
+    gc_net_result r;
     CHECK_OK(mn_arch_build(name, &o, &g, &ctx), &ctx);
     if (!g)
         return;
-    for (int v = 0; v < g->n_values && nb < MAXB; v++) {
-        mn_tensor *it = g->values[v].init;
-        if (!it || mn_tensor_numel(it) <= 1)
-            continue; /* scalar constants (GELU's √2, ½, 1) */
-        const char *vn = g->values[v].name;
-        int state = strstr(vn, "bn_mean") || strstr(vn, "bn_var");
-        if (strstr(vn, "layer_scale"))
-            for (int64_t i = 0; i < mn_tensor_numel(it); i++)
-                ((float *)it->data)[i] = 0.5f;
-        gdata[nb] = state ? NULL : calloc((size_t)mn_tensor_numel(it), 4);
-        binds[nb] = (mn_tape_bind){v, it->data, gdata[nb]};
-        nb++;
-    }
-    CHECK(nb < MAXB);
-    CHECK_OK(mn_tpool_create(2, &pool, &ctx), &ctx);
-    CHECK_OK(mn_tape_create(g, GB, binds, nb, pool, &t, &ctx), &ctx);
-    if (!t)
-        goto done;
-    static float x[GB * 2 * 12 * 12];
-    int64_t y[GB] = {0, 2, 1, 2};
-    mn_rng r;
-    mn_rng_seed(&r, 8, 0, 0);
-    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
-        x[i] = 2 * mn_rng_uniform(&r) - 1;
-    arch_loss(t, x, y, 1, &ctx);
-    CHECK_OK(mn_tape_backward(t, &ctx), &ctx);
-    for (int i = 0; i < nb; i++) {
-        if (!gdata[i])
-            continue;
-        float *p = binds[i].data;
-        int64_t n = mn_tensor_numel(g->values[binds[i].value].init);
-        tensors++;
-        for (int64_t e = (int64_t)i % 3; e < n; e += n > 5 ? n / 5 : 1) {
-            float keep = p[e];
-            double h = 1e-3;
-            p[e] = keep + (float)h;
-            double lp = arch_loss(t, x, y, 0, &ctx);
-            p[e] = keep - (float)h;
-            double lm = arch_loss(t, x, y, 0, &ctx);
-            p[e] = keep;
-            double num = (lp - lm) / (2 * h), a = gdata[i][e];
-            checked++;
-            if (fabs(a - num) > 1e-3 + 3e-2 * fmax(fabs(a), fabs(num)) &&
-                bad++ < 6)
-                mn_test_fail(__FILE__, __LINE__,
-                             "%s %s[%lld]: analytic %.6g numeric %.6g", name,
-                             g->values[binds[i].value].name, (long long)e, a,
-                             num);
-        }
-    }
-    CHECK(tensors > 30);
-    CHECK(checked > 150);
-    CHECK_EQ_INT(bad, 0);
-done:
-    mn_tape_destroy(t);
-    mn_tpool_destroy(pool);
-    for (int i = 0; i < nb; i++)
-        free(gdata[i]);
+    gc_net_run(name, g, &go, &r);
+    CHECK(r.tensors > 30);
+    CHECK(r.checked > 150);
+    CHECK_EQ_INT(r.bad, 0);
     mn_graph_destroy(g);
 }
 
