@@ -12,99 +12,19 @@
 #include <string.h>
 #include "core/graph.h"
 #include "io/mnw_format.h"
+#include "io/mnw_read.h"
 #include "io/onnx_tensor.h"
 #include "minnow/mnw.h"
 #include "ops/ops.h"
 
-#define MNW_MAX_IO 65536 /* inputs or outputs of one node */
-
-typedef struct cursor {
-    const uint8_t *p;
-    size_t n, i;
-} cursor;
-
-typedef struct reader {
-    const uint8_t *buf;
-    size_t len;
-    const char *label;
-    mn_ctx *ctx;
-    unsigned minor;
-    mnw_section sec[7];      /* known sections by kind; size 0 if absent */
-    int have[7];
-    const char **str;        /* into buf, each NUL-terminated */
-    uint32_t n_str;
-    uint32_t *stamp;         /* per string: last owner + 1 (uniqueness) */
-    uint64_t blob_next;      /* blobs must start at or after this */
-    mn_graph *g;
-} reader;
-
-/* ---- cursor: bounds-checked little-endian reads ---- */
-
-static const uint8_t *take(cursor *c, size_t n)
-{
-    const uint8_t *p;
-    if (n > c->n - c->i)
-        return NULL;
-    p = c->p + c->i;
-    c->i += n;
-    return p;
-}
-
-static int rd8(cursor *c, uint8_t *v)
-{
-    const uint8_t *p = take(c, 1);
-    if (p)
-        *v = *p;
-    return p != NULL;
-}
-
-static int rd16(cursor *c, uint16_t *v)
-{
-    const uint8_t *p = take(c, 2);
-    if (p)
-        *v = mnw_get16(p);
-    return p != NULL;
-}
-
-static int rd32(cursor *c, uint32_t *v)
-{
-    const uint8_t *p = take(c, 4);
-    if (p)
-        *v = mnw_get32(p);
-    return p != NULL;
-}
-
-static int rd64(cursor *c, uint64_t *v)
-{
-    const uint8_t *p = take(c, 8);
-    if (p)
-        *v = mnw_get64(p);
-    return p != NULL;
-}
-
-static int rdf32(cursor *c, float *f)
-{
-    uint32_t u;
-    if (!rd32(c, &u))
-        return 0;
-    memcpy(f, &u, 4);
-    return 1;
-}
-
-/* 1 when `count` items of at least `each` bytes fit in what is left. */
-static int fits(const cursor *c, uint64_t count, size_t each)
-{
-    return count <= (uint64_t)(c->n - c->i) / each;
-}
-
-static mn_status truncated(reader *r, const char *what)
+mn_status mnw_truncated(reader *r, const char *what)
 {
     return mn_error(r->ctx, MN_ERR_PARSE, "%s is truncated", what);
 }
 
 /* String index → string; NULL for MNW_NO_STRING when allow_none. */
-static mn_status get_str(reader *r, uint32_t k, int allow_none,
-                         const char **out)
+mn_status mnw_get_str(reader *r, uint32_t k, int allow_none,
+                      const char **out)
 {
     *out = NULL;
     if (k == MNW_NO_STRING && allow_none)
@@ -116,10 +36,10 @@ static mn_status get_str(reader *r, uint32_t k, int allow_none,
     return MN_OK;
 }
 
-static mn_status dup_str(reader *r, uint32_t k, int allow_none, char **out)
+mn_status mnw_dup_str(reader *r, uint32_t k, int allow_none, char **out)
 {
     const char *s;
-    mn_status st = get_str(r, k, allow_none, &s);
+    mn_status st = mnw_get_str(r, k, allow_none, &s);
     *out = NULL;
     if (st != MN_OK || !s)
         return st;
@@ -195,7 +115,7 @@ static int dtype_ok(unsigned dt)
 }
 
 /* A tensor record (head, dims, tail) and its blob → a new tensor. */
-static mn_status read_tensor(reader *r, cursor *c, mn_tensor **out)
+mn_status mnw_read_tensor(reader *r, cursor *c, mn_tensor **out)
 {
     const mnw_section *ws = &r->sec[MNW_SEC_WEIGHTS];
     uint8_t dt, ndim, layout, packing;
@@ -208,7 +128,7 @@ static mn_status read_tensor(reader *r, cursor *c, mn_tensor **out)
     *out = NULL;
     if (!rd8(c, &dt) || !rd8(c, &ndim) || !rd8(c, &layout) ||
         !rd8(c, &packing) || !rd32(c, &res))
-        return truncated(r, "tensor record");
+        return mnw_truncated(r, "tensor record");
     if (!dtype_ok(dt))
         return mn_error(r->ctx, MN_ERR_PARSE, "tensor has invalid dtype %u",
                         dt);
@@ -225,7 +145,7 @@ static mn_status read_tensor(reader *r, cursor *c, mn_tensor **out)
     es = mn_dtype_size((mn_dtype)dt);
     for (int k = 0; k < ndim; k++) {
         if (!rd64(c, &dims64[k]))
-            return truncated(r, "tensor record");
+            return mnw_truncated(r, "tensor record");
         if (dims64[k] > INT64_MAX ||
             !mn_mul_size(numel, (size_t)dims64[k], &numel))
             return mn_error(r->ctx, MN_ERR_PARSE, "tensor dimension %llu is "
@@ -233,7 +153,7 @@ static mn_status read_tensor(reader *r, cursor *c, mn_tensor **out)
         dims[k] = (int64_t)dims64[k];
     }
     if (!rd64(c, &nnz) || !rd64(c, &off) || !rd64(c, &size))
-        return truncated(r, "tensor record");
+        return mnw_truncated(r, "tensor record");
     if (off % MNW_BLOB_ALIGN || off < r->blob_next || off > ws->size ||
         size > ws->size - off)
         return mn_error(r->ctx, MN_ERR_PARSE, "tensor blob at %llu (+%llu "
@@ -275,7 +195,7 @@ static mn_status read_quant(reader *r, cursor *c, mn_value *v)
     mn_quant *q;
     if (!rd8(c, &qt) || !rd8(c, &bits) || !rd16(c, &res) || !rd32(c, &axis) ||
         !rd32(c, &n) || !rd32(c, &block))
-        return truncated(r, "quantization record");
+        return mnw_truncated(r, "quantization record");
     if (!dtype_ok(qt) || (int32_t)axis < -1 ||
         (int32_t)axis >= MN_MAX_DIMS || n < 1 || n > INT_MAX)
         return mn_error(r->ctx, MN_ERR_PARSE, "invalid quantization "
@@ -285,7 +205,7 @@ static mn_status read_quant(reader *r, cursor *c, mn_value *v)
         return mn_error(r->ctx, MN_ERR_UNSUPPORTED, "grouped quantization "
                         "(block size %u) is not supported", block);
     if (!fits(c, n, 8))
-        return truncated(r, "quantization record");
+        return mnw_truncated(r, "quantization record");
     /* bits is advisory (the IR has no field for it yet): the values are
      * stored and loaded at their dtype either way. */
     q = v->quant = mn_calloc(1, sizeof *q);
@@ -316,8 +236,8 @@ static mn_status read_value(reader *r, cursor *c, uint32_t i)
     v->producer = -1;
     if (!rd32(c, &name) || !rd8(c, &dt) || !rd8(c, (uint8_t *)&ndim) ||
         !rd8(c, &flags) || !rd8(c, &res))
-        return truncated(r, "value record");
-    if ((st = dup_str(r, name, 0, &v->name)) != MN_OK)
+        return mnw_truncated(r, "value record");
+    if ((st = mnw_dup_str(r, name, 0, &v->name)) != MN_OK)
         return st;
     if (!v->name[0] || r->stamp[name])
         return mn_error(r->ctx, MN_ERR_PARSE, "value name '%s' is empty or "
@@ -330,7 +250,7 @@ static mn_status read_value(reader *r, cursor *c, uint32_t i)
     v->dtype = (mn_dtype)dt;
     v->ndim = ndim;
     if (flags & MNW_VAL_INIT) { /* shape: the tensor record's */
-        if ((st = read_tensor(r, c, &v->init)) != MN_OK)
+        if ((st = mnw_read_tensor(r, c, &v->init)) != MN_OK)
             return mn_error_prefix(r->ctx, st, "value '%s'", v->name);
         if (v->init->dtype != v->dtype || v->init->ndim != v->ndim)
             return mn_error(r->ctx, MN_ERR_PARSE, "value '%s': its constant's "
@@ -341,7 +261,7 @@ static mn_status read_value(reader *r, cursor *c, uint32_t i)
     for (int k = 0; k < ndim; k++) {
         uint64_t d;
         if (!rd64(c, &d))
-            return truncated(r, "value record");
+            return mnw_truncated(r, "value record");
         v->dims[k] = (int64_t)d;
         if (v->dims[k] < -1)
             return mn_error(r->ctx, MN_ERR_PARSE, "value '%s': dimension "
@@ -354,8 +274,8 @@ static mn_status read_value(reader *r, cursor *c, uint32_t i)
     }
     for (int k = 0; k < ndim; k++) {
         if (!rd32(c, &dp))
-            return truncated(r, "value record");
-        if ((st = dup_str(r, dp, 1, &v->dim_param[k])) != MN_OK)
+            return mnw_truncated(r, "value record");
+        if ((st = mnw_dup_str(r, dp, 1, &v->dim_param[k])) != MN_OK)
             return st;
     }
     if ((flags & MNW_VAL_QUANT) && (st = read_quant(r, c, v)) != MN_OK)
@@ -384,274 +304,6 @@ static mn_status read_values(reader *r)
     if (c.i != c.n && r->minor <= MNW_MINOR)
         return mn_error(r->ctx, MN_ERR_PARSE, "values: %zu bytes after the "
                         "last record", c.n - c.i);
-    return MN_OK;
-}
-
-/* ---- nodes ---- */
-
-static mn_status read_attr(reader *r, cursor *c, mn_node *n, uint32_t node)
-{
-    mn_attr *a = &n->attrs[n->n_attrs];
-    uint32_t name, cnt, k32 = MNW_NO_STRING;
-    uint8_t type, res[3];
-    uint64_t u = 0;
-    mn_status st;
-    if (!rd32(c, &name) || !rd8(c, &type) || !rd8(c, &res[0]) ||
-        !rd8(c, &res[1]) || !rd8(c, &res[2]))
-        return truncated(r, "attribute record");
-    if ((st = dup_str(r, name, 0, &a->name)) != MN_OK)
-        return st;
-    n->n_attrs++; /* owned by the node from here on */
-    if (!a->name[0] || r->stamp[name] == node + 1)
-        return mn_error(r->ctx, MN_ERR_PARSE, "attribute '%s' is unnamed or "
-                        "appears twice", a->name);
-    r->stamp[name] = node + 1;
-    a->type = (mn_attr_type)type;
-    switch (type) {
-    case MN_ATTR_FLOAT:
-        return rdf32(c, &a->f) ? MN_OK : truncated(r, "attribute");
-    case MN_ATTR_INT:
-        if (!rd64(c, &u))
-            return truncated(r, "attribute");
-        a->i = (int64_t)u;
-        return MN_OK;
-    case MN_ATTR_STRING:
-        if (!rd32(c, &k32))
-            return truncated(r, "attribute");
-        return dup_str(r, k32, 1, &a->s);
-    case MN_ATTR_TENSOR:
-        return read_tensor(r, c, &a->t);
-    case MN_ATTR_FLOATS: case MN_ATTR_INTS: case MN_ATTR_STRINGS: {
-        size_t each = type == MN_ATTR_INTS ? 8 : 4;
-        if (!rd32(c, &cnt) || !fits(c, cnt, each))
-            return truncated(r, "attribute");
-        if (cnt > INT_MAX)
-            return mn_error(r->ctx, MN_ERR_PARSE, "attribute too long");
-        if (type == MN_ATTR_FLOATS)
-            a->floats = mn_malloc((cnt ? cnt : 1) * sizeof(float));
-        else if (type == MN_ATTR_INTS)
-            a->ints = mn_malloc((cnt ? cnt : 1) * sizeof(int64_t));
-        else
-            a->strings = mn_calloc(cnt ? cnt : 1, sizeof(char *));
-        if (!a->floats && !a->ints && !a->strings)
-            return mn_error(r->ctx, MN_ERR_OOM, "out of memory");
-        for (uint32_t k = 0; k < cnt; k++) {
-            if (type == MN_ATTR_FLOATS)
-                rdf32(c, &a->floats[k]);
-            else if (type == MN_ATTR_INTS) {
-                rd64(c, &u);
-                a->ints[k] = (int64_t)u;
-            } else {
-                rd32(c, &k32);
-                if ((st = dup_str(r, k32, 1, &a->strings[k])) != MN_OK)
-                    return st;
-            }
-            a->n = (int)k + 1;
-        }
-        return MN_OK;
-    }
-    case 5: case 9: case 10: case 11: case 12: case 13: case 14:
-        return mn_error(r->ctx, MN_ERR_UNSUPPORTED, "attribute '%s' of type "
-                        "%u is not supported", a->name, type);
-    default:
-        return mn_error(r->ctx, MN_ERR_PARSE, "attribute '%s' has invalid type "
-                        "%u", a->name, type);
-    }
-}
-
-/* Opcode: the stored one when this minnow knows it (it must name the same
- * op as op_type), else the lookup of op_type (files from newer writers). */
-static mn_status set_opcode(reader *r, mn_node *n, unsigned op)
-{
-    const mn_op_def *d;
-    if (op == 0 || op >= MN_OP_COUNT)
-        return MN_OK; /* mn_graph_add_node looked op_type up */
-    d = mn_op_get((mn_opcode)op);
-    if (!d || strcmp(d->name, n->op_type) != 0)
-        return mn_error(r->ctx, MN_ERR_PARSE, "opcode %u does not match "
-                        "op_type '%s'", op, n->op_type);
-    n->op = (mn_opcode)op;
-    return MN_OK;
-}
-
-static mn_status read_node(reader *r, cursor *c, uint32_t i)
-{
-    mn_graph *g = r->g;
-    uint32_t name, op_type, domain, opset, n_in, n_out, n_attrs, u = 0;
-    uint16_t opcode, res;
-    const char *sn, *so, *sd;
-    int *io = NULL, idx;
-    mn_node *n;
-    mn_status st;
-    if (!rd32(c, &name) || !rd32(c, &op_type) || !rd32(c, &domain) ||
-        !rd16(c, &opcode) || !rd16(c, &res) || !rd32(c, &opset) ||
-        !rd32(c, &n_in) || !rd32(c, &n_out) || !rd32(c, &n_attrs))
-        return truncated(r, "node record");
-    if ((st = get_str(r, name, 1, &sn)) != MN_OK ||
-        (st = get_str(r, op_type, 0, &so)) != MN_OK ||
-        (st = get_str(r, domain, 1, &sd)) != MN_OK)
-        return st;
-    if (!so[0] || (int32_t)opset < 0)
-        return mn_error(r->ctx, MN_ERR_PARSE, "node has no op_type or a "
-                        "negative opset");
-    if (n_in > MNW_MAX_IO || n_out > MNW_MAX_IO ||
-        !fits(c, (uint64_t)n_in + n_out, 4) || !fits(c, n_attrs, 8))
-        return mn_error(r->ctx, MN_ERR_PARSE, "node '%s' (%s): %u inputs, %u "
-                        "outputs and %u attributes do not fit", sn ? sn : "",
-                        so, n_in, n_out, n_attrs);
-    if (!(io = mn_malloc(((size_t)n_in + n_out + 1) * sizeof *io)))
-        return mn_error(r->ctx, MN_ERR_OOM, "out of memory");
-    for (uint32_t j = 0; j < n_in + n_out; j++) {
-        rd32(c, &u);
-        io[j] = (int32_t)u;
-        if (io[j] < -1 || io[j] >= g->n_values) {
-            st = mn_error(r->ctx, MN_ERR_PARSE, "node '%s' (%s): %s %u refers "
-                          "to value %d of %d", sn ? sn : "", so,
-                          j < n_in ? "input" : "output",
-                          j < n_in ? j : j - n_in, io[j], g->n_values);
-            goto out;
-        }
-    }
-    st = mn_graph_add_node(g, sn, so, sd ? sd : "", (int)opset, io, (int)n_in,
-                           io + n_in, (int)n_out, &idx, r->ctx);
-    if (st != MN_OK)
-        goto out;
-    n = &g->nodes[idx];
-    if ((st = set_opcode(r, n, opcode)) != MN_OK)
-        goto fail;
-    if (n_attrs && !(n->attrs = mn_calloc(n_attrs, sizeof *n->attrs))) {
-        st = mn_error(r->ctx, MN_ERR_OOM, "out of memory");
-        goto fail;
-    }
-    for (uint32_t k = 0; k < n_attrs && st == MN_OK; k++)
-        st = read_attr(r, c, n, i);
-fail:
-    if (st != MN_OK) {
-        char lb[300];
-        mn_error_prefix(r->ctx, st, "%s", mn_node_label(g, idx, lb, sizeof lb));
-    }
-out:
-    free(io);
-    return st;
-}
-
-static mn_status read_nodes(reader *r)
-{
-    const mnw_section *s = &r->sec[MNW_SEC_NODES];
-    cursor c = {r->buf + s->offset, s->size, 0};
-    mn_status st;
-    if (!fits(&c, s->count, 32) || s->count > INT_MAX / 2)
-        return mn_error(r->ctx, MN_ERR_PARSE, "%u nodes do not fit in their "
-                        "section", s->count);
-    for (uint32_t k = 0; k < r->n_str; k++)
-        r->stamp[k] = 0; /* now: node index + 1 that used it as attr name */
-    r->g->nodes = mn_calloc(s->count ? s->count : 1, sizeof *r->g->nodes);
-    if (!r->g->nodes)
-        return mn_error(r->ctx, MN_ERR_OOM, "out of memory");
-    r->g->cap_nodes = s->count ? (int)s->count : 1;
-    for (uint32_t i = 0; i < s->count; i++)
-        if ((st = read_node(r, &c, i)) != MN_OK)
-            return st;
-    if (c.i != c.n && r->minor <= MNW_MINOR)
-        return mn_error(r->ctx, MN_ERR_PARSE, "nodes: %zu bytes after the "
-                        "last record", c.n - c.i);
-    return MN_OK;
-}
-
-/* ---- graph, metadata ---- */
-
-static mn_status read_io_list(reader *r, cursor *c, uint32_t n, int **list,
-                              int *count, const char *what)
-{
-    char *seen = mn_calloc((size_t)r->g->n_values + 1, 1);
-    mn_status st = MN_OK;
-    *list = mn_calloc((size_t)n + 1, sizeof **list);
-    if (!seen || !*list) {
-        free(seen);
-        return mn_error(r->ctx, MN_ERR_OOM, "out of memory");
-    }
-    for (uint32_t i = 0; i < n && st == MN_OK; i++) {
-        uint32_t v = UINT32_MAX;
-        rd32(c, &v);
-        if (v >= (uint32_t)r->g->n_values || seen[v])
-            st = mn_error(r->ctx, MN_ERR_PARSE, "graph %s #%u: value %u is "
-                          "out of range or listed twice", what, i, v);
-        else if (what[0] == 'i' && r->g->values[v].init)
-            st = mn_error(r->ctx, MN_ERR_PARSE, "graph input '%s' is a "
-                          "constant", r->g->values[v].name);
-        else {
-            seen[v] = 1;
-            (*list)[i] = (int)v;
-            *count = (int)i + 1;
-        }
-    }
-    free(seen);
-    return st;
-}
-
-static mn_status read_graph(reader *r)
-{
-    const mnw_section *s = &r->sec[MNW_SEC_GRAPH];
-    cursor c = {r->buf + s->offset, s->size, 0};
-    mn_graph *g = r->g;
-    uint32_t name, pn, pv, res, n_in, n_out;
-    uint64_t ir, opset;
-    mn_status st;
-    if (!rd32(&c, &name) || !rd32(&c, &pn) || !rd32(&c, &pv) ||
-        !rd32(&c, &res) || !rd64(&c, &ir) || !rd64(&c, &opset) ||
-        !rd32(&c, &n_in) || !rd32(&c, &n_out) ||
-        !fits(&c, (uint64_t)n_in + n_out, 4))
-        return truncated(r, "graph section");
-    g->ir_version = (int64_t)ir;
-    g->opset = (int64_t)opset;
-    if ((st = dup_str(r, name, 1, &g->name)) != MN_OK ||
-        (st = dup_str(r, pn, 1, &g->producer_name)) != MN_OK ||
-        (st = dup_str(r, pv, 1, &g->producer_version)) != MN_OK ||
-        (st = read_io_list(r, &c, n_in, &g->inputs, &g->n_inputs, "input")) !=
-            MN_OK ||
-        (st = read_io_list(r, &c, n_out, &g->outputs, &g->n_outputs,
-                           "output")) != MN_OK)
-        return st;
-    if (c.i != c.n && r->minor <= MNW_MINOR)
-        return mn_error(r->ctx, MN_ERR_PARSE, "graph section: %zu bytes "
-                        "after its end", c.n - c.i);
-    return MN_OK;
-}
-
-static mn_status read_meta(reader *r)
-{
-    const mnw_section *s = &r->sec[MNW_SEC_META];
-    cursor c = {r->buf + s->offset, s->size, 0};
-    mn_graph *g = r->g;
-    if (!r->have[MNW_SEC_META])
-        return MN_OK;
-    if (!fits(&c, s->count, 8) || s->count > INT_MAX / 2)
-        return truncated(r, "metadata section");
-    if (!(g->meta = mn_calloc(s->count ? s->count : 1, sizeof *g->meta)))
-        return mn_error(r->ctx, MN_ERR_OOM, "out of memory");
-    for (uint32_t k = 0; k < r->n_str; k++)
-        r->stamp[k] = 0;
-    for (uint32_t i = 0; i < s->count; i++) {
-        uint32_t k = MNW_NO_STRING, v = MNW_NO_STRING;
-        mn_meta *m = &g->meta[i];
-        mn_status st;
-        rd32(&c, &k);
-        rd32(&c, &v);
-        if ((st = dup_str(r, k, 0, &m->key)) != MN_OK ||
-            (st = dup_str(r, v, 0, &m->value)) != MN_OK) {
-            free(m->key);
-            free(m->value);
-            return mn_error_prefix(r->ctx, st, "metadata entry #%u", i);
-        }
-        g->n_meta = (int)i + 1;
-        if (!m->key[0] || r->stamp[k])
-            return mn_error(r->ctx, MN_ERR_PARSE, "metadata key '%s' is empty "
-                            "or repeated", m->key);
-        r->stamp[k] = 1;
-    }
-    if (c.i != c.n && r->minor <= MNW_MINOR)
-        return mn_error(r->ctx, MN_ERR_PARSE, "metadata: %zu bytes after the "
-                        "last entry", c.n - c.i);
     return MN_OK;
 }
 
@@ -775,11 +427,11 @@ mn_status mn_graph_load_mnw_mem(const void *buf, size_t len, const char *label,
     if (st == MN_OK)
         st = read_values(&r);
     if (st == MN_OK)
-        st = read_nodes(&r);
+        st = mnw_read_nodes(&r);
     if (st == MN_OK)
-        st = read_graph(&r);
+        st = mnw_read_graph(&r);
     if (st == MN_OK)
-        st = read_meta(&r);
+        st = mnw_read_meta(&r);
     if (st == MN_OK)
         st = mn_graph_toposort(r.g, ctx);
     for (int i = 0; st == MN_OK && i < r.g->n_outputs; i++) {
