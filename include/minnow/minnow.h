@@ -44,6 +44,9 @@ typedef enum mn_dtype {
     MN_DT_F64 = 11,
     MN_DT_U32 = 12,
     MN_DT_U64 = 13,
+    /* 14..20 (complex, bfloat16, float8) are not supported: no traits. */
+    MN_DT_U4 = 21, /* 4-bit, two per byte, low nibble first (as ONNX) */
+    MN_DT_I4 = 22,
     MN_DT_COUNT
 } mn_dtype;
 
@@ -65,11 +68,20 @@ typedef struct mn_ctx {
 
 const char *mn_status_str(mn_status st);
 const char *mn_dtype_name(mn_dtype dt);
-size_t mn_dtype_size(mn_dtype dt); /* 0 for undefined/string */
+/* Bytes per element; 0 for undefined, string, unsupported numbers and the
+ * sub-byte types (int4/uint4), which only mn_dtype_bits and
+ * mn_tensor_nbytes describe: code that indexes elements by byte size thus
+ * refuses 4-bit tensors instead of misreading them. */
+size_t mn_dtype_size(mn_dtype dt);
+/* Bits per element (4 for int4/uint4); 0 for undefined/string/unknown. */
+int mn_dtype_bits(mn_dtype dt);
+/* Storage bytes of n elements, rounded up to whole bytes (SIZE_MAX on
+ * overflow; 0 for dtypes without traits). */
+size_t mn_dtype_nbytes(mn_dtype dt, size_t n);
 
 /* ---- tensors ---- */
 int64_t mn_tensor_numel(const mn_tensor *t);
-size_t mn_tensor_nbytes(const mn_tensor *t);
+size_t mn_tensor_nbytes(const mn_tensor *t); /* rounds up (4-bit types) */
 /* Allocates a zeroed tensor that owns its data. */
 mn_status mn_tensor_create(mn_dtype dt, int ndim, const int64_t *dims,
                            mn_tensor **out, mn_ctx *ctx);

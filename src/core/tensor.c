@@ -5,29 +5,49 @@
 
 static const struct {
     const char *name;
-    size_t size;
+    int bits; /* 0: no storage (undefined, string, unsupported numbers) */
 } dtypes[MN_DT_COUNT] = {
-    [MN_DT_UNDEF] = {"undefined", 0}, [MN_DT_F32] = {"float32", 4},
-    [MN_DT_U8] = {"uint8", 1},        [MN_DT_I8] = {"int8", 1},
-    [MN_DT_U16] = {"uint16", 2},      [MN_DT_I16] = {"int16", 2},
-    [MN_DT_I32] = {"int32", 4},       [MN_DT_I64] = {"int64", 8},
-    [MN_DT_STRING] = {"string", 0},   [MN_DT_BOOL] = {"bool", 1},
-    [MN_DT_F16] = {"float16", 2},     [MN_DT_F64] = {"float64", 8},
-    [MN_DT_U32] = {"uint32", 4},      [MN_DT_U64] = {"uint64", 8},
+    [MN_DT_UNDEF] = {"undefined", 0}, [MN_DT_F32] = {"float32", 32},
+    [MN_DT_U8] = {"uint8", 8},        [MN_DT_I8] = {"int8", 8},
+    [MN_DT_U16] = {"uint16", 16},     [MN_DT_I16] = {"int16", 16},
+    [MN_DT_I32] = {"int32", 32},      [MN_DT_I64] = {"int64", 64},
+    [MN_DT_STRING] = {"string", 0},   [MN_DT_BOOL] = {"bool", 8},
+    [MN_DT_F16] = {"float16", 16},    [MN_DT_F64] = {"float64", 64},
+    [MN_DT_U32] = {"uint32", 32},     [MN_DT_U64] = {"uint64", 64},
+    [MN_DT_U4] = {"uint4", 4},        [MN_DT_I4] = {"int4", 4},
 };
 
 const char *mn_dtype_name(mn_dtype dt)
 {
-    if ((int)dt < 0 || dt >= MN_DT_COUNT)
+    if ((int)dt < 0 || dt >= MN_DT_COUNT || !dtypes[dt].name)
         return "invalid";
     return dtypes[dt].name;
 }
 
-size_t mn_dtype_size(mn_dtype dt)
+int mn_dtype_bits(mn_dtype dt)
 {
     if ((int)dt < 0 || dt >= MN_DT_COUNT)
         return 0;
-    return dtypes[dt].size;
+    return dtypes[dt].bits;
+}
+
+size_t mn_dtype_size(mn_dtype dt)
+{
+    int b = mn_dtype_bits(dt);
+    return b % 8 ? 0 : (size_t)b / 8;
+}
+
+size_t mn_dtype_nbytes(mn_dtype dt, size_t n)
+{
+    size_t bits = (size_t)mn_dtype_bits(dt), r;
+    if (bits % 8 == 0) {
+        if (!mn_mul_size(n, bits / 8, &r))
+            return SIZE_MAX;
+        return r;
+    }
+    if (!mn_mul_size(n, bits, &r)) /* 4-bit: n * 4 bits, rounded up */
+        return SIZE_MAX;
+    return r / 8 + (r % 8 != 0);
 }
 
 int64_t mn_tensor_numel(const mn_tensor *t)
@@ -46,10 +66,10 @@ int64_t mn_tensor_numel(const mn_tensor *t)
 
 size_t mn_tensor_nbytes(const mn_tensor *t)
 {
-    size_t n;
-    if (!mn_mul_size((size_t)mn_tensor_numel(t), mn_dtype_size(t->dtype), &n))
+    int64_t n = mn_tensor_numel(t);
+    if (n == INT64_MAX)
         return SIZE_MAX;
-    return n;
+    return mn_dtype_nbytes(t->dtype, (size_t)n);
 }
 
 mn_status mn_tensor_create(mn_dtype dt, int ndim, const int64_t *dims,
@@ -61,7 +81,7 @@ mn_status mn_tensor_create(mn_dtype dt, int ndim, const int64_t *dims,
     if (ndim < 0 || ndim > MN_MAX_DIMS)
         return mn_error(ctx, MN_ERR_UNSUPPORTED, "rank %d exceeds %d", ndim,
                         MN_MAX_DIMS);
-    if (mn_dtype_size(dt) == 0)
+    if (mn_dtype_bits(dt) == 0)
         return mn_error(ctx, MN_ERR_UNSUPPORTED, "tensor dtype %s",
                         mn_dtype_name(dt));
     for (int i = 0; i < ndim; i++) {
@@ -71,7 +91,8 @@ mn_status mn_tensor_create(mn_dtype dt, int ndim, const int64_t *dims,
         if (!mn_mul_size(n, (size_t)dims[i], &n))
             return mn_error(ctx, MN_ERR_OOM, "tensor size overflows");
     }
-    if (!mn_mul_size(n, mn_dtype_size(dt), &bytes) || bytes > MN_ALLOC_LIMIT)
+    bytes = mn_dtype_nbytes(dt, n);
+    if (bytes == SIZE_MAX || bytes > MN_ALLOC_LIMIT)
         return mn_error(ctx, MN_ERR_OOM, "tensor of %zu elements is too large",
                         n);
     t = calloc(1, sizeof *t);

@@ -114,6 +114,31 @@ static int dtype_ok(unsigned dt)
     return dt > 0 && dt < MN_DT_COUNT && mn_dtype_size((mn_dtype)dt) > 0;
 }
 
+/* An INT4 constant is stored as int8 codes in [-8, 7] (4-bit packed in
+ * the file, see mnw_write.c): back into ONNX INT4 layout. */
+static mn_status repack_int4(reader *r, mn_value *v)
+{
+    mn_tensor *t = v->init, *q = NULL;
+    int64_t n = mn_tensor_numel(t);
+    mn_status st;
+    if (t->dtype != MN_DT_I8)
+        return mn_error(r->ctx, MN_ERR_PARSE, "value '%s': int4 constant "
+                        "stored as %s", v->name, mn_dtype_name(t->dtype));
+    for (int64_t k = 0; k < n; k++)
+        if (((int8_t *)t->data)[k] < -8 || ((int8_t *)t->data)[k] > 7)
+            return mn_error(r->ctx, MN_ERR_PARSE, "value '%s': int4 code %d",
+                            v->name, ((int8_t *)t->data)[k]);
+    if ((st = mn_tensor_create(MN_DT_I4, t->ndim, t->dims, &q, r->ctx)) !=
+        MN_OK)
+        return st;
+    for (int64_t k = 0; k < n; k++)
+        ((uint8_t *)q->data)[k >> 1] |=
+            (uint8_t)((((int8_t *)t->data)[k] & 15) << (k & 1 ? 4 : 0));
+    mn_tensor_destroy(t);
+    v->init = q;
+    return MN_OK;
+}
+
 /* A tensor record (head, dims, tail) and its blob → a new tensor. */
 mn_status mnw_read_tensor(reader *r, cursor *c, mn_tensor **out)
 {
@@ -243,8 +268,9 @@ static mn_status read_value(reader *r, cursor *c, uint32_t i)
         return mn_error(r->ctx, MN_ERR_PARSE, "value name '%s' is empty or "
                         "not unique", v->name);
     r->stamp[name] = 1;
-    if ((dt && !dtype_ok(dt)) || ndim < -1 || ndim > MN_MAX_DIMS ||
-        (flags & ~(MNW_VAL_INIT | MNW_VAL_QUANT)))
+    if ((dt && !dtype_ok(dt) && dt != MN_DT_I4) || ndim < -1 ||
+        ndim > MN_MAX_DIMS || (flags & ~(MNW_VAL_INIT | MNW_VAL_QUANT)) ||
+        (dt == MN_DT_I4 && !(flags & MNW_VAL_INIT)))
         return mn_error(r->ctx, MN_ERR_PARSE, "value '%s': invalid dtype %u, "
                         "rank %d or flags 0x%x", v->name, dt, ndim, flags);
     v->dtype = (mn_dtype)dt;
@@ -252,6 +278,8 @@ static mn_status read_value(reader *r, cursor *c, uint32_t i)
     if (flags & MNW_VAL_INIT) { /* shape: the tensor record's */
         if ((st = mnw_read_tensor(r, c, &v->init)) != MN_OK)
             return mn_error_prefix(r->ctx, st, "value '%s'", v->name);
+        if (v->dtype == MN_DT_I4 && (st = repack_int4(r, v)) != MN_OK)
+            return st;
         if (v->init->dtype != v->dtype || v->init->ndim != v->ndim)
             return mn_error(r->ctx, MN_ERR_PARSE, "value '%s': its constant's "
                             "type or rank differs from the value's", v->name);

@@ -221,6 +221,21 @@ static mn_status put_tensor(writer *w, wbuf *rec, const mn_tensor *t)
 
 /* ---- records ---- */
 
+/* An ONNX INT4 constant as int8 codes: the file's own 4-bit packing
+ * (put_tensor) stores it at 4 bits again; the value record keeps dtype
+ * int4 and the reader packs the codes back into an INT4 tensor. */
+static mn_status unpack_int4(const mn_tensor *t, mn_tensor **out,
+                             mn_ctx *ctx)
+{
+    int64_t n = mn_tensor_numel(t);
+    const uint8_t *p = t->data;
+    mn_status st = mn_tensor_create(MN_DT_I8, t->ndim, t->dims, out, ctx);
+    for (int64_t k = 0; st == MN_OK && k < n; k++)
+        ((int8_t *)(*out)->data)[k] =
+            (int8_t)((int8_t)(uint8_t)(p[k >> 1] << (k & 1 ? 0 : 4)) >> 4);
+    return st;
+}
+
 static mn_status put_value(writer *w, int i)
 {
     const mn_value *v = &w->g->values[i];
@@ -228,17 +243,27 @@ static mn_status put_value(writer *w, int i)
     const mn_quant *q = v->quant;
     int ndim = v->init ? v->init->ndim : v->ndim;
     mn_dtype dt = v->init ? v->init->dtype : v->dtype;
+    mn_tensor *i8 = NULL;
     mn_status st = MN_OK;
     if (!v->name || !v->name[0])
         return mn_error(w->ctx, MN_ERR_ARG, "value #%d has no name", i);
+    if (v->init && dt == MN_DT_I4) {
+        if ((st = unpack_int4(v->init, &i8, w->ctx)) != MN_OK)
+            return mn_error_prefix(w->ctx, st, "value '%s'", v->name);
+    }
+    /* 4-bit values other than INT4 constants have no .mnw form */
     if (ndim < -1 || ndim > MN_MAX_DIMS || (int)dt < 0 || dt >= MN_DT_COUNT ||
-        dt == MN_DT_STRING)
+        (dt != MN_DT_UNDEF && mn_dtype_size(dt) == 0 && !i8)) {
+        mn_tensor_destroy(i8);
         return mn_error(w->ctx, MN_ERR_ARG, "value '%s': %s of rank %d cannot "
                         "be written", v->name, mn_dtype_name(dt), ndim);
+    }
     if (q && (q->n < 1 || !q->scale || !q->zero_point || q->axis < -1 ||
-              mn_dtype_size(q->qtype) == 0))
+              mn_dtype_size(q->qtype) == 0)) {
+        mn_tensor_destroy(i8);
         return mn_error(w->ctx, MN_ERR_ARG, "value '%s': invalid quantization "
                         "parameters", v->name);
+    }
     wb_str(w, b, v->name);
     wb_u8(w, b, (uint8_t)dt);
     wb_u8(w, b, (uint8_t)(int8_t)ndim);
@@ -250,7 +275,10 @@ static mn_status put_value(writer *w, int i)
         wb_u64(w, b, (uint64_t)v->dims[k]);
     for (int k = 0; !v->init && k < ndim; k++)
         wb_str(w, b, v->dim_param[k]);
-    if (v->init && (st = put_tensor(w, b, v->init)) != MN_OK)
+    if (v->init)
+        st = put_tensor(w, b, i8 ? i8 : v->init);
+    mn_tensor_destroy(i8);
+    if (st != MN_OK)
         return mn_error_prefix(w->ctx, st, "value '%s'", v->name);
     if (q) {
         wb_u8(w, b, (uint8_t)q->qtype);

@@ -12,7 +12,7 @@
 
 #define MN_ONNX_MIN_IR 3
 #define MN_ONNX_MAX_IR 10
-#define MN_ONNX_MAX_OPSET 17 /* newest ai.onnx opset whose semantics we know */
+#define MN_ONNX_MAX_OPSET 21 /* newest ai.onnx opset whose semantics we know */
 #define MN_ONNX_MAX_IO 65536 /* inputs/outputs per node */
 
 typedef struct loader {
@@ -73,7 +73,7 @@ static int64_t opset_for(const loader *L, const char *domain)
 
 static int dtype_ok(int32_t e)
 {
-    return e > 0 && e < MN_DT_COUNT && e != MN_DT_STRING;
+    return e > 0 && e < MN_DT_COUNT && mn_dtype_bits((mn_dtype)e) > 0;
 }
 
 /* The known dims of a declared shape must multiply without overflowing

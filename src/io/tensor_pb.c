@@ -224,6 +224,9 @@ mn_status mn_pb_tensor_decode(const Onnx__TensorProto *tp, const char *ext_dir,
                                                           : "bfloat16");
     if (dt <= 0 || dt >= MN_DT_COUNT)
         return mn_error(ctx, MN_ERR_PARSE, "invalid data type %d", dt);
+    if (mn_dtype_bits((mn_dtype)dt) == 0)
+        return mn_error(ctx, MN_ERR_UNSUPPORTED,
+                        "data type %d is not supported", dt);
     if (tp->n_dims > MN_MAX_DIMS)
         return mn_error(ctx, MN_ERR_UNSUPPORTED, "rank %zu exceeds %d",
                         tp->n_dims, MN_MAX_DIMS);
@@ -244,7 +247,8 @@ mn_status mn_pb_tensor_decode(const Onnx__TensorProto *tp, const char *ext_dir,
                             "the product of the dimensions overflows");
     if (zero)
         numel = 0;
-    if (!mn_mul_size(numel, mn_dtype_size((mn_dtype)dt), &bytes))
+    /* 4-bit types: two per byte, low nibble first, rounded up */
+    if ((bytes = mn_dtype_nbytes((mn_dtype)dt, numel)) == SIZE_MAX)
         return mn_error(ctx, MN_ERR_PARSE, "tensor size overflows");
     if (tp->segment)
         return mn_error(ctx, MN_ERR_UNSUPPORTED,
@@ -333,8 +337,10 @@ mn_status mn_pb_tensor_decode(const Onnx__TensorProto *tp, const char *ext_dir,
         break;
     }
     if (st == MN_OK && (src == SRC_RAW || src == SRC_EXT)) {
-        if (host_big_endian())
+        if (host_big_endian() && mn_dtype_size((mn_dtype)dt) > 1)
             swap_elems(t->data, numel, mn_dtype_size((mn_dtype)dt));
+        if (mn_dtype_bits((mn_dtype)dt) == 4 && numel % 2)
+            ((uint8_t *)t->data)[bytes - 1] &= 0x0f; /* unused nibble */
         if (dt == MN_DT_BOOL)
             for (size_t i = 0; i < numel; i++)
                 ((uint8_t *)t->data)[i] = ((uint8_t *)t->data)[i] != 0;
@@ -355,7 +361,7 @@ mn_status mn_pb_tensor_encode(const mn_tensor *t, const char *name,
     onnx__tensor_proto__init(tp);
     *dims_buf = NULL;
     *copy = NULL;
-    if (esz == 0 || t->ndim < 0 || t->ndim > MN_MAX_DIMS)
+    if (mn_dtype_bits(t->dtype) == 0 || t->ndim < 0 || t->ndim > MN_MAX_DIMS)
         return mn_error(ctx, MN_ERR_UNSUPPORTED,
                         "cannot write a %s tensor of rank %d",
                         mn_dtype_name(t->dtype), t->ndim);

@@ -48,6 +48,11 @@ int64_t mn_tensor_get_i64(const mn_tensor *t, int64_t i)
     case MN_DT_U64: return (int64_t)((const uint64_t *)t->data)[i];
     case MN_DT_F32: return (int64_t)((const float *)t->data)[i];
     case MN_DT_F64: return (int64_t)((const double *)t->data)[i];
+    case MN_DT_I4: /* two per byte, low nibble first; sign-extended */
+        return (int8_t)(uint8_t)(((const uint8_t *)t->data)[i >> 1]
+                                 << (i & 1 ? 0 : 4)) >> 4;
+    case MN_DT_U4:
+        return (((const uint8_t *)t->data)[i >> 1] >> (i & 1 ? 4 : 0)) & 15;
     default: return 0;
     }
 }
@@ -56,6 +61,7 @@ double mn_tensor_get_f64(const mn_tensor *t, int64_t i)
 {
     switch (t->dtype) {
     case MN_DT_F32: return ((const float *)t->data)[i];
+    case MN_DT_F16: return mn_f16_to_f32(((const uint16_t *)t->data)[i]);
     case MN_DT_F64: return ((const double *)t->data)[i];
     default: return (double)mn_tensor_get_i64(t, i);
     }
@@ -105,4 +111,57 @@ mn_status mn_op_const_ints(const mn_tensor *t, const char *what, int64_t *v,
         v[i] = mn_tensor_get_i64(t, i);
     *n = (int)k;
     return MN_OK;
+}
+
+float mn_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 0x1f,
+             m = h & 0x3ff, bits;
+    float f;
+    if (e == 0) {
+        f = (float)m * 0x1p-24f; /* zero or subnormal */
+        return sign ? -f : f;
+    }
+    if (e == 31)
+        bits = sign | 0x7f800000u | (m << 13);
+    else
+        bits = sign | ((e + 112) << 23) | (m << 13);
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+uint16_t mn_f64_to_f16(double d)
+{
+    uint64_t b, m, q, rem, half;
+    int e, shift;
+    uint16_t sign;
+    memcpy(&b, &d, sizeof b);
+    sign = (uint16_t)((b >> 48) & 0x8000);
+    e = (int)((b >> 52) & 0x7ff);
+    m = b & 0xfffffffffffffull;
+    if (e == 0x7ff)
+        return (uint16_t)(sign | 0x7c00 | (m ? 0x200 : 0));
+    if (e == 0)
+        return sign; /* double subnormals are far below float16's range */
+    e -= 1023;
+    if (e > 15)
+        return (uint16_t)(sign | 0x7c00);
+    m |= 1ull << 52;
+    shift = e >= -14 ? 42 : 42 + (-14 - e);
+    if (shift > 60)
+        return sign;
+    q = m >> shift;
+    rem = m & ((1ull << shift) - 1);
+    half = 1ull << (shift - 1);
+    if (rem > half || (rem == half && (q & 1)))
+        q++;
+    if (e < -14) /* subnormal; q == 0x400 encodes the smallest normal */
+        return (uint16_t)(sign | q);
+    if (q == 0x800) {
+        q >>= 1;
+        e++;
+    }
+    if (e > 15)
+        return (uint16_t)(sign | 0x7c00);
+    return (uint16_t)(sign | ((uint64_t)(e + 15) << 10) | (q & 0x3ff));
 }

@@ -145,6 +145,10 @@ mn_status mn_norm_axis(int64_t axis, int rank, int *out, mn_ctx *ctx);
 /* Reads element i of an integer or float tensor as int64 / double. */
 int64_t mn_tensor_get_i64(const mn_tensor *t, int64_t i);
 double mn_tensor_get_f64(const mn_tensor *t, int64_t i);
+/* float16 bits ↔ float: exact widening; a double rounded to the nearest
+ * float16 (ties to even) directly from its bits. */
+float mn_f16_to_f32(uint16_t h);
+uint16_t mn_f64_to_f16(double d);
 /* Copies dtype/ndim/dims from src to dst (data untouched). */
 void mn_tensor_copy_meta(mn_tensor *dst, const mn_tensor *src);
 /* Reads a constant 1-D int64/int32 input (axes, pads, shape) into v (at

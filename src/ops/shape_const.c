@@ -229,60 +229,6 @@ static mn_status cos_forward(const mn_node *n, const mn_tensor *const *in,
 
 /* ---- Cast ---- */
 
-static float f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 0x1f,
-             m = h & 0x3ff, bits;
-    float f;
-    if (e == 0) {
-        f = (float)m * 0x1p-24f; /* zero or subnormal */
-        return sign ? -f : f;
-    }
-    if (e == 31)
-        bits = sign | 0x7f800000u | (m << 13);
-    else
-        bits = sign | ((e + 112) << 23) | (m << 13);
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-/* Rounds a double to the nearest float16 (ties to even), directly from its
- * bits so that no intermediate float rounding happens. */
-static uint16_t f64_to_f16(double d)
-{
-    uint64_t b, m, q, rem, half;
-    int e, shift;
-    uint16_t sign;
-    memcpy(&b, &d, sizeof b);
-    sign = (uint16_t)((b >> 48) & 0x8000);
-    e = (int)((b >> 52) & 0x7ff);
-    m = b & 0xfffffffffffffull;
-    if (e == 0x7ff)
-        return (uint16_t)(sign | 0x7c00 | (m ? 0x200 : 0));
-    if (e == 0)
-        return sign; /* double subnormals are far below float16's range */
-    e -= 1023;
-    if (e > 15)
-        return (uint16_t)(sign | 0x7c00);
-    m |= 1ull << 52;
-    shift = e >= -14 ? 42 : 42 + (-14 - e);
-    if (shift > 60)
-        return sign;
-    q = m >> shift;
-    rem = m & ((1ull << shift) - 1);
-    half = 1ull << (shift - 1);
-    if (rem > half || (rem == half && (q & 1)))
-        q++;
-    if (e < -14) /* subnormal; q == 0x400 encodes the smallest normal */
-        return (uint16_t)(sign | q);
-    if (q == 0x800) {
-        q >>= 1;
-        e++;
-    }
-    if (e > 15)
-        return (uint16_t)(sign | 0x7c00);
-    return (uint16_t)(sign | ((uint64_t)(e + 15) << 10) | (q & 0x3ff));
-}
 
 static int cast_type_ok(mn_dtype dt)
 {
@@ -344,7 +290,7 @@ static void store_int(mn_dtype dt, void *p, int64_t i, int64_t v)
     switch (dt) {
     case MN_DT_F32: ((float *)p)[i] = (float)v; break;
     case MN_DT_F64: ((double *)p)[i] = (double)v; break;
-    case MN_DT_F16: ((uint16_t *)p)[i] = f64_to_f16((double)v); break;
+    case MN_DT_F16: ((uint16_t *)p)[i] = mn_f64_to_f16((double)v); break;
     case MN_DT_BOOL: ((uint8_t *)p)[i] = v != 0; break;
     case MN_DT_I8: ((int8_t *)p)[i] = (int8_t)v; break;
     case MN_DT_U8: ((uint8_t *)p)[i] = (uint8_t)v; break;
@@ -363,7 +309,7 @@ static void store_float(mn_dtype dt, void *p, int64_t i, double v)
     switch (dt) {
     case MN_DT_F32: ((float *)p)[i] = (float)v; break;
     case MN_DT_F64: ((double *)p)[i] = v; break;
-    case MN_DT_F16: ((uint16_t *)p)[i] = f64_to_f16(v); break;
+    case MN_DT_F16: ((uint16_t *)p)[i] = mn_f64_to_f16(v); break;
     case MN_DT_BOOL: ((uint8_t *)p)[i] = v != 0; break;
     case MN_DT_U64:
         ((uint64_t *)p)[i] = v >= 9223372036854775808.0 &&
@@ -392,7 +338,7 @@ static mn_status cast_forward(const mn_node *n, const mn_tensor *const *in,
     for (int64_t i = 0; i < cnt; i++) {
         if (x->dtype == MN_DT_F16)
             store_float(y->dtype, y->data, i,
-                        f16_to_f32(((const uint16_t *)x->data)[i]));
+                        mn_f16_to_f32(((const uint16_t *)x->data)[i]));
         else if (is_float(x->dtype))
             store_float(y->dtype, y->data, i, mn_tensor_get_f64(x, i));
         else if (x->dtype == MN_DT_U64 &&
