@@ -11,9 +11,10 @@
  *    (DynamicQuantizeLinear + ConvInteger/MatMulInteger + scale multiply);
  *  - float16: weights stored as float16 initializers, Cast to float;
  *  - int16x8: as int8 with int16 activations (QDQ, com.microsoft Q/DQ);
- *  - int4: weight-only, 4-bit values per output channel in int8 containers
- *    (ONNX has no 4-bit type before opset 21; packing needs minnow's own
- *    file format).
+ *  - int4: weight-only, 4-bit weights (ONNX INT4, packed two per byte)
+ *    with a scale per group of consecutive input weights (blocked
+ *    DequantizeLinear; the model becomes ai.onnx opset 21), activations
+ *    float.
  * The graph is first run through mn_graph_optimize (BatchNorm folding). */
 #ifndef MINNOW_QUANT_H
 #define MINNOW_QUANT_H
@@ -29,7 +30,7 @@ typedef enum mn_quant_mode {
     MN_QUANT_DYNAMIC = 1,
     MN_QUANT_FLOAT16 = 2,
     MN_QUANT_INT16X8 = 3, /* int16 activations (QDQ only), int8 weights */
-    MN_QUANT_INT4 = 4,    /* 4-bit weights in int8 containers, float acts */
+    MN_QUANT_INT4 = 4,    /* 4-bit grouped weights (opset 21), float acts */
     MN_QUANT_MODE_COUNT
 } mn_quant_mode;
 
@@ -52,6 +53,7 @@ typedef enum mn_quant_format {
 #define MN_QUANT_DEFAULT_CALIB_COUNT 512
 #define MN_QUANT_DEFAULT_PERCENTILE 99.99
 #define MN_QUANT_DEFAULT_BINS 8192
+#define MN_QUANT_DEFAULT_GROUP 64
 
 typedef struct mn_quant_opts {
     mn_quant_mode mode;
@@ -83,6 +85,11 @@ typedef struct mn_quant_opts {
      * calibration data (mn_quant_bias_correct). */
     int equalize;
     int bias_correct;
+    /* int4: scales per group of this many consecutive weights along the
+     * reduction axis (0 → MN_QUANT_DEFAULT_GROUP; -1 → per output channel;
+     * per_tensor → one scale); scale_f16 stores the scales as float16. */
+    int group;
+    int scale_f16;
 } mn_quant_opts;
 
 #define MN_QUANT_MAX_OP_KINDS 16

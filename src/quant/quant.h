@@ -107,6 +107,12 @@ int mn_q_sole_reader(const mn_graph *g, int v);
 /* Makes the graph's ai.onnx opset at least 13 (needed for per-axis
  * QuantizeLinear); fails when a node's meaning would change. */
 mn_status mn_q_require_opset13(mn_graph *g, mn_ctx *ctx);
+/* Makes the graph's ai.onnx opset at least `want` (≤ 21): as
+ * mn_q_require_opset13, then rewrites what changed up to `want` (Reduce*
+ * axes attribute → input at 18, Split gets num_outputs at 18) and refuses
+ * ops whose meaning changed otherwise (RoiAlign, DFT, GridSample,
+ * GroupNormalization). */
+mn_status mn_q_require_opset(mn_graph *g, int want, mn_ctx *ctx);
 /* Sum of initializer bytes. */
 int64_t mn_q_weight_bytes(const mn_graph *g);
 /* 1 when node ni stays float: listed in opts->keep_float, or the first or
@@ -132,6 +138,19 @@ mn_status mn_q_weight_sym(const mn_tensor *w, int axis, int per_tensor,
 mn_status mn_q_dq_const(mn_graph *g, const char *base, const mn_tensor *qv,
                         const float *scales, const void *zps, int64_t ns,
                         int axis, int *out, mn_ctx *ctx);
+
+/* int4 (weights.c): codes in [-8, 7] for x[0], x[stride], ...
+ * (n values) into q (may be NULL) with the scale of a deterministic grid
+ * that minimises Σe² + (Σe)² (e = x - s·q); the grid includes max|x|/7, so
+ * the choice is never worse than max scaling; f16: scales rounded to
+ * float16 first. Returns the scale (1 for an all-zero group); *err (may be
+ * NULL) gets Σe² + (Σe)². */
+float mn_q_int4_group(const float *x, int64_t n, int64_t stride, int f16,
+                      int8_t *q, double *err);
+/* Packs n codes in [-8, 7] two per byte, low nibble first, as ONNX INT4
+ * (an odd count leaves the last high nibble 0). dst has (n + 1) / 2
+ * bytes. */
+void mn_q_pack_int4(const int8_t *q, int64_t n, uint8_t *dst);
 
 /* ---- passes ---- */
 mn_status mn_quant_int8(mn_graph *g, const mn_quant_opts *o,

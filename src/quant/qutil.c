@@ -218,6 +218,108 @@ mn_status mn_q_require_opset13(mn_graph *g, mn_ctx *ctx)
     return MN_OK;
 }
 
+/* Reductions whose axes moved from an attribute to an input in opset 18
+ * (ReduceSum moved in 13). */
+static int axes_input_by_18(const char *op)
+{
+    static const char *const ops[] = {
+        "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
+        "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (!strcmp(op, ops[i]))
+            return 1;
+    return 0;
+}
+
+/* Ops whose meaning changed between 13 and 21 in a way not rewritten here
+ * (RoiAlign 16's default coordinates, DFT 20's axis input, GridSample 20's
+ * mode names, GroupNormalization 21's per-channel scale). */
+static int changed_by_21(const char *op)
+{
+    static const char *const ops[] = {"RoiAlign", "DFT", "GridSample",
+                                      "GroupNormalization"};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (!strcmp(op, ops[i]))
+            return 1;
+    return 0;
+}
+
+/* Reduce*-(<18) node ni: the axes attribute becomes a constant int64
+ * input (noop_with_empty_axes keeps its default 0: no axes still reduces
+ * everything). */
+static mn_status axes_to_input(mn_graph *g, int ni, mn_ctx *ctx)
+{
+    mn_node *n = &g->nodes[ni];
+    const int64_t *ax;
+    int na = mn_node_attr_ints(n, "axes", &ax), v, *in;
+    int64_t d1[1];
+    char nm[300];
+    mn_status st;
+    if (na < 0)
+        return MN_OK; /* no axes: all of them, at every opset */
+    d1[0] = na;
+    snprintf(nm, sizeof nm, "%s_axes", n->name ? n->name : "reduce");
+    if ((st = mn_q_add_const(g, nm, MN_DT_I64, 1, d1, ax, &v, ctx)) != MN_OK)
+        return st;
+    n = &g->nodes[ni];
+    if (!(in = mn_realloc(n->in, 2 * sizeof *in)))
+        return mn_error(ctx, MN_ERR_OOM, "out of memory");
+    n->in = in;
+    in[1] = v;
+    n->n_in = 2;
+    for (int a = 0; a < n->n_attrs; a++)
+        if (n->attrs[a].name && !strcmp(n->attrs[a].name, "axes")) {
+            mn_attr_clear(&n->attrs[a]);
+            n->attrs[a] = n->attrs[--n->n_attrs];
+            break;
+        }
+    return MN_OK;
+}
+
+mn_status mn_q_require_opset(mn_graph *g, int want, mn_ctx *ctx)
+{
+    mn_status st;
+    if (g->opset >= want)
+        return MN_OK;
+    if ((st = mn_q_require_opset13(g, ctx)) != MN_OK || want <= 13)
+        return st;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const mn_node *n = &g->nodes[i];
+        if (n->domain[0] && strcmp(n->domain, "ai.onnx"))
+            continue;
+        if (changed_by_21(n->op_type)) {
+            char lb[300];
+            return mn_error(ctx, MN_ERR_UNSUPPORTED,
+                            "%s: raising ai.onnx opset %lld to %d would "
+                            "change the meaning of %s", g->source,
+                            (long long)g->opset, want,
+                            mn_node_label(g, i, lb, sizeof lb));
+        }
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        mn_node *n = &g->nodes[i];
+        if (n->domain[0] && strcmp(n->domain, "ai.onnx"))
+            continue;
+        if (n->opset < 18 && want >= 18 && axes_input_by_18(n->op_type) &&
+            (st = axes_to_input(g, i, ctx)) != MN_OK)
+            return st;
+        n = &g->nodes[i];
+        /* Split-18 wants num_outputs or a split input */
+        if (n->opset < 18 && want >= 18 && !strcmp(n->op_type, "Split") &&
+            (n->n_in < 2 || n->in[1] < 0) &&
+            !mn_node_attr(n, "num_outputs") &&
+            (st = mn_q_set_attr_int(g, i, "num_outputs", n->n_out, ctx)) !=
+                MN_OK)
+            return st;
+    }
+    g->opset = want;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!g->nodes[i].domain[0] || !strcmp(g->nodes[i].domain, "ai.onnx"))
+            g->nodes[i].opset = want;
+    mn_graph_relink(g);
+    return MN_OK;
+}
+
 int64_t mn_q_weight_bytes(const mn_graph *g)
 {
     int64_t b = 0;

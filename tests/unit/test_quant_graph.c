@@ -677,7 +677,8 @@ TEST(quant_int4_weight_only)
     int64_t dx[4] = {-1, 2, 8, 8};
     const char *spec = write_calib("cnn4.npy", 4, dx, 8);
     mn_graph *g = cnn_graph();
-    mn_quant_opts o = {.mode = MN_QUANT_INT4};
+    /* per output channel (group -1): DQ straight on the 4-D INT4 weight */
+    mn_quant_opts o = {.mode = MN_QUANT_INT4, .group = -1};
     mn_quant_report r;
     mn_ctx ctx = {{0}};
     mn_tensor *ref = NULL, *got = NULL;
@@ -691,26 +692,40 @@ TEST(quant_int4_weight_only)
     CHECK_EQ_INT(r.quantized_layers, 3);
     CHECK_EQ_INT(count_op(g, "QuantizeLinear"), 0); /* activations float */
     CHECK_EQ_INT(count_op(g, "Relu"), 1);
+    CHECK_EQ_INT((int)g->opset, 21);
     conv1 = node_named(g, "conv1");
     if (conv1 >= 0) {
         const mn_tensor *wq = dq_input(g, conv1, 1, 0);
         const mn_tensor *ws = dq_input(g, conv1, 1, 1);
         CHECK(wq && ws && mn_tensor_numel(ws) == 4);
+        CHECK(wq && wq->dtype == MN_DT_I4 && mn_tensor_nbytes(wq) == 36);
         for (int c = 0; wq && ws && c < 4; c++) {
-            float m = 0;
-            for (int i = 0; i < 18; i++)
-                m = fmaxf(m, fabsf(w[c * 18 + i]));
-            CHECK_NEAR(((float *)ws->data)[c], m / 7, 1e-8);
+            float s = mn_q_int4_group(w + c * 18, 18, 1, 0, NULL, NULL);
+            CHECK_NEAR(((float *)ws->data)[c], s, 0);
             for (int i = 0; i < 18; i++) {
-                int q = ((int8_t *)wq->data)[c * 18 + i];
-                CHECK(q >= -7 && q <= 7);
-                CHECK_EQ_INT(q, (int)rintf(w[c * 18 + i] / (m / 7)));
+                int q = (int)mn_tensor_get_i64(wq, c * 18 + i);
+                CHECK(q >= -8 && q <= 7);
+                CHECK_EQ_INT(q, mn_quant_value(w[c * 18 + i], s, 0, -8, 7));
             }
         }
     }
     got = run_on(g, spec, 8);
     CHECK(max_diff(ref, got) < 0.25 * max_abs(ref));
     CHECK(max_diff(ref, got) > 0); /* 4-bit weights do change the output */
+    mn_tensor_destroy(got);
+    mn_graph_destroy(g);
+    /* grouped (default 64 ≥ K = 18: one block per row): INT4 [4, 18] →
+     * blocked DQ → Reshape; float16 scales add a Cast */
+    g = cnn_graph(); /* new random weights: a new reference */
+    mn_tensor_destroy(ref);
+    ref = g ? run_on(g, spec, 8) : NULL;
+    o.group = 0;
+    o.scale_f16 = 1;
+    CHECK_OK(mn_quantize(g, &o, &r, &ctx), &ctx);
+    CHECK_EQ_INT(count_op(g, "Reshape"), 2); /* the two Convs */
+    CHECK_EQ_INT(count_op(g, "Cast"), 3);
+    got = run_on(g, spec, 8);
+    CHECK(got && max_diff(ref, got) < 0.25 * max_abs(ref));
     mn_tensor_destroy(ref);
     mn_tensor_destroy(got);
     mn_graph_destroy(g);

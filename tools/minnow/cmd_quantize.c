@@ -1,4 +1,5 @@
-/* minnow quantize MODEL --mode dynamic|int8|float16 [--calib SPEC]
+/* minnow quantize MODEL --mode dynamic|int8|float16|int16x8|int4
+ *     [--group G] [--scale-f16] [--calib SPEC]
  *     [--calib-count N] [--calib-method minmax|percentile|entropy|mse]
  *     [--percentile P] [--per-tensor] [--act-int8] [--keep-float NODE,...]
  *     [--keep-first-last] [--strict] [--equalize] [--bias-correct]
@@ -11,7 +12,9 @@
  * lowered to integer operators, i.e. with the integer kernels).
  * --analyze ranks the layers by sensitivity on held-out data (--eval-data,
  * disjoint from --calib); -o is then optional. --max-drop PP keeps the
- * most sensitive layers in float until the held-out drop is <= PP. */
+ * most sensitive layers in float until the held-out drop is <= PP.
+ * int4: --group G (default 64; 0 = one scale per output channel) and
+ * --scale-f16 (float16 scales). */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +25,8 @@
 #include "quant_analysis.h"
 
 static const char *const USAGE =
-    "MODEL --mode dynamic|int8|float16|int16x8 [--calib SPEC] [--calib-count N]\n"
+    "MODEL --mode dynamic|int8|float16|int16x8|int4 [--calib SPEC]\n"
+    "       [--calib-count N] [--group G] [--scale-f16]\n"
     "       [--calib-method minmax|percentile|entropy|mse] [--percentile P]\n"
     "       [--per-tensor] [--act-int8] [--keep-float NODE,...]\n"
     "       [--keep-first-last] [--strict] [--equalize] [--bias-correct]\n"
@@ -186,7 +190,7 @@ int cmd_quantize(int argc, char **argv)
     char **keep = NULL;
     long long count = 0, batch = 0, threads = 1, limit = 0;
     mn_eval_result ev;
-    int json = 0, rc = CLI_ERR, calib;
+    int json = 0, rc = CLI_ERR, calib, int4_opt = 0;
     mn_quant_opts o = {0};
     mn_quant_report r;
     mn_ctx ctx = {{0}};
@@ -214,6 +218,10 @@ int cmd_quantize(int argc, char **argv)
             takes = 0;
         } else if (!strcmp(a, "--bias-correct")) {
             o.bias_correct = 1;
+            takes = 0;
+        } else if (!strcmp(a, "--scale-f16")) {
+            o.scale_f16 = 1;
+            int4_opt = 1;
             takes = 0;
         } else if (!strcmp(a, "--analyze")) {
             analyze = 1;
@@ -249,6 +257,12 @@ int cmd_quantize(int argc, char **argv)
                 return CLI_ERR;
             }
             o.keep_float = (const char *const *)keep;
+        } else if (!strcmp(a, "--group")) {
+            long long gsz;
+            if (!cli_parse_int(a, v, 0, 1 << 20, &gsz))
+                goto usage;
+            o.group = gsz ? (int)gsz : -1; /* 0: per output channel */
+            int4_opt = 1;
         } else if (!strcmp(a, "--format")) {
             format = v;
         } else if (!strcmp(a, "--eval")) {
@@ -299,6 +313,10 @@ int cmd_quantize(int argc, char **argv)
         (method && mn_calib_method_parse(method, &o.method, &ctx) != MN_OK) ||
         (format && mn_quant_format_parse(format, &o.format, &ctx) != MN_OK)) {
         rc = cli_fail(&ctx);
+        goto done;
+    }
+    if (int4_opt && o.mode != MN_QUANT_INT4) {
+        fprintf(stderr, "minnow: --group and --scale-f16 need --mode int4\n");
         goto done;
     }
     calib = o.mode == MN_QUANT_INT8 || o.mode == MN_QUANT_INT16X8;
