@@ -101,6 +101,24 @@ done
 python3 -c "
 import os; r = os.path.getsize('$MODEL') / os.path.getsize('$T/float16.onnx')
 assert r >= 1.95, r" && ok || bad "float16 file should be >= 1.95x smaller"
+# int4: ONNX INT4 initializers behind DequantizeLinear, >= 6x smaller, and
+# it loads back (eval above); per-channel and float16 scales also run
+expect 0 "int4 info" -- $M info "$T/int4.onnx" --json
+python3 -c "
+import os, json; r = os.path.getsize('$MODEL') / os.path.getsize('$T/int4.onnx')
+d = json.load(open('$T/out'))
+l = [x for x in d['layers'] if x['op'] == 'DequantizeLinear']
+assert r >= 6, r
+assert len(l) == 5 and all(x['dtype'] == 'int4' for x in l), l
+assert all(0 < x['nonzero_params'] <= x['params'] for x in l), l
+" && ok || bad "int4 file should be >= 6x smaller with 5 INT4 weights"
+expect 0 "int4 per channel, float16 scales" -- $M quantize $MODEL --mode int4 \
+  --group 0 --scale-f16 -o "$T/int4c.onnx" --json
+expect 0 "int4 per channel eval" -- $M eval "$T/int4c.onnx" \
+  --data fashion-mnist:test --limit 1000 --json
+expect 1 "--group without int4" -- $M quantize $MODEL --mode float16 \
+  --group 32 -o "$T/q.onnx"
+err_names "group"; no_file "$T/q.onnx"
 expect 0 "int16x8 in-process eval" -- $M quantize $MODEL --mode int16x8 \
   --calib fashion-mnist:train --calib-count 128 --eval fashion-mnist:test \
   --eval-limit 1000 -o "$T/q16.onnx" --json

@@ -62,6 +62,11 @@ static int64_t count_nonzero(const mn_tensor *t)
     int64_t n = mn_tensor_numel(t), nz = 0;
     size_t es = mn_dtype_size(t->dtype);
     const unsigned char *p = t->data;
+    if (mn_dtype_bits(t->dtype) == 4) { /* two per byte, low nibble first */
+        for (int64_t i = 0; i < n; i++)
+            nz += ((p[i >> 1] >> (i & 1 ? 4 : 0)) & 15) != 0;
+        return nz;
+    }
     for (int64_t i = 0; i < n; i++) {
         int z = 1;
         for (size_t b = 0; b < es; b++)
