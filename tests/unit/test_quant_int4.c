@@ -231,3 +231,79 @@ TEST(int4_scale_choice_never_worse_than_max_scaling)
     memset(x, 0, sizeof x);
     CHECK(mn_q_int4_group(x, 7, 1, 0, q, NULL) == 1.0f && q[3] == 0);
 }
+
+/* Runs g on x; output k copied (NULL on failure). */
+static mn_tensor *run_graph(const mn_graph *g, const mn_tensor *x, int k)
+{
+    mn_ctx ctx = {{0}};
+    mn_session *s = NULL;
+    mn_tensor *y = NULL;
+    const mn_tensor *shapes[1] = {x};
+    mn_session_opts o = {.n_input_shapes = 1, .input_shapes = shapes};
+    CHECK_OK(mn_session_create(g, &o, &s, &ctx), &ctx);
+    if (s && mn_session_run(s, &x, 1, &ctx) == MN_OK)
+        mn_tensor_clone(mn_session_output(s, k), &y, &ctx);
+    mn_session_destroy(s);
+    return y;
+}
+
+TEST(int4_opset_21_keeps_reduce_and_split_meaning)
+{
+    mn_ctx ctx = {{0}};
+    mn_graph *g = NULL;
+    int64_t dx[3] = {2, 4, 3}, ax[1] = {1};
+    int vx, vr, va, vb, nr, ns;
+    mn_tensor *x = otu_random(MN_DT_F32, 3, dx), *y0[3] = {0}, *y1[3] = {0};
+    CHECK_OK(mn_graph_create(&g, &ctx), &ctx);
+    if (!g || !x)
+        goto out;
+    g->opset = 13;
+    CHECK_OK(mn_graph_add_value(g, "x", MN_DT_F32, 3, dx, &vx, &ctx), &ctx);
+    g->values[vx].is_input = 1;
+    g->inputs = malloc(sizeof(int));
+    g->inputs[0] = vx;
+    g->n_inputs = 1;
+    CHECK_OK(mn_q_add_value(g, "r", MN_DT_F32, -1, &vr, &ctx), &ctx);
+    CHECK_OK(mn_q_add_value(g, "a", MN_DT_F32, -1, &va, &ctx), &ctx);
+    CHECK_OK(mn_q_add_value(g, "b", MN_DT_F32, -1, &vb, &ctx), &ctx);
+    CHECK_OK(mn_q_add_node(g, "mean", "ReduceMean", &vx, 1, &vr, 1, &nr,
+                           &ctx), &ctx);
+    {
+        mn_attr *a = NULL;
+        CHECK_OK(mn_node_add_attr(&g->nodes[nr], "axes", MN_ATTR_INTS, &a,
+                                  &ctx), &ctx);
+        if (a)
+            CHECK_OK(mn_attr_set_ints(a, ax, 1, &ctx), &ctx);
+    }
+    CHECK_OK(mn_q_add_node(g, "split", "Split", &vx, 1, (int[]){va, vb}, 2,
+                           &ns, &ctx), &ctx);
+    CHECK_OK(mn_q_set_attr_int(g, ns, "axis", 1, &ctx), &ctx);
+    CHECK_OK(mn_q_add_output(g, vr, &ctx), &ctx);
+    CHECK_OK(mn_q_add_output(g, va, &ctx), &ctx);
+    CHECK_OK(mn_q_add_output(g, vb, &ctx), &ctx);
+    mn_graph_relink(g);
+    for (int k = 0; k < 3; k++)
+        y0[k] = run_graph(g, x, k);
+    CHECK_OK(mn_q_require_opset(g, 21, &ctx), &ctx);
+    CHECK_EQ_INT((int)g->opset, 21);
+    CHECK_EQ_INT(g->nodes[nr].opset, 21);
+    CHECK_EQ_INT(g->nodes[nr].n_in, 2); /* axes became an input */
+    CHECK(!mn_node_attr(&g->nodes[nr], "axes"));
+    CHECK_EQ_INT((int)mn_node_attr_int(&g->nodes[ns], "num_outputs", 0), 2);
+    for (int k = 0; k < 3; k++) {
+        y1[k] = run_graph(g, x, k);
+        CHECK(y0[k] && y1[k] && mn_tensor_numel(y0[k]) ==
+                                    mn_tensor_numel(y1[k]));
+        if (y0[k] && y1[k])
+            CHECK(!memcmp(y0[k]->data, y1[k]->data,
+                          mn_tensor_nbytes(y0[k])));
+    }
+    CHECK(y0[0] && y0[0]->dims[1] == 1); /* mean over axis 1, kept */
+out:
+    for (int k = 0; k < 3; k++) {
+        mn_tensor_destroy(y0[k]);
+        mn_tensor_destroy(y1[k]);
+    }
+    mn_tensor_destroy(x);
+    mn_graph_destroy(g);
+}
