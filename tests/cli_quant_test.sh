@@ -116,6 +116,11 @@ expect 0 "int4 per channel, float16 scales" -- $M quantize $MODEL --mode int4 \
   --group 0 --scale-f16 -o "$T/int4c.onnx" --json
 expect 0 "int4 per channel eval" -- $M eval "$T/int4c.onnx" \
   --data fashion-mnist:test --limit 1000 --json
+expect 0 "int4 float32 scales" -- $M quantize $MODEL --mode int4 --scale-f32 \
+  -o "$T/int4f32.onnx" --json
+python3 -c "
+import os; a = os.path.getsize('$T/int4.onnx'); b = os.path.getsize('$T/int4f32.onnx')
+assert b > a, (a, b)" && ok || bad "float32 scales should make a larger file than the float16 default"
 expect 1 "--group without int4" -- $M quantize $MODEL --mode float16 \
   --group 32 -o "$T/q.onnx"
 err_names "group"; no_file "$T/q.onnx"

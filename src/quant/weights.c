@@ -3,7 +3,7 @@
  *
  * int4: each Conv/Gemm/MatMul weight is seen as 2-D (Conv [M, C/g·kh·kw];
  * Gemm/MatMul as stored) and quantized in groups of G consecutive values
- * along the reduction axis (opts->group, default 64), or per output
+ * along the reduction axis (opts->group, default 128), or per output
  * channel (group < 0) or per tensor. Codes are symmetric in [-8, 7] (all
  * 16 levels; no zero point): the scale of a group is the candidate with
  * the least error (int4_err: squared error plus squared error sum) among
@@ -199,7 +199,7 @@ static mn_status int4_quantize(const mn_tensor *w, const mn_qlayer *l,
                                mn_ctx *ctx)
 {
     int64_t numel = mn_tensor_numel(w), R0, R1, L, O, B, nb;
-    int red, f16 = o->scale_f16 != 0;
+    int red, f16 = o->scale_f16 >= 0;
     const float *x = w->data;
     memset(r, 0, sizeof *r);
     /* 2-D view [R0, R1]; red = the reduction axis of the view */
@@ -379,7 +379,7 @@ mn_status mn_quant_int4(mn_graph *g, const mn_quant_opts *o,
         st = int4_quantize(g->values[wv].init, &l, o, &r, ctx);
         if (st == MN_OK)
             st = int4_emit(g, g->values[wv].name, g->values[wv].init, &r,
-                           o->scale_f16 != 0, &out, ctx);
+                           o->scale_f16 >= 0, &out, ctx);
         int4_free(&r);
         if (st != MN_OK)
             return st;

@@ -678,7 +678,7 @@ TEST(quant_int4_weight_only)
     const char *spec = write_calib("cnn4.npy", 4, dx, 8);
     mn_graph *g = cnn_graph();
     /* per output channel (group -1): DQ straight on the 4-D INT4 weight */
-    mn_quant_opts o = {.mode = MN_QUANT_INT4, .group = -1};
+    mn_quant_opts o = {.mode = MN_QUANT_INT4, .group = -1, .scale_f16 = -1};
     mn_quant_report r;
     mn_ctx ctx = {{0}};
     mn_tensor *ref = NULL, *got = NULL;
@@ -714,13 +714,13 @@ TEST(quant_int4_weight_only)
     CHECK(max_diff(ref, got) > 0); /* 4-bit weights do change the output */
     mn_tensor_destroy(got);
     mn_graph_destroy(g);
-    /* grouped (default 64 ≥ K = 18: one block per row): INT4 [4, 18] →
-     * blocked DQ → Reshape; float16 scales add a Cast */
+    /* grouped (default 128 ≥ K = 18: one block per row): INT4 [4, 18] →
+     * blocked DQ → Reshape; float16 scales (the default) add a Cast */
     g = cnn_graph(); /* new random weights: a new reference */
     mn_tensor_destroy(ref);
     ref = g ? run_on(g, spec, 8) : NULL;
     o.group = 0;
-    o.scale_f16 = 1;
+    o.scale_f16 = 0;
     CHECK_OK(mn_quantize(g, &o, &r, &ctx), &ctx);
     CHECK_EQ_INT(count_op(g, "Reshape"), 2); /* the two Convs */
     CHECK_EQ_INT(count_op(g, "Cast"), 3);

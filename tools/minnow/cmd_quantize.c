@@ -13,8 +13,8 @@
  * --analyze ranks the layers by sensitivity on held-out data (--eval-data,
  * disjoint from --calib); -o is then optional. --max-drop PP keeps the
  * most sensitive layers in float until the held-out drop is <= PP.
- * int4: --group G (default 64; 0 = one scale per output channel) and
- * --scale-f16 (float16 scales). */
+ * int4: --group G (default 128; 0 = one scale per output channel) and
+ * --scale-f16 / --scale-f32 (float16 scales, the default, or float32). */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +26,7 @@
 
 static const char *const USAGE =
     "MODEL --mode dynamic|int8|float16|int16x8|int4 [--calib SPEC]\n"
-    "       [--calib-count N] [--group G] [--scale-f16]\n"
+    "       [--calib-count N] [--group G] [--scale-f16|--scale-f32]\n"
     "       [--calib-method minmax|percentile|entropy|mse] [--percentile P]\n"
     "       [--per-tensor] [--act-int8] [--keep-float NODE,...]\n"
     "       [--keep-first-last] [--strict] [--equalize] [--bias-correct]\n"
@@ -219,8 +219,8 @@ int cmd_quantize(int argc, char **argv)
         } else if (!strcmp(a, "--bias-correct")) {
             o.bias_correct = 1;
             takes = 0;
-        } else if (!strcmp(a, "--scale-f16")) {
-            o.scale_f16 = 1;
+        } else if (!strcmp(a, "--scale-f16") || !strcmp(a, "--scale-f32")) {
+            o.scale_f16 = a[8] == '1' ? 1 : -1;
             int4_opt = 1;
             takes = 0;
         } else if (!strcmp(a, "--analyze")) {
@@ -316,7 +316,7 @@ int cmd_quantize(int argc, char **argv)
         goto done;
     }
     if (int4_opt && o.mode != MN_QUANT_INT4) {
-        fprintf(stderr, "minnow: --group and --scale-f16 need --mode int4\n");
+        fprintf(stderr, "minnow: --group and --scale-f16/--scale-f32 need --mode int4\n");
         goto done;
     }
     calib = o.mode == MN_QUANT_INT8 || o.mode == MN_QUANT_INT16X8;
