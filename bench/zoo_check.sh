@@ -24,14 +24,21 @@ for f in models/zoo/*.onnx; do
   $PY bench/quant_bench_util.py testdata "$f" "$T/x.npy" "$T/y.npy"
   ort=$($ORT "$f" --eval-npy "$T/x.npy" "$T/y.npy" --threads 2 2>/dev/null || echo '{}')
   tr=$(cat "models/zoo/$name.json" 2>/dev/null || echo '{}')
-  $PY - "$name" "$info" "$ev" "$ort" "$tr" >> "$rows" <<'PYEOF'
+  # a continued second stage (models/train_zoo.sh cont) adds its epochs
+  ft=$(cat "models/zoo/$name.ft.json" 2>/dev/null || echo '{}')
+  $PY - "$name" "$info" "$ev" "$ort" "$tr" "$ft" >> "$rows" <<'PYEOF'
 import json, sys
-name, info, ev, ort, tr = sys.argv[1], *[json.loads(a) for a in sys.argv[2:]]
+name, info, ev, ort, tr, ft = sys.argv[1], *[json.loads(a) for a in sys.argv[2:]]
+ep, sec = tr.get("epochs"), tr.get("seconds")
+ips = tr.get("images_per_s")
+if ft and ep is not None and sec is not None:
+    ep, sec = ep + ft["epochs"], sec + ft["seconds"]
+    ips = (tr["images_per_s"] * tr["seconds"] + ft["images_per_s"] * ft["seconds"]) / sec
 print(json.dumps({"model": name, "params": info["params"], "macs": info["macs"],
                   "file_bytes": info["file_bytes"],
                   "minnow_top1": ev.get("accuracy"), "ort_top1": ort.get("accuracy"),
-                  "epochs": tr.get("epochs"), "train_seconds": tr.get("seconds"),
-                  "train_images_per_s": tr.get("images_per_s")}))
+                  "epochs": ep, "stages": 2 if ft else 1, "train_seconds": sec,
+                  "train_images_per_s": ips}))
 PYEOF
 done
 $PY - "$rows" <<'PYEOF'
