@@ -11,7 +11,14 @@
  *              as the target has levels on that side, then spread back over
  *              the chunk's non-empty bins); the smallest KL(P‖Q) wins.
  *              The zero bin counts as its neighbour (ReLU's spike at 0
- *              would otherwise dominate the divergence).
+ *              would otherwise dominate the divergence), and the |x|
+ *              histogram is box-smoothed over one quantization step at the
+ *              full range (used/nq bins) before the search: structure finer
+ *              than a step (point masses from constant image backgrounds,
+ *              combs from 8-bit inputs) is lost by any threshold, but
+ *              unsmoothed it makes KL prefer the threshold just above a
+ *              spike, where the spike gets a chunk of its own (this cut
+ *              MobileNetV2's first ReLU6 from 6 to 0.72, 37 % top-1).
  *  mse         the range [a·min, a·max], a ∈ (0, 1], that minimizes the
  *              expected squared error of quantize→dequantize over the
  *              histogram (bin centres, clipping included).
@@ -212,7 +219,16 @@ mn_status mn_calib_range(const mn_observer *o, const mn_calib_cfg *c,
         } else if (c->method == MN_CALIB_ENTROPY) {
             int levels = c->qt == MN_DT_I16 ? 65536 : 256;
             int nq = mn < 0 ? levels / 2 : levels;
+            int h = (used + nq - 1) / nq / 2;
             pre[0] = 0;
+            for (int i = 0; i < used; i++)
+                pre[i + 1] = pre[i] + ah[i];
+            /* smooth below the quantization step (see the header) */
+            for (int i = 0; i < used && h > 0; i++) {
+                int a = i - h < 0 ? 0 : i - h;
+                int b = i + h + 1 > used ? used : i + h + 1;
+                ah[i] = (pre[b] - pre[a]) / (double)(b - a);
+            }
             nzc[0] = 0;
             for (int i = 0; i < used; i++) {
                 pre[i + 1] = pre[i] + ah[i];
