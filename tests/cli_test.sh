@@ -242,6 +242,18 @@ for c in "trunc.ckpt:truncated" "junk.ckpt:not a minnow checkpoint" "nanw.ckpt:n
   [ ! -e "$T/rs.onnx" ] && ok || bad "a failed resume from $f wrote a model"
 done
 
+# ---- knowledge distillation (train --teacher, prune --distill) ----
+expect 0 "train with a teacher" -- $TR --data "$GOOD" --teacher $MODEL --no-checkpoint --json -o "$T/kd.onnx"
+grep -q '"distill":{"teacher":"models/fashion_cnn.onnx","alpha":0.7' "$T/out" && ok || bad "train --json distill block: $(cat "$T/out")"
+expect 1 "train with a missing teacher" -- $TR --data "$GOOD" --teacher "$T/nosuch.onnx" --no-checkpoint -o "$T/kd2.onnx"
+err_names nosuch.onnx
+[ ! -e "$T/kd2.onnx" ] && ok || bad "train with a missing teacher wrote a model"
+expect 2 "prune --distill without fine-tuning" -- $M prune $MODEL --sparsity 0.5 --distill -o "$T/pkd0.onnx"
+[ ! -e "$T/pkd0.onnx" ] && ok || bad "prune --distill without fine-tuning wrote a file"
+expect 0 "prune with distillation from the unpruned model" -- $M prune $MODEL --sparsity 0.5 --finetune-epochs 1 --data "$GOOD" --batch 8 --distill --distill-alpha 0.5 --json -o "$T/pkd.onnx"
+grep -q '"distill":{"teacher":"models/fashion_cnn.onnx","alpha":0.5,"temperature":4}' "$T/out" && ok || bad "prune --json distill block: $(cat "$T/out")"
+grep -q '"sparsity":0.5' "$T/out" && ok || bad "prune --distill lost the sparsity: $(cat "$T/out")"
+
 # ---- conformance runner itself ----
 D=/usr/share/libonnx-testdata/data/node
 expect 0 "conformance relu" -- $M conformance $D/test_relu

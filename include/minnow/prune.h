@@ -185,6 +185,10 @@ typedef struct mn_prune_finetune_opts {
                               0 → 0.01 */
     uint64_t seed;
     int64_t limit;         /* training samples; 0 → all */
+    /* Knowledge distillation from a teacher (e.g. the unpruned model; see
+     * mn_train_opts): alpha 0 → 0.7, temperature 0 → 4. */
+    const mn_graph *teacher;
+    float distill_alpha, distill_temperature;
     /* Gradual pruning when final_sparsity > 0: the mask is recomputed by
      * the options' method at every due step of this schedule (steps count
      * optimizer steps over the whole run). Otherwise the mask is the

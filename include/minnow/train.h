@@ -136,6 +136,22 @@ int64_t mn_trainer_num_params(const mn_trainer *t);
 float *mn_trainer_params(mn_trainer *t);
 float *mn_trainer_grads(mn_trainer *t);
 int mn_trainer_classes(const mn_trainer *t); /* logits per sample */
+
+/* ---- distillation teacher ---- */
+
+#define MN_DISTILL_DEFAULT_ALPHA 0.7f
+#define MN_DISTILL_DEFAULT_TEMPERATURE 4.0f
+
+/* A private copy of g run in inference mode (BatchNorm running statistics,
+ * no Dropout) for batches of up to `batch` samples. */
+typedef struct mn_teacher mn_teacher;
+mn_status mn_teacher_create(const mn_graph *g, int batch, int threads,
+                            mn_teacher **out, mn_ctx *ctx);
+/* Logits [n×classes] for x (a view valid until the next call); a teacher
+ * whose class count differs from `classes` is MN_ERR_ARG. */
+mn_status mn_teacher_logits(mn_teacher *te, const float *x, int n,
+                            int classes, const float **logits, mn_ctx *ctx);
+void mn_teacher_destroy(mn_teacher *te);
 /* Checkpoint: parameters, running statistics, optimizer state and the
  * caller's progress counters; written atomically. Loading checks that the
  * parameter layout matches, that the file is complete and that every value
@@ -194,6 +210,12 @@ typedef struct mn_train_opts {
     int flip;                  /* random horizontal flip */
     int n_mean, n_std;         /* 0 → computed from the training data */
     float mean[4], std[4];
+    /* Knowledge distillation: with a teacher the loss is
+     * (1-alpha)·CE + alpha·T²·KL(teacher‖student at temperature T); the
+     * teacher sees the same normalized, augmented batch. */
+    const mn_graph *teacher;   /* borrowed; NULL: no distillation */
+    float distill_alpha;       /* 0 → 0.7 */
+    float distill_temperature; /* 0 → 4 */
     const char *checkpoint;    /* written after every epoch; NULL: none */
     int resume;                /* continue from checkpoint when it exists */
     int stop_epoch;            /* > 0: stop after this epoch (as if

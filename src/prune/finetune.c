@@ -18,6 +18,7 @@
 typedef struct ft {
     mn_graph *g;
     mn_trainer *t;
+    mn_teacher *teach;
     mn_param_ref *lay;
     int n_lay;
     mn_dataset *data;
@@ -142,8 +143,12 @@ static mn_status epoch(ft *f, mn_prune_mask *m, const mn_prune_finetune_opts *fo
                  ctx)) != MN_OK)
             return st;
         float r = mn_lr_at(&lo, lr, *step, per, total);
-        if ((st = mn_trainer_step(f->t, f->x, f->y, NULL, r, &sr, ctx)) !=
-            MN_OK)
+        const float *tl = NULL;
+        if ((f->teach && (st = mn_teacher_logits(f->teach, f->x, batch,
+                                                 mn_trainer_classes(f->t),
+                                                 &tl, ctx)) != MN_OK) ||
+            (st = mn_trainer_step(f->t, f->x, f->y, tl, r, &sr, ctx)) !=
+                MN_OK)
             return mn_error_prefix(ctx, st, "fine-tuning epoch %d, step %lld",
                                    ep + 1, (long long)b + 1);
         mn_prune_mask_apply(m, P);
@@ -189,7 +194,14 @@ mn_status mn_prune_finetune(mn_graph *g, const mn_prune_opts *o,
                           .threads = fo->threads > 0 ? fo->threads : 1,
                           .seed = fo->seed,
                           .label_smoothing = defaults.label_smoothing,
-                          .optim = defaults.optim};
+                          .optim = defaults.optim,
+                          .distill_alpha = fo->distill_alpha > 0
+                                               ? fo->distill_alpha
+                                               : MN_DISTILL_DEFAULT_ALPHA,
+                          .distill_temperature =
+                              fo->distill_temperature > 0
+                                  ? fo->distill_temperature
+                                  : MN_DISTILL_DEFAULT_TEMPERATURE};
     int c, h, w;
     mn_dataset_sample_shape(f.data, &c, &h, &w);
     f.x = mn_malloc((size_t)batch * c * h * w * sizeof *f.x);
@@ -201,6 +213,10 @@ mn_status mn_prune_finetune(mn_graph *g, const mn_prune_opts *o,
     }
     for (int64_t i = 0; i < n; i++)
         f.perm[i] = i;
+    if (fo->teacher && (st = mn_teacher_create(fo->teacher, batch,
+                                               to.threads, &f.teach, ctx)) !=
+                           MN_OK)
+        goto out;
     if ((st = mn_trainer_create(g, &to, &f.t, ctx)) != MN_OK ||
         (st = locate(&f, o, ctx)) != MN_OK ||
         (st = mn_prune_mask_create(g, o, f.lay, f.n_lay,
@@ -230,6 +246,7 @@ mn_status mn_prune_finetune(mn_graph *g, const mn_prune_opts *o,
     }
     res->seconds = now_s() - t0;
 out:
+    mn_teacher_destroy(f.teach);
     mn_prune_mask_destroy(m);
     mn_trainer_destroy(f.t);
     mn_dataset_destroy(f.data);

@@ -168,6 +168,7 @@ mn_status mn_train_run(const mn_train_opts *o, mn_graph **out,
     mn_tdata *tr = NULL, *te = NULL;
     mn_graph *g = NULL;
     mn_trainer *t = NULL;
+    mn_teacher *teach = NULL;
     float *x = NULL, mean[4] = {0}, std[4] = {1, 1, 1, 1};
     int64_t *y = NULL, *perm = NULL, *idx;
     mn_status st;
@@ -206,9 +207,18 @@ mn_status mn_train_run(const mn_train_opts *o, mn_graph **out,
     }
     if ((st = make_model(o, tr, &g, ctx)) != MN_OK)
         goto fail;
-    mn_trainer_opts to = {.batch = o->batch, .threads = o->threads,
-                          .seed = o->seed, .optim = o->optim,
-                          .label_smoothing = o->label_smoothing};
+    mn_trainer_opts to = {
+        .batch = o->batch, .threads = o->threads, .seed = o->seed,
+        .optim = o->optim, .label_smoothing = o->label_smoothing,
+        .distill_alpha = o->distill_alpha > 0 ? o->distill_alpha
+                                              : MN_DISTILL_DEFAULT_ALPHA,
+        .distill_temperature = o->distill_temperature > 0
+                                   ? o->distill_temperature
+                                   : MN_DISTILL_DEFAULT_TEMPERATURE};
+    if (o->teacher && (st = mn_teacher_create(o->teacher, o->batch,
+                                              o->threads, &teach, ctx)) !=
+                          MN_OK)
+        goto fail;
     if ((st = mn_trainer_create(g, &to, &t, ctx)) != MN_OK ||
         (st = check_labels(tr, trs, mn_trainer_classes(t), ctx)) != MN_OK ||
         (te && (st = check_labels(te, tes, mn_trainer_classes(t), ctx)) !=
@@ -255,7 +265,11 @@ mn_status mn_train_run(const mn_train_opts *o, mn_graph **out,
             mn_rng_seed(&ar, o->seed, (uint64_t)ep + 1, (uint64_t)b + 1);
             mn_tdata_batch(tr, idx, o->batch, mean, std, o->crop_pad, flip,
                            &ar, x, y);
-            if ((st = mn_trainer_step(t, x, y, NULL, lr, &sr, ctx)) != MN_OK) {
+            const float *tl = NULL;
+            if ((teach && (st = mn_teacher_logits(teach, x, o->batch,
+                                                  mn_trainer_classes(t), &tl,
+                                                  ctx)) != MN_OK) ||
+                (st = mn_trainer_step(t, x, y, tl, lr, &sr, ctx)) != MN_OK) {
                 mn_error_prefix(ctx, st, "epoch %lld, batch %lld",
                                 (long long)ep + 1, (long long)b + 1);
                 goto fail;
@@ -313,6 +327,7 @@ mn_status mn_train_run(const mn_train_opts *o, mn_graph **out,
     g = NULL;
     st = MN_OK;
 fail:
+    mn_teacher_destroy(teach);
     mn_trainer_destroy(t);
     mn_graph_destroy(g);
     mn_tdata_destroy(tr);

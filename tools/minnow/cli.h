@@ -30,6 +30,11 @@ int cli_parse_int(const char *opt, const char *s, long long lo, long long hi,
                   long long *out);
 /* Parses "a,b,c" floats; returns count or -1. */
 int cli_parse_floats(const char *s, float *out, int max);
+/* The input normalization a model carries (metadata minnow.mean and
+ * minnow.std, as `minnow train` writes it); leaves the outputs untouched
+ * when it has none. */
+void cli_model_norm(const mn_graph *g, float mean[4], int *n_mean,
+                    float std[4], int *n_std);
 /* Loads ONNX or .mnw (by magic bytes) and lowers QDQ patterns to integer
  * operators, as deployed. Returns 0 on failure (message in ctx). */
 int cli_load_model(const char *path, mn_graph **g, mn_ctx *ctx);

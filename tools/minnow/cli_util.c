@@ -106,3 +106,22 @@ long long cli_peak_rss(void)
         return 0;
     return (long long)ru.ru_maxrss * 1024;
 }
+
+void cli_model_norm(const mn_graph *g, float mean[4], int *n_mean,
+                    float std[4], int *n_std)
+{
+    const char *m = mn_graph_meta(g, "minnow.mean");
+    const char *s = mn_graph_meta(g, "minnow.std");
+    float mv[4], sv[4];
+    int nm, ns;
+    if (!m || !s)
+        return;
+    nm = cli_parse_floats(m, mv, 4);
+    ns = cli_parse_floats(s, sv, 4);
+    if (nm > 0 && ns > 0) {
+        memcpy(mean, mv, sizeof mv);
+        memcpy(std, sv, sizeof sv);
+        *n_mean = nm;
+        *n_std = ns;
+    }
+}

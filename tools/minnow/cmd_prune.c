@@ -3,7 +3,8 @@
  *     [--target-macs R] [--min-channels N] [--round-to N] [--pin-unresolved]
  *     [--keep-first] [--keep-last] [--seed S]
  *     [--finetune-epochs N --data SPEC [--gradual] [--lr F] [--batch N]
- *      [--threads N]]
+ *      [--threads N] [--distill | --teacher T.onnx] [--distill-alpha A]
+ *      [--distill-temperature T]]
  *     -o OUT.onnx [--json]
  *
  * Unstructured methods zero weights in place (the ONNX file keeps its dense
@@ -28,7 +29,9 @@ static const char *const USAGE =
     "       [--target-macs R] [--min-channels N] [--round-to N]\n"
     "       [--pin-unresolved] [--keep-first] [--keep-last] [--seed S]\n"
     "       [--finetune-epochs N --data SPEC [--gradual] [--lr F]\n"
-    "        [--batch N] [--threads N]] -o OUT.onnx [--json]\n"
+    "        [--batch N] [--threads N] [--distill | --teacher T.onnx]\n"
+    "        [--distill-alpha A] [--distill-temperature T]]\n"
+    "       -o OUT.onnx [--json]\n"
     "  --sparsity F     unstructured: fraction of weights zeroed; channel:\n"
     "                   fraction of channels removed (in [0, 1))\n"
     "  --target-macs R  channel: remove channels until MACs <= R x original\n"
@@ -39,7 +42,10 @@ static const char *const USAGE =
     "                   models as dense models, the others with the mask\n"
     "                   held so pruned weights stay zero\n"
     "  --gradual        magnitude: start dense and raise the sparsity to F\n"
-    "                   over the first 2/3 of fine-tuning (cubic schedule)";
+    "                   over the first 2/3 of fine-tuning (cubic schedule)\n"
+    "  --distill        fine-tune with knowledge distillation from MODEL as\n"
+    "                   it was before pruning (--teacher: another model);\n"
+    "                   loss (1-A)*CE + A*T^2*KL, A 0.7 and T 4 by default";
 
 static long long file_size(const char *path)
 {
@@ -83,6 +89,9 @@ static int parse_nm(const char *v, int *n, int *m)
 
 typedef struct tuned {
     int epochs, gradual, masked;
+    const mn_graph *teacher; /* distillation; NULL: none */
+    const char *teacher_path;
+    float alpha, temperature;
     double train_accuracy, test_accuracy, seconds;
 } tuned;
 
@@ -103,21 +112,6 @@ static void on_masked_epoch(void *user, int epoch, int epochs, double acc,
     fprintf(stderr, "fine-tune epoch %d/%d  train %.2f %%  sparsity %.1f %%  "
                     "%.0f s\n", epoch, epochs, 100 * acc, 100 * sparsity,
             seconds);
-}
-
-/* Mean/std the model carries (minnow.mean / minnow.std) for fine-tuning. */
-static void model_norm(const mn_graph *g, mn_train_opts *to)
-{
-    const char *m = mn_graph_meta(g, "minnow.mean");
-    const char *s = mn_graph_meta(g, "minnow.std");
-    if (m && s) {
-        int nm = cli_parse_floats(m, to->mean, 4);
-        int ns = cli_parse_floats(s, to->std, 4);
-        if (nm > 0 && ns > 0) {
-            to->n_mean = nm;
-            to->n_std = ns;
-        }
-    }
 }
 
 static void print_json(const char *in, const char *out, const mn_prune_opts *o,
@@ -167,6 +161,16 @@ static void print_json(const char *in, const char *out, const mn_prune_opts *o,
         cJSON_AddNumberToObject(f, "epochs", ft->epochs);
         cJSON_AddStringToObject(f, "kind", ft->masked ? "masked" : "dense");
         cJSON_AddBoolToObject(f, "gradual", ft->gradual);
+        if (ft->teacher) {
+            cJSON *d = cJSON_CreateObject();
+            cJSON_AddStringToObject(d, "teacher", ft->teacher_path);
+            cJSON_AddNumberToObject(d, "alpha", round(ft->alpha * 1e6) / 1e6);
+            cJSON_AddNumberToObject(d, "temperature",
+                                    round(ft->temperature * 1e6) / 1e6);
+            cJSON_AddItemToObject(f, "distill", d);
+        } else {
+            cJSON_AddNullToObject(f, "distill");
+        }
         cJSON_AddNumberToObject(f, "train_accuracy", ft->train_accuracy);
         if (ft->test_accuracy >= 0)
             cJSON_AddNumberToObject(f, "test_accuracy", ft->test_accuracy);
@@ -308,7 +312,10 @@ static mn_status finetune_dense(mn_graph **g, const char *data, tuned *ft,
     to.threads = (int)threads;
     to.seed = seed ? seed : 1;
     to.progress = on_epoch;
-    model_norm(*g, &to);
+    to.teacher = ft->teacher;
+    to.distill_alpha = ft->alpha;
+    to.distill_temperature = ft->temperature;
+    cli_model_norm(*g, to.mean, &to.n_mean, to.std, &to.n_std);
     mn_status st = mn_train_run(&to, &out, &res, ctx);
     if (st != MN_OK)
         return st;
@@ -341,6 +348,9 @@ static mn_status finetune_masked(mn_graph *g, const mn_prune_opts *o,
     fo.lr = (float)lr;
     fo.seed = o->seed ? o->seed : 1;
     fo.progress = on_masked_epoch;
+    fo.teacher = ft->teacher;
+    fo.distill_alpha = ft->alpha;
+    fo.distill_temperature = ft->temperature;
     ft->masked = 1;
     if (ft->gradual) {
         mn_dataset *d = NULL;
@@ -357,8 +367,10 @@ static mn_status finetune_masked(mn_graph *g, const mn_prune_opts *o,
                                     : 1;
     }
     fprintf(stderr, "fine-tuning %d epochs on %s with the pruning mask "
-                    "held%s\n", ft->epochs, tr,
-            ft->gradual ? " (sparsity rising gradually)" : "");
+                    "held%s%s%s\n", ft->epochs, tr,
+            ft->gradual ? " (sparsity rising gradually)" : "",
+            ft->teacher ? ", distilling from " : "",
+            ft->teacher ? ft->teacher_path : "");
     if ((st = mn_prune_finetune(g, o, &fo, &res, ctx)) != MN_OK)
         return st;
     ft->train_accuracy = res.train_accuracy;
@@ -377,9 +389,11 @@ int cmd_prune(int argc, char **argv)
     mn_prune_report r;
     tuned ft;
     mn_status st = MN_OK;
-    int gradual = 0;
+    int gradual = 0, distill = 0;
+    const char *teacher_path = NULL;
+    double alpha = 0, temp = 0;
     mn_ctx ctx = {{0}};
-    mn_graph *g = NULL;
+    mn_graph *g = NULL, *teacher = NULL;
     mn_prune_opts_default(&o);
     memset(&r, 0, sizeof r);
     memset(&ft, 0, sizeof ft);
@@ -398,6 +412,24 @@ int cmd_prune(int argc, char **argv)
         } else if (!strcmp(a, "--gradual")) {
             gradual = 1;
             takes = 0;
+        } else if (!strcmp(a, "--distill")) {
+            distill = 1;
+            takes = 0;
+        } else if (!strcmp(a, "--teacher")) {
+            if (!v)
+                goto usage;
+            teacher_path = v;
+        } else if (!strcmp(a, "--distill-alpha")) {
+            if (!parse_double(a, v, &alpha) || !(alpha > 0 && alpha <= 1)) {
+                fprintf(stderr, "minnow: --distill-alpha must be in (0, 1]\n");
+                goto usage;
+            }
+        } else if (!strcmp(a, "--distill-temperature")) {
+            if (!parse_double(a, v, &temp) || !(temp > 0)) {
+                fprintf(stderr, "minnow: --distill-temperature must be "
+                                "positive\n");
+                goto usage;
+            }
         } else if (!strcmp(a, "--pin-unresolved")) {
             o.pin_unresolved = 1;
             takes = 0;
@@ -510,7 +542,16 @@ int cmd_prune(int argc, char **argv)
                         "--finetune-epochs N --data SPEC\n");
         goto usage;
     }
+    if ((distill || teacher_path) && epochs < 1) {
+        fprintf(stderr, "minnow: --distill and --teacher distil while "
+                        "fine-tuning: they need --finetune-epochs N "
+                        "--data SPEC\n");
+        goto usage;
+    }
     if (mn_graph_load_any(path, &g, &ctx) != MN_OK ||
+        ((distill || teacher_path) &&
+         mn_graph_load_any(teacher_path ? teacher_path : path, &teacher,
+                           &ctx) != MN_OK) ||
         (!gradual && mn_prune(g, &o, &r, &ctx) != MN_OK)) {
         rc = cli_fail(&ctx);
         goto done;
@@ -518,6 +559,11 @@ int cmd_prune(int argc, char **argv)
     if (epochs > 0) {
         ft.epochs = (int)epochs;
         ft.gradual = gradual;
+        ft.teacher = teacher;
+        ft.teacher_path = teacher_path ? teacher_path : path;
+        ft.alpha = alpha > 0 ? (float)alpha : MN_DISTILL_DEFAULT_ALPHA;
+        ft.temperature = temp > 0 ? (float)temp
+                                  : MN_DISTILL_DEFAULT_TEMPERATURE;
         if (method == MN_PRUNE_CHANNEL || method == MN_PRUNE_ZERO)
             st = finetune_dense(&g, data, &ft, lr, batch, threads, o.seed,
                                 &ctx);
@@ -546,6 +592,7 @@ int cmd_prune(int argc, char **argv)
 done:
     mn_prune_report_free(&r);
     mn_graph_destroy(g);
+    mn_graph_destroy(teacher);
     return rc;
 usage:
     return cli_usage("prune", USAGE);

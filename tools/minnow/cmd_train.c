@@ -6,6 +6,7 @@
  * (OUT.onnx.ckpt unless --checkpoint) is written after every epoch;
  * --resume continues from it. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,7 +23,13 @@ static const char *const USAGE =
     "    [--schedule onecycle|cosine|step|constant] [--warmup EPOCHS]\n"
     "    [--label-smoothing F] [--crop-pad N] [--flip|--no-flip]\n"
     "    [--mean M[,M,M]] [--std S[,S,S]]\n"
-    "    [--checkpoint PATH | --no-checkpoint] [--resume]";
+    "    [--checkpoint PATH | --no-checkpoint] [--resume]\n"
+    "    [--teacher T.onnx [--distill-alpha A] [--distill-temperature T]]\n"
+    "  --teacher T.onnx  knowledge distillation: loss (1-A)*CE +\n"
+    "                    A*T^2*KL(teacher || student), A 0.7, T 4 by default;\n"
+    "                    the teacher sees the same augmented batch\n"
+    "  --init and --teacher models bring their input normalization\n"
+    "  (minnow.mean/std) unless --mean/--std are given";
 
 typedef struct prog {
     int tty;
@@ -83,8 +90,8 @@ int cmd_train(int argc, char **argv)
     mn_train_opts o;
     mn_train_result r;
     mn_ctx ctx = {{0}};
-    mn_graph *init = NULL, *g = NULL;
-    const char *outp = NULL, *initp = NULL, *ckpt = NULL;
+    mn_graph *init = NULL, *g = NULL, *teacher = NULL;
+    const char *outp = NULL, *initp = NULL, *ckpt = NULL, *teachp = NULL;
     char ckbuf[4096];
     int json = 0, no_ckpt = 0, rc = CLI_ERR, have_epochs = 0;
     long long v;
@@ -121,6 +128,14 @@ int cmd_train(int argc, char **argv)
             o.arch = val;
         } else if (!strcmp(a, "--init")) {
             initp = val;
+        } else if (!strcmp(a, "--teacher")) {
+            teachp = val;
+        } else if (!strcmp(a, "--distill-alpha")) {
+            if (!parse_float(a, val, 1e-6f, 1, &o.distill_alpha))
+                return CLI_USAGE;
+        } else if (!strcmp(a, "--distill-temperature")) {
+            if (!parse_float(a, val, 1e-3f, 1000, &o.distill_temperature))
+                return CLI_USAGE;
         } else if (!strcmp(a, "--data")) {
             o.data = val;
         } else if (!strcmp(a, "--test-data")) {
@@ -220,10 +235,22 @@ int cmd_train(int argc, char **argv)
                                   : "--epochs");
         return cli_usage("train", USAGE);
     }
+    int own_norm = o.n_mean > 0 || o.n_std > 0;
     if (initp) {
         if (mn_graph_load_any(initp, &init, &ctx) != MN_OK)
             return cli_fail(&ctx);
         o.init = init;
+        if (!own_norm)
+            cli_model_norm(init, o.mean, &o.n_mean, o.std, &o.n_std);
+    }
+    if (teachp) {
+        if (mn_graph_load_any(teachp, &teacher, &ctx) != MN_OK) {
+            rc = cli_fail(&ctx);
+            goto out;
+        }
+        o.teacher = teacher;
+        if (!own_norm && !o.n_mean)
+            cli_model_norm(teacher, o.mean, &o.n_mean, o.std, &o.n_std);
     }
     if (!no_ckpt) {
         if (!ckpt) {
@@ -257,6 +284,20 @@ int cmd_train(int argc, char **argv)
         cJSON_AddNumberToObject(j, "images_per_s", r.images_per_s);
         cJSON_AddNumberToObject(j, "params", (double)r.params);
         cJSON_AddNumberToObject(j, "final_loss", r.final_loss);
+        if (teachp) {
+            cJSON *d = cJSON_CreateObject();
+            cJSON_AddStringToObject(d, "teacher", teachp);
+            double a = o.distill_alpha > 0 ? o.distill_alpha
+                                           : MN_DISTILL_DEFAULT_ALPHA;
+            double tt = o.distill_temperature > 0
+                            ? o.distill_temperature
+                            : MN_DISTILL_DEFAULT_TEMPERATURE;
+            cJSON_AddNumberToObject(d, "alpha", round(a * 1e6) / 1e6);
+            cJSON_AddNumberToObject(d, "temperature", round(tt * 1e6) / 1e6);
+            cJSON_AddItemToObject(j, "distill", d);
+        } else {
+            cJSON_AddNullToObject(j, "distill");
+        }
         cli_print_json(j);
         cJSON_Delete(j);
     } else {
@@ -272,5 +313,6 @@ int cmd_train(int argc, char **argv)
 out:
     mn_graph_destroy(g);
     mn_graph_destroy(init);
+    mn_graph_destroy(teacher);
     return rc;
 }
