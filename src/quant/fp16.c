@@ -62,7 +62,7 @@ static int only_kept_readers(const mn_graph *g, const mn_quant_opts *o, int v)
     return readers > 0;
 }
 
-static mn_status convert(mn_graph *g, int v, mn_ctx *ctx)
+mn_status mn_q_const_to_fp16(mn_graph *g, int v, mn_ctx *ctx)
 {
     mn_tensor *f = g->values[v].init, *h;
     char base[300];
@@ -108,7 +108,7 @@ mn_status mn_quant_fp16(mn_graph *g, const mn_quant_opts *o,
                    isnan(((const float *)t->data)[i]);
         if (!fits)
             continue;
-        if ((st = convert(g, v, ctx)) != MN_OK)
+        if ((st = mn_q_const_to_fp16(g, v, ctx)) != MN_OK)
             return st;
         rep->tensors++;
     }

@@ -15,8 +15,12 @@
  *
  * The file holds ONNX opset 21: an INT4 initializer (two codes per byte,
  * low nibble first), the scales, DequantizeLinear(axis, block_size=G)
- * (float16 scales give a float16 output, then Cast to float), and for Conv
- * a Reshape back to the weight's shape. Raising the model to opset 21 is
+ * (float16 scales give a float16 output, then Cast to float), and for a
+ * Conv with k×k kernels (k > 1) and more than one group per output channel
+ * a Reshape back to the weight's shape; other Convs (one group per channel:
+ * per-axis DQ; 1×1 kernels: blocked along axis 1) keep their own shape.
+ * With float16 scales the layer's bias becomes float16 + Cast when that
+ * saves bytes (int4_bias_f16). Raising the model to opset 21 is
  * mn_q_require_opset's job. The runtime folds the DequantizeLinear at
  * compile time, so layers compute in float32. */
 #include <math.h>
@@ -186,8 +190,9 @@ typedef struct int4_w {
     int8_t *codes;
     float *scales;
     int64_t ns;
-    int sdim;            /* scale rank: 0 per tensor, 1 per axis, 2 blocked */
-    int64_t sdims[2];
+    int sdim;            /* scale rank: 0 per tensor, 1 per axis, else
+                            blocked */
+    int64_t sdims[MN_MAX_DIMS];
     int64_t qdims[MN_MAX_DIMS]; /* shape of the INT4 initializer */
     int qndim;
     int axis;            /* DQ axis (per axis / blocked) */
@@ -252,6 +257,30 @@ static mn_status int4_quantize(const mn_tensor *w, const mn_qlayer *l,
         r->qndim = w->ndim;
         memcpy(r->qdims, w->dims, sizeof r->qdims);
         r->axis = l->w_axis;
+        return MN_OK;
+    }
+    if (w->ndim > 2 && nb == 1) {
+        /* one group per output channel: per-axis DQ on the weight's own
+         * shape, no Reshape */
+        r->sdim = 1;
+        r->sdims[0] = O;
+        r->qndim = w->ndim;
+        memcpy(r->qdims, w->dims, sizeof r->qdims);
+        r->axis = 0;
+        return MN_OK;
+    }
+    if (w->ndim > 2 && R1 == w->dims[1]) {
+        /* 1×1 kernels: the groups run along axis 1 of the weight itself;
+         * DQ blocked on axis 1, scales [M, nb, 1, ...], no Reshape */
+        r->sdim = w->ndim;
+        r->sdims[0] = O;
+        r->sdims[1] = nb;
+        for (int d = 2; d < w->ndim; d++)
+            r->sdims[d] = 1;
+        r->qndim = w->ndim;
+        memcpy(r->qdims, w->dims, sizeof r->qdims);
+        r->axis = 1;
+        r->block = B;
         return MN_OK;
     }
     r->sdim = 2;
@@ -354,6 +383,27 @@ static mn_status int4_emit(mn_graph *g, const char *base, const mn_tensor *w,
     return MN_OK;
 }
 
+/* With float16 scales the bias goes to float16 too (+ Cast), when it is
+ * a float32 constant read only by this layer, fits float16's range, and
+ * the two bytes saved per value pay for the Cast node (names ×3 + ~40
+ * bytes of framing). Its rounding error (2^-11 relative) is far below the
+ * int4 weights'. */
+static mn_status int4_bias_f16(mn_graph *g, int v, mn_ctx *ctx)
+{
+    const mn_tensor *t = v >= 0 ? g->values[v].init : NULL;
+    int readers = 0;
+    if (!t || t->dtype != MN_DT_F32 || g->values[v].is_output ||
+        2 * mn_tensor_numel(t) <= 3 * (int64_t)strlen(g->values[v].name) + 40)
+        return MN_OK;
+    for (int64_t i = 0; i < mn_tensor_numel(t); i++)
+        if (!(fabsf(((const float *)t->data)[i]) <= 65504.0f))
+            return MN_OK;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int j = 0; j < g->nodes[i].n_in; j++)
+            readers += g->nodes[i].in[j] == v;
+    return readers == 1 ? mn_q_const_to_fp16(g, v, ctx) : MN_OK;
+}
+
 mn_status mn_quant_int4(mn_graph *g, const mn_quant_opts *o,
                         mn_quant_report *rep, mn_ctx *ctx)
 {
@@ -385,6 +435,10 @@ mn_status mn_quant_int4(mn_graph *g, const mn_quant_opts *o,
             return st;
         g->nodes[ni].in[l.w_slot] = out;
         rep->quantized_layers++;
+        if (o->scale_f16 >= 0 && l.b_slot >= 0 &&
+            l.b_slot < g->nodes[ni].n_in &&
+            (st = int4_bias_f16(g, g->nodes[ni].in[l.b_slot], ctx)) != MN_OK)
+            return st;
     }
     if (!rep->quantized_layers)
         return mn_error(ctx, MN_ERR_UNSUPPORTED,

@@ -714,21 +714,30 @@ TEST(quant_int4_weight_only)
     CHECK(max_diff(ref, got) > 0); /* 4-bit weights do change the output */
     mn_tensor_destroy(got);
     mn_graph_destroy(g);
-    /* grouped (default 128 ≥ K = 18: one block per row): INT4 [4, 18] →
-     * blocked DQ → Reshape; float16 scales (the default) add a Cast */
-    g = cnn_graph(); /* new random weights: a new reference */
+    /* grouped, default 128 ≥ K = 18 (one block per row): per-axis DQ on
+     * the 4-D weight, no Reshape; float16 scales (the default) add a
+     * Cast; groups of 8 < 18 over 3×3 kernels: INT4 [4, 18] → blocked DQ
+     * → Reshape (conv1 only: conv2 is depthwise, K = 9 > 8 too) */
+    for (int pass = 0; pass < 2; pass++) {
+        g = cnn_graph(); /* new random weights: a new reference */
+        mn_tensor_destroy(ref);
+        ref = g ? run_on(g, spec, 8) : NULL;
+        o.group = pass ? 8 : 0;
+        o.scale_f16 = 0;
+        CHECK_OK(mn_quantize(g, &o, &r, &ctx), &ctx);
+        CHECK_EQ_INT(count_op(g, "Reshape"), pass ? 2 : 0);
+        CHECK_EQ_INT(count_op(g, "Cast"), 3);
+        {
+            int v = mn_graph_find_value(g, "w1_q4");
+            const mn_tensor *wq = v >= 0 ? g->values[v].init : NULL;
+            CHECK(wq && wq->ndim == (pass ? 2 : 4));
+        }
+        got = run_on(g, spec, 8);
+        CHECK(got && max_diff(ref, got) < 0.25 * max_abs(ref));
+        mn_tensor_destroy(got);
+        mn_graph_destroy(g);
+    }
     mn_tensor_destroy(ref);
-    ref = g ? run_on(g, spec, 8) : NULL;
-    o.group = 0;
-    o.scale_f16 = 0;
-    CHECK_OK(mn_quantize(g, &o, &r, &ctx), &ctx);
-    CHECK_EQ_INT(count_op(g, "Reshape"), 2); /* the two Convs */
-    CHECK_EQ_INT(count_op(g, "Cast"), 3);
-    got = run_on(g, spec, 8);
-    CHECK(got && max_diff(ref, got) < 0.25 * max_abs(ref));
-    mn_tensor_destroy(ref);
-    mn_tensor_destroy(got);
-    mn_graph_destroy(g);
 }
 
 TEST(quant_calibration_memory_does_not_grow)

@@ -8,6 +8,7 @@
 #include "ops/ops.h"
 #include "ops_test_util.h"
 #include "quant/quant.h"
+#include "quant_build_util.h"
 #include "test.h"
 
 extern const mn_op_def mn_opdef_dequantizelinear;
@@ -306,4 +307,125 @@ out:
     }
     mn_tensor_destroy(x);
     mn_graph_destroy(g);
+}
+
+/* A 1×1 Conv whose input channels span several groups: the INT4 weight
+ * keeps its 4-D shape and DequantizeLinear is blocked along axis 1 (scales
+ * [M, C/G, 1, 1]); no Reshape, and the codes dequantize to what each
+ * group's scale gives. */
+TEST(int4_pointwise_conv_blocks_along_axis_1)
+{
+    enum { M = 6, C = 12, G = 4 };
+    qb b = {.rng = 11};
+    mn_ctx ctx = {{0}};
+    int64_t dx[4] = {1, C, 3, 3}, dw[4] = {M, C, 1, 1};
+    mn_quant_opts o = {.mode = MN_QUANT_INT4, .group = G, .scale_f16 = -1};
+    mn_quant_report r;
+    mn_tensor *x = NULL, *ref = NULL, *got = NULL;
+    float w[M * C];
+    int vx, vw, vy, ni = -1, dq = -1;
+    CHECK_OK(mn_graph_create(&b.g, &ctx), &ctx);
+    if (!b.g)
+        return;
+    vx = qb_value(&b, "x", 4, dx);
+    vw = qb_weight(&b, "w", 4, dw, -1, 1);
+    ni = qb_node(&b, "pw", "Conv", (int[]){vx, vw}, 2, &vy);
+    qb_io(&b, vx, vy);
+    memcpy(w, b.g->values[vw].init->data, sizeof w);
+    CHECK_OK(mn_tensor_create(MN_DT_F32, 4, dx, &x, &ctx), &ctx);
+    for (int i = 0; x && i < C * 9; i++)
+        ((float *)x->data)[i] = qb_rand(&b, -1, 1);
+    ref = qb_run(b.g, x);
+    CHECK_OK(mn_quantize(b.g, &o, &r, &ctx), &ctx);
+    for (int k = 0; k < b.g->n_nodes; k++) {
+        CHECK(strcmp(b.g->nodes[k].op_type, "Reshape") != 0);
+        if (!strcmp(b.g->nodes[k].op_type, "DequantizeLinear"))
+            dq = k;
+    }
+    ni = -1;
+    for (int k = 0; k < b.g->n_nodes; k++)
+        if (!strcmp(b.g->nodes[k].op_type, "Conv"))
+            ni = k;
+    CHECK(dq >= 0 && ni >= 0);
+    if (dq >= 0 && ni >= 0) {
+        const mn_node *n = &b.g->nodes[dq];
+        const mn_tensor *q = b.g->values[n->in[0]].init;
+        const mn_tensor *s = b.g->values[n->in[1]].init;
+        CHECK_EQ_INT(b.g->nodes[ni].in[1], n->out[0]);
+        CHECK(q && q->dtype == MN_DT_I4 && q->ndim == 4 && q->dims[1] == C);
+        CHECK(s && s->ndim == 4 && s->dims[0] == M && s->dims[1] == C / G &&
+              s->dims[2] == 1 && s->dims[3] == 1);
+        CHECK_EQ_INT(mn_node_attr_int(n, "axis", -9), 1);
+        CHECK_EQ_INT(mn_node_attr_int(n, "block_size", -9), G);
+        for (int m = 0; q && s && m < M; m++)
+            for (int j = 0; j < C / G; j++) {
+                float sc = ((const float *)s->data)[m * (C / G) + j];
+                CHECK_NEAR(sc, mn_q_int4_group(w + m * C + j * G, G, 1, 0,
+                                               NULL, NULL), 0);
+                for (int k = 0; k < G; k++) {
+                    int at = m * C + j * G + k;
+                    CHECK_EQ_INT((int)mn_tensor_get_i64(q, at),
+                                 mn_quant_value(w[at], sc, 0, -8, 7));
+                }
+            }
+    }
+    got = qb_run(b.g, x);
+    CHECK(qb_rel_diff(ref, got) < 0.2);
+    CHECK(qb_rel_diff(ref, got) > 0);
+    mn_tensor_destroy(x);
+    mn_tensor_destroy(ref);
+    mn_tensor_destroy(got);
+    mn_graph_destroy(b.g);
+}
+
+/* Float16 scales bring float16 biases (+ Cast) when that saves bytes;
+ * --scale-f32 (scale_f16 < 0) keeps both float32. */
+TEST(int4_f16_mode_stores_biases_as_float16)
+{
+    enum { M = 48, C = 8 };
+    for (int f32 = 0; f32 < 2; f32++) {
+        qb b = {.rng = 5};
+        mn_ctx ctx = {{0}};
+        int64_t dx[4] = {1, C, 2, 2}, dw[4] = {M, C, 1, 1}, db[1] = {M};
+        mn_quant_opts o = {.mode = MN_QUANT_INT4, .scale_f16 = f32 ? -1 : 0};
+        mn_quant_report r;
+        mn_tensor *x = NULL, *ref = NULL, *got = NULL;
+        float bias[M];
+        int vx, vw, vb, vy, p;
+        CHECK_OK(mn_graph_create(&b.g, &ctx), &ctx);
+        if (!b.g)
+            return;
+        vx = qb_value(&b, "x", 4, dx);
+        vw = qb_weight(&b, "w", 4, dw, -1, 1);
+        vb = qb_weight(&b, "b", 1, db, -3, 3);
+        qb_node(&b, "pw", "Conv", (int[]){vx, vw, vb}, 3, &vy);
+        qb_io(&b, vx, vy);
+        memcpy(bias, b.g->values[vb].init->data, sizeof bias);
+        CHECK_OK(mn_tensor_create(MN_DT_F32, 4, dx, &x, &ctx), &ctx);
+        for (int i = 0; x && i < C * 4; i++)
+            ((float *)x->data)[i] = qb_rand(&b, -1, 1);
+        ref = qb_run(b.g, x);
+        CHECK_OK(mn_quantize(b.g, &o, &r, &ctx), &ctx);
+        vb = mn_graph_find_value(b.g, "b");
+        p = vb >= 0 ? b.g->values[vb].producer : -1;
+        if (f32) {
+            CHECK(vb >= 0 && b.g->values[vb].init &&
+                  b.g->values[vb].init->dtype == MN_DT_F32);
+        } else {
+            CHECK(p >= 0 && !strcmp(b.g->nodes[p].op_type, "Cast"));
+            if (p >= 0) {
+                const mn_tensor *h = b.g->values[b.g->nodes[p].in[0]].init;
+                CHECK(h && h->dtype == MN_DT_F16 && mn_tensor_numel(h) == M);
+                for (int i = 0; h && i < M; i++)
+                    CHECK_EQ_INT(((const uint16_t *)h->data)[i],
+                                 mn_q_f32_to_f16(bias[i]));
+            }
+        }
+        got = qb_run(b.g, x);
+        CHECK(qb_rel_diff(ref, got) < 0.2);
+        mn_tensor_destroy(x);
+        mn_tensor_destroy(ref);
+        mn_tensor_destroy(got);
+        mn_graph_destroy(b.g);
+    }
 }
