@@ -18,8 +18,10 @@ extern "C" {
 #endif
 
 typedef struct mn_mnw_opts {
-    int dense;    /* 1: never use the sparse (bitmask) layout */
+    int dense;    /* 1: never use a sparse (bitmask or gaps) layout */
     int no_pack4; /* 1: keep int8/uint8 at 8 bits even when they fit 4 */
+    int no_gaps;  /* 1: sparse tensors use the bitmask layout only (files
+                     that minnow before format 1.1 reads) */
 } mn_mnw_opts;
 
 /* Writes g atomically (temp file + rename). opts NULL: defaults (sparse

@@ -19,12 +19,18 @@
 
 #define MNW_MAGIC "MNW1"
 #define MNW_MAJOR 1 /* incompatible changes: readers refuse a newer major */
-#define MNW_MINOR 0 /* compatible additions (see docs/mnw-format.md) */
+#define MNW_MINOR 1 /* compatible additions (see docs/mnw-format.md);
+                            1: the GAPS layout, small blobs 8-aligned */
 
 #define MNW_HEADER_SIZE 64
 #define MNW_SECTION_ENTRY_SIZE 32
 #define MNW_SECTION_ALIGN 8  /* every section starts at a multiple of 8 */
-#define MNW_BLOB_ALIGN 64    /* the WEIGHTS section and every blob in it */
+#define MNW_BLOB_ALIGN 64    /* the WEIGHTS section and every blob of at
+                                least MNW_BLOB_ALIGN bytes in it */
+#define MNW_SMALL_BLOB_ALIGN 8 /* blobs under MNW_BLOB_ALIGN bytes (1.1) */
+/* The alignment a blob of `size` bytes starts at. */
+#define MNW_BLOB_ALIGN_OF(size) \
+    ((size) >= MNW_BLOB_ALIGN ? MNW_BLOB_ALIGN : MNW_SMALL_BLOB_ALIGN)
 #define MNW_MAX_SECTIONS 64
 #define MNW_NO_STRING 0xFFFFFFFFu /* string index meaning "absent" (NULL) */
 #define MNW_CRC_OFFSET 24         /* header.crc32, zero while computing it */
@@ -32,10 +38,15 @@
 /* header.flags: bits 0..15 are compatible (a reader ignores the ones it
  * does not know), bits 16..31 incompatible (a reader refuses the file when
  * one it does not know is set). */
-#define MNW_FLAG_SPARSE 0x1u /* some tensor uses MNW_LAYOUT_BITMASK */
+#define MNW_FLAG_SPARSE 0x1u /* some tensor uses MNW_LAYOUT_BITMASK or
+                                GAPS */
 #define MNW_FLAG_PACK4 0x2u  /* some tensor uses MNW_PACK_NIBBLE */
+/* Incompatible: some blob uses storage 1.0 readers would misread or
+ * refuse as damaged (the GAPS layout, a blob under 64 bytes at a multiple
+ * of 8 only); they refuse the file by this flag instead. */
+#define MNW_FLAG_STORAGE_1_1 0x10000u
 #define MNW_FLAGS_INCOMPAT_MASK 0xFFFF0000u
-#define MNW_FLAGS_INCOMPAT_KNOWN 0x0u
+#define MNW_FLAGS_INCOMPAT_KNOWN MNW_FLAG_STORAGE_1_1
 
 typedef struct mnw_header {     /* at offset 0, 64 bytes */
     uint8_t magic[4];           /* "MNW1" */
@@ -93,7 +104,8 @@ typedef struct mnw_value_head { /* 8 bytes */
 } mnw_value_head;
 
 /* Tensor record: head, i64 dims[ndim], then mnw_tensor_tail. */
-enum { MNW_LAYOUT_DENSE = 0, MNW_LAYOUT_BITMASK = 1 };
+enum { MNW_LAYOUT_DENSE = 0, MNW_LAYOUT_BITMASK = 1, MNW_LAYOUT_GAPS = 2 };
+#define MNW_GAP_ESCAPE 15 /* GAPS code: 15 more zeros, no value */
 enum { MNW_PACK_NATIVE = 0, MNW_PACK_NIBBLE = 1 };
 typedef struct mnw_tensor_head { /* 8 bytes */
     uint8_t dtype;
@@ -104,7 +116,8 @@ typedef struct mnw_tensor_head { /* 8 bytes */
 } mnw_tensor_head;
 typedef struct mnw_tensor_tail { /* 24 bytes */
     uint64_t nnz;               /* values stored in the blob */
-    uint64_t offset;            /* from the start of WEIGHTS; multiple of 64 */
+    uint64_t offset;            /* from the start of WEIGHTS; multiple of 64
+                                   (of 8 for blobs under 64 bytes) */
     uint64_t size;              /* bytes of the blob */
 } mnw_tensor_tail;
 
@@ -213,15 +226,17 @@ typedef struct mnw_blob {
     unsigned layout;  /* MNW_LAYOUT_* */
     unsigned packing; /* MNW_PACK_* */
     size_t nnz;       /* stored values (numel when dense) */
+    size_t ncodes;    /* GAPS: 4-bit position codes */
 } mnw_blob;
 
-/* Bytes of the blob for numel elements of es bytes; numel <= SIZE_MAX/16. */
+/* Bytes of the blob for numel elements of es bytes; numel <= SIZE_MAX/16
+ * (GAPS: ncodes <= 2·numel + 2). */
 size_t mnw_blob_size(const mnw_blob *b, size_t numel, size_t es);
 /* The smallest storage for t's numel elements: 4-bit when every value
- * fits (and allowed), bitmask when strictly smaller than dense (and
- * allowed). */
+ * fits (and allowed); then bitmask when strictly smaller than dense, gaps
+ * when strictly smaller than both (each when allowed). */
 void mnw_blob_plan(const mn_tensor *t, size_t numel, int allow_sparse,
-                   int allow_pack4, mnw_blob *b);
+                   int allow_gaps, int allow_pack4, mnw_blob *b);
 /* Writes t's blob into dst (mnw_blob_size bytes, zeroed). */
 void mnw_blob_encode(const mn_tensor *t, size_t numel, const mnw_blob *b,
                      uint8_t *dst);

@@ -160,7 +160,7 @@ mn_status mnw_read_tensor(reader *r, cursor *c, mn_tensor **out)
     if (ndim > MN_MAX_DIMS)
         return mn_error(r->ctx, MN_ERR_PARSE, "tensor rank %u exceeds %d",
                         ndim, MN_MAX_DIMS);
-    if (layout > MNW_LAYOUT_BITMASK || packing > MNW_PACK_NIBBLE)
+    if (layout > MNW_LAYOUT_GAPS || packing > MNW_PACK_NIBBLE)
         return mn_error(r->ctx, MN_ERR_UNSUPPORTED, "tensor storage (layout "
                         "%u, packing %u) is not known to this minnow", layout,
                         packing);
@@ -179,7 +179,8 @@ mn_status mnw_read_tensor(reader *r, cursor *c, mn_tensor **out)
     }
     if (!rd64(c, &nnz) || !rd64(c, &off) || !rd64(c, &size))
         return mnw_truncated(r, "tensor record");
-    if (off % MNW_BLOB_ALIGN || off < r->blob_next || off > ws->size ||
+    if (off % MNW_BLOB_ALIGN_OF(size) || off < r->blob_next ||
+        off > ws->size ||
         size > ws->size - off)
         return mn_error(r->ctx, MN_ERR_PARSE, "tensor blob at %llu (+%llu "
                         "bytes) is misaligned, out of order or outside the "
@@ -195,6 +196,21 @@ mn_status mnw_read_tensor(reader *r, cursor *c, mn_tensor **out)
     bl.layout = layout;
     bl.packing = packing;
     bl.nnz = (size_t)nnz;
+    bl.ncodes = 0;
+    if (layout == MNW_LAYOUT_GAPS) {
+        uint64_t nc;
+        if (size < 8)
+            return mn_error(r->ctx, MN_ERR_PARSE, "gaps blob of %llu bytes "
+                            "has no code count", (unsigned long long)size);
+        nc = mnw_get64(r->buf + ws->offset + off);
+        /* each stored value takes one code, each escape 15 elements */
+        if (nc > nnz + numel / MNW_GAP_ESCAPE + 1)
+            return mn_error(r->ctx, MN_ERR_PARSE, "%llu gap codes for %zu "
+                            "elements and %llu values",
+                            (unsigned long long)nc, numel,
+                            (unsigned long long)nnz);
+        bl.ncodes = (size_t)nc;
+    }
     if ((want = mnw_blob_size(&bl, numel, es)) != size)
         return mn_error(r->ctx, MN_ERR_PARSE, "tensor blob has %llu bytes, "
                         "its shape and storage need %zu",

@@ -193,15 +193,17 @@ static mn_status put_tensor(writer *w, wbuf *rec, const mn_tensor *t)
         return mn_error(w->ctx, MN_ERR_ARG, "tensor has no data");
     if (numel > SIZE_MAX / 16)
         return mn_error(w->ctx, MN_ERR_OOM, "tensor too large");
-    mnw_blob_plan(t, numel, !w->o.dense, !w->o.no_pack4, &bl);
+    mnw_blob_plan(t, numel, !w->o.dense, !w->o.no_gaps, !w->o.no_pack4, &bl);
     size = mnw_blob_size(&bl, numel, es);
-    wb_align(w, wt, MNW_BLOB_ALIGN);
+    wb_align(w, wt, MNW_BLOB_ALIGN_OF(size));
     off = wt->n;
     if (!(blob = wb_grow(w, wt, size)))
         return mn_error(w->ctx, MN_ERR_OOM, "out of memory");
     mnw_blob_encode(t, numel, &bl, blob);
-    if (bl.layout == MNW_LAYOUT_BITMASK)
+    if (bl.layout != MNW_LAYOUT_DENSE)
         w->flags |= MNW_FLAG_SPARSE;
+    if (bl.layout == MNW_LAYOUT_GAPS || off % MNW_BLOB_ALIGN)
+        w->flags |= MNW_FLAG_STORAGE_1_1;
     if (bl.packing == MNW_PACK_NIBBLE)
         w->flags |= MNW_FLAG_PACK4;
     w->n_blobs++;

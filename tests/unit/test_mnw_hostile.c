@@ -107,6 +107,7 @@ TEST(mnw_versions_flags_and_unknown_sections)
     tab = f + mnw_get64(f + 32);
     /* a newer major: refused, and says so */
     mnw_put16(f + 4, 2);
+    mnw_put16(f + 6, 0);
     recrc(f, len);
     CHECK(try_load(f, len, &ctx) == MN_ERR_UNSUPPORTED);
     CHECK(strstr(ctx.msg, "version 2.0") && strstr(ctx.msg, "upgrade"));
@@ -119,7 +120,7 @@ TEST(mnw_versions_flags_and_unknown_sections)
     mnw_put32(f + 8, mnw_get32(f + 8) | 0x8000u);
     recrc(f, len);
     CHECK_OK(try_load(f, len, &ctx), &ctx);
-    mnw_put32(f + 8, mnw_get32(f + 8) | 0x10000u);
+    mnw_put32(f + 8, mnw_get32(f + 8) | 0x20000u);
     recrc(f, len);
     CHECK(try_load(f, len, &ctx) == MN_ERR_UNSUPPORTED);
     mnw_put32(f + 8, mnw_get32(f + 8) & 0xffffu);
@@ -179,5 +180,97 @@ TEST(mnw_crafted_fields_with_valid_checksum_fail_cleanly)
     CHECK(failed > 1000);
     CHECK(ok > 1000);
     free(copy);
+    free(f);
+}
+
+/* A GAPS blob whose codes or count are damaged (checksum fixed up) is
+ * refused with a message saying what is wrong; the intact one loads. */
+static uint8_t *gaps_file(size_t *len, uint8_t **blob)
+{
+    mn_ctx ctx = {{0}};
+    mn_graph *g = NULL;
+    int64_t d[1] = {198};
+    int in, out;
+    void *f = NULL;
+    uint8_t *p;
+    *len = 0;
+    CHECK_OK(mn_graph_create(&g, &ctx), &ctx);
+    if (!g)
+        return NULL;
+    mn_tensor *t = add_const(g, "w", MN_DT_F32, 1, d);
+    for (int i = 0; t && i < 198; i++) /* 10 values at 3, 23, ..., 183 */
+        ((float *)t->data)[i] = i % 20 == 3 ? (float)i : 0.0f;
+    CHECK_OK(mn_graph_add_value(g, "x", MN_DT_F32, 1, d, &in, &ctx), &ctx);
+    CHECK_OK(mn_graph_add_value(g, "y", MN_DT_F32, 1, d, &out, &ctx), &ctx);
+    g->inputs = malloc(sizeof(int));
+    g->outputs = malloc(sizeof(int));
+    g->inputs[0] = in;
+    g->outputs[0] = out;
+    g->n_inputs = g->n_outputs = 1;
+    CHECK_OK(mn_graph_add_node(g, "mul", "Mul", "", 13,
+                               (const int[]){in, 0}, 2, &out, 1, NULL, &ctx),
+             &ctx);
+    CHECK_OK(mn_graph_save_mnw_mem(g, NULL, &f, len, &ctx), &ctx);
+    mn_graph_destroy(g);
+    p = f;
+    *blob = NULL;
+    for (uint32_t s = 0; p && s < mnw_get32(p + 28); s++) {
+        const uint8_t *e = p + mnw_get64(p + 32) + 32 * s;
+        if (mnw_get32(e) == MNW_SEC_WEIGHTS)
+            *blob = p + mnw_get64(e + 8); /* the only blob, at offset 0 */
+    }
+    return f;
+}
+
+TEST(mnw_gaps_blob_damage_fails_cleanly)
+{
+    size_t len;
+    uint8_t *blob = NULL, *f = gaps_file(&len, &blob), *c;
+    mn_ctx ctx = {{0}};
+    mn_graph *g = NULL;
+    struct {
+        int at;      /* byte of the blob to set (-1: the count) */
+        uint8_t v;
+        const char *why;
+    } cases[] = {
+        {-1, 0, "blob has"},         /* count 0: the size no longer fits */
+        {-2, 0, "gap codes for"},    /* count 2^40 */
+        {8, 0xff, "gap codes place 9 of 10"}, /* 3, 15 → 15, 15 */
+        {17, 0xf0, "unused last gap code"}, /* 19 codes: code 18 is the low
+                                               nibble of byte 8 + 9 */
+    };
+    if (!f || !blob)
+        return;
+    /* 19 codes: 3, then (15, 4) × 9; the 14 zeros after 183 need none */
+    CHECK_EQ_INT(mnw_get64(blob), 19);
+    /* 1.0 readers must refuse the file by the incompatible flag */
+    CHECK(mnw_get32(f + 8) & MNW_FLAG_STORAGE_1_1);
+    CHECK_EQ_INT(mnw_get16(f + 6), 1);
+    CHECK_OK(mn_graph_load_mnw_mem(f, len, "g.mnw", &g, &ctx), &ctx);
+    if (g) {
+        const mn_tensor *t = g->values[0].init;
+        for (int i = 0; t && i < 198; i++)
+            CHECK_NEAR(((const float *)t->data)[i], i % 20 == 3 ? i : 0, 0);
+        mn_graph_destroy(g);
+    }
+    c = malloc(len);
+    for (size_t k = 0; c && k < sizeof cases / sizeof cases[0]; k++) {
+        uint8_t *b = c + (blob - f);
+        memcpy(c, f, len);
+        if (cases[k].at == -1)
+            mnw_put64(b, 0);
+        else if (cases[k].at == -2)
+            mnw_put64(b, (uint64_t)1 << 40);
+        else if (cases[k].at == 17)
+            b[17] = (uint8_t)(b[17] | cases[k].v); /* the unused nibble */
+        else
+            b[cases[k].at] = cases[k].v;
+        recrc(c, len);
+        CHECK(try_load(c, len, &ctx) == MN_ERR_PARSE);
+        if (!strstr(ctx.msg, cases[k].why))
+            mn_test_fail(__FILE__, __LINE__, "case %zu: '%s' not in '%s'", k,
+                         cases[k].why, ctx.msg);
+    }
+    free(c);
     free(f);
 }
