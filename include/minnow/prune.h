@@ -174,6 +174,12 @@ double mn_prune_mask_sparsity(const mn_prune_mask *m);
 
 /* ---- fine-tuning with masks (on the training engine, minnow/train.h) ---- */
 
+/* Fine-tuning learning rate when none is given (`minnow prune --lr`).
+ * 0.05: on resnet8 at 90 % (gradual, 3 epochs) 0.01 / 0.05 / 0.1 reached
+ * 91.75 / 93.15 / 93.21 % training accuracy (test 90.89 / 92.02 / 91.95);
+ * channel pruning to 38 % MACs: 0.01 → 90.52 %, 0.05 → 91.14 % test. */
+#define MN_PRUNE_DEFAULT_FT_LR 0.05f
+
 typedef struct mn_prune_finetune_opts {
     const char *data;      /* training data spec (e.g. fashion-mnist:train) */
     const char *test_data; /* evaluated at the end; NULL: none */
@@ -182,7 +188,7 @@ typedef struct mn_prune_finetune_opts {
     int batch;             /* 0 → 128 */
     int threads;           /* 0 → 1 */
     float lr;              /* SGD (Nesterov 0.9, wd 5e-4), cosine to 0;
-                              0 → 0.01 */
+                              0 → MN_PRUNE_DEFAULT_FT_LR */
     uint64_t seed;
     int64_t limit;         /* training samples; 0 → all */
     /* Knowledge distillation from a teacher (e.g. the unpruned model; see

@@ -119,7 +119,7 @@ static mn_status epoch(ft *f, mn_prune_mask *m, const mn_prune_finetune_opts *fo
     uint64_t rs = fo->seed * 0x100000001b3ULL + (uint64_t)ep + 1;
     int64_t per = n / batch, hits = 0;
     mn_lr_opts lo = {.kind = MN_LR_COSINE};
-    float lr = fo->lr > 0 ? fo->lr : 0.01f;
+    float lr = fo->lr > 0 ? fo->lr : MN_PRUNE_DEFAULT_FT_LR;
     float *P = mn_trainer_params(f->t);
     mn_status st;
     mn_dataset_sample_shape(f->data, &c, &h, &w);

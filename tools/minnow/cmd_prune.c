@@ -383,7 +383,7 @@ int cmd_prune(int argc, char **argv)
 {
     const char *path = NULL, *out = NULL, *data = NULL;
     long long epochs = 0, seed = 0, minch = 1, batch = 128, threads = 1;
-    double lr = 0.01, sp = NAN;
+    double lr = MN_PRUNE_DEFAULT_FT_LR, sp = NAN;
     int json = 0, rc = CLI_ERR, method = MN_PRUNE_MAGNITUDE;
     mn_prune_opts o;
     mn_prune_report r;
