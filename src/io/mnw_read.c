@@ -209,6 +209,13 @@ mn_status mnw_read_tensor(reader *r, cursor *c, mn_tensor **out)
                             "elements and %llu values",
                             (unsigned long long)nc, numel,
                             (unsigned long long)nnz);
+        /* codes cover at most 15 elements each, 14 more are implicit:
+         * checked before the tensor is allocated, so a small blob cannot
+         * make the reader allocate a huge one */
+        if (numel > nc * MNW_GAP_ESCAPE + (MNW_GAP_ESCAPE - 1))
+            return mn_error(r->ctx, MN_ERR_PARSE, "%llu gap codes cannot "
+                            "cover %zu elements", (unsigned long long)nc,
+                            numel);
         bl.ncodes = (size_t)nc;
     }
     if ((want = mnw_blob_size(&bl, numel, es)) != size)

@@ -233,7 +233,7 @@ TEST(mnw_gaps_blob_damage_fails_cleanly)
         uint8_t v;
         const char *why;
     } cases[] = {
-        {-1, 0, "blob has"},         /* count 0: the size no longer fits */
+        {-1, 0, "cannot cover"},     /* count 0: checked before allocating */
         {-2, 0, "gap codes for"},    /* count 2^40 */
         {8, 0xff, "gap codes place 9 of 10"}, /* 3, 15 → 15, 15 */
         {17, 0xf0, "unused last gap code"}, /* 19 codes: code 18 is the low
