@@ -221,6 +221,12 @@ err_names "epoch 2, batch"
 grep -q "not finite" "$T/err" && ok || bad "divergence message: $(cat "$T/err")"
 [ ! -e "$T/nan.onnx" ] && ok || bad "a diverged run wrote a model"
 cmp -s "$CK" "$T/good.ckpt.bak" && ok || bad "a diverged run overwrote the last good checkpoint"
+# --resume without a checkpoint yet: says so and trains from the start
+expect 0 "resume with no checkpoint yet" -- $TR --data "$GOOD" --resume --checkpoint "$T/none.ckpt" -o "$T/fresh.onnx"
+grep -q "no checkpoint at .*none.ckpt yet" "$T/err" && ok || bad "resume without a checkpoint must say so: $(cat "$T/err")"
+[ -e "$T/fresh.onnx" ] && [ -e "$T/none.ckpt" ] && ok || bad "a fresh --resume run must write the model and its checkpoint"
+expect 2 "resume with --no-checkpoint" -- $TR --data "$GOOD" --resume --no-checkpoint -o "$T/nock.onnx"
+[ ! -e "$T/nock.onnx" ] && ok || bad "--resume --no-checkpoint wrote a model"
 # --resume from a checkpoint that does not fit or is damaged
 expect 1 "resume another architecture's checkpoint" -- $TRB --arch resnet8 --epochs 2 --data "$GOOD" --resume --checkpoint "$CK" -o "$T/r8.onnx"
 err_names "different model"

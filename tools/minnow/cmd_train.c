@@ -259,6 +259,17 @@ int cmd_train(int argc, char **argv)
         }
         o.checkpoint = ckpt;
     }
+    if (o.resume) {
+        if (no_ckpt) {
+            fprintf(stderr, "minnow: --resume needs a checkpoint; it cannot "
+                            "go with --no-checkpoint\n");
+            rc = CLI_USAGE;
+            goto out;
+        }
+        if (access(ckpt, F_OK) != 0)
+            fprintf(stderr, "minnow: --resume: no checkpoint at %s yet; "
+                            "training from the first epoch\n", ckpt);
+    }
     pg.tty = isatty(2);
     o.progress = on_progress;
     o.user = &pg;
