@@ -48,6 +48,16 @@ uint16_t mn_q_f32_to_f16(float f)
     return (uint16_t)(sign | h);
 }
 
+int mn_q_fits_fp16(const mn_tensor *t)
+{
+    for (int64_t i = 0; i < mn_tensor_numel(t); i++) {
+        float x = ((const float *)t->data)[i];
+        if (!(fabsf(x) <= FP16_MAX) && !isnan(x))
+            return 0;
+    }
+    return 1;
+}
+
 /* 1 when every reader of v is a node kept in float. */
 static int only_kept_readers(const mn_graph *g, const mn_quant_opts *o, int v)
 {
@@ -99,14 +109,9 @@ mn_status mn_quant_fp16(mn_graph *g, const mn_quant_opts *o,
     }
     for (int v = 0; v < nv; v++) {
         const mn_tensor *t = g->values[v].init;
-        int fits = 1;
         if (!t || t->dtype != MN_DT_F32 || mn_tensor_numel(t) < FP16_MIN_ELEMS ||
-            g->values[v].is_output || only_kept_readers(g, o, v))
-            continue;
-        for (int64_t i = 0; i < mn_tensor_numel(t) && fits; i++)
-            fits = fabsf(((const float *)t->data)[i]) <= FP16_MAX ||
-                   isnan(((const float *)t->data)[i]);
-        if (!fits)
+            g->values[v].is_output || only_kept_readers(g, o, v) ||
+            !mn_q_fits_fp16(t))
             continue;
         if ((st = mn_q_const_to_fp16(g, v, ctx)) != MN_OK)
             return st;

@@ -178,6 +178,8 @@ int mn_q_is_pass_op(const mn_node *n);
 
 /* float32 → float16 bits, round to nearest even (fp16.c). */
 uint16_t mn_q_f32_to_f16(float f);
+/* 1 when every value of float32 t is NaN or within float16's range. */
+int mn_q_fits_fp16(const mn_tensor *t);
 /* Float32 constant v becomes a float16 initializer and Cast(to float)
  * producing v (fp16.c); the caller checks the values fit. */
 mn_status mn_q_const_to_fp16(mn_graph *g, int v, mn_ctx *ctx);

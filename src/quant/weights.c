@@ -384,9 +384,9 @@ static mn_status int4_emit(mn_graph *g, const char *base, const mn_tensor *w,
 }
 
 /* With float16 scales the bias goes to float16 too (+ Cast), when it is
- * a float32 constant read only by this layer, fits float16's range, and
- * the two bytes saved per value pay for the Cast node (names ×3 + ~40
- * bytes of framing). Its rounding error (2^-11 relative) is far below the
+ * a float32 constant read only by this layer, fits float16
+ * (mn_q_fits_fp16), and the two bytes saved per value pay for the Cast
+ * node (names ×3 + ~40 bytes of framing). Its rounding error (2^-11 relative) is far below the
  * int4 weights'. */
 static mn_status int4_bias_f16(mn_graph *g, int v, mn_ctx *ctx)
 {
@@ -395,9 +395,8 @@ static mn_status int4_bias_f16(mn_graph *g, int v, mn_ctx *ctx)
     if (!t || t->dtype != MN_DT_F32 || g->values[v].is_output ||
         2 * mn_tensor_numel(t) <= 3 * (int64_t)strlen(g->values[v].name) + 40)
         return MN_OK;
-    for (int64_t i = 0; i < mn_tensor_numel(t); i++)
-        if (!(fabsf(((const float *)t->data)[i]) <= 65504.0f))
-            return MN_OK;
+    if (!mn_q_fits_fp16(t))
+        return MN_OK;
     for (int i = 0; i < g->n_nodes; i++)
         for (int j = 0; j < g->nodes[i].n_in; j++)
             readers += g->nodes[i].in[j] == v;

@@ -41,6 +41,10 @@ int cli_load_model(const char *path, mn_graph **g, mn_ctx *ctx);
 /* Prints a JSON string (cJSON-rendered) on stdout, then a newline. */
 struct cJSON;
 void cli_print_json(struct cJSON *obj);
+/* Adds "distill": {"teacher", "alpha", "temperature"} to obj, or null when
+ * teacher is NULL; alpha/temperature 0 mean the library defaults. */
+void cli_json_distill(struct cJSON *obj, const char *teacher, double alpha,
+                      double temperature);
 /* Current wall time in seconds (monotonic). */
 double cli_now(void);
 /* CPU seconds the process (all threads) has used. */

@@ -1,6 +1,7 @@
 /* Helpers shared by the CLI commands. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -8,6 +9,7 @@
 #include "cli.h"
 #include "minnow/mnw.h"
 #include "minnow/quant.h"
+#include "minnow/train.h"
 
 int cli_fail(const mn_ctx *ctx)
 {
@@ -124,4 +126,24 @@ void cli_model_norm(const mn_graph *g, float mean[4], int *n_mean,
         *n_mean = nm;
         *n_std = ns;
     }
+}
+
+void cli_json_distill(cJSON *obj, const char *teacher, double alpha,
+                      double temperature)
+{
+    cJSON *d;
+    if (!teacher) {
+        cJSON_AddNullToObject(obj, "distill");
+        return;
+    }
+    if (!(alpha > 0))
+        alpha = MN_DISTILL_DEFAULT_ALPHA;
+    if (!(temperature > 0))
+        temperature = MN_DISTILL_DEFAULT_TEMPERATURE;
+    d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "teacher", teacher);
+    /* float options printed without float→double noise (0.7, not 0.69999) */
+    cJSON_AddNumberToObject(d, "alpha", round(alpha * 1e6) / 1e6);
+    cJSON_AddNumberToObject(d, "temperature", round(temperature * 1e6) / 1e6);
+    cJSON_AddItemToObject(obj, "distill", d);
 }

@@ -161,16 +161,8 @@ static void print_json(const char *in, const char *out, const mn_prune_opts *o,
         cJSON_AddNumberToObject(f, "epochs", ft->epochs);
         cJSON_AddStringToObject(f, "kind", ft->masked ? "masked" : "dense");
         cJSON_AddBoolToObject(f, "gradual", ft->gradual);
-        if (ft->teacher) {
-            cJSON *d = cJSON_CreateObject();
-            cJSON_AddStringToObject(d, "teacher", ft->teacher_path);
-            cJSON_AddNumberToObject(d, "alpha", round(ft->alpha * 1e6) / 1e6);
-            cJSON_AddNumberToObject(d, "temperature",
-                                    round(ft->temperature * 1e6) / 1e6);
-            cJSON_AddItemToObject(f, "distill", d);
-        } else {
-            cJSON_AddNullToObject(f, "distill");
-        }
+        cli_json_distill(f, ft->teacher ? ft->teacher_path : NULL, ft->alpha,
+                         ft->temperature);
         cJSON_AddNumberToObject(f, "train_accuracy", ft->train_accuracy);
         if (ft->test_accuracy >= 0)
             cJSON_AddNumberToObject(f, "test_accuracy", ft->test_accuracy);

@@ -6,7 +6,6 @@
  * (OUT.onnx.ckpt unless --checkpoint) is written after every epoch;
  * --resume continues from it. */
 #include <cjson/cJSON.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -295,20 +294,7 @@ int cmd_train(int argc, char **argv)
         cJSON_AddNumberToObject(j, "images_per_s", r.images_per_s);
         cJSON_AddNumberToObject(j, "params", (double)r.params);
         cJSON_AddNumberToObject(j, "final_loss", r.final_loss);
-        if (teachp) {
-            cJSON *d = cJSON_CreateObject();
-            cJSON_AddStringToObject(d, "teacher", teachp);
-            double a = o.distill_alpha > 0 ? o.distill_alpha
-                                           : MN_DISTILL_DEFAULT_ALPHA;
-            double tt = o.distill_temperature > 0
-                            ? o.distill_temperature
-                            : MN_DISTILL_DEFAULT_TEMPERATURE;
-            cJSON_AddNumberToObject(d, "alpha", round(a * 1e6) / 1e6);
-            cJSON_AddNumberToObject(d, "temperature", round(tt * 1e6) / 1e6);
-            cJSON_AddItemToObject(j, "distill", d);
-        } else {
-            cJSON_AddNullToObject(j, "distill");
-        }
+        cli_json_distill(j, teachp, o.distill_alpha, o.distill_temperature);
         cli_print_json(j);
         cJSON_Delete(j);
     } else {
