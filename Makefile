@@ -30,7 +30,6 @@ CLI_SRCS = $(sort $(wildcard tools/minnow/*.c))
 CLI_OBJS = $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SRCS = $(sort $(wildcard tests/unit/*.c))
 TEST_OBJS = $(TEST_SRCS:%.c=$(BUILD)/obj/%.o)
-HDRS     = $(shell find include src tools tests/unit -name '*.h' 2>/dev/null)
 
 .PHONY: all lib test demo bench install deps deps-test clean fuzz asan-test conformance
 all: $(BUILD)/minnow $(BUILD)/libminnow.a
@@ -48,9 +47,13 @@ $(BUILD)/obj/gen/onnx.pb-c.o: $(GEN_C)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(CFLAGS) $(SANFLAGS) -fPIC -w -I$(BUILD)/gen -c $< -o $@
 
-$(BUILD)/obj/%.o: %.c $(HDRS) $(GEN_H)
+# Each object depends on the headers it includes (-MMD writes them to a .d
+# file beside it; -MP keeps a deleted header from breaking the build).
+$(BUILD)/obj/%.o: %.c $(GEN_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALLCFLAGS) $(ISA) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(ALLCFLAGS) $(ISA) -MMD -MP -c $< -o $@
+
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_OBJS:.o=.d)
 
 $(BUILD)/libminnow.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
