@@ -56,6 +56,9 @@ jq -nc --argjson b "$FP_BYTES" --argjson a "$FP_ACC" --argjson o "${FP_ORT:-null
 # one row: mode, method ("" for none), quantize JSON, minnow file, QDQ file
 row() {
     acc=$(mn_acc "$4")
+    # minnow's own deployable file of the same model, and its accuracy
+    "$MINNOW" export "$4" --format mnw -o "$T/row.mnw"
+    macc=$(mn_acc "$T/row.mnw")
     ort=$(ort_acc "$4")
     ortq=""
     [ -n "$5" ] && ortq=$(ort_acc "$5")
@@ -64,8 +67,10 @@ row() {
     jq -c --argjson a "${acc:-null}" --argjson fp "$FP_ACC" \
        --argjson b "$(bytes "$4")" --argjson fb "$FP_BYTES" \
        --argjson o "${ort:-null}" --argjson oq "${ortq:-null}" --arg e "$err" \
+       --argjson mb "$(bytes "$T/row.mnw")" --argjson ma "${macc:-null}" \
        '{kind:"fashion", mode, calib_method, calib_samples, bytes:$b,
-         ratio:($fb/$b), accuracy:$a, accuracy_inproc:.accuracy,
+         ratio:($fb/$b), mnw_bytes:$mb, mnw_ratio:($fb/$mb),
+         mnw_accuracy:$ma, accuracy:$a, accuracy_inproc:.accuracy,
          drop_pp:(100*($fp-(if $a == null then .accuracy else $a end))),
          ort_accuracy:$o, ort_qdq_accuracy:$oq, float_ops,
          float_op_types, integer_ops, seconds}

@@ -83,14 +83,18 @@ def report(rows_path, out_json, out_md):
          "on the QDQ export of the same quantization. `float ops` = ops "
          "left computing in float between DequantizeLinear and "
          "QuantizeLinear (int8: after lowering). Drop is in percentage "
-         "points vs fp32 (negative: better).", "",
-         "| mode | calibration | bytes | ratio | minnow eval top-1 % | in-process top-1 % | drop pp | ORT top-1 % | ORT qdq top-1 % | float ops | quantize s |",
-         "|---|---|---|---|---|---|---|---|---|---|---|"]
+         "points vs fp32 (negative: better). `.mnw` = the same model "
+         "exported with `minnow export --format mnw` (minnow's deployable "
+         "file; ratio to the fp32 ONNX file; its top-1 in minnow).", "",
+         "| mode | calibration | bytes | ratio | .mnw bytes | .mnw ratio | .mnw top-1 % | minnow eval top-1 % | in-process top-1 % | drop pp | ORT top-1 % | ORT qdq top-1 % | float ops | quantize s |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     notes = []
     for r in res["fashion_cnn"]:
-        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             r["mode"], r.get("calib_method") or "–", r["bytes"],
-            fmt(r.get("ratio")), fmt(r.get("accuracy"), True),
+            fmt(r.get("ratio")), r.get("mnw_bytes", "–"),
+            fmt(r.get("mnw_ratio")), fmt(r.get("mnw_accuracy"), True),
+            fmt(r.get("accuracy"), True),
             fmt(r.get("accuracy_inproc"), True),
             fmt(r.get("drop_pp")), fmt(r.get("ort_accuracy"), True),
             fmt(r.get("ort_qdq_accuracy"), True), fmt(r.get("float_ops")),

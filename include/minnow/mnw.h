@@ -22,6 +22,9 @@ typedef struct mn_mnw_opts {
     int no_pack4; /* 1: keep int8/uint8 at 8 bits even when they fit 4 */
     int no_gaps;  /* 1: sparse tensors use the bitmask layout only (files
                      that minnow before format 1.1 reads) */
+    int v1_1;     /* 1: only what format 1.1 readers read: no half-width
+                     values, no deflated sections, blobs of 64 bytes or
+                     more at multiples of 64 */
 } mn_mnw_opts;
 
 /* Writes g atomically (temp file + rename). opts NULL: defaults (sparse

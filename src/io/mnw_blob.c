@@ -11,6 +11,7 @@
 #include <string.h>
 #include <zlib.h>
 #include "io/mnw_format.h"
+#include "ops/ops.h"
 
 uint32_t mnw_file_crc(const uint8_t *file, size_t len)
 {
@@ -37,9 +38,15 @@ uint32_t mnw_file_crc(const uint8_t *file, size_t len)
 
 static size_t pad8(size_t n) { return (n + 7) / 8 * 8; }
 
+int mnw_half_ok(mn_dtype dt)
+{
+    return dt == MN_DT_F32 || dt == MN_DT_I32 || dt == MN_DT_I64;
+}
+
 size_t mnw_blob_size(const mnw_blob *b, size_t numel, size_t es)
 {
     size_t vals = b->packing == MNW_PACK_NIBBLE ? (b->nnz + 1) / 2
+                  : b->packing == MNW_PACK_HALF ? b->nnz * (es / 2)
                                                 : b->nnz * es;
     if (b->layout == MNW_LAYOUT_DENSE)
         return vals;
@@ -77,8 +84,52 @@ static int fits_nibble(const mn_tensor *t, size_t numel)
     return 0;
 }
 
+/* Element i of a HALF-packable tensor at half width: the float16 bits,
+ * or the low 16 (int32) or 32 (int64) bits; *exact: whether widening
+ * gives back the same value (bit for bit for floats, so -0.0 stays and a
+ * NaN whose payload float16 cannot hold is not exact). */
+static uint32_t half_of(const mn_tensor *t, size_t i, int *exact)
+{
+    if (t->dtype == MN_DT_F32) {
+        float f = ((const float *)t->data)[i], g;
+        uint16_t h = mn_f64_to_f16((double)f);
+        g = mn_f16_to_f32(h);
+        *exact = memcmp(&f, &g, sizeof f) == 0;
+        return h;
+    }
+    if (t->dtype == MN_DT_I32) {
+        int32_t v = ((const int32_t *)t->data)[i];
+        *exact = v >= INT16_MIN && v <= INT16_MAX;
+        return (uint16_t)v;
+    }
+    int64_t v = ((const int64_t *)t->data)[i];
+    *exact = v >= INT32_MIN && v <= INT32_MAX;
+    return (uint32_t)v;
+}
+
+static int fits_half(const mn_tensor *t, size_t numel)
+{
+    int exact = 0;
+    if (!mnw_half_ok(t->dtype))
+        return 0;
+    for (size_t i = 0; i < numel; i++)
+        if (half_of(t, i, &exact), !exact)
+            return 0;
+    return 1;
+}
+
+/* Half-width element i of t into dst (es/2 bytes, little-endian). */
+static void put_half(const mn_tensor *t, size_t i, uint8_t *dst)
+{
+    int exact;
+    uint32_t v = half_of(t, i, &exact);
+    for (size_t k = 0; k < mn_dtype_size(t->dtype) / 2; k++)
+        dst[k] = (uint8_t)(v >> (8 * k));
+}
+
 void mnw_blob_plan(const mn_tensor *t, size_t numel, int allow_sparse,
-                   int allow_gaps, int allow_pack4, mnw_blob *b)
+                   int allow_gaps, int allow_pack4, int allow_half,
+                   mnw_blob *b)
 {
     size_t es = mn_dtype_size(t->dtype), nnz = 0, ncodes = 0, run = 0;
     size_t best, sz;
@@ -93,6 +144,7 @@ void mnw_blob_plan(const mn_tensor *t, size_t numel, int allow_sparse,
     }
     ncodes += run / MNW_GAP_ESCAPE;
     b->packing = allow_pack4 && fits_nibble(t, numel) ? MNW_PACK_NIBBLE
+                 : allow_half && numel && fits_half(t, numel) ? MNW_PACK_HALF
                                                       : MNW_PACK_NATIVE;
     b->layout = MNW_LAYOUT_DENSE;
     b->nnz = numel;
@@ -109,6 +161,8 @@ void mnw_blob_plan(const mn_tensor *t, size_t numel, int allow_sparse,
     s.ncodes = ncodes;
     if (allow_gaps && mnw_blob_size(&s, numel, es) < best)
         *b = s;
+    if (b->packing == MNW_PACK_HALF && b->nnz == 0) /* saves nothing */
+        b->packing = MNW_PACK_NATIVE;
 }
 
 void mnw_blob_encode(const mn_tensor *t, size_t numel, const mnw_blob *b,
@@ -117,8 +171,9 @@ void mnw_blob_encode(const mn_tensor *t, size_t numel, const mnw_blob *b,
     size_t es = mn_dtype_size(t->dtype), j = 0;
     const uint8_t *src = t->data;
     int nib = b->packing == MNW_PACK_NIBBLE;
+    int half = b->packing == MNW_PACK_HALF;
     uint8_t *vals = dst;
-    if (b->layout == MNW_LAYOUT_DENSE && !nib) {
+    if (b->layout == MNW_LAYOUT_DENSE && !nib && !half) {
         mnw_copy_le(dst, src, numel, es);
         return;
     }
@@ -149,6 +204,8 @@ void mnw_blob_encode(const mn_tensor *t, size_t numel, const mnw_blob *b,
         }
         if (nib)
             vals[j / 2] |= (uint8_t)((src[i] & 15) << (4 * (j % 2)));
+        else if (half)
+            put_half(t, i, vals + j * (es / 2));
         else
             mnw_copy_le(vals + j * es, src + i * es, 1, es);
         j++;
@@ -169,11 +226,21 @@ static size_t popcount8(uint8_t b)
 
 /* One stored element j of the value array into d[i]. */
 static void put_value(const uint8_t *vals, size_t j, const mnw_blob *b,
-                      size_t es, int sgn, uint8_t *d, size_t i)
+                      mn_dtype dt, uint8_t *d, size_t i)
 {
+    size_t es = mn_dtype_size(dt);
     if (b->packing == MNW_PACK_NIBBLE) {
         unsigned v = (vals[j / 2] >> (4 * (j % 2))) & 15;
-        d[i] = (uint8_t)(sgn ? (int)(v ^ 8) - 8 : (int)v);
+        d[i] = (uint8_t)(dt == MN_DT_I8 ? (int)(v ^ 8) - 8 : (int)v);
+    } else if (b->packing == MNW_PACK_HALF && dt == MN_DT_F32) {
+        float f = mn_f16_to_f32(mnw_get16(vals + j * 2));
+        memcpy(d + i * 4, &f, 4);
+    } else if (b->packing == MNW_PACK_HALF && dt == MN_DT_I32) {
+        int32_t v = (int16_t)mnw_get16(vals + j * 2);
+        memcpy(d + i * 4, &v, 4);
+    } else if (b->packing == MNW_PACK_HALF) {
+        int64_t v = (int32_t)mnw_get32(vals + j * 4);
+        memcpy(d + i * 8, &v, 8);
     } else {
         mnw_copy_le(d + i * es, vals + j * es, 1, es);
     }
@@ -183,10 +250,9 @@ static void put_value(const uint8_t *vals, size_t j, const mnw_blob *b,
 static mn_status decode_gaps(const uint8_t *blob, const mnw_blob *b,
                              size_t numel, mn_tensor *t, mn_ctx *ctx)
 {
-    size_t es = mn_dtype_size(t->dtype), pos = 0, j = 0;
+    size_t pos = 0, j = 0;
     const uint8_t *codes = blob + 8;
     const uint8_t *vals = codes + pad8((b->ncodes + 1) / 2);
-    int sgn = t->dtype == MN_DT_I8;
     if (b->ncodes % 2 && codes[b->ncodes / 2] >> 4)
         return mn_error(ctx, MN_ERR_PARSE, "unused last gap code is not "
                         "zero");
@@ -204,7 +270,7 @@ static mn_status decode_gaps(const uint8_t *blob, const mnw_blob *b,
         if (j == b->nnz)
             return mn_error(ctx, MN_ERR_PARSE, "gap codes place more than "
                             "the %zu stored values", b->nnz);
-        put_value(vals, j++, b, es, sgn, t->data, pos++);
+        put_value(vals, j++, b, t->dtype, t->data, pos++);
     }
     if (j != b->nnz || numel - pos >= MNW_GAP_ESCAPE)
         return mn_error(ctx, MN_ERR_PARSE, "gap codes place %zu of %zu "
@@ -219,8 +285,8 @@ mn_status mnw_blob_decode(const uint8_t *blob, const mnw_blob *b,
     size_t es = mn_dtype_size(t->dtype), mask = (numel + 7) / 8, set = 0;
     const uint8_t *vals = blob;
     uint8_t *d = t->data;
-    int sgn = t->dtype == MN_DT_I8, nib = b->packing == MNW_PACK_NIBBLE;
-    if (b->layout == MNW_LAYOUT_DENSE && !nib) {
+    int nib = b->packing == MNW_PACK_NIBBLE;
+    if (b->layout == MNW_LAYOUT_DENSE && b->packing == MNW_PACK_NATIVE) {
         mnw_copy_le(d, blob, numel, es);
         return MN_OK;
     }
@@ -242,7 +308,7 @@ mn_status mnw_blob_decode(const uint8_t *blob, const mnw_blob *b,
     for (size_t i = 0, j = 0; i < numel; i++) {
         if (b->layout == MNW_LAYOUT_BITMASK && !(blob[i / 8] >> (i % 8) & 1))
             continue;
-        put_value(vals, j++, b, es, sgn, d, i);
+        put_value(vals, j++, b, t->dtype, d, i);
     }
     return MN_OK;
 }

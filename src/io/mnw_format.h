@@ -19,18 +19,25 @@
 
 #define MNW_MAGIC "MNW1"
 #define MNW_MAJOR 1 /* incompatible changes: readers refuse a newer major */
-#define MNW_MINOR 1 /* compatible additions (see docs/mnw-format.md);
-                            1: the GAPS layout, small blobs 8-aligned */
+#define MNW_MINOR 2 /* compatible additions (see docs/mnw-format.md);
+                            1: the GAPS layout, small blobs 8-aligned;
+                            2: HALF packing, deflated metadata sections,
+                            blobs not usable in place 8-aligned */
 
 #define MNW_HEADER_SIZE 64
 #define MNW_SECTION_ENTRY_SIZE 32
 #define MNW_SECTION_ALIGN 8  /* every section starts at a multiple of 8 */
 #define MNW_BLOB_ALIGN 64    /* the WEIGHTS section and every blob of at
                                 least MNW_BLOB_ALIGN bytes in it */
-#define MNW_SMALL_BLOB_ALIGN 8 /* blobs under MNW_BLOB_ALIGN bytes (1.1) */
-/* The alignment a blob of `size` bytes starts at. */
-#define MNW_BLOB_ALIGN_OF(size) \
-    ((size) >= MNW_BLOB_ALIGN ? MNW_BLOB_ALIGN : MNW_SMALL_BLOB_ALIGN)
+#define MNW_SMALL_BLOB_ALIGN 8 /* blobs under MNW_BLOB_ALIGN bytes (1.1),
+                                  and blobs a loader must decode (1.2) */
+/* The alignment a blob of `size` bytes starts at: 64 for one usable in
+ * place from a mapped file (DENSE and NATIVE, at least 64 bytes), else 8. */
+#define MNW_BLOB_ALIGN_OF(layout, packing, size)                          \
+    ((size) >= MNW_BLOB_ALIGN && (layout) == MNW_LAYOUT_DENSE &&          \
+             (packing) == MNW_PACK_NATIVE                                 \
+         ? MNW_BLOB_ALIGN                                                 \
+         : MNW_SMALL_BLOB_ALIGN)
 #define MNW_MAX_SECTIONS 64
 #define MNW_NO_STRING 0xFFFFFFFFu /* string index meaning "absent" (NULL) */
 #define MNW_CRC_OFFSET 24         /* header.crc32, zero while computing it */
@@ -45,8 +52,11 @@
  * refuse as damaged (the GAPS layout, a blob under 64 bytes at a multiple
  * of 8 only); they refuse the file by this flag instead. */
 #define MNW_FLAG_STORAGE_1_1 0x10000u
+/* Incompatible: 1.2 storage (HALF packing, a deflated section, a blob of
+ * 64 bytes or more that is not DENSE NATIVE at a multiple of 8 only). */
+#define MNW_FLAG_STORAGE_1_2 0x20000u
 #define MNW_FLAGS_INCOMPAT_MASK 0xFFFF0000u
-#define MNW_FLAGS_INCOMPAT_KNOWN MNW_FLAG_STORAGE_1_1
+#define MNW_FLAGS_INCOMPAT_KNOWN (MNW_FLAG_STORAGE_1_1 | MNW_FLAG_STORAGE_1_2)
 
 typedef struct mnw_header {     /* at offset 0, 64 bytes */
     uint8_t magic[4];           /* "MNW1" */
@@ -71,6 +81,13 @@ enum {
     MNW_SEC_WEIGHTS = 6  /* tensor blobs, each 64-byte aligned */
 };
 #define MNW_SECF_REQUIRED 0x1u /* an unknown kind with this flag: refuse */
+/* 1.2: the section's bytes are one zlib (RFC 1950) stream that inflates
+ * to exactly `reserved` bytes, the section's content (never WEIGHTS). */
+#define MNW_SECF_DEFLATE 0x2u
+#define MNW_SECF_KNOWN (MNW_SECF_REQUIRED | MNW_SECF_DEFLATE)
+/* a deflated section inflates to at most this many times its size plus
+ * 64 KiB (zlib's own limit is about 1032:1) */
+#define MNW_MAX_INFLATE_RATIO 1100
 
 typedef struct mnw_section {    /* 32 bytes */
     uint32_t kind;
@@ -78,7 +95,7 @@ typedef struct mnw_section {    /* 32 bytes */
     uint64_t offset;            /* from the start of the file */
     uint64_t size;
     uint32_t count;             /* records in the section */
-    uint32_t reserved;
+    uint32_t reserved;          /* MNW_SECF_DEFLATE: the inflated size */
 } mnw_section;
 
 typedef struct mnw_graph_head { /* 40 bytes, then u32 inputs[], outputs[] */
@@ -106,7 +123,9 @@ typedef struct mnw_value_head { /* 8 bytes */
 /* Tensor record: head, i64 dims[ndim], then mnw_tensor_tail. */
 enum { MNW_LAYOUT_DENSE = 0, MNW_LAYOUT_BITMASK = 1, MNW_LAYOUT_GAPS = 2 };
 #define MNW_GAP_ESCAPE 15 /* GAPS code: 15 more zeros, no value */
-enum { MNW_PACK_NATIVE = 0, MNW_PACK_NIBBLE = 1 };
+/* NIBBLE: int8/uint8 at 4 bits. HALF (1.2): float32 as float16, int32 as
+ * int16, int64 as int32, only when every value converts back exactly. */
+enum { MNW_PACK_NATIVE = 0, MNW_PACK_NIBBLE = 1, MNW_PACK_HALF = 2 };
 typedef struct mnw_tensor_head { /* 8 bytes */
     uint8_t dtype;
     uint8_t ndim;               /* 0..8 */
@@ -236,7 +255,10 @@ size_t mnw_blob_size(const mnw_blob *b, size_t numel, size_t es);
  * fits (and allowed); then bitmask when strictly smaller than dense, gaps
  * when strictly smaller than both (each when allowed). */
 void mnw_blob_plan(const mn_tensor *t, size_t numel, int allow_sparse,
-                   int allow_gaps, int allow_pack4, mnw_blob *b);
+                   int allow_gaps, int allow_pack4, int allow_half,
+                   mnw_blob *b);
+/* 1 when HALF packing is defined for the dtype (float32, int32, int64). */
+int mnw_half_ok(mn_dtype dt);
 /* Writes t's blob into dst (mnw_blob_size bytes, zeroed). */
 void mnw_blob_encode(const mn_tensor *t, size_t numel, const mnw_blob *b,
                      uint8_t *dst);

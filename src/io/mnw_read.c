@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include "core/graph.h"
 #include "io/mnw_format.h"
 #include "io/mnw_read.h"
@@ -63,7 +64,7 @@ static uint64_t str_hash(const char *s)
 static mn_status read_strings(reader *r)
 {
     const mnw_section *s = &r->sec[MNW_SEC_STRINGS];
-    const uint8_t *p = r->buf + s->offset, *end = p + s->size;
+    const uint8_t *p = r->data[MNW_SEC_STRINGS], *end = p + s->size;
     uint32_t *ht = NULL;
     size_t cap = 16;
     mn_status st = MN_OK;
@@ -160,12 +161,15 @@ mn_status mnw_read_tensor(reader *r, cursor *c, mn_tensor **out)
     if (ndim > MN_MAX_DIMS)
         return mn_error(r->ctx, MN_ERR_PARSE, "tensor rank %u exceeds %d",
                         ndim, MN_MAX_DIMS);
-    if (layout > MNW_LAYOUT_GAPS || packing > MNW_PACK_NIBBLE)
+    if (layout > MNW_LAYOUT_GAPS || packing > MNW_PACK_HALF)
         return mn_error(r->ctx, MN_ERR_UNSUPPORTED, "tensor storage (layout "
                         "%u, packing %u) is not known to this minnow", layout,
                         packing);
     if (packing == MNW_PACK_NIBBLE && dt != MN_DT_I8 && dt != MN_DT_U8)
         return mn_error(r->ctx, MN_ERR_PARSE, "4-bit packing of %s",
+                        mn_dtype_name((mn_dtype)dt));
+    if (packing == MNW_PACK_HALF && !mnw_half_ok((mn_dtype)dt))
+        return mn_error(r->ctx, MN_ERR_PARSE, "half-width packing of %s",
                         mn_dtype_name((mn_dtype)dt));
     es = mn_dtype_size((mn_dtype)dt);
     for (int k = 0; k < ndim; k++) {
@@ -179,7 +183,8 @@ mn_status mnw_read_tensor(reader *r, cursor *c, mn_tensor **out)
     }
     if (!rd64(c, &nnz) || !rd64(c, &off) || !rd64(c, &size))
         return mnw_truncated(r, "tensor record");
-    if (off % MNW_BLOB_ALIGN_OF(size) || off < r->blob_next ||
+    if (off % MNW_BLOB_ALIGN_OF(layout, packing, size) ||
+        off < r->blob_next ||
         off > ws->size ||
         size > ws->size - off)
         return mn_error(r->ctx, MN_ERR_PARSE, "tensor blob at %llu (+%llu "
@@ -337,7 +342,7 @@ static mn_status read_value(reader *r, cursor *c, uint32_t i)
 static mn_status read_values(reader *r)
 {
     const mnw_section *s = &r->sec[MNW_SEC_VALUES];
-    cursor c = {r->buf + s->offset, s->size, 0};
+    cursor c = {r->data[MNW_SEC_VALUES], s->size, 0};
     mn_graph *g = r->g;
     mn_status st;
     if (!fits(&c, s->count, 8) || s->count > INT_MAX / 2)
@@ -359,6 +364,34 @@ static mn_status read_values(reader *r)
 }
 
 /* ---- header and section table ---- */
+
+/* A deflated section's content into an owned buffer of exactly its
+ * declared size (bounded by the compressed size before allocating). */
+static mn_status inflate_section(reader *r, mnw_section *s, uint32_t raw)
+{
+    uLongf n = raw;
+    uLong in = (uLong)s->size;
+    uint8_t *buf;
+    int z;
+    if (s->kind == MNW_SEC_WEIGHTS || raw == 0 ||
+        raw > s->size * MNW_MAX_INFLATE_RATIO + 65536)
+        return mn_error(r->ctx, MN_ERR_PARSE, "section kind %u: deflated to "
+                        "%llu bytes from %u is not allowed", s->kind,
+                        (unsigned long long)s->size, raw);
+    if (!(buf = mn_malloc(raw)))
+        return mn_error(r->ctx, MN_ERR_OOM, "out of memory");
+    z = uncompress2(buf, &n, r->buf + s->offset, &in);
+    if (z != Z_OK || n != raw || in != s->size) {
+        free(buf);
+        return mn_error(r->ctx, MN_ERR_PARSE, "section kind %u: the deflated "
+                        "data is damaged or does not inflate to its %u bytes",
+                        s->kind, raw);
+    }
+    r->inflated[s->kind] = buf;
+    r->data[s->kind] = buf;
+    s->size = raw;
+    return MN_OK;
+}
 
 static mn_status read_header(reader *r)
 {
@@ -410,7 +443,8 @@ static mn_status read_header(reader *r)
     for (uint32_t i = 0; i < n_sec; i++) {
         const uint8_t *e = b + table + (uint64_t)i * esize;
         mnw_section s = {mnw_get32(e), mnw_get32(e + 4), mnw_get64(e + 8),
-                         mnw_get64(e + 16), mnw_get32(e + 24), 0};
+                         mnw_get64(e + 16), mnw_get32(e + 24),
+                         mnw_get32(e + 28)};
         if (s.offset < table + tsize || s.offset > r->len ||
             s.size > r->len - s.offset || s.offset % MNW_SECTION_ALIGN ||
             (s.kind == MNW_SEC_WEIGHTS && s.offset % MNW_BLOB_ALIGN))
@@ -430,6 +464,12 @@ static mn_status read_header(reader *r)
                 return mn_error(r->ctx, MN_ERR_PARSE, "section kind %u appears "
                                 "twice", s.kind);
             r->have[s.kind] = 1;
+            r->data[s.kind] = b + s.offset;
+            if (s.flags & MNW_SECF_DEFLATE) {
+                mn_status st = inflate_section(r, &s, s.reserved);
+                if (st != MN_OK)
+                    return st;
+            }
             r->sec[s.kind] = s;
         } else if (s.flags & MNW_SECF_REQUIRED)
             return mn_error(r->ctx, MN_ERR_UNSUPPORTED, "the file needs "
@@ -493,6 +533,8 @@ mn_status mn_graph_load_mnw_mem(const void *buf, size_t len, const char *label,
     }
     free(r.str);
     free(r.stamp);
+    for (int k = 0; k < 7; k++)
+        free(r.inflated[k]);
     if (st != MN_OK) {
         mn_graph_destroy(r.g);
         return mn_error_prefix(ctx, st, "%s", label);

@@ -22,7 +22,10 @@ typedef struct reader {
     const char *label;
     mn_ctx *ctx;
     unsigned minor;
-    mnw_section sec[7];      /* known sections by kind; size 0 if absent */
+    mnw_section sec[7];      /* known sections by kind; size 0 if absent
+                                (a deflated one: its inflated size) */
+    const uint8_t *data[7];  /* each known section's content */
+    uint8_t *inflated[7];    /* owned content of deflated sections */
     int have[7];
     const char **str;        /* into buf, each NUL-terminated */
     uint32_t n_str;

@@ -162,7 +162,7 @@ out:
 mn_status mnw_read_nodes(reader *r)
 {
     const mnw_section *s = &r->sec[MNW_SEC_NODES];
-    cursor c = {r->buf + s->offset, s->size, 0};
+    cursor c = {r->data[MNW_SEC_NODES], s->size, 0};
     mn_status st;
     if (!fits(&c, s->count, 32) || s->count > INT_MAX / 2)
         return mn_error(r->ctx, MN_ERR_PARSE, "%u nodes do not fit in their "
@@ -216,7 +216,7 @@ static mn_status read_io_list(reader *r, cursor *c, uint32_t n, int **list,
 mn_status mnw_read_graph(reader *r)
 {
     const mnw_section *s = &r->sec[MNW_SEC_GRAPH];
-    cursor c = {r->buf + s->offset, s->size, 0};
+    cursor c = {r->data[MNW_SEC_GRAPH], s->size, 0};
     mn_graph *g = r->g;
     uint32_t name, pn, pv, res, n_in, n_out;
     uint64_t ir, opset;
@@ -245,7 +245,7 @@ mn_status mnw_read_graph(reader *r)
 mn_status mnw_read_meta(reader *r)
 {
     const mnw_section *s = &r->sec[MNW_SEC_META];
-    cursor c = {r->buf + s->offset, s->size, 0};
+    cursor c = {r->data[MNW_SEC_META], s->size, 0};
     mn_graph *g = r->g;
     if (!r->have[MNW_SEC_META])
         return MN_OK;

@@ -3,13 +3,18 @@
  * Each section is built in its own growing buffer (strings are interned as
  * they are met, so every name is stored once), then header, section table
  * and sections are concatenated and the CRC filled in. Tensor blobs go to
- * the WEIGHTS buffer at 64-byte aligned offsets in the order their records
- * appear (values first, then node attributes), each in the smallest of:
- * dense, dense 4-bit packed (int8/uint8 within 4 bits), bitmask + non-zero
- * values (at full width or packed). Output depends only on the graph. */
+ * the WEIGHTS buffer in the order their records appear (values first,
+ * then node attributes), each in the smallest of: dense, bitmask or gaps +
+ * non-zero values, the values at full width, 4-bit packed (int8/uint8
+ * within 4 bits) or at half width (float32 exact in float16, int32 within
+ * int16, int64 within int32); blobs usable in place at 64-byte aligned
+ * offsets, the others at multiples of 8. The metadata sections are
+ * deflated when that makes them smaller. Output depends only on the graph
+ * (and zlib's deflate at level 9). */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include "core/graph.h"
 #include "io/mnw_format.h"
 #include "io/onnx_tensor.h"
@@ -193,17 +198,24 @@ static mn_status put_tensor(writer *w, wbuf *rec, const mn_tensor *t)
         return mn_error(w->ctx, MN_ERR_ARG, "tensor has no data");
     if (numel > SIZE_MAX / 16)
         return mn_error(w->ctx, MN_ERR_OOM, "tensor too large");
-    mnw_blob_plan(t, numel, !w->o.dense, !w->o.no_gaps, !w->o.no_pack4, &bl);
+    mnw_blob_plan(t, numel, !w->o.dense, !w->o.no_gaps, !w->o.no_pack4,
+                  !w->o.v1_1, &bl);
     size = mnw_blob_size(&bl, numel, es);
-    wb_align(w, wt, MNW_BLOB_ALIGN_OF(size));
+    wb_align(w, wt, w->o.v1_1 && size >= MNW_BLOB_ALIGN
+                        ? MNW_BLOB_ALIGN
+                        : MNW_BLOB_ALIGN_OF(bl.layout, bl.packing, size));
     off = wt->n;
     if (!(blob = wb_grow(w, wt, size)))
         return mn_error(w->ctx, MN_ERR_OOM, "out of memory");
     mnw_blob_encode(t, numel, &bl, blob);
     if (bl.layout != MNW_LAYOUT_DENSE)
         w->flags |= MNW_FLAG_SPARSE;
-    if (bl.layout == MNW_LAYOUT_GAPS || off % MNW_BLOB_ALIGN)
+    if (bl.layout == MNW_LAYOUT_GAPS ||
+        (off % MNW_BLOB_ALIGN && size < MNW_BLOB_ALIGN))
         w->flags |= MNW_FLAG_STORAGE_1_1;
+    if (bl.packing == MNW_PACK_HALF ||
+        (off % MNW_BLOB_ALIGN && size >= MNW_BLOB_ALIGN))
+        w->flags |= MNW_FLAG_STORAGE_1_2;
     if (bl.packing == MNW_PACK_NIBBLE)
         w->flags |= MNW_FLAG_PACK4;
     w->n_blobs++;
@@ -460,13 +472,43 @@ static const int order[] = {MNW_SEC_STRINGS, MNW_SEC_GRAPH, MNW_SEC_VALUES,
                             MNW_SEC_NODES, MNW_SEC_META, MNW_SEC_WEIGHTS};
 #define N_SECTIONS ((int)(sizeof order / sizeof order[0]))
 
+/* Replaces section s by its zlib stream when that is smaller (never
+ * WEIGHTS; not for v1_1 files); *raw gets the inflated size, 0 when the
+ * section stays as it is. */
+static mn_status deflate_section(writer *w, int s, uint32_t *raw)
+{
+    wbuf *b = &w->sec[s];
+    uLongf n;
+    uint8_t *z;
+    *raw = 0;
+    if (w->o.v1_1 || s == MNW_SEC_WEIGHTS || b->n < 64 || b->n > UINT32_MAX)
+        return MN_OK;
+    n = compressBound((uLong)b->n);
+    if (!(z = mn_malloc(n)))
+        return mn_error(w->ctx, MN_ERR_OOM, "out of memory");
+    if (compress2(z, &n, b->p, (uLong)b->n, 9) != Z_OK || n >= b->n) {
+        free(z);
+        return MN_OK;
+    }
+    *raw = (uint32_t)b->n;
+    free(b->p);
+    b->p = z;
+    b->n = b->cap = n;
+    w->flags |= MNW_FLAG_STORAGE_1_2;
+    return MN_OK;
+}
+
 static mn_status assemble(writer *w, void **out, size_t *out_len)
 {
     const mn_graph *g = w->g;
     size_t pos = MNW_HEADER_SIZE + N_SECTIONS * MNW_SECTION_ENTRY_SIZE;
     size_t offs[N_SECTIONS];
-    uint32_t counts[7] = {0};
+    uint32_t counts[7] = {0}, raw[7] = {0};
     uint8_t *f, *h;
+    mn_status st;
+    for (int s = 0; s < N_SECTIONS; s++)
+        if ((st = deflate_section(w, order[s], &raw[order[s]])) != MN_OK)
+            return st;
     counts[MNW_SEC_STRINGS] = w->n_str;
     counts[MNW_SEC_GRAPH] = 1;
     counts[MNW_SEC_VALUES] = (uint32_t)g->n_values;
@@ -496,10 +538,12 @@ static mn_status assemble(writer *w, void **out, size_t *out_len)
         const wbuf *b = &w->sec[order[s]];
         h = f + MNW_HEADER_SIZE + s * MNW_SECTION_ENTRY_SIZE;
         mnw_put32(h, (uint32_t)order[s]);
-        mnw_put32(h + 4, MNW_SECF_REQUIRED);
+        mnw_put32(h + 4, MNW_SECF_REQUIRED |
+                             (raw[order[s]] ? MNW_SECF_DEFLATE : 0));
         mnw_put64(h + 8, offs[s]);
         mnw_put64(h + 16, b->n);
         mnw_put32(h + 24, counts[order[s]]);
+        mnw_put32(h + 28, raw[order[s]]);
         if (b->n)
             memcpy(f + offs[s], b->p, b->n);
     }

@@ -48,6 +48,13 @@ uint16_t mn_q_f32_to_f16(float f)
     return (uint16_t)(sign | h);
 }
 
+float mn_q_scale_f16_grid(float s)
+{
+    if (!(s >= 0x1p-14f && s <= FP16_MAX))
+        return s;
+    return mn_f16_to_f32(mn_q_f32_to_f16(s));
+}
+
 int mn_q_fits_fp16(const mn_tensor *t)
 {
     for (int64_t i = 0; i < mn_tensor_numel(t); i++) {

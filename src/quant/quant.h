@@ -178,6 +178,11 @@ int mn_q_is_pass_op(const mn_node *n);
 
 /* float32 → float16 bits, round to nearest even (fp16.c). */
 uint16_t mn_q_f32_to_f16(float f);
+/* A weight scale moved to the nearest float16 value when float16 holds it
+ * as a normal number (2^-14 .. 65504), else s unchanged: .mnw then stores
+ * the scales at half width. The scale changes by at most 2^-11 of itself,
+ * so max|w|/s stays below 127.5 and no weight clips (fp16.c). */
+float mn_q_scale_f16_grid(float s);
 /* 1 when every value of float32 t is NaN or within float16's range. */
 int mn_q_fits_fp16(const mn_tensor *t);
 /* Float32 constant v becomes a float16 initializer and Cast(to float)

@@ -63,7 +63,7 @@ mn_status mn_q_weight_sym(const mn_tensor *w, int axis, int per_tensor,
                     s[k] = a;
             }
     for (int64_t k = 0; k < c; k++)
-        s[k] = mn_quant_sym_scale(s[k], qmax);
+        s[k] = mn_q_scale_f16_grid(mn_quant_sym_scale(s[k], qmax));
     for (int64_t o = 0; o < outer; o++)
         for (int64_t k = 0; k < c; k++)
             for (int64_t i = 0; i < inner; i++) {

@@ -9,12 +9,47 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 #include "core/graph.h"
 #include "io/mnw_format.h"
 #include "io/onnx_io.h"
 #include "minnow/mnw.h"
 #include "minnow/quant.h"
 #include "test.h"
+
+/* The content of section `kind` of .mnw file f (inflated into *owned, to
+ * free, when it is deflated), its size in *size; NULL when absent or
+ * damaged. */
+static inline const uint8_t *mnw_test_section(const uint8_t *f, size_t len,
+                                              uint32_t kind, size_t *size,
+                                              uint8_t **owned)
+{
+    const uint8_t *tab = f + mnw_get64(f + 32);
+    uint32_t nsec = mnw_get32(f + 28);
+    *owned = NULL;
+    for (uint32_t s = 0; s < nsec; s++) {
+        const uint8_t *e = tab + 32 * s;
+        uLongf raw = mnw_get32(e + 28);
+        uint64_t off = mnw_get64(e + 8), n = mnw_get64(e + 16);
+        if (mnw_get32(e) != kind || off > len || n > len - off)
+            continue;
+        if (!(mnw_get32(e + 4) & MNW_SECF_DEFLATE)) {
+            if (size)
+                *size = (size_t)n;
+            return f + off;
+        }
+        if (!(*owned = malloc(raw ? raw : 1)) ||
+            uncompress(*owned, &raw, f + off, (uLong)n) != Z_OK) {
+            free(*owned);
+            *owned = NULL;
+            return NULL;
+        }
+        if (size)
+            *size = raw;
+        return *owned;
+    }
+    return NULL;
+}
 
 static uint32_t rng_state = 12345;
 static inline uint32_t rnd(void)
@@ -342,6 +377,63 @@ static inline mn_graph *every_kind_graph(void)
     CHECK_OK(mn_graph_set_meta(g, "empty", "", &ctx), &ctx);
     CHECK_OK(mn_graph_toposort(g, &ctx), &ctx);
     return g;
+}
+
+/* The tensor record of value `name` in a VALUES section p: layout,
+ * packing, blob size and (when off is not NULL) blob offset; the record's
+ * address in *rec when rec is not NULL. */
+static inline int find_in_values(const uint8_t *p, const mn_graph *g,
+                                 const char *name, int *layout, int *packing,
+                                 uint64_t *size, uint64_t *off,
+                                 const uint8_t **rec)
+{
+    for (int i = 0; i < g->n_values; i++) {
+        int8_t nd = (int8_t)p[5];
+        uint8_t fl = p[6];
+        int hit = strcmp(g->values[i].name, name) == 0;
+        p += 8;
+        if (!(fl & MNW_VAL_INIT))
+            p += nd > 0 ? 12 * nd : 0;
+        if (fl & MNW_VAL_INIT) {
+            int tnd = p[1];
+            if (hit) {
+                *layout = p[2];
+                *packing = p[3];
+                *size = mnw_get64(p + 8 + 8 * tnd + 16);
+                if (off)
+                    *off = mnw_get64(p + 8 + 8 * tnd + 8);
+                if (rec)
+                    *rec = p;
+                return 1;
+            }
+            p += 8 + 8 * tnd + 24;
+        }
+        if (fl & MNW_VAL_QUANT)
+            p += 16 + 8 * mnw_get32(p + 8);
+        if (hit)
+            return 0;
+    }
+    return 0;
+}
+
+/* The same in file f (its VALUES section inflated when deflated). */
+static inline int find_blob(const uint8_t *f, size_t len, const mn_graph *g,
+                            const char *name, int *layout, int *packing,
+                            uint64_t *size, uint64_t *off)
+{
+    uint8_t *owned = NULL;
+    const uint8_t *p = mnw_test_section(f, len, MNW_SEC_VALUES, NULL, &owned);
+    int found =
+        p && find_in_values(p, g, name, layout, packing, size, off, NULL);
+    free(owned);
+    return found;
+}
+
+static inline int find_storage(const uint8_t *f, size_t len,
+                               const mn_graph *g, const char *name,
+                               int *layout, int *packing, uint64_t *size)
+{
+    return find_blob(f, len, g, name, layout, packing, size, NULL);
 }
 
 #endif

@@ -75,46 +75,6 @@ TEST(mnw_round_trip_peer_models_same_outputs_and_bytes)
     CHECK(models >= 5);
 }
 
-/* The tensor record of value `name` in file f (layout, packing, size). */
-static int find_storage(const uint8_t *f, size_t len, const mn_graph *g,
-                        const char *name, int *layout, int *packing,
-                        uint64_t *size)
-{
-    (void)len;
-    /* walk the VALUES section the same way the format describes it */
-    const uint8_t *tab = f + mnw_get64(f + 32), *vs = NULL, *p;
-    uint32_t nsec = mnw_get32(f + 28);
-    for (uint32_t s = 0; s < nsec; s++)
-        if (mnw_get32(tab + 32 * s) == MNW_SEC_VALUES)
-            vs = f + mnw_get64(tab + 32 * s + 8);
-    if (!vs)
-        return 0;
-    p = vs;
-    for (int i = 0; i < g->n_values; i++) {
-        int8_t nd = (int8_t)p[5];
-        uint8_t fl = p[6];
-        int hit = strcmp(g->values[i].name, name) == 0;
-        p += 8;
-        if (!(fl & MNW_VAL_INIT))
-            p += nd > 0 ? 12 * nd : 0;
-        if (fl & MNW_VAL_INIT) {
-            int tnd = p[1];
-            if (hit) {
-                *layout = p[2];
-                *packing = p[3];
-                *size = mnw_get64(p + 8 + 8 * tnd + 16);
-                return 1;
-            }
-            p += 8 + 8 * tnd + 24;
-        }
-        if (fl & MNW_VAL_QUANT)
-            p += 16 + 8 * mnw_get32(p + 8);
-        if (hit)
-            return 0;
-    }
-    return 0;
-}
-
 TEST(mnw_every_storage_round_trips_exactly)
 {
     mn_ctx ctx = {{0}};

@@ -120,7 +120,7 @@ TEST(mnw_versions_flags_and_unknown_sections)
     mnw_put32(f + 8, mnw_get32(f + 8) | 0x8000u);
     recrc(f, len);
     CHECK_OK(try_load(f, len, &ctx), &ctx);
-    mnw_put32(f + 8, mnw_get32(f + 8) | 0x20000u);
+    mnw_put32(f + 8, mnw_get32(f + 8) | 0x40000u);
     recrc(f, len);
     CHECK(try_load(f, len, &ctx) == MN_ERR_UNSUPPORTED);
     mnw_put32(f + 8, mnw_get32(f + 8) & 0xffffu);
@@ -245,7 +245,7 @@ TEST(mnw_gaps_blob_damage_fails_cleanly)
     CHECK_EQ_INT(mnw_get64(blob), 19);
     /* 1.0 readers must refuse the file by the incompatible flag */
     CHECK(mnw_get32(f + 8) & MNW_FLAG_STORAGE_1_1);
-    CHECK_EQ_INT(mnw_get16(f + 6), 1);
+    CHECK_EQ_INT(mnw_get16(f + 6), MNW_MINOR);
     CHECK_OK(mn_graph_load_mnw_mem(f, len, "g.mnw", &g, &ctx), &ctx);
     if (g) {
         const mn_tensor *t = g->values[0].init;
