@@ -130,6 +130,8 @@ size_t mn_conv2d_f32_scratch(const mn_conv_params *p)
         return mn_dwconv_f32_active(p) ? 0 : mn_ref_conv2d_f32_scratch(p);
     if (!kr)
         return mn_ref_conv2d_f32_scratch(p);
+    if (mn_conv_direct_f32_ok(kr, p))
+        return mn_conv_direct_f32_scratch(p);
     return mn_sgemm_thread_scratch(kr, p->oh * p->ow,
                                    p->c / p->group * p->kh * p->kw);
 }
@@ -161,6 +163,10 @@ void mn_conv2d_f32(mn_pool *pool, const mn_conv_params *p, const float *x,
     if (!kr) {
         mn_ref_conv2d_f32(p, x, w, b, y, scratch);
         mn_act_apply(act, residual, y, ny);
+        return;
+    }
+    if (mn_conv_direct_f32_ok(kr, p)) {
+        mn_conv_direct_f32(kr, pool, p, x, w, b, act, residual, y, scratch);
         return;
     }
     int64_t cg = p->c / p->group, mg = p->m / p->group;

@@ -60,6 +60,12 @@ typedef void (*mn_sgemm_tile_fn)(int64_t kc, const float *a, int64_t lda,
                                  const float *b, int64_t ldb, float *c,
                                  int64_t ldc, int mr, int nr,
                                  const mn_tile_epi *e);
+/* The same tile with row p of B at b + boff[p] (columns past nr never
+ * read): the direct convolution's rows of a padded input. */
+typedef void (*mn_sgemm_tile_off_fn)(int64_t kc, const float *a, int64_t lda,
+                                     const float *b, const int64_t *boff,
+                                     float *c, int64_t ldc, int mr, int nr,
+                                     const mn_tile_epi *e);
 
 /* y[j] (j < n) for one row x[k]; the epilogue as a tile's with rows = 1,
  * accumulate 0, last 1 (res[j] contiguous like y):
@@ -79,6 +85,7 @@ typedef struct mn_kernels_f32 {
     const char *name;
     int mr, nr, vec;       /* tile rows, max tile columns, floats/vector */
     mn_sgemm_tile_fn tile;
+    mn_sgemm_tile_off_fn tile_off; /* NULL: no direct convolution */
     mn_sgemv_fn gemv_n, gemv_t;
 } mn_kernels_f32;
 
@@ -130,6 +137,20 @@ void mn_sgemm_run(const mn_kernels_f32 *kr, mn_pool *pool, int64_t m,
                   int64_t n, int64_t k, float alpha, const float *a,
                   int64_t lda, const mn_bsrc *bs, float beta, float *c,
                   int64_t ldc, const mn_epilogue *epi, void *scratch);
+
+/* ---- direct convolution (conv_direct_f32.c) ---- */
+
+/* 1 when p runs on the direct path with kr: stride 1, no dilation, a
+ * kernel larger than 1×1, not depthwise, output rows that fill most
+ * vector lanes, and kr has a tile_off kernel. */
+int mn_conv_direct_f32_ok(const mn_kernels_f32 *kr, const mn_conv_params *p);
+/* Scratch bytes: one padded group input and the tap offsets. */
+size_t mn_conv_direct_f32_scratch(const mn_conv_params *p);
+/* y = act(conv(x, w) + b + residual) for every image and group. */
+void mn_conv_direct_f32(const mn_kernels_f32 *kr, mn_pool *pool,
+                        const mn_conv_params *p, const float *x,
+                        const float *w, const float *b, const mn_act *act,
+                        const float *residual, float *y, void *scratch);
 
 /* ---- depthwise ---- */
 

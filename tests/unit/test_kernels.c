@@ -419,6 +419,13 @@ static const ccase conv_fixed[] = {
     {1, 32, 30, 30, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 64, 1, 2, 0},
     {1, 48, 40, 40, 48, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, 48, 1, 4, 1},
+    /* direct path: stride 2 on odd sizes with a residual, threaded; more
+     * than 256 taps (several k blocks) with a residual; few channels
+     * (split over positions); two groups with a residual */
+    {1, 32, 29, 31, 40, 3, 3, 2, 2, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1},
+    {2, 40, 12, 12, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1},
+    {1, 16, 40, 40, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+    {1, 12, 16, 16, 12, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, 2, 1, 1, 1},
 };
 
 static void random_conv(ccase *cc)
@@ -474,6 +481,33 @@ TEST(kernels_conv_vs_reference)
 
 /* The depthwise kernel really is the AVX-512 one for strides 1/2 (and
  * falls back for others), so the cases above exercise it. */
+/* Stride-1/2 undilated k×k convolutions take the direct path at the
+ * AVX-512 level (so the cases above exercise it), the others do not. */
+TEST(kernels_conv_direct_dispatch)
+{
+    ccase cc = conv_fixed[0];
+    mn_conv_params p = conv_params(&cc);
+    if (use_level(MN_ISA_AVX512)) {
+        const mn_kernels_f32 *kr = mn_kernels_f32_active();
+        CHECK(mn_conv_direct_f32_ok(kr, &p));
+        p.sh = p.sw = 2;
+        CHECK(mn_conv_direct_f32_ok(kr, &p));
+        p.dh = p.dw = 2; /* dilated */
+        CHECK(!mn_conv_direct_f32_ok(kr, &p));
+        cc = conv_fixed[2]; /* 1×1: a plain GEMM */
+        p = conv_params(&cc);
+        CHECK(!mn_conv_direct_f32_ok(kr, &p));
+        cc = conv_fixed[10]; /* depthwise */
+        p = conv_params(&cc);
+        CHECK(!mn_conv_direct_f32_ok(kr, &p));
+    }
+    if (use_level(MN_ISA_AVX2)) {
+        p = conv_params(&conv_fixed[0]);
+        CHECK(!mn_conv_direct_f32_ok(mn_kernels_f32_active(), &p));
+    }
+    mn_isa_force(MN_ISA_COUNT);
+}
+
 TEST(kernels_depthwise_dispatch)
 {
     ccase cc = conv_fixed[10];

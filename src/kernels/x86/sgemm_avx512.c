@@ -67,22 +67,30 @@ MN_INLINE void store_vec(__m512 r, float *cp, __mmask16 m, float brow,
                       bc ? bc + 2 * VL : NULL, rr ? rr + 2 * VL : NULL, e); \
     }
 
+/* Row p of B at b + p·ldb, or at b + boff[p] when boff is not NULL (the
+ * direct convolution: each tap's row of a padded input; the two are
+ * instantiated separately, so the test folds away). */
 MN_INLINE void tile_body(const int mr, const int nv, int64_t kc, const float *a,
-                         int64_t lda, const float *b, int64_t ldb, float *c,
-                         int64_t ldc, int nr, const mn_tile_epi *e)
+                         int64_t lda, const float *b, int64_t ldb,
+                         const int64_t *boff, float *c, int64_t ldc, int nr,
+                         const mn_tile_epi *e)
 {
+    const float *b_at = b;
     const __mmask16 ml = mn_tail_mask16(nr - (nv - 1) * VL);
     const __mmask16 full = (__mmask16)0xFFFF;
     ACC_DECL(0) ACC_DECL(1) ACC_DECL(2) ACC_DECL(3)
     ACC_DECL(4) ACC_DECL(5) ACC_DECL(6) ACC_DECL(7)
     for (int64_t p = 0; p < kc; p++) {
         __m512 b0, b1 = _mm512_setzero_ps(), b2 = b1;
+        if (boff)
+            b = b_at + boff[p];
         b0 = _mm512_maskz_loadu_ps(nv == 1 ? ml : full, b);
         if (nv > 1)
             b1 = _mm512_maskz_loadu_ps(nv == 2 ? ml : full, b + VL);
         if (nv > 2)
             b2 = _mm512_maskz_loadu_ps(ml, b + 2 * VL);
-        b += ldb;
+        if (!boff)
+            b += ldb;
         ACC_FMA(0) ACC_FMA(1) ACC_FMA(2) ACC_FMA(3)
         ACC_FMA(4) ACC_FMA(5) ACC_FMA(6) ACC_FMA(7)
     }
@@ -95,7 +103,14 @@ MN_INLINE void tile_body(const int mr, const int nv, int64_t kc, const float *a,
                                const float *b, int64_t ldb, float *c,       \
                                int64_t ldc, int nr, const mn_tile_epi *e)   \
     {                                                                       \
-        tile_body(R, V, kc, a, lda, b, ldb, c, ldc, nr, e);                 \
+        tile_body(R, V, kc, a, lda, b, ldb, NULL, c, ldc, nr, e);           \
+    }                                                                       \
+    static void tile_off_##R##_##V(int64_t kc, const float *a, int64_t lda, \
+                                   const float *b, const int64_t *boff,     \
+                                   float *c, int64_t ldc, int nr,           \
+                                   const mn_tile_epi *e)                    \
+    {                                                                       \
+        tile_body(R, V, kc, a, lda, b, 0, boff, c, ldc, nr, e);             \
     }
 #define TILE_ROW(R) TILE(R, 1) TILE(R, 2) TILE(R, 3)
 TILE_ROW(1) TILE_ROW(2) TILE_ROW(3) TILE_ROW(4)
@@ -112,6 +127,22 @@ static void sgemm_tile(int64_t kc, const float *a, int64_t lda,
                        int mr, int nr, const mn_tile_epi *e)
 {
     tiles[mr - 1][(nr + VL - 1) / VL - 1](kc, a, lda, b, ldb, c, ldc, nr, e);
+}
+
+typedef void (*tile_off_fn)(int64_t, const float *, int64_t, const float *,
+                            const int64_t *, float *, int64_t, int,
+                            const mn_tile_epi *);
+#define TOROW(R) {tile_off_##R##_1, tile_off_##R##_2, tile_off_##R##_3}
+static const tile_off_fn tiles_off[MR][NV] = {
+    TOROW(1), TOROW(2), TOROW(3), TOROW(4),
+    TOROW(5), TOROW(6), TOROW(7), TOROW(8)};
+
+static void sgemm_tile_off(int64_t kc, const float *a, int64_t lda,
+                           const float *b, const int64_t *boff, float *c,
+                           int64_t ldc, int mr, int nr, const mn_tile_epi *e)
+{
+    tiles_off[mr - 1][(nr + VL - 1) / VL - 1](kc, a, lda, b, boff, c, ldc, nr,
+                                              e);
 }
 
 /* ---- GEMV ---- */
@@ -220,6 +251,7 @@ static const mn_kernels_f32 kernels = {
     .nr = NV * VL,
     .vec = VL,
     .tile = sgemm_tile,
+    .tile_off = sgemm_tile_off,
     .gemv_n = gemv_n,
     .gemv_t = gemv_t,
 };

@@ -1,0 +1,225 @@
+/* Direct float32 convolution for undilated k×k convolutions (k > 1, not
+ * depthwise) with stride 1 or 2.
+ *
+ * The group's input is copied once into zero-padded phase planes: for
+ * stride s, s×s planes per channel, plane (u, v) holding the padded input
+ * at rows i·s + u and columns j·s + v, Hq = OH + (kh−1)/s rows of
+ * Wq = OW + (kw−1)/s columns (stride 1: one plane, the padded input).
+ * Output pixel (oh, ow) then reads tap (c, ki, kj) at
+ *     plane (c, ki % s, kj % s) [oh + ki/s][ow + kj/s],
+ * so for a run of output pixels the input of every tap is one contiguous
+ * run, at a fixed offset boff[tap] from the run's start, and the GEMM tile
+ * reads B straight from the planes (kr->tile_off): no im2col matrix, no
+ * packed panels.
+ *
+ * Tiles of 8 channels × 48 pixels run over the "wide" grid of Hq×Wq
+ * positions j = oh·Wq + ow, whose columns ow ≥ OW are computed and
+ * dropped (so every tile but the last uses all its vector lanes, even for
+ * 7×7 outputs). A residual is first copied into the grid, the tiles add
+ * their sums to it (beta 1) with the fused bias and activation, and the
+ * valid columns are then copied into y.
+ * Reductions run in blocks of KC taps; a task is a range of output
+ * channels × a range of wide positions, looping over the k blocks
+ * outermost so each block of weights is reused across its positions.
+ *
+ * Per output element the sum runs over the taps in order, in the same k
+ * blocks whatever the partition: results do not depend on the thread
+ * count. They can differ from the im2col path by float rounding only. */
+#include <string.h>
+#include "kernels/kernels_f32.h"
+
+#define KC 256        /* taps per reduction block */
+#define MIN_PAR_MACS 262144.0
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+typedef struct geom {
+    int64_t s, hq, wq, plane_q; /* stride, phase plane rows, cols, size */
+    int64_t in_floats;          /* the planes of one group */
+    int64_t out_floats;         /* the wide-grid output of one group */
+} geom;
+
+static geom geometry(const mn_conv_params *p)
+{
+    geom g;
+    g.s = p->sh;
+    g.hq = p->oh + (p->kh - 1) / g.s;
+    g.wq = p->ow + (p->kw - 1) / g.s;
+    g.plane_q = g.hq * g.wq;
+    g.in_floats = (p->c / p->group * g.s * g.s * g.plane_q + 15) / 16 * 16;
+    g.out_floats = (p->m / p->group * g.plane_q + 15) / 16 * 16;
+    return g;
+}
+
+int mn_conv_direct_f32_ok(const mn_kernels_f32 *kr, const mn_conv_params *p)
+{
+    return kr && kr->tile_off && p->sh == p->sw && (p->sh == 1 || p->sh == 2) &&
+           p->dh == 1 && p->dw == 1 && p->kh * p->kw > 1 &&
+           !mn_ref_conv2d_is_depthwise(p) && p->oh >= 1 && p->ow >= 1;
+}
+
+size_t mn_conv_direct_f32_scratch(const mn_conv_params *p)
+{
+    const mn_kernels_f32 *kr = mn_kernels_f32_active();
+    int64_t k = p->c / p->group * p->kh * p->kw;
+    geom g;
+    if (!mn_conv_direct_f32_ok(kr, p))
+        return 0;
+    g = geometry(p);
+    return (size_t)(g.in_floats + g.out_floats) * sizeof(float) +
+           (size_t)k * sizeof(int64_t);
+}
+
+typedef struct direct_job {
+    const mn_kernels_f32 *kr;
+    const mn_conv_params *p;
+    geom g;
+    const float *xp, *w, *b, *res; /* planes; the group's w, b, residual */
+    const int64_t *boff;
+    const mn_act *act;
+    float *y, *wy;   /* the group's output; wide-grid scratch */
+    int64_t k, mg;   /* taps, output channels per group */
+    int64_t tm, tj, ntm; /* task extents: channels, wide positions */
+} direct_job;
+
+static void direct_task(void *arg, int64_t t, int thread)
+{
+    const direct_job *J = arg;
+    const mn_conv_params *p = J->p;
+    const mn_kernels_f32 *kr = J->kr;
+    int64_t m_lo = (t % J->ntm) * J->tm, m_hi = min64(J->mg, m_lo + J->tm);
+    int64_t j_lo = (t / J->ntm) * J->tj, nr = kr->nr, pq = J->g.plane_q;
+    /* wide positions [j_lo, j_hi) of the grid's used part */
+    int64_t j_hi = min64((p->oh - 1) * J->g.wq + p->ow, j_lo + J->tj);
+    (void)thread;
+    for (int64_t p0 = 0; p0 < J->k; p0 += KC) {
+        int64_t kc = min64(KC, J->k - p0);
+        mn_tile_epi e = {.alpha = 1.0f, .beta = J->res ? 1.0f : 0.0f,
+                         .accumulate = p0 > 0, .last = p0 + kc >= J->k,
+                         .act = *J->act};
+        for (int64_t m0 = m_lo; m0 < m_hi; m0 += kr->mr) {
+            int mr = (int)min64(kr->mr, m_hi - m0);
+            const float *a = J->w + m0 * J->k + p0;
+            e.bias_row = J->b ? J->b + m0 : NULL;
+            for (int64_t j = j_lo; j < j_hi; j += nr)
+                kr->tile_off(kc, a, J->k, J->xp + j, J->boff + p0,
+                             J->wy + m0 * pq + j, pq, mr,
+                             (int)min64(nr, j_hi - j), &e);
+        }
+    }
+}
+
+/* Output channel m between y's layout and the grid: into the grid (the
+ * residual, before the tiles) or out of it (the result, after them). */
+static void copy_rows(const direct_job *J, int64_t m, const float *from,
+                      int into_grid)
+{
+    const mn_conv_params *p = J->p;
+    int64_t plane = p->oh * p->ow;
+    for (int64_t oh = 0; oh < p->oh; oh++) {
+        float *g = J->wy + m * J->g.plane_q + oh * J->g.wq;
+        if (into_grid)
+            memcpy(g, from + m * plane + oh * p->ow, (size_t)p->ow * sizeof *g);
+        else
+            memcpy(J->y + m * plane + oh * p->ow, g, (size_t)p->ow * sizeof *g);
+    }
+}
+
+static void residual_task(void *arg, int64_t m, int thread)
+{
+    const direct_job *J = arg;
+    (void)thread;
+    copy_rows(J, m, J->res, 1);
+}
+
+static void compact_task(void *arg, int64_t m, int thread)
+{
+    (void)thread;
+    copy_rows(arg, m, NULL, 0);
+}
+
+/* The group's channels into the zero-padded phase planes. */
+static void pad_input(const mn_conv_params *p, const geom *g, const float *xg,
+                      float *xp)
+{
+    int64_t cg = p->c / p->group, s = g->s;
+    for (int64_t c = 0; c < cg; c++)
+        for (int64_t u = 0; u < s; u++)
+            for (int64_t v = 0; v < s; v++) {
+                float *d = xp + ((c * s + u) * s + v) * g->plane_q;
+                /* plane column j is padded column j·s + v: input column
+                 * j·s + v − pl, valid for j in [lo, hi) */
+                int64_t lo = ceil_div(max64(0, p->pl - v), s);
+                int64_t hi = max64(lo, min64(g->wq,
+                                             ceil_div(p->w + p->pl - v, s)));
+                lo = min64(lo, g->wq);
+                for (int64_t i = 0; i < g->hq; i++, d += g->wq) {
+                    int64_t ih = i * s + u - p->pt;
+                    if (ih < 0 || ih >= p->h) {
+                        memset(d, 0, (size_t)g->wq * sizeof *d);
+                        continue;
+                    }
+                    const float *src = xg + (c * p->h + ih) * p->w;
+                    for (int64_t j = 0; j < lo; j++) /* a pad or two */
+                        d[j] = 0.0f;
+                    if (s == 1)
+                        memcpy(d + lo, src + lo - p->pl,
+                               (size_t)(hi - lo) * sizeof *d);
+                    else
+                        for (int64_t j = lo; j < hi; j++)
+                            d[j] = src[j * s + v - p->pl];
+                    for (int64_t j = hi; j < g->wq; j++)
+                        d[j] = 0.0f;
+                }
+            }
+}
+
+void mn_conv_direct_f32(const mn_kernels_f32 *kr, mn_pool *pool,
+                        const mn_conv_params *p, const float *x,
+                        const float *w, const float *b, const mn_act *act,
+                        const float *residual, float *y, void *scratch)
+{
+    int64_t cg = p->c / p->group, mg = p->m / p->group;
+    int64_t k = cg * p->kh * p->kw, plane = p->oh * p->ow;
+    geom g = geometry(p);
+    float *xp = scratch, *wy = xp + g.in_floats;
+    int64_t *boff = (int64_t *)(wy + g.out_floats);
+    double macs = (double)mg * (double)plane * (double)k;
+    int threads = macs >= MIN_PAR_MACS ? mn_pool_threads(pool) : 1;
+    int64_t span = (p->oh - 1) * g.wq + p->ow, q = 0;
+    direct_job J = {.kr = kr, .p = p, .g = g, .xp = xp, .boff = boff,
+                    .act = act, .wy = wy, .k = k, .mg = mg, .tm = mg,
+                    .tj = span};
+    for (int64_t c = 0; c < cg; c++)
+        for (int64_t ki = 0; ki < p->kh; ki++)
+            for (int64_t kj = 0; kj < p->kw; kj++)
+                boff[q++] = ((c * g.s + ki % g.s) * g.s + kj % g.s) *
+                                g.plane_q + ki / g.s * g.wq + kj / g.s;
+    /* channels when there are enough for every thread, else positions in
+     * whole tiles; up to 4 tasks per thread so the pool can balance them */
+    if (threads > 1) {
+        int64_t parts = 4 * threads;
+        if (mg >= 2 * threads * kr->mr)
+            J.tm = ceil_div(ceil_div(mg, min64(parts, ceil_div(mg, kr->mr))),
+                            kr->mr) * kr->mr;
+        else
+            J.tj = ceil_div(ceil_div(span, parts), kr->nr) * kr->nr;
+    }
+    J.ntm = ceil_div(mg, J.tm);
+    for (int64_t in = 0; in < p->n; in++)
+        for (int64_t gi = 0; gi < p->group; gi++) {
+            int64_t yo = (in * p->m + gi * mg) * plane;
+            pad_input(p, &g, x + (in * p->c + gi * cg) * p->h * p->w, xp);
+            J.w = w + gi * mg * k;
+            J.b = b ? b + gi * mg : NULL;
+            J.res = residual ? residual + yo : NULL;
+            J.y = y + yo;
+            if (residual)
+                mn_pool_run(threads > 1 ? pool : NULL, residual_task, &J, mg);
+            mn_pool_run(threads > 1 ? pool : NULL, direct_task, &J,
+                        J.ntm * ceil_div(span, J.tj));
+            mn_pool_run(threads > 1 ? pool : NULL, compact_task, &J, mg);
+        }
+}
