@@ -232,7 +232,16 @@ static void maxpool_f32_fast(const win3 *q, int64_t planes, const float *x,
             memcpy(row, first, (size_t)w * sizeof *row);
             for (int64_t t = l1 + 1; t < h1; t++)
                 kq->vmaxf(row, xp + (r0 + t) * w, w);
-            for (int64_t ow = 0; ow < ow_n; ow++) {
+            int64_t ow = 0;
+            if (q->k[2] == 2 && q->s[2] == 2 && q->pb[2] == 0)
+                /* the common 2×2/2 window, without the per-window bounds:
+                 * the same comparisons as the loop below */
+                for (; ow < ow_n && 2 * ow + 1 < w; ow++) {
+                    float a = row[2 * ow], c = row[2 * ow + 1];
+                    float f = first[2 * ow];
+                    yo[ow] = f != f ? f : c > a ? c : a;
+                }
+            for (; ow < ow_n; ow++) {
                 int64_t c0 = ow * q->s[2] - q->pb[2];
                 int64_t lo = c0 < 0 ? -c0 : 0;
                 int64_t hi = w - c0 < q->k[2] ? w - c0 : q->k[2];

@@ -314,6 +314,50 @@ TEST(maxpool_f32_nan_as_tap_scan)
     mn_isa_force(MN_ISA_COUNT);
 }
 
+/* The same rule through the 2×2/2 shortcut, over
+ *   [ 1  N  3  4 ]    window (0,0): 1 N / 4 5 → 5;  (0,1): 3 4 / N 1 → 4
+ *   [ 4  5  N  1 ]    window (1,0): N 8 / 7 6 → NaN (first tap)
+ *   [ N  8  2  9 ]    window (1,1): 2 9 / 5 N → 9
+ *   [ 7  6  5  N ]  (and a 5-wide copy whose last column no window reads) */
+TEST(maxpool_f32_2x2_stride2_nan_as_tap_scan)
+{
+    static const mn_isa lv[] = {MN_ISA_REF, MN_ISA_AVX2};
+    const float v[16] = {1, NAN, 3, 4, 4, 5, NAN, 1,
+                         NAN, 8, 2, 9, 7, 6, 5, NAN};
+    float xv[20];
+    for (int wide = 0; wide < 2; wide++) {
+        int w = 4 + wide;
+        for (int r = 0; r < 4; r++)
+            for (int c = 0; c < w; c++)
+                xv[r * w + c] = c < 4 ? v[r * 4 + c] : 100.0f;
+        mn_tensor x = {.dtype = MN_DT_F32, .ndim = 4, .dims = {1, 1, 4, w},
+                       .data = xv};
+        const mn_tensor *in[1] = {&x};
+        for (size_t l = 0; l < sizeof lv / sizeof lv[0]; l++) {
+            mn_node nd;
+            mn_ctx ctx = {{0}};
+            mn_tensor out[1];
+            mn_isa_force(lv[l]);
+            otu_node(&nd, "MaxPool");
+            otu_ints(&nd, "kernel_shape", (int64_t[]){2, 2}, 2);
+            otu_ints(&nd, "strides", (int64_t[]){2, 2}, 2);
+            CHECK_OK(otu_run(&mn_opdef_maxpool, &nd, in, 1, out, 1, &ctx),
+                     &ctx);
+            const float *y = out[0].data;
+            CHECK_EQ_INT(out[0].dims[3], 2);
+            if (y) {
+                CHECK(y[0] == 5.0f);
+                CHECK(y[1] == 4.0f);
+                CHECK(y[2] != y[2]);
+                CHECK(y[3] == 9.0f);
+            }
+            otu_out_free(out, 1);
+            otu_node_free(&nd);
+        }
+    }
+    mn_isa_force(MN_ISA_COUNT);
+}
+
 TEST(globalavgpool_mean)
 {
     mn_node nd;
