@@ -88,6 +88,13 @@ assert not {'Add', 'GlobalAveragePool', 'Relu'} & set(ops), ops
 " && ok || bad "resnet_tiny int8 should hold 2 QLinearAdd, 1 QLinearGlobalAveragePool"
 expect 0 "resnet int8 runs" -- $M run "$T/r8.onnx" \
   -i tests/data/peers/resnet_tiny.input.npy -o "$T/r8out"
+# --keep-float on an Add between quantized tensors: it runs integer anyway,
+# and the command says so instead of ignoring the request
+expect 0 "keep-float on an int8 Add" -- $M quantize $PEER --mode int8 \
+  --calib npy:tests/data/peers/resnet_tiny.input.npy \
+  --keep-float /layer1/Add -o "$T/kf.onnx"
+grep -q "warning: --keep-float /layer1/Add: .*integer operator" "$T/err" &&
+  ok || bad "keep-float on a quantized Add should warn: $(head -2 "$T/err")"
 
 # ---- the other modes write files minnow runs ----
 for mode in dynamic float16 int4; do

@@ -100,6 +100,11 @@ typedef struct mn_quant_report {
     mn_quant_mode mode;
     int quantized_layers; /* Conv/Gemm/MatMul with quantized weights */
     int kept_float;       /* such layers left in float (--keep-float) */
+    /* --keep-float names of elementwise ops between quantized tensors,
+     * which run as integer operators anyway (QLinearAdd, ...: ONNX Runtime
+     * fuses DequantizeLinear-op-QuantizeLinear the same way): how many,
+     * and the index in opts->keep_float of the first (-1: none). */
+    int keep_float_int, keep_float_int_first;
     int tensors;          /* activation tensors given quantization params */
     int integer_ops;      /* integer-kernel nodes after lowering */
     /* Nodes still computing in float between a DequantizeLinear and a

@@ -448,6 +448,24 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* --keep-float names that ended up as integer operators (see
+ * mn_quant_report.keep_float_int). */
+static void count_keep_int(const mn_graph *g, const mn_quant_opts *o,
+                           mn_quant_report *rep)
+{
+    rep->keep_float_int = 0;
+    rep->keep_float_int_first = -1;
+    for (int k = 0; k < o->n_keep_float; k++)
+        for (int i = 0; i < g->n_nodes; i++)
+            if (o->keep_float[k] && g->nodes[i].name &&
+                !strcmp(g->nodes[i].name, o->keep_float[k]) &&
+                !strncmp(g->nodes[i].op_type, "QLinear", 7)) {
+                if (!rep->keep_float_int++)
+                    rep->keep_float_int_first = k;
+                break;
+            }
+}
+
 mn_status mn_quantize(mn_graph *g, const mn_quant_opts *opts,
                       mn_quant_report *rep, mn_ctx *ctx)
 {
@@ -534,13 +552,16 @@ mn_status mn_quantize(mn_graph *g, const mn_quant_opts *opts,
          * (as ONNX Runtime and mn_quant_lower run them) */
         mn_graph *low = NULL;
         if ((st = mn_graph_clone(g, &low, ctx)) == MN_OK &&
-            (st = mn_quant_lower(low, NULL, ctx)) == MN_OK)
+            (st = mn_quant_lower(low, NULL, ctx)) == MN_OK) {
             mn_quant_count_ops(low, rep);
+            count_keep_int(low, opts, rep);
+        }
         mn_graph_destroy(low);
         if (st != MN_OK)
             return st;
     } else {
         mn_quant_count_ops(g, rep);
+        count_keep_int(g, opts, rep);
     }
     if (opts->strict && rep->float_ops > 0) {
         char kinds[256] = "";

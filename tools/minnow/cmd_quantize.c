@@ -390,6 +390,15 @@ int cmd_quantize(int argc, char **argv)
         fprintf(stderr, "minnow: warning: %d ops stay float between "
                         "DequantizeLinear and QuantizeLinear (--strict "
                         "refuses)\n", r.float_ops);
+    /* an elementwise op between quantized tensors is requantized anyway:
+     * say so rather than ignore the request silently */
+    if (r.keep_float_int > 0)
+        fprintf(stderr, "minnow: warning: --keep-float %s%s: its inputs and "
+                "output are quantized, so it runs as an integer operator "
+                "(ONNX Runtime fuses DequantizeLinear-op-QuantizeLinear the "
+                "same way); keep its neighbouring layers in float to keep it "
+                "float\n", keep[r.keep_float_int_first],
+                r.keep_float_int > 1 ? " (and others)" : "");
     print_report(path, out, &o, &r, file_size(path), file_size(out),
                  eval ? &ev : NULL, json, an.n ? &an : NULL,
                  have_max_drop ? &mx : NULL, max_drop);
