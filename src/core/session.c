@@ -9,46 +9,9 @@
  * allocates nothing. */
 #include <stdlib.h>
 #include <string.h>
-#include "core/session.h"
+#include "core/session_int.h"
 #include "core/pool.h"
 #include "ops/ops.h"
-
-typedef struct step {
-    int node;
-    const mn_op_def *def;
-    int in_off, out_off; /* into s->in_ptrs / s->out_ptrs */
-    int view;            /* output 0 aliases input view_slot (0 unless a
-                            fused Add's) */
-    size_t scratch_bytes;
-    int scratch_buf;     /* index into s->bufs, or -1 */
-    mn_fused_act act;    /* activation fused into this step's store */
-    int residual;        /* value added before act (fused Add), or -1 */
-    int view_slot;       /* the input a view step's output aliases */
-    mn_prepared prep;    /* from the op's prepare (packed weights) */
-} step;
-
-struct mn_session {
-    const mn_graph *g;
-    int threads;
-    int keep_values, training;
-    int sparse;            /* MN_SPARSE_* after MINNOW_SPARSE */
-    mn_tensor *vt;         /* per value: meta + data */
-    unsigned char *kind;   /* MN_VK_* */
-    int *root;             /* runtime value → value owning its bytes */
-    int *buf_of;           /* root value → index into bufs, or -1 */
-    mn_plan_buf *bufs;
-    int n_bufs;
-    step *steps;
-    int n_steps;
-    const mn_tensor **in_ptrs;
-    mn_tensor **out_ptrs;
-    mn_tensor *dummies;     /* tensors for absent optional outputs */
-    void **folded;          /* data of folded constants, owned */
-    int n_folded;
-    void *arena;
-    mn_pool *pool;         /* threads > 1: the ops' thread pool */
-    size_t arena_bytes;
-};
 
 static mn_status node_error(const mn_graph *g, int ni, mn_status st,
                             mn_ctx *ctx)
@@ -283,191 +246,6 @@ static mn_status compile_nodes(mn_session *s, mn_ctx *ctx)
     return MN_OK;
 }
 
-/* Reads a Clip bound: an attribute (opset < 11) or a constant scalar
- * input; absent means unbounded. Returns 0 when it is not a constant. */
-static int clip_bound(const mn_session *s, const mn_node *c, int slot,
-                      const char *attr, float dflt, float *out)
-{
-    *out = dflt;
-    if (c->opset < 11) {
-        *out = mn_node_attr_float(c, attr, dflt);
-        return 1;
-    }
-    if (c->n_in <= slot || c->in[slot] < 0)
-        return 1;
-    const mn_tensor *t = &s->vt[c->in[slot]];
-    if (s->kind[c->in[slot]] != MN_VK_CONST || t->dtype != MN_DT_F32 ||
-        mn_tensor_numel(t) != 1 || !t->data)
-        return 0;
-    *out = *(const float *)t->data;
-    return 1;
-}
-
-/* The step that reads value v, when exactly one step does (else NULL). */
-static step *sole_reader(mn_session *s, int from, int v)
-{
-    const mn_graph *g = s->g;
-    if (v < 0 || g->values[v].is_output || mn_graph_use_count(g, v) != 1)
-        return NULL;
-    for (int q = from; q < s->n_steps; q++) {
-        const mn_node *c = &g->nodes[s->steps[q].node];
-        for (int j = 0; j < c->n_in; j++)
-            if (c->in[j] == v)
-                return &s->steps[q];
-    }
-    return NULL;
-}
-
-/* Relu, Clip with constant bounds, Sigmoid, HardSigmoid or HardSwish
- * reading v as input 0. */
-static int as_activation(const mn_session *s, const step *sq, int v,
-                         mn_fused_act *act)
-{
-    const mn_node *c = &s->g->nodes[sq->node];
-    if (c->in[0] != v || c->n_out != 1 || c->out[0] < 0)
-        return 0;
-    switch (c->op) {
-    case MN_OP_RELU:
-        act->kind = MN_FUSED_RELU;
-        return 1;
-    case MN_OP_SIGMOID:
-        act->kind = MN_FUSED_SIGMOID;
-        return 1;
-    case MN_OP_HARDSWISH:
-        act->kind = MN_FUSED_HARDSWISH;
-        act->lo = 1.0f / 6.0f;
-        act->hi = 0.5f;
-        return 1;
-    case MN_OP_HARDSIGMOID:
-        act->kind = MN_FUSED_HARDSIGMOID;
-        act->lo = mn_node_attr_float(c, "alpha", 0.2f);
-        act->hi = mn_node_attr_float(c, "beta", 0.5f);
-        return 1;
-    case MN_OP_CLIP:
-        act->kind = MN_FUSED_CLIP;
-        return clip_bound(s, c, 1, "min", -3.402823466e38f, &act->lo) &&
-               clip_bound(s, c, 2, "max", 3.402823466e38f, &act->hi);
-    default:
-        return 0;
-    }
-}
-
-/* A self-gate as exported: v read by exactly G(v) → g and Mul(v, g)
- * (either order), g read only by that Mul; G is Sigmoid (SiLU) or
- * HardSigmoid (HardSwish before opset 14). Returns the Mul's step, sets
- * *sig to G's and *act. */
-static step *as_gate(mn_session *s, int from, int v, step **sig,
-                     mn_fused_act *act)
-{
-    const mn_graph *g = s->g;
-    step *st[2] = {NULL, NULL};
-    int n = 0;
-    if (v < 0 || g->values[v].is_output || mn_graph_use_count(g, v) != 2)
-        return NULL;
-    for (int q = from; q < s->n_steps && n < 2; q++) {
-        const mn_node *c = &g->nodes[s->steps[q].node];
-        for (int j = 0; j < c->n_in; j++)
-            if (c->in[j] == v) {
-                st[n++] = &s->steps[q];
-                break;
-            }
-    }
-    if (n != 2)
-        return NULL;
-    const mn_node *a = &g->nodes[st[0]->node], *m = &g->nodes[st[1]->node];
-    if ((a->op != MN_OP_SIGMOID && a->op != MN_OP_HARDSIGMOID) ||
-        m->op != MN_OP_MUL || m->n_in != 2 ||
-        a->in[0] != v || a->out[0] < 0 || m->out[0] < 0 ||
-        sole_reader(s, (int)(st[0] - s->steps) + 1, a->out[0]) != st[1] ||
-        !((m->in[0] == v && m->in[1] == a->out[0]) ||
-          (m->in[1] == v && m->in[0] == a->out[0])))
-        return NULL;
-    *sig = st[0];
-    act->kind = MN_FUSED_SILU;
-    if (a->op == MN_OP_HARDSIGMOID) {
-        act->kind = MN_FUSED_HARDSWISH;
-        act->lo = mn_node_attr_float(a, "alpha", 0.2f);
-        act->hi = mn_node_attr_float(a, "beta", 0.5f);
-    }
-    return st[1];
-}
-
-/* Add(v, r) or Add(r, v) with r of v's shape, ready before step k's node
- * runs: returns r's input slot's partner (the slot of v) or -1. */
-static int as_residual_add(const mn_session *s, const step *sp,
-                           const step *sq, int v, int *r)
-{
-    const mn_graph *g = s->g;
-    const mn_node *c = &g->nodes[sq->node];
-    if (c->op != MN_OP_ADD || c->n_in != 2 || c->n_out != 1 || c->out[0] < 0)
-        return -1;
-    int slot = c->in[0] == v ? 0 : 1, o = c->in[1 - slot];
-    if (c->in[slot] != v || o < 0 || o == v)
-        return -1;
-    const mn_tensor *tv = &s->vt[v], *to = &s->vt[o];
-    if (to->dtype != tv->dtype || to->ndim != tv->ndim ||
-        s->kind[o] == MN_VK_UNUSED)
-        return -1;
-    for (int d = 0; d < tv->ndim; d++)
-        if (to->dims[d] != tv->dims[d])
-            return -1;
-    if (g->values[o].producer >= sp->node) /* computed after the producer */
-        return -1;
-    *r = o;
-    return slot;
-}
-
-/* Fuses into an MN_OPF_FUSE_ACT step (Conv, Gemm) whose float output has a
- * single reader: a residual Add of a same-shape value computed earlier,
- * then a Relu or constant-bound Clip — applied in the producer's store.
- * The fused steps become views (their output is the producer's buffer).
- * Not with keep_values (pre-activation values would be lost) nor
- * training. */
-static void fuse_activations(mn_session *s)
-{
-    const mn_graph *g = s->g;
-    if (s->keep_values || s->training)
-        return;
-    for (int k = 0; k + 1 < s->n_steps; k++) {
-        step *sp = &s->steps[k];
-        int v = g->nodes[sp->node].out[0], r = -1, slot;
-        if (!(sp->def->flags & MN_OPF_FUSE_ACT) || sp->view || v < 0 ||
-            s->vt[v].dtype != MN_DT_F32)
-            continue;
-        mn_fused_act gate = {MN_FUSED_NONE, 0.0f, 0.0f};
-        step *sig = NULL, *sq = as_gate(s, k + 1, v, &sig, &gate);
-        if (sq) {
-            const mn_node *m = &g->nodes[sq->node];
-            sp->act = gate;
-            sig->view = sq->view = 1; /* both alias the producer's buffer */
-            sig->view_slot = 0;
-            sq->view_slot = m->in[0] == v ? 0 : 1;
-            sig->scratch_bytes = sq->scratch_bytes = 0;
-            continue;
-        }
-        sq = sole_reader(s, k + 1, v);
-        if (!sq)
-            continue;
-        if ((slot = as_residual_add(s, sp, sq, v, &r)) >= 0) {
-            sp->residual = r;
-            sq->view = 1;
-            sq->view_slot = slot;
-            sq->scratch_bytes = 0;
-            v = g->nodes[sq->node].out[0];
-            sq = sole_reader(s, (int)(sq - s->steps) + 1, v);
-            if (!sq)
-                continue;
-        }
-        mn_fused_act act = {MN_FUSED_NONE, 0.0f, 0.0f};
-        if (!as_activation(s, sq, v, &act))
-            continue;
-        sp->act = act;
-        sq->view = 1; /* its output is the producer's, already activated */
-        sq->view_slot = 0;
-        sq->scratch_bytes = 0;
-    }
-}
-
 static mn_status plan_memory(mn_session *s, mn_ctx *ctx)
 {
     const mn_graph *g = s->g;
@@ -599,7 +377,7 @@ mn_status mn_session_create(const mn_graph *g, const mn_session_opts *opts,
                           g->values[g->outputs[i]].name);
             goto fail;
         }
-    fuse_activations(s);
+    mn_session_fuse(s);
     if ((st = plan_memory(s, ctx)) != MN_OK)
         goto fail;
     if (s->threads > 1 &&

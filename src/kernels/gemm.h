@@ -29,6 +29,7 @@ typedef enum mn_act_kind {
                                hi = beta */
     MN_ACT_HARDSWISH = 6,   /* x · min(max(lo·x + hi, 0), 1): HardSwish
                                is lo 1/6, hi 0.5 */
+    MN_ACT_GELU = 7,        /* x · Φ(x) = x/2 · (1 + erf(x/√2)) */
     MN_ACT_COUNT
 } mn_act_kind;
 
@@ -71,5 +72,8 @@ void mn_conv2d_f32(mn_pool *pool, const mn_conv_params *p, const float *x,
  * epilogue after kernels that do not fuse it. */
 void mn_act_apply(const mn_act *act, const float *residual, float *y,
                   int64_t n);
+/* y[i] = act(x[i]) for n floats (y may be x), vectorized at the active
+ * ISA level (the scalar mn_act_scalar at the reference level). */
+void mn_act_f32(const mn_act *act, const float *x, float *y, int64_t n);
 
 #endif

@@ -40,6 +40,8 @@ static inline float mn_act_scalar(const mn_act *a, float v)
         float t = a->lo * v + a->hi;
         return v * (t < 0.0f ? 0.0f : t > 1.0f ? 1.0f : t);
     }
+    case MN_ACT_GELU:
+        return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
     default:
         return v;
     }
@@ -87,6 +89,10 @@ typedef struct mn_kernels_f32 {
     mn_sgemm_tile_fn tile;
     mn_sgemm_tile_off_fn tile_off; /* NULL: no direct convolution */
     mn_sgemv_fn gemv_n, gemv_t;
+    /* y[i] = act(x[i] + res[i]) (res may be NULL; y may be x), as the
+     * tiles' store computes it */
+    void (*act)(const mn_act *a, const float *x, const float *res, float *y,
+                int64_t n);
 } mn_kernels_f32;
 
 const mn_kernels_f32 *mn_kernels_f32_avx512(void);

@@ -273,9 +273,25 @@ size_t mn_sgemm_scratch(int trans_a, int trans_b, int64_t m, int64_t n,
     return s;
 }
 
+void mn_act_f32(const mn_act *act, const float *x, float *y, int64_t n)
+{
+    const mn_kernels_f32 *kr = mn_kernels_f32_active();
+    if (kr && kr->act) {
+        kr->act(act, x, NULL, y, n);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        y[i] = mn_act_scalar(act, x[i]);
+}
+
 void mn_act_apply(const mn_act *act, const float *residual, float *y,
                   int64_t n)
 {
+    const mn_kernels_f32 *kr = mn_kernels_f32_active();
+    if (kr && kr->act && act && act->kind != MN_ACT_NONE) {
+        kr->act(act, y, residual, y, n);
+        return;
+    }
     if (residual)
         for (int64_t i = 0; i < n; i++)
             y[i] += residual[i];

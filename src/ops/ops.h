@@ -37,7 +37,8 @@ typedef enum mn_fused_act_kind {
     MN_FUSED_SIGMOID = 3,     /* 1 / (1 + e^-y) */
     MN_FUSED_SILU = 4,        /* y · sigmoid(y): Sigmoid then Mul by y */
     MN_FUSED_HARDSIGMOID = 5, /* min(max(lo·y + hi, 0), 1) (alpha, beta) */
-    MN_FUSED_HARDSWISH = 6    /* y · min(max(lo·y + hi, 0), 1) */
+    MN_FUSED_HARDSWISH = 6,   /* y · min(max(lo·y + hi, 0), 1) */
+    MN_FUSED_GELU = 7         /* y · Φ(y): the exported erf chain */
 } mn_fused_act_kind;
 
 typedef struct mn_fused_act {

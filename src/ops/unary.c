@@ -10,6 +10,7 @@
 #include <float.h>
 #include <math.h>
 #include <string.h>
+#include "kernels/gemm.h"
 #include "ops/ops.h"
 
 typedef enum uop {
@@ -319,6 +320,12 @@ static mn_status unary_forward(uop op, const mn_node *n,
         break;
     default:
         break;
+    }
+    if (op == U_GELU && x->dtype == MN_DT_F32 && !p.gelu_tanh) {
+        /* vectorized, as when fused into a producer's store */
+        const mn_act a = {MN_ACT_GELU, 0.0f, 0.0f};
+        mn_act_f32(&a, xd, yd, cnt);
+        return MN_OK;
     }
     switch (x->dtype) {
     case MN_DT_F32: run_f32(op, &p, xd, yd, cnt); break;

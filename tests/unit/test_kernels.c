@@ -87,6 +87,7 @@ static float act_ref(const mn_act *a, float v)
         double t = a->lo * x + a->hi;
         return (float)(x * (t < 0 ? 0 : t > 1 ? 1 : t));
     }
+    case MN_ACT_GELU: return (float)(0.5 * x * erfc(-x * M_SQRT1_2));
     default: return v;
     }
 }

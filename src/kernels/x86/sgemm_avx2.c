@@ -55,6 +55,28 @@ INLINE __m256 sigmoid_vec(__m256 x)
         one, _mm256_add_ps(one, exp_vec(_mm256_sub_ps(_mm256_setzero_ps(), x))));
 }
 
+/* Φ(x) as mn_normal_cdf512 (avx512_util.h). */
+INLINE __m256 normal_cdf_vec(__m256 x)
+{
+    static const float c[10] = {0.17087277f,  -0.82215223f, 1.48851587f,
+                                -1.13520398f, 0.27886807f,  -0.18628806f,
+                                0.09678418f,  0.37409196f,  1.00002368f,
+                                -1.26551223f};
+    __m256 one = _mm256_set1_ps(1.0f);
+    __m256 z = _mm256_mul_ps(
+        _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x),
+        _mm256_set1_ps(0.70710678118654752f));
+    __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(z, _mm256_set1_ps(0.5f),
+                                                  one));
+    __m256 p = _mm256_set1_ps(c[0]);
+    for (int i = 1; i < 10; i++)
+        p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(c[i]));
+    __m256 q = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), t),
+                             exp_vec(_mm256_fnmadd_ps(z, z, p)));
+    __m256 pos = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ);
+    return _mm256_blendv_ps(q, _mm256_sub_ps(one, q), pos);
+}
+
 INLINE __m256 act_vec(__m256 r, const mn_act *act)
 {
     switch (act->kind) {
@@ -76,6 +98,8 @@ INLINE __m256 act_vec(__m256 r, const mn_act *act)
             _mm256_set1_ps(1.0f));
         return act->kind == MN_ACT_HARDSWISH ? _mm256_mul_ps(r, t) : t;
     }
+    case MN_ACT_GELU:
+        return _mm256_mul_ps(r, normal_cdf_vec(r));
     default:
         return r;
     }
@@ -278,6 +302,18 @@ static void gemv_t(int64_t k, int64_t n, const float *x, const float *b,
     }
 }
 
+static void act_apply(const mn_act *a, const float *x, const float *res,
+                      float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i += VL) {
+        __m256i m = tail_mask(n - i);
+        __m256 v = _mm256_maskload_ps(x + i, m);
+        if (res)
+            v = _mm256_add_ps(v, _mm256_maskload_ps(res + i, m));
+        _mm256_maskstore_ps(y + i, m, act_vec(v, a));
+    }
+}
+
 static const mn_kernels_f32 kernels = {
     .name = "avx2",
     .mr = MR,
@@ -286,6 +322,7 @@ static const mn_kernels_f32 kernels = {
     .tile = sgemm_tile,
     .gemv_n = gemv_n,
     .gemv_t = gemv_t,
+    .act = act_apply,
 };
 
 const mn_kernels_f32 *mn_kernels_f32_avx2(void) { return &kernels; }

@@ -245,6 +245,18 @@ static void gemv_t(int64_t k, int64_t n, const float *x, const float *b,
     }
 }
 
+static void act_apply(const mn_act *a, const float *x, const float *res,
+                      float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i += VL) {
+        __mmask16 m = mn_tail_mask16(n - i);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        if (res)
+            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + i));
+        _mm512_mask_storeu_ps(y + i, m, mn_act512(v, a));
+    }
+}
+
 static const mn_kernels_f32 kernels = {
     .name = "avx512",
     .mr = MR,
@@ -254,6 +266,7 @@ static const mn_kernels_f32 kernels = {
     .tile_off = sgemm_tile_off,
     .gemv_n = gemv_n,
     .gemv_t = gemv_t,
+    .act = act_apply,
 };
 
 const mn_kernels_f32 *mn_kernels_f32_avx512(void) { return &kernels; }

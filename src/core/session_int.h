@@ -1,0 +1,55 @@
+/* The session's internal state, shared by session.c (compile, plan,
+ * run) and session_fuse.c (which steps run fused into others). Internal to
+ * src/core. */
+#ifndef MN_CORE_SESSION_INT_H
+#define MN_CORE_SESSION_INT_H
+
+#include "core/pool.h"
+#include "core/session.h"
+#include "ops/ops.h"
+
+typedef struct step {
+    int node;
+    const mn_op_def *def;
+    int in_off, out_off; /* into s->in_ptrs / s->out_ptrs */
+    int view;            /* output 0 aliases input view_slot (0 unless a
+                            fused Add's) */
+    size_t scratch_bytes;
+    int scratch_buf;     /* index into s->bufs, or -1 */
+    mn_fused_act act;    /* activation fused into this step's store */
+    int residual;        /* value added before act (fused Add), or -1 */
+    int view_slot;       /* the input a view step's output aliases */
+    mn_prepared prep;    /* from the op's prepare (packed weights) */
+} step;
+
+struct mn_session {
+    const mn_graph *g;
+    int threads;
+    int keep_values, training;
+    int sparse;            /* MN_SPARSE_* after MINNOW_SPARSE */
+    mn_tensor *vt;         /* per value: meta + data */
+    unsigned char *kind;   /* MN_VK_* */
+    int *root;             /* runtime value → value owning its bytes */
+    int *buf_of;           /* root value → index into bufs, or -1 */
+    mn_plan_buf *bufs;
+    int n_bufs;
+    step *steps;
+    int n_steps;
+    const mn_tensor **in_ptrs;
+    mn_tensor **out_ptrs;
+    mn_tensor *dummies;     /* tensors for absent optional outputs */
+    void **folded;          /* data of folded constants, owned */
+    int n_folded;
+    void *arena;
+    mn_pool *pool;         /* threads > 1: the ops' thread pool */
+    size_t arena_bytes;
+};
+
+/* Fuses steps into others before memory is planned (session_fuse.c):
+ * activations, residual Adds and self-gates into the store of an
+ * MN_OPF_FUSE_ACT producer, GELU's exported erf chain into its producer's
+ * store or into one Gelu step. Fused steps become views (their output is
+ * another step's buffer). Not with keep_values nor training. */
+void mn_session_fuse(mn_session *s);
+
+#endif

@@ -1,0 +1,113 @@
+/* Tests of the session's step fusion (src/core/session_fuse.c): GELU's
+ * exported erf chain runs in its producer's store (after a Conv) or as one
+ * Gelu step (after an Add), gives the unfused chain's values, and the
+ * chain's other steps become views. */
+#include "core/pattern.h"
+#include "core/session.h"
+#include "passes_test_util.h"
+
+/* y = Mul(Mul(x, Add(Erf(Div(x, √2)), 1)), ½), operand orders varied by
+ * `flip`; returns y. */
+static int gelu_chain(mn_graph *g, const char *p, int x, int flip)
+{
+    char nm[8][32];
+    int64_t d[4] = {1, 4, 6, 7};
+    for (int k = 0; k < 8; k++)
+        snprintf(nm[k], sizeof nm[k], "%s%d", p, k);
+    int sq2 = fconst(g, nm[0], 0, NULL, 1.41421356f, 1.41421356f);
+    int one = fconst(g, nm[1], 0, NULL, 1.0f, 1.0f);
+    int half = fconst(g, nm[2], 0, NULL, 0.5f, 0.5f);
+    int dv = val(g, nm[3], 4, d), e = val(g, nm[4], 4, d);
+    int a = val(g, nm[5], 4, d), m = val(g, nm[6], 4, d);
+    int y = val(g, nm[7], 4, d);
+    node(g, "", "Div", (int[]){x, sq2}, 2, &dv, 1);
+    node(g, "", "Erf", &dv, 1, &e, 1);
+    node(g, "", "Add", flip ? (int[]){one, e} : (int[]){e, one}, 2, &a, 1);
+    node(g, "", "Mul", flip ? (int[]){a, x} : (int[]){x, a}, 2, &m, 1);
+    node(g, "", "Mul", flip ? (int[]){half, m} : (int[]){m, half}, 2, &y, 1);
+    return y;
+}
+
+TEST(session_fuses_gelu_chain_into_producer_and_one_step)
+{
+    mn_ctx ctx = {{0}};
+    mn_graph *g = NULL;
+    int64_t xd[4] = {1, 3, 6, 7}, wd[4] = {4, 3, 3, 3}, cd[4] = {1, 4, 6, 7};
+    int64_t bd[3] = {4, 1, 1};
+    CHECK_OK(mn_graph_create(&g, &ctx), &ctx);
+    if (!g)
+        return;
+    int x = val(g, "x", 4, xd), w = fconst(g, "w", 4, wd, -0.5f, 0.5f);
+    int c = val(g, "c", 4, cd), b = fconst(g, "b", 3, bd, -1.0f, 1.0f);
+    int ab = val(g, "ab", 4, cd);
+    int conv = node(g, "conv", "Conv", (int[]){x, w}, 2, &c, 1);
+    attr_is(g, conv, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    int y1 = gelu_chain(g, "g1_", c, 0);     /* after a Conv: fused */
+    node(g, "add", "Add", (int[]){y1, b}, 2, &ab, 1);
+    int y2 = gelu_chain(g, "g2_", ab, 1);    /* after an Add: one step */
+    set_io(g, &x, 1, &y2, 1);
+    CHECK_OK(mn_graph_toposort(g, &ctx), &ctx);
+    /* the matcher finds both chains, and not from another node */
+    int chain[5], xv, found = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        found += mn_pattern_gelu(g, i, chain, &xv);
+    CHECK_EQ_INT(found, 2);
+    mn_session *fs = NULL, *us = NULL;
+    mn_session_opts fo = {.batch = 1}, uo = {.batch = 1, .keep_values = 1};
+    mn_tensor *in = random_input(g, 0, 1);
+    CHECK_OK(mn_session_create(g, &fo, &fs, &ctx), &ctx);
+    CHECK_OK(mn_session_create(g, &uo, &us, &ctx), &ctx);
+    if (fs && us && in) {
+        CHECK_OK(mn_session_run(fs, (const mn_tensor *const *)&in, 1, &ctx),
+                 &ctx);
+        CHECK_OK(mn_session_run(us, (const mn_tensor *const *)&in, 1, &ctx),
+                 &ctx);
+        const float *f = mn_session_output(fs, 0)->data;
+        const float *u = mn_session_output(us, 0)->data;
+        for (int i = 0; i < 4 * 6 * 7; i++)
+            if (fabsf(f[i] - u[i]) > 2e-6f * (1.0f + fabsf(u[i]))) {
+                mn_test_fail(__FILE__, __LINE__, "element %d: fused %g, "
+                             "chain %g", i, f[i], u[i]);
+                break;
+            }
+        /* the Conv's store applies GELU; the first chain is all views;
+         * the second chain's Div runs (as Gelu), the rest are views */
+        int conv_gelu = 0, views = 0, run_div = 0;
+        for (int k = 0; k < mn_session_num_steps(fs); k++) {
+            mn_step_info si;
+            mn_session_step_info(fs, k, &si);
+            const mn_node *n = &g->nodes[si.node];
+            conv_gelu += n->op == MN_OP_CONV && si.act.kind == MN_FUSED_GELU;
+            views += si.view;
+            run_div += n->op == MN_OP_DIV && !si.view;
+        }
+        CHECK_EQ_INT(conv_gelu, 1);
+        CHECK_EQ_INT(views, 9);
+        CHECK_EQ_INT(run_div, 1);
+    }
+    mn_tensor_destroy(in);
+    mn_session_destroy(fs);
+    mn_session_destroy(us);
+    mn_graph_destroy(g);
+}
+
+TEST(session_leaves_gelu_chain_with_a_shared_intermediate)
+{
+    /* the Erf's output is also a graph output: nothing is fused */
+    mn_ctx ctx = {{0}};
+    mn_graph *g = NULL;
+    int64_t d[4] = {1, 4, 6, 7};
+    CHECK_OK(mn_graph_create(&g, &ctx), &ctx);
+    if (!g)
+        return;
+    int x = val(g, "x", 4, d);
+    int y = gelu_chain(g, "g_", x, 0);
+    int e = mn_graph_find_value(g, "g_4");
+    set_io(g, &x, 1, (int[]){y, e}, 2);
+    CHECK_OK(mn_graph_toposort(g, &ctx), &ctx);
+    int chain[5], xv, found = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        found += mn_pattern_gelu(g, i, chain, &xv);
+    CHECK_EQ_INT(found, 0);
+    mn_graph_destroy(g);
+}
