@@ -87,36 +87,61 @@ TEST(train_kern_avx512_matches_portable)
     }
 }
 
-/* Runs node 0 of g on in[] with the split forward (two threads) and the
- * op table's forward; the outputs must be identical. */
-static void split_case(const char *what, mn_graph *g, mn_tensor **in,
-                       int n_in, const int64_t *odims)
+/* Runs node 0 of g on in[] with the training forward `fw` (two threads)
+ * and the op table's forward; the outputs must be identical. */
+static void fwd_case(const char *what, mn_forward_fn fw, mn_graph *g,
+                     mn_tensor **in, int n_in, int ond, const int64_t *odims)
 {
     mn_ctx ctx = {0};
     mn_tpool *pool = NULL;
     mn_tensor *y1 = NULL, *y2 = NULL;
     const mn_node *n = &g->nodes[0];
     CHECK_OK(mn_tpool_create(2, &pool, &ctx), &ctx);
-    CHECK_OK(mn_tensor_create(MN_DT_F32, 4, odims, &y1, &ctx), &ctx);
-    CHECK_OK(mn_tensor_create(MN_DT_F32, 4, odims, &y2, &ctx), &ctx);
+    CHECK_OK(mn_tensor_create(MN_DT_F32, ond, odims, &y1, &ctx), &ctx);
+    CHECK_OK(mn_tensor_create(MN_DT_F32, ond, odims, &y2, &ctx), &ctx);
     mn_texec te;
     memset(&te, 0, sizeof te);
     te.ex.ctx = &ctx;
     te.pool = pool;
-    mn_exec ex = {.ctx = &ctx};
+    const mn_op_def *def = mn_op_get(n->op);
     const mn_tensor *ci[4];
     for (int i = 0; i < n_in; i++)
         ci[i] = in[i];
-    CHECK_OK(mn_op_get(n->op)->forward(n, ci, n_in, &y1, 1, &ex), &ctx);
-    CHECK_OK(mn_train_split_forward(n, ci, n_in, &y2, 1, &te.ex), &ctx);
+    size_t sb = def->scratch ? def->scratch(n, ci, n_in,
+                                            (const mn_tensor *const *)&y1, 1)
+                             : 0;
+    mn_exec ex = {.ctx = &ctx, .scratch = sb ? malloc(sb) : NULL,
+                  .scratch_bytes = sb};
+    CHECK_OK(def->forward(n, ci, n_in, &y1, 1, &ex), &ctx);
+    CHECK_OK(fw(n, ci, n_in, &y2, 1, &te.ex), &ctx);
     if (memcmp(y1->data, y2->data, mn_tensor_nbytes(y1)) != 0)
-        mn_test_fail(__FILE__, __LINE__, "%s: split forward differs", what);
+        mn_test_fail(__FILE__, __LINE__, "%s: training forward differs",
+                     what);
+    free(ex.scratch);
     mn_tensor_destroy(y1);
     mn_tensor_destroy(y2);
     for (int i = 0; i < n_in; i++)
         mn_tensor_destroy(in[i]);
     mn_graph_destroy(g);
     mn_tpool_destroy(pool);
+}
+
+static void split_case(const char *what, mn_graph *g, mn_tensor **in,
+                       int n_in, const int64_t *odims)
+{
+    fwd_case(what, mn_train_split_forward, g, in, n_in, 4, odims);
+}
+
+/* MatMul with a shared weight (Linear on [N, H, W, C]) runs as one
+ * threaded GEMM in training: the same bits as the op table's. */
+TEST(train_matmul_forward_matches_op_table)
+{
+    static const int64_t ad[4] = {3, 7, 11, 37}, bd[2] = {37, 70},
+                         yd[4] = {3, 7, 11, 70};
+    mn_tensor *in[2] = {gc_rand(4, ad, 21, -2, 2, 0),
+                        gc_rand(2, bd, 22, -2, 2, 0)};
+    fwd_case("MatMul", mn_grad_get(MN_OP_MATMUL)->forward,
+             gc_graph("MatMul", 13, 2, 1), in, 2, 4, yd);
 }
 
 TEST(train_split_forward_matches_op_table)
