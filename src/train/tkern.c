@@ -136,6 +136,34 @@ static void gelu_bwd_ref(const float *x, const float *g, float *dx,
     }
 }
 
+static void dw_plane_ref(const float *xp, int64_t ldx, const float *w,
+                         int64_t kh, int64_t kw, float b, float *y,
+                         int64_t oh, int64_t ow)
+{
+    for (int64_t r = 0; r < oh; r++)
+        for (int64_t c = 0; c < ow; c++) {
+            float acc = b;
+            for (int64_t i = 0; i < kh; i++)
+                for (int64_t j = 0; j < kw; j++)
+                    acc += w[i * kw + j] * xp[(r + i) * ldx + c + j];
+            y[r * ow + c] = acc;
+        }
+}
+
+static void dw_plane_wgrad_ref(const float *xp, int64_t ldx, const float *g,
+                               int64_t oh, int64_t ow, int64_t kh,
+                               int64_t kw, float *dw)
+{
+    for (int64_t i = 0; i < kh; i++)
+        for (int64_t j = 0; j < kw; j++) {
+            float a[L] = {0};
+            for (int64_t r = 0; r < oh; r++)
+                for (int64_t c = 0; c < ow; c++)
+                    a[c % L] += g[r * ow + c] * xp[(r + i) * ldx + c + j];
+            dw[i * kw + j] = fold16(a);
+        }
+}
+
 const mn_tkern mn_tkern_ref = {
     .sum = sum_ref,
     .sumsq_dev = sumsq_dev_ref,
@@ -149,6 +177,8 @@ const mn_tkern mn_tkern_ref = {
     .clip_bwd = clip_bwd_ref,
     .gelu_fwd = gelu_fwd_ref,
     .gelu_bwd = gelu_bwd_ref,
+    .dw_plane = dw_plane_ref,
+    .dw_plane_wgrad = dw_plane_wgrad_ref,
 };
 
 const mn_tkern *mn_tkern_get(void)

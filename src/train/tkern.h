@@ -43,6 +43,17 @@ typedef struct mn_tkern {
     void (*gelu_fwd)(const float *x, float *y, int64_t n);
     /* dx[i] = g[i]·(Φ(x) + x·φ(x)), φ the normal density */
     void (*gelu_bwd)(const float *x, const float *g, float *dx, int64_t n);
+    /* Depthwise planes at stride 1 over a zero-padded input plane xp
+     * (row stride ldx):
+     * y[r·ow + c] = b + Σ_{i<kh, j<kw} w[i·kw + j]·xp[(r+i)·ldx + c + j] */
+    void (*dw_plane)(const float *xp, int64_t ldx, const float *w,
+                     int64_t kh, int64_t kw, float b, float *y, int64_t oh,
+                     int64_t ow);
+    /* dw[i·kw + j] = Σ_{r<oh, c<ow} g[r·ow + c]·xp[(r+i)·ldx + c + j],
+     * 16 lanes (lane = c mod 16) folded as the sums above */
+    void (*dw_plane_wgrad)(const float *xp, int64_t ldx, const float *g,
+                           int64_t oh, int64_t ow, int64_t kh, int64_t kw,
+                           float *dw);
 } mn_tkern;
 
 /* The table for the active ISA level (never NULL). */

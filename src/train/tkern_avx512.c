@@ -213,6 +213,46 @@ static void gelu_bwd_avx512(const float *x, const float *g, float *dx,
     }
 }
 
+/* Output rows in 16-column blocks; one accumulator per block. */
+static void dw_plane_avx512(const float *xp, int64_t ldx, const float *w,
+                            int64_t kh, int64_t kw, float b, float *y,
+                            int64_t oh, int64_t ow)
+{
+    for (int64_t r = 0; r < oh; r++)
+        for (int64_t c = 0; c < ow; c += 16) {
+            __mmask16 k = tail(ow - c);
+            __m512 acc = _mm512_set1_ps(b);
+            for (int64_t i = 0; i < kh; i++) {
+                const float *xr = xp + (r + i) * ldx + c;
+                const float *wr = w + i * kw;
+                for (int64_t j = 0; j < kw; j++)
+                    acc = _mm512_fmadd_ps(_mm512_set1_ps(wr[j]),
+                                          _mm512_maskz_loadu_ps(k, xr + j),
+                                          acc);
+            }
+            _mm512_mask_storeu_ps(y + r * ow + c, k, acc);
+        }
+}
+
+static void dw_plane_wgrad_avx512(const float *xp, int64_t ldx,
+                                  const float *g, int64_t oh, int64_t ow,
+                                  int64_t kh, int64_t kw, float *dw)
+{
+    for (int64_t i = 0; i < kh; i++)
+        for (int64_t j = 0; j < kw; j++) {
+            __m512 a = _mm512_setzero_ps();
+            for (int64_t r = 0; r < oh; r++) {
+                const float *xr = xp + (r + i) * ldx + j, *gr = g + r * ow;
+                for (int64_t c = 0; c < ow; c += 16) {
+                    __mmask16 k = tail(ow - c);
+                    a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, gr + c),
+                                        _mm512_maskz_loadu_ps(k, xr + c), a);
+                }
+            }
+            dw[i * kw + j] = fold(a);
+        }
+}
+
 const mn_tkern mn_tkern_avx512 = {
     .sum = sum_avx512,
     .sumsq_dev = sumsq_dev_avx512,
@@ -226,4 +266,6 @@ const mn_tkern mn_tkern_avx512 = {
     .clip_bwd = clip_bwd_avx512,
     .gelu_fwd = gelu_fwd_avx512,
     .gelu_bwd = gelu_bwd_avx512,
+    .dw_plane = dw_plane_avx512,
+    .dw_plane_wgrad = dw_plane_wgrad_avx512,
 };
