@@ -339,16 +339,22 @@ const mn_grad_def mn_grad_gelu = {.forward = fwd_gelu, .backward = bwd_gelu,
 typedef enum bin_kind { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_POW, BIN_MAX,
                         BIN_MIN, BIN_PRELU } bin_kind;
 
+/* Chunks of the per-channel path's reduction: fixed, so the sums do not
+ * depend on the thread count. */
+#define PC_CHUNKS 16
+
 static size_t binary_scratch(const mn_node *n, const mn_tensor *const *in,
                              int n_in, const mn_tensor *const *out, int n_out,
                              int threads)
 {
-    size_t s = 0;
+    size_t s = 0, pc = 0;
     (void)n, (void)n_out, (void)threads;
     for (int i = 0; i < n_in && i < 2; i++)
-        if (in[i] && !mn_same_dims(in[i], out[0]))
+        if (in[i] && !mn_same_dims(in[i], out[0])) {
             s += (size_t)mn_tensor_numel(in[i]) * sizeof(double) + 64;
-    return s;
+            pc = (size_t)mn_tensor_numel(in[i]) * PC_CHUNKS * sizeof(double);
+        }
+    return s > pc ? s : pc;
 }
 
 static inline void bin_grads(bin_kind k, float g, float a, float b, float y,
@@ -406,6 +412,103 @@ static void binary_same_task(void *arg, int64_t t, int thread)
     }
 }
 
+/* Add / Mul of a full operand x (the output's shape) and a per-channel
+ * one p: p's dimensions that are not 1 form one block of the output's, so
+ * the output is [outer, C, inner] and p is [C] (a bias on the last axis:
+ * inner = 1; a layer scale [C, 1, 1] on NCHW: inner = H·W). */
+typedef struct pc_job {
+    bin_kind kind;
+    const float *g, *x, *p;
+    float *dx;
+    double *part;          /* PC_CHUNKS × C partial sums of dp, or NULL */
+    int64_t outer, c, inner, per;
+} pc_job;
+
+static void pc_task(void *arg, int64_t t, int thread)
+{
+    const pc_job *j = arg;
+    const mn_tkern *kn = mn_tkern_get();
+    int64_t o0 = t * j->per, o1 = o0 + j->per < j->outer ? o0 + j->per
+                                                         : j->outer;
+    int64_t row = j->c * j->inner;
+    double *part = j->part ? j->part + t * j->c : NULL;
+    (void)thread;
+    if (part)
+        memset(part, 0, (size_t)j->c * sizeof *part);
+    for (int64_t o = o0; o < o1; o++) {
+        const float *g = j->g + o * row, *x = j->x + o * row;
+        float *dx = j->dx ? j->dx + o * row : NULL;
+        if (dx && j->kind == BIN_ADD)
+            memcpy(dx, g, (size_t)row * sizeof *dx);
+        else if (dx)
+            for (int64_t c = 0; c < j->c; c++) {
+                float pv = j->p[c];
+                const float *gc = g + c * j->inner;
+                float *dc = dx + c * j->inner;
+                for (int64_t i = 0; i < j->inner; i++)
+                    dc[i] = gc[i] * pv;
+            }
+        if (!part)
+            continue;
+        if (j->inner == 1 && j->kind == BIN_ADD)
+            for (int64_t c = 0; c < j->c; c++)
+                part[c] += g[c];
+        else if (j->inner == 1)
+            for (int64_t c = 0; c < j->c; c++)
+                part[c] += (double)(g[c] * x[c]);
+        else
+            for (int64_t c = 0; c < j->c; c++) {
+                const float *gc = g + c * j->inner, *xc = x + c * j->inner;
+                part[c] += j->kind == BIN_ADD ? kn->sum(gc, j->inner)
+                                              : kn->dot(gc, xc, j->inner);
+            }
+    }
+}
+
+/* The per-channel path when it applies (1) or not (0). */
+static int per_channel_bwd(bin_kind kind, const mn_tensor *const *in,
+                           const mn_tensor *Y, const float *g,
+                           mn_tensor *const *din, mn_exec *ex)
+{
+    int full = mn_same_dims(in[0], Y) ? 0 : mn_same_dims(in[1], Y) ? 1 : -1;
+    if ((kind != BIN_ADD && kind != BIN_MUL) || full < 0 ||
+        in[0]->dtype != MN_DT_F32 || in[1]->dtype != MN_DT_F32)
+        return 0;
+    const mn_tensor *P = in[1 - full];
+    int nd = Y->ndim, off = nd - P->ndim, first = -1, last = -1;
+    if (off < 0)
+        return 0;
+    for (int k = 0; k < P->ndim; k++)
+        if (P->dims[k] != 1) {
+            if (P->dims[k] != Y->dims[k + off] ||
+                (first >= 0 && last != k + off - 1))
+                return 0;
+            if (first < 0)
+                first = k + off;
+            last = k + off;
+        }
+    if (first < 0)
+        return 0;
+    pc_job j = {.kind = kind, .g = g, .x = mn_f32(in[full]),
+                .p = mn_f32(P), .outer = 1, .c = 1, .inner = 1};
+    for (int k = 0; k < nd; k++)
+        *(k < first ? &j.outer : k <= last ? &j.c : &j.inner) *= Y->dims[k];
+    j.dx = din[full] ? mn_f32(din[full]) : NULL;
+    float *dp = din[1 - full] ? mn_f32(din[1 - full]) : NULL;
+    j.part = dp ? ex->scratch : NULL;
+    j.per = (j.outer + PC_CHUNKS - 1) / PC_CHUNKS;
+    int64_t nt = (j.outer + j.per - 1) / j.per;
+    mn_tpool_run(mn_texec_of(ex)->pool, pc_task, &j, nt);
+    if (dp)
+        for (int64_t c = 0; c < j.c; c++) {
+            double acc = 0;
+            for (int64_t t = 0; t < nt; t++)
+                acc += j.part[t * j.c + c];
+            dp[c] = (float)acc;
+        }
+    return 1;
+}
+
 static mn_status binary_bwd(bin_kind kind, const mn_tensor *const *in,
                             int n_in, const mn_tensor *const *out,
                             const mn_tensor *const *dout,
@@ -434,6 +537,8 @@ static mn_status binary_bwd(bin_kind kind, const mn_tensor *const *in,
                      (j.cnt + EW_CHUNK - 1) / EW_CHUNK);
         return MN_OK;
     }
+    if (per_channel_bwd(kind, in, Y, g, din, ex))
+        return MN_OK;
     double *acc_a = ex->scratch, *acc_b = acc_a;
     if (!fa)
         acc_b = acc_a + ((mn_tensor_numel(A) + 7) / 8 * 8);
