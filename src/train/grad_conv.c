@@ -6,6 +6,10 @@
  * The backward splits it into a fixed number of chunks (independent of the
  * thread count): each chunk sums its own weight gradient and the chunks
  * are added in order, so results do not depend on how many threads ran.
+ * Depthwise ones at stride 1 (pads within the kernel) copy each channel
+ * plane into a zero-padded plane and run tkern's plane kernels: the
+ * forward and dX (dY padded, the kernel flipped) as a correlation, dW as
+ * per-tap sums; per channel, in a fixed order.
  *   dW_g += dY_ng · col_ngᵀ      dcol = W_gᵀ · dY_ng → col2im → dX_n
  *   dB   = Σ dY (double). */
 #include <string.h>
@@ -31,6 +35,38 @@ static int depthwise(const mn_conv_params *p)
 {
     return p->group > 1 && p->group == p->c && p->m % p->c == 0 &&
            p->kh * p->kw <= DW_MAX_K;
+}
+
+/* Depthwise at stride 1, dilation 1, one output per input channel, every
+ * pad (the trailing ones implied by oh, ow) in [0, k). */
+static int dw_planes(const mn_conv_params *p)
+{
+    int64_t pb = p->oh + p->kh - 1 - p->h - p->pt;
+    int64_t pr = p->ow + p->kw - 1 - p->w - p->pl;
+    return depthwise(p) && p->m == p->c && p->sh == 1 && p->sw == 1 &&
+           p->dh == 1 && p->dw == 1 && p->pt >= 0 && p->pt < p->kh &&
+           p->pl >= 0 && p->pl < p->kw && pb >= 0 && pb < p->kh &&
+           pr >= 0 && pr < p->kw;
+}
+
+/* Per-thread bytes of the plane path: a padded plane (x for the forward
+ * and dW, dY for dX) and the flipped kernel. */
+static size_t dw_plane_bytes(const mn_conv_params *p)
+{
+    int64_t a = (p->oh + p->kh) * (p->ow + p->kw);
+    int64_t b = (p->h + p->kh) * (p->w + p->kw);
+    return al64((size_t)(p->kh * p->kw) * sizeof(float)) +
+           al64((size_t)(a > b ? a : b) * sizeof(float));
+}
+
+/* dst (ph × pw) = 0 with src (h × w) at row top, column left. */
+static void pad_plane(const float *src, int64_t h, int64_t w, float *dst,
+                      int64_t ph, int64_t pw, int64_t top, int64_t left)
+{
+    memset(dst, 0, (size_t)(ph * pw) * sizeof *dst);
+    for (int64_t r = 0; r < h; r++)
+        memcpy(dst + (r + top) * pw + left, src + r * w,
+               (size_t)w * sizeof *dst);
 }
 
 static int setup(const mn_node *n, const mn_tensor *const *in,
@@ -196,13 +232,36 @@ static void dw_fwd_channel(void *arg, int64_t c, int thread)
         }
 }
 
+/* Depthwise plane path, forward of channel c over the batch. */
+static void dw_fwd_plane(void *arg, int64_t c, int thread)
+{
+    const conv_job *j = arg;
+    const mn_conv_params *p = &j->p;
+    int64_t s = p->oh * p->ow, kk = p->kh * p->kw;
+    int64_t ph = p->oh + p->kh - 1, pw = p->ow + p->kw - 1;
+    float *xp = (float *)(j->scratch + (size_t)thread * j->tbytes +
+                          al64((size_t)kk * sizeof(float)));
+    const mn_tkern *kn = mn_tkern_get();
+    for (int64_t n = 0; n < p->n; n++) {
+        pad_plane(j->x + (n * p->c + c) * p->h * p->w, p->h, p->w, xp, ph,
+                  pw, p->pt, p->pl);
+        kn->dw_plane(xp, pw, j->w + c * kk, p->kh, p->kw,
+                     j->b ? j->b[c] : 0.0f, j->y + (n * p->m + c) * s,
+                     p->oh, p->ow);
+    }
+}
+
 static size_t conv_fwd_scratch(const mn_node *n, const mn_tensor *const *in,
                                int n_in, const mn_tensor *const *out,
                                int n_out, int threads)
 {
     mn_conv_params p;
     (void)n_in, (void)out, (void)n_out;
-    if (!setup(n, in, &p) || depthwise(&p))
+    if (!setup(n, in, &p))
+        return 0;
+    if (dw_planes(&p))
+        return (size_t)threads * dw_plane_bytes(&p);
+    if (depthwise(&p))
         return 0;
     return (size_t)threads * thread_bytes(&p);
 }
@@ -222,6 +281,14 @@ static mn_status conv_fwd(const mn_node *n, const mn_tensor *const *in,
     j.w = mn_f32(in[1]);
     j.b = n_in > 2 && in[2] ? mn_f32(in[2]) : NULL;
     j.y = mn_f32(out[0]);
+    if (dw_planes(&j.p)) {
+        j.scratch = ex->scratch;
+        j.tbytes = dw_plane_bytes(&j.p);
+        if (ex->scratch_bytes < (size_t)mn_tpool_threads(te->pool) * j.tbytes)
+            return mn_error(ex->ctx, MN_ERR_RUNTIME, "Conv scratch too small");
+        mn_tpool_run(te->pool, dw_fwd_plane, &j, j.p.c);
+        return MN_OK;
+    }
     if (depthwise(&j.p)) {
         mn_tpool_run(te->pool, dw_fwd_channel, &j, j.p.c);
         return MN_OK;
@@ -354,6 +421,50 @@ static void dw_bwd_channel(void *arg, int64_t c, int thread)
     }
 }
 
+/* Depthwise plane path, backward of channel c: dW summed over the batch
+ * (per-sample float sums added in double), dB likewise, dX per sample. */
+static void dw_bwd_plane(void *arg, int64_t c, int thread)
+{
+    const conv_job *j = arg;
+    const mn_conv_params *p = &j->p;
+    int64_t s = p->oh * p->ow, kk = p->kh * p->kw, hw = p->h * p->w;
+    char *t = j->scratch + (size_t)thread * j->tbytes;
+    float *wf = (float *)t, *plane = (float *)(t + al64((size_t)kk * 4));
+    const float *wc = j->w + c * kk;
+    const mn_tkern *kn = mn_tkern_get();
+    double accw[DW_MAX_K] = {0}, accb = 0;
+    float tap[DW_MAX_K];
+    for (int64_t i = 0; i < kk; i++)
+        wf[i] = wc[kk - 1 - i];
+    for (int64_t n = 0; n < p->n; n++) {
+        const float *xc = j->x + (n * p->c + c) * hw;
+        const float *dyc = j->dy + (n * p->m + c) * s;
+        if (j->db)
+            for (int64_t i = 0; i < s; i++)
+                accb += dyc[i];
+        if (j->dw) {
+            int64_t ph = p->oh + p->kh - 1, pw = p->ow + p->kw - 1;
+            pad_plane(xc, p->h, p->w, plane, ph, pw, p->pt, p->pl);
+            kn->dw_plane_wgrad(plane, pw, dyc, p->oh, p->ow, p->kh, p->kw,
+                               tap);
+            for (int64_t i = 0; i < kk; i++)
+                accw[i] += tap[i];
+        }
+        if (j->dx) {
+            int64_t ph = p->h + p->kh - 1, pw = p->w + p->kw - 1;
+            pad_plane(dyc, p->oh, p->ow, plane, ph, pw, p->kh - 1 - p->pt,
+                      p->kw - 1 - p->pl);
+            kn->dw_plane(plane, pw, wf, p->kh, p->kw, 0.0f,
+                         j->dx + (n * p->c + c) * hw, p->h, p->w);
+        }
+    }
+    if (j->dw)
+        for (int64_t i = 0; i < kk; i++)
+            j->dw[c * kk + i] = (float)accw[i];
+    if (j->db)
+        j->dbpart[c] = accb;
+}
+
 static size_t conv_bwd_scratch(const mn_node *n, const mn_tensor *const *in,
                                int n_in, const mn_tensor *const *out,
                                int n_out, int threads)
@@ -362,6 +473,9 @@ static size_t conv_bwd_scratch(const mn_node *n, const mn_tensor *const *in,
     (void)n_in, (void)out, (void)n_out;
     if (!setup(n, in, &p))
         return 0;
+    if (dw_planes(&p))
+        return al64((size_t)p.m * sizeof(double)) +
+               (size_t)threads * dw_plane_bytes(&p);
     if (depthwise(&p))
         return al64((size_t)p.m * sizeof(double));
     int64_t k = p.c / p.group * p.kh * p.kw;
@@ -403,7 +517,10 @@ static mn_status conv_bwd(const mn_node *n, const mn_tensor *const *in,
     }
     if (depthwise(p)) {
         j.dbpart = ex->scratch;
-        mn_tpool_run(te->pool, dw_bwd_channel, &j, p->c);
+        j.scratch = (char *)ex->scratch + al64((size_t)p->m * sizeof(double));
+        j.tbytes = dw_plane_bytes(p);
+        mn_tpool_run(te->pool, dw_planes(p) ? dw_bwd_plane : dw_bwd_channel,
+                     &j, p->c);
         if (j.db)
             for (int64_t m = 0; m < p->m; m++)
                 j.db[m] = (float)j.dbpart[m];

@@ -178,12 +178,7 @@ static void unary_bwd_range(const un_job *j, int64_t i0, int64_t i1)
             dx[i] = g[i] * 1.12837916709551257f * expf(-x[i] * x[i]);
         break;
     case UN_GELU:
-        for (int64_t i = 0; i < cnt; i++) {
-            double v = x[i];
-            double cdf = 0.5 * (1.0 + erf(v * 0.70710678118654752));
-            double pdf = 0.39894228040143268 * exp(-0.5 * v * v);
-            dx[i] = (float)(g[i] * (cdf + v * pdf));
-        }
+        mn_tkern_get()->gelu_bwd(x, g, dx, cnt);
         break;
     case UN_GELU_TANH:
         for (int64_t i = 0; i < cnt; i++) {
@@ -304,24 +299,62 @@ static mn_status bwd_gelu(const mn_node *n, const mn_tensor *const *in, int n_in
     return unary_bwd(strcmp(ap, "tanh") == 0 ? UN_GELU_TANH : UN_GELU, n, in,
                      n_in, out, dout, din, ex);
 }
-const mn_grad_def mn_grad_gelu = {.forward = mn_train_split_forward,
-                                  .backward = bwd_gelu, .diff_inputs = 1u};
+/* Gelu's forward in training: the erf form through the vector kernel
+ * (tkern.h; within float rounding of the op table's), in element ranges
+ * over the pool; the tanh form through the op table's forward. */
+typedef struct gelu_job {
+    const float *x;
+    float *y;
+    int64_t cnt;
+} gelu_job;
+
+static void gelu_fwd_task(void *arg, int64_t t, int thread)
+{
+    const gelu_job *j = arg;
+    int64_t i0 = t * EW_CHUNK, i1 = i0 + EW_CHUNK < j->cnt ? i0 + EW_CHUNK
+                                                         : j->cnt;
+    (void)thread;
+    mn_tkern_get()->gelu_fwd(j->x + i0, j->y + i0, i1 - i0);
+}
+
+static mn_status fwd_gelu(const mn_node *n, const mn_tensor *const *in,
+                          int n_in, mn_tensor *const *out, int n_out,
+                          mn_exec *ex)
+{
+    const char *ap = mn_node_attr_string(n, "approximate", "none");
+    if (strcmp(ap, "none") != 0 || in[0]->dtype != MN_DT_F32)
+        return mn_train_split_forward(n, in, n_in, out, n_out, ex);
+    gelu_job j = {.x = mn_f32(in[0]), .y = mn_f32(out[0]),
+                  .cnt = mn_tensor_numel(in[0])};
+    mn_tpool_run(mn_texec_of(ex)->pool, gelu_fwd_task, &j,
+                 (j.cnt + EW_CHUNK - 1) / EW_CHUNK);
+    return MN_OK;
+}
+
+const mn_grad_def mn_grad_gelu = {.forward = fwd_gelu, .backward = bwd_gelu,
+                                  .diff_inputs = 1u};
 
 /* ---- binary rules with broadcasting ---- */
 
 typedef enum bin_kind { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_POW, BIN_MAX,
                         BIN_MIN, BIN_PRELU } bin_kind;
 
+/* Chunks of the per-channel path's reduction: fixed, so the sums do not
+ * depend on the thread count. */
+#define PC_CHUNKS 16
+
 static size_t binary_scratch(const mn_node *n, const mn_tensor *const *in,
                              int n_in, const mn_tensor *const *out, int n_out,
                              int threads)
 {
-    size_t s = 0;
+    size_t s = 0, pc = 0;
     (void)n, (void)n_out, (void)threads;
     for (int i = 0; i < n_in && i < 2; i++)
-        if (in[i] && !mn_same_dims(in[i], out[0]))
+        if (in[i] && !mn_same_dims(in[i], out[0])) {
             s += (size_t)mn_tensor_numel(in[i]) * sizeof(double) + 64;
-    return s;
+            pc = (size_t)mn_tensor_numel(in[i]) * PC_CHUNKS * sizeof(double);
+        }
+    return s > pc ? s : pc;
 }
 
 static inline void bin_grads(bin_kind k, float g, float a, float b, float y,
@@ -379,6 +412,103 @@ static void binary_same_task(void *arg, int64_t t, int thread)
     }
 }
 
+/* Add / Mul of a full operand x (the output's shape) and a per-channel
+ * one p: p's dimensions that are not 1 form one block of the output's, so
+ * the output is [outer, C, inner] and p is [C] (a bias on the last axis:
+ * inner = 1; a layer scale [C, 1, 1] on NCHW: inner = H·W). */
+typedef struct pc_job {
+    bin_kind kind;
+    const float *g, *x, *p;
+    float *dx;
+    double *part;          /* PC_CHUNKS × C partial sums of dp, or NULL */
+    int64_t outer, c, inner, per;
+} pc_job;
+
+static void pc_task(void *arg, int64_t t, int thread)
+{
+    const pc_job *j = arg;
+    const mn_tkern *kn = mn_tkern_get();
+    int64_t o0 = t * j->per, o1 = o0 + j->per < j->outer ? o0 + j->per
+                                                         : j->outer;
+    int64_t row = j->c * j->inner;
+    double *part = j->part ? j->part + t * j->c : NULL;
+    (void)thread;
+    if (part)
+        memset(part, 0, (size_t)j->c * sizeof *part);
+    for (int64_t o = o0; o < o1; o++) {
+        const float *g = j->g + o * row, *x = j->x + o * row;
+        float *dx = j->dx ? j->dx + o * row : NULL;
+        if (dx && j->kind == BIN_ADD)
+            memcpy(dx, g, (size_t)row * sizeof *dx);
+        else if (dx)
+            for (int64_t c = 0; c < j->c; c++) {
+                float pv = j->p[c];
+                const float *gc = g + c * j->inner;
+                float *dc = dx + c * j->inner;
+                for (int64_t i = 0; i < j->inner; i++)
+                    dc[i] = gc[i] * pv;
+            }
+        if (!part)
+            continue;
+        if (j->inner == 1 && j->kind == BIN_ADD)
+            for (int64_t c = 0; c < j->c; c++)
+                part[c] += g[c];
+        else if (j->inner == 1)
+            for (int64_t c = 0; c < j->c; c++)
+                part[c] += (double)(g[c] * x[c]);
+        else
+            for (int64_t c = 0; c < j->c; c++) {
+                const float *gc = g + c * j->inner, *xc = x + c * j->inner;
+                part[c] += j->kind == BIN_ADD ? kn->sum(gc, j->inner)
+                                              : kn->dot(gc, xc, j->inner);
+            }
+    }
+}
+
+/* The per-channel path when it applies (1) or not (0). */
+static int per_channel_bwd(bin_kind kind, const mn_tensor *const *in,
+                           const mn_tensor *Y, const float *g,
+                           mn_tensor *const *din, mn_exec *ex)
+{
+    int full = mn_same_dims(in[0], Y) ? 0 : mn_same_dims(in[1], Y) ? 1 : -1;
+    if ((kind != BIN_ADD && kind != BIN_MUL) || full < 0 ||
+        in[0]->dtype != MN_DT_F32 || in[1]->dtype != MN_DT_F32)
+        return 0;
+    const mn_tensor *P = in[1 - full];
+    int nd = Y->ndim, off = nd - P->ndim, first = -1, last = -1;
+    if (off < 0)
+        return 0;
+    for (int k = 0; k < P->ndim; k++)
+        if (P->dims[k] != 1) {
+            if (P->dims[k] != Y->dims[k + off] ||
+                (first >= 0 && last != k + off - 1))
+                return 0;
+            if (first < 0)
+                first = k + off;
+            last = k + off;
+        }
+    if (first < 0)
+        return 0;
+    pc_job j = {.kind = kind, .g = g, .x = mn_f32(in[full]),
+                .p = mn_f32(P), .outer = 1, .c = 1, .inner = 1};
+    for (int k = 0; k < nd; k++)
+        *(k < first ? &j.outer : k <= last ? &j.c : &j.inner) *= Y->dims[k];
+    j.dx = din[full] ? mn_f32(din[full]) : NULL;
+    float *dp = din[1 - full] ? mn_f32(din[1 - full]) : NULL;
+    j.part = dp ? ex->scratch : NULL;
+    j.per = (j.outer + PC_CHUNKS - 1) / PC_CHUNKS;
+    int64_t nt = (j.outer + j.per - 1) / j.per;
+    mn_tpool_run(mn_texec_of(ex)->pool, pc_task, &j, nt);
+    if (dp)
+        for (int64_t c = 0; c < j.c; c++) {
+            double acc = 0;
+            for (int64_t t = 0; t < nt; t++)
+                acc += j.part[t * j.c + c];
+            dp[c] = (float)acc;
+        }
+    return 1;
+}
+
 static mn_status binary_bwd(bin_kind kind, const mn_tensor *const *in,
                             int n_in, const mn_tensor *const *out,
                             const mn_tensor *const *dout,
@@ -407,6 +537,8 @@ static mn_status binary_bwd(bin_kind kind, const mn_tensor *const *in,
                      (j.cnt + EW_CHUNK - 1) / EW_CHUNK);
         return MN_OK;
     }
+    if (per_channel_bwd(kind, in, Y, g, din, ex))
+        return MN_OK;
     double *acc_a = ex->scratch, *acc_b = acc_a;
     if (!fa)
         acc_b = acc_a + ((mn_tensor_numel(A) + 7) / 8 * 8);

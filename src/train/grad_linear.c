@@ -2,7 +2,10 @@
  *   Gemm  Y = α·op(A)·op(B) + β·C:  dA = α·dY·op(B)ᵀ (transposed back when
  *         transA), dB likewise, dC = β·Σ dY over C's broadcast dims.
  *   MatMul (numpy batching): dA_t = dY_t·B_tᵀ, dB_t = A_tᵀ·dY_t, summed
- *         over the batches an operand is broadcast across. */
+ *         over the batches an operand is broadcast across.
+ * MatMul's forward with a weight matrix shared by every batch (a Linear
+ * layer on [N, ..., K]) runs as one tall threaded GEMM; other shapes run
+ * the op table's forward. */
 #include <string.h>
 #include "ops/conv_shape.h"
 #include "train/grad.h"
@@ -131,5 +134,24 @@ static mn_status matmul_bwd(const mn_node *n, const mn_tensor *const *in,
     return MN_OK;
 }
 
-const mn_grad_def mn_grad_matmul = {.backward = matmul_bwd,
+/* Y = A·B over the pool when B is one matrix shared by all of A's rows:
+ * the same SGEMM tiles as the op table's single-threaded forward, each
+ * element summed over k in the same order. */
+static mn_status matmul_fwd(const mn_node *n, const mn_tensor *const *in,
+                            int n_in, mn_tensor *const *out, int n_out,
+                            mn_exec *ex)
+{
+    mn_matmul_shape s;
+    mn_tensor ym = {0};
+    if (in[0]->dtype == MN_DT_F32 && in[1]->dtype == MN_DT_F32 &&
+        mn_matmul_setup(in[0], in[1], &s, &ym, ex->ctx) == MN_OK &&
+        s.b_nbatch == 1 && s.a_nbatch == s.nbatch)
+        return mn_tgemm(mn_texec_of(ex)->pool, 0, 0, s.nbatch * s.m, s.n, s.k,
+                        1.0f, mn_f32(in[0]), s.k, mn_f32(in[1]), s.n, 0.0f,
+                        mn_f32(out[0]), s.n, ex->ctx);
+    return mn_op_get(n->op)->forward(n, in, n_in, out, n_out, ex);
+}
+
+const mn_grad_def mn_grad_matmul = {.forward = matmul_fwd,
+                                    .backward = matmul_bwd,
                                     .diff_inputs = 3u};

@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "train/tape.h"
+#include "train/tape_fuse.h"
 
 enum { K_UNUSED = 0, K_CONST, K_BOUND, K_INPUT, K_RUNTIME };
 
 typedef struct tstep {
-    int node;
+    int node;            /* graph node (the last of a fused chain) */
+    const mn_node *n;    /* what runs: g's node or a fused one */
     const mn_op_def *def;
     const mn_grad_def *gd;
     const mn_tensor **in;
@@ -41,6 +43,7 @@ struct mn_tape {
     size_t scratch_bytes;
     float *temp;          /* gradient accumulation temporaries */
     size_t temp_bytes;
+    mn_tape_fusion fuse;  /* chains compiled as one step */
     int x_value, y_value;
 };
 
@@ -142,10 +145,9 @@ static mn_status bind_values(mn_tape *t, const mn_tape_bind *b, int nb,
     return MN_OK;
 }
 
-static mn_status fold(mn_tape *t, int ni, const mn_op_def *def,
+static mn_status fold(mn_tape *t, const mn_node *n, const mn_op_def *def,
                       const mn_tensor **in, mn_tensor **out, mn_ctx *ctx)
 {
-    const mn_node *n = &t->g->nodes[ni];
     size_t sb = def->scratch ? def->scratch(n, in, n->n_in,
                                             (const mn_tensor *const *)out,
                                             n->n_out)
@@ -182,9 +184,14 @@ static mn_status compile(mn_tape *t, mn_ctx *ctx)
     t->dummies = mn_calloc((size_t)nout + 1, sizeof *t->dummies);
     if (!t->steps || !t->in_ptrs || !t->out_ptrs || !t->dummies)
         return mn_error(ctx, MN_ERR_OOM, "out of memory");
+    if ((st = mn_tape_fuse_plan(g, &t->fuse, ctx)) != MN_OK)
+        return st;
     int in_off = 0, out_off = 0;
     for (int ni = 0; ni < g->n_nodes; ni++) {
-        const mn_node *n = &g->nodes[ni];
+        int role = t->fuse.role[ni];
+        if (role == MN_FUSE_ABSORBED)
+            continue;
+        const mn_node *n = role >= 0 ? &t->fuse.nodes[role] : &g->nodes[ni];
         const mn_op_def *def = mn_op_get(n->op);
         const mn_tensor **in = t->in_ptrs + in_off;
         mn_tensor **out = t->out_ptrs + out_off;
@@ -235,7 +242,7 @@ static mn_status compile(mn_tape *t, mn_ctx *ctx)
             if ((st = check_meta(out[j], ctx)) != MN_OK)
                 return node_err(g, ni, st, ctx);
         if (all_const && !(def->flags & MN_OPF_NOFOLD)) {
-            if ((st = fold(t, ni, def, in, out, ctx)) != MN_OK)
+            if ((st = fold(t, n, def, in, out, ctx)) != MN_OK)
                 return node_err(g, ni, st, ctx);
             for (int j = 0; j < n->n_out; j++)
                 if (n->out[j] >= 0)
@@ -246,6 +253,7 @@ static mn_status compile(mn_tape *t, mn_ctx *ctx)
         }
         tstep *sp = &t->steps[t->n_steps++];
         sp->node = ni;
+        sp->n = n;
         sp->def = def;
         sp->gd = mn_grad_get(n->op);
         sp->in = in;
@@ -326,7 +334,7 @@ static mn_status compile(mn_tape *t, mn_ctx *ctx)
     }
     /* Temporaries: per step, the inputs that may need summing. */
     for (int k = 0; k < t->n_steps; k++) {
-        const mn_node *n = &g->nodes[t->steps[k].node];
+        const mn_node *n = t->steps[k].n;
         size_t s = 0;
         for (int j = 0; j < n->n_in; j++) {
             int v = n->in[j];
@@ -396,6 +404,7 @@ void mn_tape_destroy(mn_tape *t)
     free(t->in_ptrs);
     free(t->out_ptrs);
     free(t->dummies);
+    mn_tape_fusion_free(&t->fuse);
     free(t);
 }
 
@@ -438,7 +447,7 @@ mn_status mn_tape_forward(mn_tape *t, const float *x, int training,
     t->vt[t->x_value].data = (void *)x;
     for (int k = 0; k < t->n_steps; k++) {
         const tstep *sp = &t->steps[k];
-        const mn_node *n = &g->nodes[sp->node];
+        const mn_node *n = sp->n;
         mn_texec te = make_exec(t, sp, seed, ctx);
         te.ex.training = training;
         mn_forward_fn fw = sp->def->forward;
@@ -469,7 +478,7 @@ mn_status mn_tape_backward(mn_tape *t, mn_ctx *ctx)
     t->gset[t->y_value] = 1;
     for (int k = t->n_steps - 1; k >= 0; k--) {
         const tstep *sp = &t->steps[k];
-        const mn_node *n = &g->nodes[sp->node];
+        const mn_node *n = sp->n;
         int any = 0;
         if (!sp->grad)
             continue;

@@ -38,7 +38,9 @@ mn_status mn_tape_forward(mn_tape *t, const float *x, int training,
                           uint64_t seed, mn_ctx *ctx);
 /* Graph output i after forward (a view into the tape). */
 const mn_tensor *mn_tape_output(const mn_tape *t, int i);
-/* Any value after forward (NULL for an unknown index). */
+/* Any value after forward (NULL for an unknown index). The values inside
+ * a fused chain (tape_fuse.h: e.g. GELU's Div/Erf/Add/Mul) are not
+ * computed: their data is NULL. */
 const mn_tensor *mn_tape_value(const mn_tape *t, int v);
 /* Gradient buffer of graph output 0: the caller writes dLoss/dOutput
  * here before mn_tape_backward. */

@@ -145,6 +145,114 @@ static void clip_bwd_avx512(const float *x, const float *g, float *dx,
     }
 }
 
+/* e^x: Cephes' expf (x = n·ln2 + r, a degree-7 polynomial in r, scaled
+ * by 2^n), within 2 ulps; 0 below -104, +inf above 88.8. */
+static __m512 exp16(__m512 x)
+{
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0f)),
+                      _mm512_set1_ps(88.8f));
+    __m512 n = _mm512_roundscale_ps(
+        _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r),
+                        _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* Φ(x), as normal_cdf of tkern.c. */
+static __m512 normal_cdf16(__m512 x)
+{
+    static const float c[10] = {0.17087277f,  -0.82215223f, 1.48851587f,
+                                -1.13520398f, 0.27886807f,  -0.18628806f,
+                                0.09678418f,  0.37409196f,  1.00002368f,
+                                -1.26551223f};
+    __m512 z = _mm512_mul_ps(_mm512_abs_ps(x),
+                             _mm512_set1_ps(0.70710678118654752f));
+    __m512 one = _mm512_set1_ps(1.0f);
+    __m512 t = _mm512_div_ps(
+        one, _mm512_fmadd_ps(z, _mm512_set1_ps(0.5f), one));
+    __m512 p = _mm512_set1_ps(c[0]);
+    for (int i = 1; i < 10; i++)
+        p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(c[i]));
+    __m512 q = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), t),
+                             exp16(_mm512_fnmadd_ps(z, z, p)));
+    __mmask16 pos = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ);
+    return _mm512_mask_sub_ps(q, pos, one, q);
+}
+
+static void gelu_fwd_avx512(const float *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 k = tail(n - i);
+        __m512 v = _mm512_maskz_loadu_ps(k, x + i);
+        _mm512_mask_storeu_ps(y + i, k, _mm512_mul_ps(v, normal_cdf16(v)));
+    }
+}
+
+static void gelu_bwd_avx512(const float *x, const float *g, float *dx,
+                            int64_t n)
+{
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 k = tail(n - i);
+        __m512 v = _mm512_maskz_loadu_ps(k, x + i);
+        __m512 pdf = _mm512_mul_ps(
+            _mm512_set1_ps(0.39894228040143268f),
+            exp16(_mm512_mul_ps(_mm512_mul_ps(v, v), _mm512_set1_ps(-0.5f))));
+        __m512 d = _mm512_fmadd_ps(v, pdf, normal_cdf16(v));
+        _mm512_mask_storeu_ps(dx + i, k,
+                              _mm512_mul_ps(_mm512_maskz_loadu_ps(k, g + i),
+                                            d));
+    }
+}
+
+/* Output rows in 16-column blocks; one accumulator per block. */
+static void dw_plane_avx512(const float *xp, int64_t ldx, const float *w,
+                            int64_t kh, int64_t kw, float b, float *y,
+                            int64_t oh, int64_t ow)
+{
+    for (int64_t r = 0; r < oh; r++)
+        for (int64_t c = 0; c < ow; c += 16) {
+            __mmask16 k = tail(ow - c);
+            __m512 acc = _mm512_set1_ps(b);
+            for (int64_t i = 0; i < kh; i++) {
+                const float *xr = xp + (r + i) * ldx + c;
+                const float *wr = w + i * kw;
+                for (int64_t j = 0; j < kw; j++)
+                    acc = _mm512_fmadd_ps(_mm512_set1_ps(wr[j]),
+                                          _mm512_maskz_loadu_ps(k, xr + j),
+                                          acc);
+            }
+            _mm512_mask_storeu_ps(y + r * ow + c, k, acc);
+        }
+}
+
+static void dw_plane_wgrad_avx512(const float *xp, int64_t ldx,
+                                  const float *g, int64_t oh, int64_t ow,
+                                  int64_t kh, int64_t kw, float *dw)
+{
+    for (int64_t i = 0; i < kh; i++)
+        for (int64_t j = 0; j < kw; j++) {
+            __m512 a = _mm512_setzero_ps();
+            for (int64_t r = 0; r < oh; r++) {
+                const float *xr = xp + (r + i) * ldx + j, *gr = g + r * ow;
+                for (int64_t c = 0; c < ow; c += 16) {
+                    __mmask16 k = tail(ow - c);
+                    a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, gr + c),
+                                        _mm512_maskz_loadu_ps(k, xr + c), a);
+                }
+            }
+            dw[i * kw + j] = fold(a);
+        }
+}
+
 const mn_tkern mn_tkern_avx512 = {
     .sum = sum_avx512,
     .sumsq_dev = sumsq_dev_avx512,
@@ -156,4 +264,8 @@ const mn_tkern mn_tkern_avx512 = {
     .relu_fwd = relu_fwd_avx512,
     .relu_bwd = relu_bwd_avx512,
     .clip_bwd = clip_bwd_avx512,
+    .gelu_fwd = gelu_fwd_avx512,
+    .gelu_bwd = gelu_bwd_avx512,
+    .dw_plane = dw_plane_avx512,
+    .dw_plane_wgrad = dw_plane_wgrad_avx512,
 };

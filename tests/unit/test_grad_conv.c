@@ -1,6 +1,7 @@
 /* Gradient checks: Conv (plain, strided, padded, dilated, grouped,
- * depthwise with and without a channel multiplier, pointwise, 1-D, a batch
- * larger than the backward's chunk count), Gemm and MatMul. */
+ * depthwise with and without a channel multiplier, depthwise at stride 1
+ * on padded planes, pointwise, 1-D, a batch larger than the backward's
+ * chunk count), Gemm and MatMul. */
 #include "grad_check.h"
 #include "test.h"
 
@@ -42,6 +43,10 @@ TEST(grad_conv_variants)
         {"conv depthwise", 2, 3, 6, 6, 3, 3, 2, 1, 1, 3, 1},
         {"conv depthwise x2", 2, 2, 5, 5, 4, 3, 1, 1, 1, 2, 0},
         {"conv depthwise 5x5 dil", 1, 3, 8, 8, 3, 5, 1, 2, 2, 3, 1},
+        /* stride 1, one output per channel: the padded-plane path */
+        {"conv depthwise 3x3 s1", 2, 3, 5, 6, 3, 3, 1, 1, 1, 3, 1},
+        {"conv depthwise 7x7 s1", 2, 2, 5, 4, 2, 7, 1, 1, 3, 2, 0},
+        {"conv depthwise 5x5 wide", 1, 2, 3, 21, 2, 5, 1, 1, 2, 2, 1},
         {"conv pointwise", 3, 5, 4, 4, 6, 1, 1, 1, 0, 1, 1},
         {"conv 1x1 stride 2", 2, 4, 5, 5, 3, 1, 2, 1, 0, 1, 1},
         {"conv batch 11", 11, 2, 4, 4, 3, 3, 1, 1, 1, 1, 1},

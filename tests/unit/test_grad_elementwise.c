@@ -102,6 +102,9 @@ static const bin_case BCASES[] = {
     {4, 4, {2, 3, 4, 5}, {1, 3, 1, 1}}, /* per channel (bias, SE) */
     {4, 4, {2, 3, 4, 5}, {2, 3, 1, 1}}, /* squeeze-excitation scale */
     {4, 1, {2, 3, 4, 5}, {5}},          /* trailing axis */
+    {4, 3, {2, 3, 4, 5}, {3, 1, 1}},    /* layer scale, lower rank */
+    {3, 4, {3, 4, 1}, {2, 3, 4, 5}},    /* two axes, a broadcast */
+    {4, 4, {2, 3, 4, 5}, {1, 3, 1, 5}}, /* not one block of axes */
     {2, 2, {3, 1}, {1, 4}},             /* both broadcast */
     {1, 4, {5}, {2, 3, 4, 5}},          /* a broadcast */
     {4, 0, {2, 3, 4, 5}, {0}},          /* scalar */

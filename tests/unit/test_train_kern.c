@@ -87,36 +87,154 @@ TEST(train_kern_avx512_matches_portable)
     }
 }
 
-/* Runs node 0 of g on in[] with the split forward (two threads) and the
- * op table's forward; the outputs must be identical. */
-static void split_case(const char *what, mn_graph *g, mn_tensor **in,
-                       int n_in, const int64_t *odims)
+/* Depthwise plane kernels: AVX-512 against portable on planes with column
+ * tails (widths 3..37), kernels 3×3 and 7×5: outputs within
+ * 1e-6·Σ|terms|, weight sums within 1e-5·Σ|terms|. */
+TEST(train_kern_dw_planes_match)
+{
+    const mn_tkern *r = &mn_tkern_ref, *v = &mn_tkern_avx512;
+    if (mn_isa_detect() < MN_ISA_AVX512 || !v->dw_plane)
+        return;
+    static const int64_t ows[] = {3, 7, 14, 16, 17, 37};
+    static const int64_t ks[][2] = {{3, 3}, {7, 5}};
+    uint64_t s = 11;
+    for (size_t a = 0; a < sizeof ows / sizeof ows[0]; a++)
+        for (size_t b = 0; b < 2; b++) {
+            int64_t ow = ows[a], oh = ows[a] % 5 + 2, kh = ks[b][0],
+                    kw = ks[b][1];
+            int64_t ldx = ow + kw - 1, np = (oh + kh - 1) * ldx;
+            float *xp = malloc((size_t)np * 4), *w = malloc(35 * 4);
+            float *g = malloc((size_t)(oh * ow) * 4);
+            float *y1 = malloc((size_t)(oh * ow) * 4),
+                  *y2 = malloc((size_t)(oh * ow) * 4);
+            float d1[35], d2[35], sabs = 0;
+            for (int64_t i = 0; i < np; i++)
+                xp[i] = frand(&s);
+            float wabs = 0.25f;
+            for (int64_t i = 0; i < kh * kw; i++) {
+                w[i] = frand(&s);
+                wabs += 2 * fabsf(w[i]); /* |x| <= 2 */
+            }
+            for (int64_t i = 0; i < oh * ow; i++) {
+                g[i] = frand(&s);
+                sabs += 2 * fabsf(g[i]);
+            }
+            r->dw_plane(xp, ldx, w, kh, kw, 0.25f, y1, oh, ow);
+            v->dw_plane(xp, ldx, w, kh, kw, 0.25f, y2, oh, ow);
+            for (int64_t i = 0; i < oh * ow; i++)
+                CHECK(close_rel(y1[i], y2[i], wabs, 1e-6f));
+            r->dw_plane_wgrad(xp, ldx, g, oh, ow, kh, kw, d1);
+            v->dw_plane_wgrad(xp, ldx, g, oh, ow, kh, kw, d2);
+            for (int64_t i = 0; i < kh * kw; i++)
+                CHECK(close_rel(d1[i], d2[i], sabs, 1e-5f));
+            free(xp);
+            free(w);
+            free(g);
+            free(y1);
+            free(y2);
+        }
+}
+
+/* Runs node 0 of g on in[] with the training forward `fw` (two threads)
+ * and the op table's forward; the outputs must be identical. */
+static void fwd_case(const char *what, mn_forward_fn fw, mn_graph *g,
+                     mn_tensor **in, int n_in, int ond, const int64_t *odims)
 {
     mn_ctx ctx = {0};
     mn_tpool *pool = NULL;
     mn_tensor *y1 = NULL, *y2 = NULL;
     const mn_node *n = &g->nodes[0];
     CHECK_OK(mn_tpool_create(2, &pool, &ctx), &ctx);
-    CHECK_OK(mn_tensor_create(MN_DT_F32, 4, odims, &y1, &ctx), &ctx);
-    CHECK_OK(mn_tensor_create(MN_DT_F32, 4, odims, &y2, &ctx), &ctx);
+    CHECK_OK(mn_tensor_create(MN_DT_F32, ond, odims, &y1, &ctx), &ctx);
+    CHECK_OK(mn_tensor_create(MN_DT_F32, ond, odims, &y2, &ctx), &ctx);
     mn_texec te;
     memset(&te, 0, sizeof te);
     te.ex.ctx = &ctx;
     te.pool = pool;
-    mn_exec ex = {.ctx = &ctx};
+    const mn_op_def *def = mn_op_get(n->op);
     const mn_tensor *ci[4];
     for (int i = 0; i < n_in; i++)
         ci[i] = in[i];
-    CHECK_OK(mn_op_get(n->op)->forward(n, ci, n_in, &y1, 1, &ex), &ctx);
-    CHECK_OK(mn_train_split_forward(n, ci, n_in, &y2, 1, &te.ex), &ctx);
+    size_t sb = def->scratch ? def->scratch(n, ci, n_in,
+                                            (const mn_tensor *const *)&y1, 1)
+                             : 0;
+    mn_exec ex = {.ctx = &ctx, .scratch = sb ? malloc(sb) : NULL,
+                  .scratch_bytes = sb};
+    CHECK_OK(def->forward(n, ci, n_in, &y1, 1, &ex), &ctx);
+    CHECK_OK(fw(n, ci, n_in, &y2, 1, &te.ex), &ctx);
     if (memcmp(y1->data, y2->data, mn_tensor_nbytes(y1)) != 0)
-        mn_test_fail(__FILE__, __LINE__, "%s: split forward differs", what);
+        mn_test_fail(__FILE__, __LINE__, "%s: training forward differs",
+                     what);
+    free(ex.scratch);
     mn_tensor_destroy(y1);
     mn_tensor_destroy(y2);
     for (int i = 0; i < n_in; i++)
         mn_tensor_destroy(in[i]);
     mn_graph_destroy(g);
     mn_tpool_destroy(pool);
+}
+
+static void split_case(const char *what, mn_graph *g, mn_tensor **in,
+                       int n_in, const int64_t *odims)
+{
+    fwd_case(what, mn_train_split_forward, g, in, n_in, 4, odims);
+}
+
+/* The depthwise 7×7 training forward (padded planes, two threads) against
+ * the op table's Conv: within 2e-6·(1 + |y|). */
+TEST(train_dwconv_forward_matches_op_table)
+{
+    static const int64_t xd[4] = {3, 5, 14, 14}, wd[4] = {5, 1, 7, 7},
+                         bd[1] = {5}, ks[2] = {7, 7}, pads[4] = {3, 3, 3, 3};
+    mn_ctx ctx = {0};
+    mn_tpool *pool = NULL;
+    mn_tensor *y1 = NULL, *y2 = NULL;
+    mn_graph *g = gc_graph("Conv", 13, 3, 1);
+    gc_attr_ints(g, "kernel_shape", ks, 2);
+    gc_attr_ints(g, "pads", pads, 4);
+    gc_attr_int(g, "group", 5);
+    mn_tensor *in[3] = {gc_rand(4, xd, 31, -2, 2, 0),
+                        gc_rand(4, wd, 32, -1, 1, 0),
+                        gc_rand(1, bd, 33, -1, 1, 0)};
+    const mn_tensor *ci[3] = {in[0], in[1], in[2]};
+    const mn_node *n = gc_node(g);
+    const mn_grad_def *gd = mn_grad_get(MN_OP_CONV);
+    CHECK_OK(mn_tpool_create(2, &pool, &ctx), &ctx);
+    CHECK_OK(mn_tensor_create(MN_DT_F32, 4, xd, &y1, &ctx), &ctx);
+    CHECK_OK(mn_tensor_create(MN_DT_F32, 4, xd, &y2, &ctx), &ctx);
+    const mn_tensor *co[1] = {y1};
+    size_t sb = gd->forward_scratch(n, ci, 3, co, 1, 2);
+    mn_texec te;
+    memset(&te, 0, sizeof te);
+    te.ex.ctx = &ctx;
+    te.ex.scratch = mn_malloc_aligned(sb + 64);
+    te.ex.scratch_bytes = sb;
+    te.pool = pool;
+    mn_exec ex = {.ctx = &ctx};
+    CHECK_OK(mn_op_get(MN_OP_CONV)->forward(n, ci, 3, &y1, 1, &ex), &ctx);
+    CHECK_OK(gd->forward(n, ci, 3, &y2, 1, &te.ex), &ctx);
+    const float *a = y1->data, *b = y2->data;
+    for (int64_t i = 0; i < mn_tensor_numel(y1); i++)
+        CHECK(fabsf(a[i] - b[i]) <= 2e-6f * (1 + fabsf(a[i])));
+    mn_free_aligned(te.ex.scratch);
+    mn_tensor_destroy(y1);
+    mn_tensor_destroy(y2);
+    for (int i = 0; i < 3; i++)
+        mn_tensor_destroy(in[i]);
+    mn_graph_destroy(g);
+    mn_tpool_destroy(pool);
+}
+
+/* MatMul with a shared weight (Linear on [N, H, W, C]) runs as one
+ * threaded GEMM in training: the same bits as the op table's. */
+TEST(train_matmul_forward_matches_op_table)
+{
+    static const int64_t ad[4] = {3, 7, 11, 37}, bd[2] = {37, 70},
+                         yd[4] = {3, 7, 11, 70};
+    mn_tensor *in[2] = {gc_rand(4, ad, 21, -2, 2, 0),
+                        gc_rand(2, bd, 22, -2, 2, 0)};
+    fwd_case("MatMul", mn_grad_get(MN_OP_MATMUL)->forward,
+             gc_graph("MatMul", 13, 2, 1), in, 2, 4, yd);
 }
 
 TEST(train_split_forward_matches_op_table)
