@@ -2,6 +2,7 @@
  * partial sums folded in the portable kernels' order. Built with the
  * AVX-512 flags (file name suffix), called only when the CPU has them. */
 #include <immintrin.h>
+#include "kernels/x86/avx512_util.h"
 #include "train/tkern.h"
 
 static __mmask16 tail(int64_t n)
@@ -145,55 +146,12 @@ static void clip_bwd_avx512(const float *x, const float *g, float *dx,
     }
 }
 
-/* e^x: Cephes' expf (x = n·ln2 + r, a degree-7 polynomial in r, scaled
- * by 2^n), within 2 ulps; 0 below -104, +inf above 88.8. */
-static __m512 exp16(__m512 x)
-{
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0f)),
-                      _mm512_set1_ps(88.8f));
-    __m512 n = _mm512_roundscale_ps(
-        _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r),
-                        _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(p, n);
-}
-
-/* Φ(x), as normal_cdf of tkern.c. */
-static __m512 normal_cdf16(__m512 x)
-{
-    static const float c[10] = {0.17087277f,  -0.82215223f, 1.48851587f,
-                                -1.13520398f, 0.27886807f,  -0.18628806f,
-                                0.09678418f,  0.37409196f,  1.00002368f,
-                                -1.26551223f};
-    __m512 z = _mm512_mul_ps(_mm512_abs_ps(x),
-                             _mm512_set1_ps(0.70710678118654752f));
-    __m512 one = _mm512_set1_ps(1.0f);
-    __m512 t = _mm512_div_ps(
-        one, _mm512_fmadd_ps(z, _mm512_set1_ps(0.5f), one));
-    __m512 p = _mm512_set1_ps(c[0]);
-    for (int i = 1; i < 10; i++)
-        p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(c[i]));
-    __m512 q = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), t),
-                             exp16(_mm512_fnmadd_ps(z, z, p)));
-    __mmask16 pos = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ);
-    return _mm512_mask_sub_ps(q, pos, one, q);
-}
-
 static void gelu_fwd_avx512(const float *x, float *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i += 16) {
         __mmask16 k = tail(n - i);
         __m512 v = _mm512_maskz_loadu_ps(k, x + i);
-        _mm512_mask_storeu_ps(y + i, k, _mm512_mul_ps(v, normal_cdf16(v)));
+        _mm512_mask_storeu_ps(y + i, k, _mm512_mul_ps(v, mn_normal_cdf512(v)));
     }
 }
 
@@ -205,8 +163,8 @@ static void gelu_bwd_avx512(const float *x, const float *g, float *dx,
         __m512 v = _mm512_maskz_loadu_ps(k, x + i);
         __m512 pdf = _mm512_mul_ps(
             _mm512_set1_ps(0.39894228040143268f),
-            exp16(_mm512_mul_ps(_mm512_mul_ps(v, v), _mm512_set1_ps(-0.5f))));
-        __m512 d = _mm512_fmadd_ps(v, pdf, normal_cdf16(v));
+            mn_exp512(_mm512_mul_ps(_mm512_mul_ps(v, v), _mm512_set1_ps(-0.5f))));
+        __m512 d = _mm512_fmadd_ps(v, pdf, mn_normal_cdf512(v));
         _mm512_mask_storeu_ps(dx + i, k,
                               _mm512_mul_ps(_mm512_maskz_loadu_ps(k, g + i),
                                             d));
