@@ -36,6 +36,21 @@ int mn_q8_dw_ok(const mn_kernels_q8 *kr, const mn_conv_params *p)
            (p->sw == 1 || p->sw == 2);
 }
 
+void mn_qgemm_store1(const mn_qgemm_epi *e, int64_t row, int32_t acc,
+                     void *y)
+{
+    if (!e->mult) {
+        int32_t v = (int32_t)((uint32_t)acc + (uint32_t)e->add_i32[row]);
+        memcpy(y, &v, 4);
+        return;
+    }
+    /* add holds an exact integer (bias − x_zp·rowsum) */
+    int32_t v = mn_ref_requantize((int64_t)acc + (int64_t)e->add[row],
+                                  e->mult[row], (int32_t)e->yzp,
+                                  (int32_t)e->lo, (int32_t)e->hi);
+    *(uint8_t *)y = e->out_signed ? (uint8_t)(int8_t)v : (uint8_t)v;
+}
+
 /* ---- A ---- */
 
 static int64_t quads(int64_t k) { return ceil_div(k, 4); }
@@ -67,7 +82,14 @@ void mn_q8_pack_a(const mn_kernels_q8 *kr, int64_t m, int64_t k,
                     memcpy((int16_t *)dst + at * 4, s, sizeof s);
                 }
             }
-    for (int64_t r = 0; rowsum && r < m; r++) {
+    if (rowsum)
+        mn_q8_rowsum(m, k, w, ldw, flip, rowsum);
+}
+
+void mn_q8_rowsum(int64_t m, int64_t k, const uint8_t *w, int64_t ldw,
+                  uint8_t flip, int32_t *rowsum)
+{
+    for (int64_t r = 0; r < m; r++) {
         int32_t s = 0;
         for (int64_t p = 0; p < k; p++)
             s += (int8_t)(w[r * ldw + p] ^ flip);
@@ -201,21 +223,20 @@ static void interleave4(const uint8_t *const r[4], int64_t nc, int nr,
     }
 }
 
-static void pack_b(const mn_q8_bsrc *s, int64_t k, int64_t j0, int64_t nc,
-                   int nr, uint8_t *dst)
+void mn_q8_pack_b(const mn_q8_bsrc *s, int64_t k, int64_t q0, int64_t nq,
+                  int64_t j0, int64_t nc, int nr, uint8_t *dst)
 {
     static const uint8_t zeros[NC_MAX];
-    int64_t kq = quads(k);
     if (s->kind == MN_Q8B_TRANS) {
         uint32_t f = s->flip * 0x01010101u;
         for (int64_t jb = 0, pan = 0; jb < nc; jb += nr, pan++) {
             int64_t w = min64(nr, nc - jb);
-            for (int64_t q = 0; q < kq; q++) {
-                uint32_t *d = (uint32_t *)(dst + (pan * kq + q) * nr * 4);
-                int64_t t = min64(4, k - 4 * q);
+            for (int64_t q = 0; q < nq; q++) {
+                uint32_t *d = (uint32_t *)(dst + (pan * nq + q) * nr * 4);
+                int64_t t = min64(4, k - 4 * (q0 + q));
                 for (int64_t j = 0; j < w; j++) {
                     const uint8_t *src =
-                        s->b + (j0 + jb + j) * s->ldb + 4 * q;
+                        s->b + (j0 + jb + j) * s->ldb + 4 * (q0 + q);
                     uint32_t v = 0;
                     if (t == 4)
                         memcpy(&v, src, 4);
@@ -235,10 +256,10 @@ static void pack_b(const mn_q8_bsrc *s, int64_t k, int64_t j0, int64_t nc,
     int64_t khw = p ? p->kh * p->kw : 1, hp = 0, wp = 0;
     if (p)
         mn_q8_pad_dims(p, &hp, &wp);
-    for (int64_t q = 0; q < kq; q++) {
+    for (int64_t q = 0; q < nq; q++) {
         const uint8_t *r[4];
         for (int t = 0; t < 4; t++) {
-            int64_t kk = 4 * q + t;
+            int64_t kk = 4 * (q0 + q) + t;
             if (kk >= k) {
                 r[t] = zeros; /* times a zero weight */
             } else if (s->kind == MN_Q8B_MATRIX) {
@@ -250,7 +271,7 @@ static void pack_b(const mn_q8_bsrc *s, int64_t k, int64_t j0, int64_t nc,
                 r[t] = rows[t];
             }
         }
-        interleave4(r, nc, nr, kq, q, s->flip, dst);
+        interleave4(r, nc, nr, nq, q, s->flip, dst);
     }
 }
 
@@ -292,7 +313,7 @@ static void task(void *arg, int64_t t, int thread)
     int64_t r0 = mt * J->rows_per, r1 = min64(J->m, r0 + J->rows_per);
     int64_t kq = quads(J->k);
     uint8_t *bp = J->pool ? mn_pool_scratch(J->pool, thread) : J->scratch0;
-    pack_b(J->bs, J->k, j0, nc, kr->nr, bp);
+    mn_q8_pack_b(J->bs, J->k, 0, kq, j0, nc, kr->nr, bp);
     for (int64_t i = r0; i < r1; i += kr->mr) {
         const uint8_t *a = J->a + (size_t)(i / kr->mr) * J->a_panel;
         int mr = (int)min64(kr->mr, r1 - i);

@@ -46,6 +46,16 @@ static int want_sparse(const mn_prepare_info *info, const mn_tensor *w,
            max_density * (double)n + 1.0;
 }
 
+int mn_sparse_q8_wanted(const mn_prepare_info *info, int64_t nzq, int64_t nq)
+{
+    if (info->sparse == MN_SPARSE_DENSE || nq <= 0)
+        return 0;
+    if (info->sparse == MN_SPARSE_FORCE)
+        return 1;
+    return mn_isa_active() >= MN_ISA_AVX512VNNI &&
+           (double)nzq <= MN_SPARSE_Q8_CONV_MAX_QDENSITY * (double)nq;
+}
+
 static mn_status state_new(mn_prepared *p, sparse_state **out, mn_ctx *ctx)
 {
     *out = calloc(1, sizeof **out);

@@ -26,6 +26,18 @@
 #define MN_SPARSE_GEMM_MAX_DENSITY 0.08
 #define MN_SPARSE_GEMM_MAX_ROWS 4
 
+/* 8-bit (QLinearConv, ConvInteger; src/ops/qconv.c): the sparse kernel's
+ * work is the weight's non-zero quads (4 consecutive reductions, one
+ * vpdpbusd lane; src/kernels/spmm_q8.h), so the rule reads the fraction
+ * of quads with a non-zero weight. Measured as the float32 rule
+ * (bench/sparse_layer_bench.c, int8 rows; docs/sparse.md). Only at ISA
+ * level avx512vnni (other levels stay dense unless forced). */
+#define MN_SPARSE_Q8_CONV_MAX_QDENSITY 0.40
+
+/* The choice for an 8-bit weight with nzq non-zero quads out of nq:
+ * forced, or automatic by MN_SPARSE_Q8_CONV_MAX_QDENSITY. */
+int mn_sparse_q8_wanted(const mn_prepare_info *info, int64_t nzq, int64_t nq);
+
 mn_status mn_conv_sparse_prepare(const mn_node *n, const mn_tensor *const *in,
                                  int n_in, const mn_tensor *const *out,
                                  int n_out, const mn_prepare_info *info,

@@ -9,9 +9,13 @@
  * zero points, scales and bias are constants (weights int8 with zero point
  * 0, or uint8 with 128), prepare packs the weights once and forward runs
  * the int8 GEMM (src/kernels/qgemm.h) with the requantization fused into
- * its store, bit-identical to the reference path. */
+ * its store, bit-identical to the reference path. A pruned weight may run
+ * the sparse int8 kernels instead (src/kernels/spmm_q8.h; chosen per layer
+ * by src/ops/conv_sparse.c, at any ISA level when forced), with the same
+ * epilogue tables and the same bytes. */
 #include <string.h>
 #include "ops/conv_shape.h"
+#include "ops/conv_sparse.h"
 #include "ops/qprep.h"
 
 static int is_q8(mn_dtype t) { return t == MN_DT_U8 || t == MN_DT_I8; }
@@ -104,24 +108,50 @@ static int is_pointwise(const mn_conv_params *p)
            p->pt == 0 && p->pl == 0 && p->oh == p->h && p->ow == p->w;
 }
 
-/* The fast kernels for a node with data x, weights w (zero point wzp) and
- * the other parameters in[0..n) (NULL: absent), or NULL for the
- * reference path: x must be a run-time value, the rest constants. */
+/* Whether the node can run prepared kernels: x a run-time value, the
+ * weights w (zero point wzp) int8-compatible, and the other parameters
+ * in[0..n) (NULL: absent) constants. */
+static int qconv_consts(const mn_tensor *x, const mn_tensor *w,
+                        const mn_tensor *wzp, const mn_tensor *const *in,
+                        int n)
+{
+    uint8_t flip;
+    if (x->data || !w->data || !mn_q8_weight_flip(w, wzp, &flip))
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (in[i] && !in[i]->data)
+            return 0;
+    return 1;
+}
+
+/* The fast dense kernels for such a node, or NULL for the reference
+ * path. */
 static const mn_kernels_q8 *qconv_fast(const mn_tensor *x, const mn_tensor *w,
                                        const mn_tensor *wzp,
                                        const mn_tensor *const *in, int n)
 {
     const mn_kernels_q8 *kr = mn_kernels_q8_active();
-    uint8_t flip;
-    if (!kr || x->data || !w->data || !mn_q8_weight_flip(w, wzp, &flip))
-        return NULL;
-    for (int i = 0; i < n; i++)
-        if (in[i] && !in[i]->data)
-            return NULL;
-    return kr;
+    return kr && qconv_consts(x, w, wzp, in, n) ? kr : NULL;
 }
 
-/* Packs the weights of a node that qconv_fast accepted. */
+/* Whether a node qconv_consts accepted runs the sparse kernels: not
+ * depthwise, and the session's choice (src/ops/conv_sparse.c) on the
+ * weight's non-zero quads. */
+static int qconv_sparse(const mn_prepare_info *info, const mn_conv_params *p,
+                        const mn_tensor *w, const mn_tensor *wzp)
+{
+    uint8_t flip = 0;
+    int64_t k = p->c / p->group * p->kh * p->kw;
+    if (info->sparse == MN_SPARSE_DENSE || mn_ref_conv2d_is_depthwise(p))
+        return 0;
+    mn_q8_weight_flip(w, wzp, &flip);
+    return mn_sparse_q8_wanted(
+        info, mn_q8_count_nonzero_quads(w->data, p->m, k, k, 0, flip),
+        p->m * ((k + 3) / 4));
+}
+
+/* Packs the weights of a node that qconv_consts accepted: for the dense
+ * kernels kr, or in sparse form (kr NULL). */
 static mn_status qconv_prep(const mn_kernels_q8 *kr, const mn_conv_params *p,
                             const mn_tensor *x, const mn_tensor *xzp,
                             const mn_tensor *w, const mn_tensor *wzp,
@@ -132,8 +162,14 @@ static mn_status qconv_prep(const mn_kernels_q8 *kr, const mn_conv_params *p,
     mn_q8_weight_flip(w, wzp, &flip);
     mn_status st = mn_q8_prep_create(kr, p->m / p->group, k, p->group,
                                      w->data, k, 0, flip, out, ctx);
-    if (st != MN_OK)
+    if (st == MN_OK && !kr)
+        st = mn_q8_prep_sparse(*out, w->data, k, 0, flip, p->oh * p->ow,
+                               ctx);
+    if (st != MN_OK) {
+        mn_q8_prep_destroy(*out);
+        *out = NULL;
         return st;
+    }
     if (mn_q8_dw_ok(kr, p)) {
         (*out)->taps = mn_calloc((size_t)(p->m * k), sizeof(int32_t));
         if (!(*out)->taps) {
@@ -149,15 +185,29 @@ static mn_status qconv_prep(const mn_kernels_q8 *kr, const mn_conv_params *p,
 }
 
 /* Scratch of the fast path: the padded input of one group (im2col), then
- * one thread's packing buffer. */
+ * one thread's packing buffer (of the dense kernels kr, or of the sparse
+ * weight sp). */
 static size_t qconv_fast_scratch(const mn_kernels_q8 *kr,
+                                 const mn_spmat_q8 *sp,
                                  const mn_conv_params *p)
 {
-    if (mn_q8_dw_ok(kr, p))
+    if (!sp && mn_q8_dw_ok(kr, p))
         return mn_q8_pad_bytes(p);
-    size_t b = mn_q8_thread_scratch(kr, p->oh * p->ow,
-                                    p->c / p->group * p->kh * p->kw);
+    size_t b = sp ? mn_q8_spgemm_scratch(sp, p->m / p->group)
+                  : mn_q8_thread_scratch(kr, p->oh * p->ow,
+                                         p->c / p->group * p->kh * p->kw);
     return is_pointwise(p) ? b : round64(mn_q8_pad_bytes(p)) + b;
+}
+
+/* Ends prepare for both ops: the state q (NULL: reference forward) and
+ * the kernel name minnow info shows. */
+static mn_status qconv_prepared(mn_prepared *pp, mn_q8_prep *q,
+                                const mn_conv_params *p)
+{
+    pp->kernel = q && q->sp ? "sparse" : "dense";
+    if (q && q->sp)
+        pp->scratch_bytes = qconv_fast_scratch(NULL, q->sp, p);
+    return mn_q8_prepared(pp, q);
 }
 
 typedef struct dw_job {
@@ -218,9 +268,13 @@ static void qconv_run_fast(const mn_q8_prep *q, const mn_conv_params *p,
                 bs.b = xp;
             }
             char *yg = (char *)y + (img * p->m + g * mg) * ohw * esize;
-            mn_q8_gemm_run(q->kr, pool, mg, ohw, k,
-                           q->a + (size_t)g * q->a_group, &bs, &q->epi,
-                           g * mg, yg, ohw, 1, tsc);
+            if (q->sp)
+                mn_q8_spgemm_run(pool, q->sp, g * mg, mg, &bs, &q->epi, yg,
+                                 ohw, 1, tsc);
+            else
+                mn_q8_gemm_run(q->kr, pool, mg, ohw, k,
+                               q->a + (size_t)g * q->a_group, &bs, &q->epi,
+                               g * mg, yg, ohw, 1, tsc);
         }
 }
 
@@ -294,7 +348,7 @@ static size_t qlinearconv_scratch(const mn_node *n, const mn_tensor *const *in,
     const mn_kernels_q8 *kr = qconv_fast(in[QX], in[QW], in[QWZ], in + 1,
                                          n_in - 1);
     if (kr)
-        return qconv_fast_scratch(kr, &p);
+        return qconv_fast_scratch(kr, NULL, &p);
     return qconv_scratch_bytes(&p, 1);
 }
 
@@ -307,13 +361,14 @@ static mn_status qlinearconv_prepare(const mn_node *n,
     mn_conv_params p;
     int64_t dims[MN_MAX_DIMS];
     mn_q8_prep *q;
-    (void)info;
     (void)n_out;
-    if (qlinearconv_check(n, in, n_in, &p, dims, NULL) != MN_OK)
+    pp->kernel = "dense";
+    if (qlinearconv_check(n, in, n_in, &p, dims, NULL) != MN_OK ||
+        !qconv_consts(in[QX], in[QW], in[QWZ], in + 1, n_in - 1))
         return MN_OK;
-    const mn_kernels_q8 *kr = qconv_fast(in[QX], in[QW], in[QWZ], in + 1,
-                                         n_in - 1);
-    if (!kr)
+    int sparse = qconv_sparse(info, &p, in[QW], in[QWZ]);
+    const mn_kernels_q8 *kr = sparse ? NULL : mn_kernels_q8_active();
+    if (!sparse && !kr)
         return MN_OK;
     const mn_tensor *b = n_in > QB ? in[QB] : NULL;
     mn_status st = qconv_prep(kr, &p, in[QX], in[QXZ], in[QW], in[QWZ],
@@ -321,7 +376,7 @@ static mn_status qlinearconv_prepare(const mn_node *n,
     if (st != MN_OK)
         return st;
     mn_q8_prep_requant(q, in[QXS], in[QWS], in[QYS], in[QYZ], out[0]->dtype);
-    return mn_q8_prepared(pp, q);
+    return qconv_prepared(pp, q, &p);
 }
 
 static mn_status qlinearconv_forward(const mn_node *n,
@@ -436,7 +491,7 @@ static size_t convinteger_scratch(const mn_node *n, const mn_tensor *const *in,
     const mn_kernels_q8 *kr = qconv_fast(in[0], in[1], n_in > 3 ? in[3] : NULL,
                                          in + 2, n_in > 2 ? 1 : 0);
     if (kr)
-        return qconv_fast_scratch(kr, &p);
+        return qconv_fast_scratch(kr, NULL, &p);
     return qconv_scratch_bytes(&p, 0);
 }
 
@@ -449,18 +504,21 @@ static mn_status convinteger_prepare(const mn_node *n,
     mn_conv_params p;
     int64_t dims[MN_MAX_DIMS];
     mn_q8_prep *q = NULL;
-    (void)info;
     (void)out;
     (void)n_out;
+    pp->kernel = "dense";
     if (convinteger_check(n, in, n_in, &p, dims, NULL) != MN_OK)
         return MN_OK;
     const mn_tensor *xz = n_in > 2 ? in[2] : NULL;
     const mn_tensor *wz = n_in > 3 ? in[3] : NULL;
-    const mn_kernels_q8 *kr = qconv_fast(in[0], in[1], wz, &xz, 1);
-    if (!kr)
+    if (!qconv_consts(in[0], in[1], wz, &xz, 1))
+        return MN_OK;
+    int sparse = qconv_sparse(info, &p, in[1], wz);
+    const mn_kernels_q8 *kr = sparse ? NULL : mn_kernels_q8_active();
+    if (!sparse && !kr)
         return MN_OK;
     mn_status st = qconv_prep(kr, &p, in[0], xz, in[1], wz, NULL, &q, ctx);
-    return st != MN_OK ? st : mn_q8_prepared(pp, q);
+    return st != MN_OK ? st : qconv_prepared(pp, q, &p);
 }
 
 static mn_status convinteger_forward(const mn_node *n,
