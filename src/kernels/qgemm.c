@@ -136,6 +136,28 @@ void mn_q8_pad_input(const mn_conv_params *p, const uint8_t *x, uint8_t pad,
     memset(dst + cg * hp * wp, pad, 64);
 }
 
+void mn_q8_gather_row(const uint8_t *src, int64_t n, int64_t stride,
+                      uint8_t *dst)
+{
+    int64_t o = 0;
+    if (stride == 2) {
+#if defined(__SSE2__)
+        /* even bytes of 32: reads at most one byte past the last one
+         * taken */
+        const __m128i even = _mm_set1_epi16(0x00FF);
+        for (; o + 16 <= n; o += 16) {
+            __m128i v0 = _mm_loadu_si128((const __m128i *)(src + 2 * o));
+            __m128i v1 = _mm_loadu_si128((const __m128i *)(src + 2 * o + 16));
+            _mm_storeu_si128((__m128i *)(dst + o),
+                             _mm_packus_epi16(_mm_and_si128(v0, even),
+                                              _mm_and_si128(v1, even)));
+        }
+#endif
+    }
+    for (; o < n; o++)
+        dst[o] = src[o * stride];
+}
+
 /* One im2col row (tap ki, kj of padded channel plane xc, wp wide) for
  * output columns [j0, j0 + nc). May write up to 16 bytes past nc. */
 static void im2col_row_u8(const mn_conv_params *p, const uint8_t *xc,
@@ -148,26 +170,8 @@ static void im2col_row_u8(const mn_conv_params *p, const uint8_t *xc,
         const uint8_t *src =
             xc + (oh * p->sh + ki * p->dh) * wp + ow * p->sw + kj * p->dw;
         uint8_t *d = row + j;
-        if (p->sw == 2) {
-            int64_t o = 0;
-#if defined(__SSE2__)
-            /* even bytes of 32: reads at most one byte past the last tap,
-             * inside the padded input's slack */
-            const __m128i even = _mm_set1_epi16(0x00FF);
-            for (; o + 16 <= run; o += 16) {
-                __m128i v0 = _mm_loadu_si128((const __m128i *)(src + 2 * o));
-                __m128i v1 =
-                    _mm_loadu_si128((const __m128i *)(src + 2 * o + 16));
-                _mm_storeu_si128((__m128i *)(d + o),
-                                 _mm_packus_epi16(_mm_and_si128(v0, even),
-                                                  _mm_and_si128(v1, even)));
-            }
-#endif
-            for (; o < run; o++)
-                d[o] = src[2 * o];
-        } else if (p->sw != 1) {
-            for (int64_t o = 0; o < run; o++)
-                d[o] = src[o * p->sw];
+        if (p->sw != 1) {
+            mn_q8_gather_row(src, run, p->sw, d);
         } else if (run <= 16) {
 #if defined(__SSE2__)
             _mm_storeu_si128((__m128i *)d,
@@ -182,8 +186,7 @@ static void im2col_row_u8(const mn_conv_params *p, const uint8_t *xc,
     }
 }
 
-/* Writes quad q of every panel from four rows of nc bytes. */
-static void interleave4(const uint8_t *const r[4], int64_t nc, int nr,
+void mn_q8_interleave4(const uint8_t *const r[4], int64_t nc, int nr,
                         int64_t kq, int64_t q, uint8_t flip, uint8_t *dst)
 {
     uint32_t f = flip * 0x01010101u;
@@ -223,20 +226,21 @@ static void interleave4(const uint8_t *const r[4], int64_t nc, int nr,
     }
 }
 
-void mn_q8_pack_b(const mn_q8_bsrc *s, int64_t k, int64_t q0, int64_t nq,
-                  int64_t j0, int64_t nc, int nr, uint8_t *dst)
+static void pack_b(const mn_q8_bsrc *s, int64_t k, int64_t j0, int64_t nc,
+                   int nr, uint8_t *dst)
 {
     static const uint8_t zeros[NC_MAX];
+    int64_t kq = quads(k);
     if (s->kind == MN_Q8B_TRANS) {
         uint32_t f = s->flip * 0x01010101u;
         for (int64_t jb = 0, pan = 0; jb < nc; jb += nr, pan++) {
             int64_t w = min64(nr, nc - jb);
-            for (int64_t q = 0; q < nq; q++) {
-                uint32_t *d = (uint32_t *)(dst + (pan * nq + q) * nr * 4);
-                int64_t t = min64(4, k - 4 * (q0 + q));
+            for (int64_t q = 0; q < kq; q++) {
+                uint32_t *d = (uint32_t *)(dst + (pan * kq + q) * nr * 4);
+                int64_t t = min64(4, k - 4 * q);
                 for (int64_t j = 0; j < w; j++) {
                     const uint8_t *src =
-                        s->b + (j0 + jb + j) * s->ldb + 4 * (q0 + q);
+                        s->b + (j0 + jb + j) * s->ldb + 4 * q;
                     uint32_t v = 0;
                     if (t == 4)
                         memcpy(&v, src, 4);
@@ -256,10 +260,10 @@ void mn_q8_pack_b(const mn_q8_bsrc *s, int64_t k, int64_t q0, int64_t nq,
     int64_t khw = p ? p->kh * p->kw : 1, hp = 0, wp = 0;
     if (p)
         mn_q8_pad_dims(p, &hp, &wp);
-    for (int64_t q = 0; q < nq; q++) {
+    for (int64_t q = 0; q < kq; q++) {
         const uint8_t *r[4];
         for (int t = 0; t < 4; t++) {
-            int64_t kk = 4 * (q0 + q) + t;
+            int64_t kk = 4 * q + t;
             if (kk >= k) {
                 r[t] = zeros; /* times a zero weight */
             } else if (s->kind == MN_Q8B_MATRIX) {
@@ -271,7 +275,7 @@ void mn_q8_pack_b(const mn_q8_bsrc *s, int64_t k, int64_t q0, int64_t nq,
                 r[t] = rows[t];
             }
         }
-        interleave4(r, nc, nr, nq, q, s->flip, dst);
+        mn_q8_interleave4(r, nc, nr, kq, q, s->flip, dst);
     }
 }
 
@@ -313,7 +317,7 @@ static void task(void *arg, int64_t t, int thread)
     int64_t r0 = mt * J->rows_per, r1 = min64(J->m, r0 + J->rows_per);
     int64_t kq = quads(J->k);
     uint8_t *bp = J->pool ? mn_pool_scratch(J->pool, thread) : J->scratch0;
-    mn_q8_pack_b(J->bs, J->k, 0, kq, j0, nc, kr->nr, bp);
+    pack_b(J->bs, J->k, j0, nc, kr->nr, bp);
     for (int64_t i = r0; i < r1; i += kr->mr) {
         const uint8_t *a = J->a + (size_t)(i / kr->mr) * J->a_panel;
         int mr = (int)min64(kr->mr, r1 - i);

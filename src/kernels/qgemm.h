@@ -135,14 +135,18 @@ size_t mn_q8_pad_bytes(const mn_conv_params *p);
 void mn_q8_pad_input(const mn_conv_params *p, const uint8_t *x, uint8_t pad,
                      uint8_t *dst);
 
-/* Packs quads [q0, q0 + nq) of the k-deep source (k rows 4·q0 onwards,
- * zero past k) for columns [j0, j0 + nc), nc <= 512, into panels of nr
- * columns: panel[pan][q][j][t] = B[4(q0 + q) + t][j0 + pan·nr + j] at
- * dst + ((pan·nq + q)·nr + j)·4 + t, columns past nc zero. What the GEMM
- * packs per tile (q0 = 0, all quads), and the sparse kernels per k block
- * (src/kernels/spmm_q8.h). */
-void mn_q8_pack_b(const mn_q8_bsrc *s, int64_t k, int64_t q0, int64_t nq,
-                  int64_t j0, int64_t nc, int nr, uint8_t *dst);
+
+/* dst[o] = src[o·stride] for o < n (stride 2 may read one byte past the
+ * last one taken). */
+void mn_q8_gather_row(const uint8_t *src, int64_t n, int64_t stride,
+                      uint8_t *dst);
+
+/* Writes quad q of every panel (nr columns, kq quads each, as above) from
+ * four rows of nc bytes: dword j of panel pan = bytes r[0..3][pan·nr + j]
+ * XORed with flip, zero past nc. With nr = nc and kq = 1: one row of nc
+ * dwords interleaving four rows (the sparse kernels' c4 input). */
+void mn_q8_interleave4(const uint8_t *const r[4], int64_t nc, int nr,
+                       int64_t kq, int64_t q, uint8_t flip, uint8_t *dst);
 
 /* Bytes of one thread's B packing buffer for n columns and k. */
 size_t mn_q8_thread_scratch(const mn_kernels_q8 *kr, int64_t n, int64_t k);

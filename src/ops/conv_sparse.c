@@ -7,7 +7,9 @@
  * timing inside session create). Sparse layers keep their weight in the
  * blocked-CSR form of src/kernels/spmm_f32.h (owned by the step), and
  * their forward runs mn_spconv_f32 / mn_spgemm_f32 with the same fused
- * epilogue (bias, residual Add, activation) as the dense path. */
+ * epilogue (bias, residual Add, activation) as the dense path. The 8-bit
+ * convolutions (qconv.c) ask the same rule (mn_sparse_q8_wanted) with
+ * their non-zero quads. */
 #include <stdlib.h>
 #include "kernels/dispatch.h"
 #include "kernels/spmm_f32.h"
@@ -46,13 +48,14 @@ static int want_sparse(const mn_prepare_info *info, const mn_tensor *w,
            max_density * (double)n + 1.0;
 }
 
-int mn_sparse_q8_wanted(const mn_prepare_info *info, int64_t nzq, int64_t nq)
+int mn_sparse_q8_wanted(const mn_prepare_info *info, int64_t taps,
+                        int64_t nzq, int64_t nq)
 {
     if (info->sparse == MN_SPARSE_DENSE || nq <= 0)
         return 0;
     if (info->sparse == MN_SPARSE_FORCE)
         return 1;
-    return mn_isa_active() >= MN_ISA_AVX512VNNI &&
+    return mn_isa_active() >= MN_ISA_AVX512VNNI && taps > 1 &&
            (double)nzq <= MN_SPARSE_Q8_CONV_MAX_QDENSITY * (double)nq;
 }
 

@@ -27,16 +27,21 @@
 #define MN_SPARSE_GEMM_MAX_ROWS 4
 
 /* 8-bit (QLinearConv, ConvInteger; src/ops/qconv.c): the sparse kernel's
- * work is the weight's non-zero quads (4 consecutive reductions, one
- * vpdpbusd lane; src/kernels/spmm_q8.h), so the rule reads the fraction
- * of quads with a non-zero weight. Measured as the float32 rule
- * (bench/sparse_layer_bench.c, int8 rows; docs/sparse.md). Only at ISA
- * level avx512vnni (other levels stay dense unless forced). */
-#define MN_SPARSE_Q8_CONV_MAX_QDENSITY 0.40
+ * work is the weight's non-zero quads (4 input channels at one tap, one
+ * vpdpbusd lane; src/kernels/spmm_q8.h), so the rule reads the fraction of
+ * quads with a non-zero weight. Measured as the float32 rule
+ * (bench/sparse_layer_bench.c, int8 rows; bench/results/sparse_q8.json):
+ * 3×3 layers (ResNet-18's, resnet8's) all gain at 90 % unstructured
+ * sparsity (34 % of the quads left) and most lose at 80 % (59 %): quad
+ * density ≤ 0.36. 1×1 layers (the dense kernel's packing is cheap there)
+ * stay below 1× even at 95 %, so they stay dense. Only at ISA level
+ * avx512vnni (other levels stay dense unless forced). */
+#define MN_SPARSE_Q8_CONV_MAX_QDENSITY 0.36
 
-/* The choice for an 8-bit weight with nzq non-zero quads out of nq:
- * forced, or automatic by MN_SPARSE_Q8_CONV_MAX_QDENSITY. */
-int mn_sparse_q8_wanted(const mn_prepare_info *info, int64_t nzq, int64_t nq);
+/* The choice for an 8-bit conv weight of kh·kw = taps with nzq non-zero
+ * quads out of nq: forced, or automatic by the rule above. */
+int mn_sparse_q8_wanted(const mn_prepare_info *info, int64_t taps,
+                        int64_t nzq, int64_t nq);
 
 mn_status mn_conv_sparse_prepare(const mn_node *n, const mn_tensor *const *in,
                                  int n_in, const mn_tensor *const *out,

@@ -141,13 +141,12 @@ static int qconv_sparse(const mn_prepare_info *info, const mn_conv_params *p,
                         const mn_tensor *w, const mn_tensor *wzp)
 {
     uint8_t flip = 0;
-    int64_t k = p->c / p->group * p->kh * p->kw;
+    int64_t nzq, nq;
     if (info->sparse == MN_SPARSE_DENSE || mn_ref_conv2d_is_depthwise(p))
         return 0;
     mn_q8_weight_flip(w, wzp, &flip);
-    return mn_sparse_q8_wanted(
-        info, mn_q8_count_nonzero_quads(w->data, p->m, k, k, 0, flip),
-        p->m * ((k + 3) / 4));
+    mn_spconv_q8_count(p, w->data, flip, &nzq, &nq);
+    return mn_sparse_q8_wanted(info, p->kh * p->kw, nzq, nq);
 }
 
 /* Packs the weights of a node that qconv_consts accepted: for the dense
@@ -163,8 +162,7 @@ static mn_status qconv_prep(const mn_kernels_q8 *kr, const mn_conv_params *p,
     mn_status st = mn_q8_prep_create(kr, p->m / p->group, k, p->group,
                                      w->data, k, 0, flip, out, ctx);
     if (st == MN_OK && !kr)
-        st = mn_q8_prep_sparse(*out, w->data, k, 0, flip, p->oh * p->ow,
-                               ctx);
+        st = mn_q8_prep_sparse(*out, p, w->data, flip, ctx);
     if (st != MN_OK) {
         mn_q8_prep_destroy(*out);
         *out = NULL;
@@ -185,28 +183,24 @@ static mn_status qconv_prep(const mn_kernels_q8 *kr, const mn_conv_params *p,
 }
 
 /* Scratch of the fast path: the padded input of one group (im2col), then
- * one thread's packing buffer (of the dense kernels kr, or of the sparse
- * weight sp). */
+ * one thread's packing buffer. */
 static size_t qconv_fast_scratch(const mn_kernels_q8 *kr,
-                                 const mn_spmat_q8 *sp,
                                  const mn_conv_params *p)
 {
-    if (!sp && mn_q8_dw_ok(kr, p))
+    if (mn_q8_dw_ok(kr, p))
         return mn_q8_pad_bytes(p);
-    size_t b = sp ? mn_q8_spgemm_scratch(sp, p->m / p->group)
-                  : mn_q8_thread_scratch(kr, p->oh * p->ow,
-                                         p->c / p->group * p->kh * p->kw);
+    size_t b = mn_q8_thread_scratch(kr, p->oh * p->ow,
+                                    p->c / p->group * p->kh * p->kw);
     return is_pointwise(p) ? b : round64(mn_q8_pad_bytes(p)) + b;
 }
 
 /* Ends prepare for both ops: the state q (NULL: reference forward) and
  * the kernel name minnow info shows. */
-static mn_status qconv_prepared(mn_prepared *pp, mn_q8_prep *q,
-                                const mn_conv_params *p)
+static mn_status qconv_prepared(mn_prepared *pp, mn_q8_prep *q)
 {
     pp->kernel = q && q->sp ? "sparse" : "dense";
     if (q && q->sp)
-        pp->scratch_bytes = qconv_fast_scratch(NULL, q->sp, p);
+        pp->scratch_bytes = mn_spconv_q8_scratch(q->sp);
     return mn_q8_prepared(pp, q);
 }
 
@@ -241,6 +235,11 @@ static void qconv_run_fast(const mn_q8_prep *q, const mn_conv_params *p,
                            const mn_tensor *x, void *y, int esize,
                            mn_pool *pool, void *scratch)
 {
+    if (q->sp) {
+        mn_spconv_q8_run(pool, q->sp, x->data, q->xpad, q->xflip, &q->epi, y,
+                         scratch);
+        return;
+    }
     if (q->taps) {
         dw_job J = {q, p, x->data, y, esize, pool, scratch};
         double macs = (double)(p->n * p->m * p->oh * p->ow) *
@@ -268,13 +267,9 @@ static void qconv_run_fast(const mn_q8_prep *q, const mn_conv_params *p,
                 bs.b = xp;
             }
             char *yg = (char *)y + (img * p->m + g * mg) * ohw * esize;
-            if (q->sp)
-                mn_q8_spgemm_run(pool, q->sp, g * mg, mg, &bs, &q->epi, yg,
-                                 ohw, 1, tsc);
-            else
-                mn_q8_gemm_run(q->kr, pool, mg, ohw, k,
-                               q->a + (size_t)g * q->a_group, &bs, &q->epi,
-                               g * mg, yg, ohw, 1, tsc);
+            mn_q8_gemm_run(q->kr, pool, mg, ohw, k,
+                           q->a + (size_t)g * q->a_group, &bs, &q->epi,
+                           g * mg, yg, ohw, 1, tsc);
         }
 }
 
@@ -348,7 +343,7 @@ static size_t qlinearconv_scratch(const mn_node *n, const mn_tensor *const *in,
     const mn_kernels_q8 *kr = qconv_fast(in[QX], in[QW], in[QWZ], in + 1,
                                          n_in - 1);
     if (kr)
-        return qconv_fast_scratch(kr, NULL, &p);
+        return qconv_fast_scratch(kr, &p);
     return qconv_scratch_bytes(&p, 1);
 }
 
@@ -376,7 +371,7 @@ static mn_status qlinearconv_prepare(const mn_node *n,
     if (st != MN_OK)
         return st;
     mn_q8_prep_requant(q, in[QXS], in[QWS], in[QYS], in[QYZ], out[0]->dtype);
-    return qconv_prepared(pp, q, &p);
+    return qconv_prepared(pp, q);
 }
 
 static mn_status qlinearconv_forward(const mn_node *n,
@@ -491,7 +486,7 @@ static size_t convinteger_scratch(const mn_node *n, const mn_tensor *const *in,
     const mn_kernels_q8 *kr = qconv_fast(in[0], in[1], n_in > 3 ? in[3] : NULL,
                                          in + 2, n_in > 2 ? 1 : 0);
     if (kr)
-        return qconv_fast_scratch(kr, NULL, &p);
+        return qconv_fast_scratch(kr, &p);
     return qconv_scratch_bytes(&p, 0);
 }
 
@@ -518,7 +513,7 @@ static mn_status convinteger_prepare(const mn_node *n,
     if (!sparse && !kr)
         return MN_OK;
     mn_status st = qconv_prep(kr, &p, in[0], xz, in[1], wz, NULL, &q, ctx);
-    return st != MN_OK ? st : qconv_prepared(pp, q, &p);
+    return st != MN_OK ? st : qconv_prepared(pp, q);
 }
 
 static mn_status convinteger_forward(const mn_node *n,

@@ -29,7 +29,7 @@ void mn_q8_prep_destroy(void *prep)
     free(q->mult);
     free(q->add_i32);
     free(q->taps);
-    mn_spmat_q8_destroy(q->sp);
+    mn_spconv_q8_destroy(q->sp);
     free(q);
 }
 
@@ -81,12 +81,10 @@ mn_status mn_q8_prep_create(const mn_kernels_q8 *kr, int64_t m, int64_t k,
     return MN_OK;
 }
 
-mn_status mn_q8_prep_sparse(mn_q8_prep *q, const uint8_t *w, int64_t ldw,
-                            int transposed, uint8_t flip, int64_t n,
-                            mn_ctx *ctx)
+mn_status mn_q8_prep_sparse(mn_q8_prep *q, const mn_conv_params *p,
+                            const uint8_t *w, uint8_t flip, mn_ctx *ctx)
 {
-    return mn_spmat_q8_create(w, q->m * q->groups, q->k, ldw, transposed,
-                              flip, n, &q->sp, ctx);
+    return mn_spconv_q8_create(p, w, flip, &q->sp, ctx);
 }
 
 void mn_q8_prep_input(mn_q8_prep *q, const mn_tensor *x,

@@ -20,8 +20,7 @@ typedef struct mn_q8_prep {
     int32_t *add_i32;      /* [groups·m] */
     int32_t *taps;         /* depthwise kernel: [groups·m][k] weights, or
                               NULL (GEMM path) */
-    mn_spmat_q8 *sp;       /* the sparse weight ([groups·m] rows), or NULL
-                              (dense) */
+    mn_spconv_q8 *sp;      /* the sparse convolution, or NULL (dense) */
     mn_qgemm_epi epi;
     uint8_t xflip;         /* 0x80 for int8 activations */
     uint8_t xpad;          /* x's zero point as stored (conv padding) */
@@ -43,11 +42,10 @@ mn_status mn_q8_prep_create(const mn_kernels_q8 *kr, int64_t m, int64_t k,
                             int transposed, uint8_t flip, mn_q8_prep **out,
                             mn_ctx *ctx);
 void mn_q8_prep_destroy(void *prep);
-/* Adds the quad-CSR form of the same weight (src/kernels/spmm_q8.h) for
- * products with n columns; the forward then runs the sparse kernels. */
-mn_status mn_q8_prep_sparse(mn_q8_prep *q, const uint8_t *w, int64_t ldw,
-                            int transposed, uint8_t flip, int64_t n,
-                            mn_ctx *ctx);
+/* Adds the sparse form of the same conv weight (src/kernels/spmm_q8.h);
+ * the forward then runs the sparse kernels. */
+mn_status mn_q8_prep_sparse(mn_q8_prep *q, const mn_conv_params *p,
+                            const uint8_t *w, uint8_t flip, mn_ctx *ctx);
 
 /* The activation side: x's dtype sets the flip (int8 activations are
  * moved to uint8 by xor 0x80), its constant zero point xzp (NULL: 0) the

@@ -1,11 +1,11 @@
 /* Sparse 8-bit kernels (src/kernels/spmm_q8*, the sparse path of
- * src/ops/qconv.c): the VNNI panel kernel against the reference one on
- * random panels (tails, partial sums, every output type, strided stores);
+ * src/ops/qconv.c): the VNNI kernel against the reference one on random
+ * tiles (partial lanes, partial sums, every output type, empty rows);
  * QLinearConv / ConvInteger forced sparse against the dense reference
  * path, bit for bit, at ISA ref and every fast level, 1 and 2 threads,
- * over random shapes (odd channel counts, k not a multiple of 4 or of a
- * k block, strides, dilation, padding, groups) and weight sparsities 0,
- * 0.1, 0.5, 0.9 and 1; then sessions: forced sparse equals dense and run()
+ * over random shapes (odd channel counts, channels not a multiple of 4,
+ * several channel blocks, strides, dilation, padding, groups) and weight
+ * sparsities 0, 0.1, 0.5, 0.9 and 1; the sparse layout; then sessions: forced sparse equals dense and run()
  * allocates nothing, and the automatic choice follows the density. */
 #include <stdlib.h>
 #include <string.h>
@@ -17,37 +17,47 @@ extern long mn_test_allocs;
 
 static const double q8_sparsities[] = {0.0, 0.1, 0.5, 0.9, 1.0};
 
-/* ---- the panel kernel: VNNI vs reference ---- */
+/* ---- the kernel: VNNI vs reference ---- */
 
-TEST(sparse_q8_panel_kernel_vs_ref)
+TEST(sparse_q8_conv_kernel_vs_ref)
 {
     const mn_spq8_kernels *ref = mn_spq8_kernels_ref();
     const mn_spq8_kernels *fast = mn_spq8_kernels_avx512vnni();
-    mn_ctx ctx = {{0}};
     if (!fast || mn_isa_detect() < MN_ISA_AVX512VNNI)
         return; /* nothing to compare on this CPU */
     otu_seed(21);
-    for (int iter = 0; iter < 120; iter++) {
-        int nt = 16 * (int)otu_int(1, 4);
-        int64_t nc = otu_int(1, nt), mr = otu_int(1, 11), k = otu_int(1, 90);
-        int64_t kq = (k + 3) / 4, ldp = nt + otu_int(0, 3) * 16;
+    for (int iter = 0; iter < 150; iter++) {
+        mn_spq8_tile t = {.nv = (int)otu_int(1, 4)};
+        int64_t mr = otu_int(1, 11), span = otu_int(1, 3000), ny = 0;
+        int64_t ldp = 16 * t.nv + otu_int(0, 3) * 16;
         int first = iter % 3 != 0, last = iter % 2 == 0;
         int out = iter % 3; /* uint8, int8, int32 */
-        int64_t cs = iter % 5 == 4 ? otu_int(2, 3) : 1;
-        int64_t rs = cs == 1 ? nc + otu_int(0, 5) : 1;
-        size_t ybytes = (size_t)((mr - 1) * rs + (nc - 1) * cs + 1) * 4;
-        uint8_t *w = malloc((size_t)(mr * k));
-        uint8_t *panel = malloc((size_t)(kq * nt * 4));
+        for (int v = 0; v < t.nv; v++) { /* random real lanes, packed */
+            t.mask[v] = iter % 4 ? (uint16_t)otu_rand() : 0xFFFF;
+            t.yoff[v] = ny;
+            ny += __builtin_popcount(t.mask[v]);
+        }
+        int64_t rs = ny + otu_int(0, 5), nq = mr * otu_int(0, 40);
+        size_t ybytes = (size_t)(mr * rs + 1) * 4;
+        uint8_t *base = malloc((size_t)(4 * span + 64 * t.nv));
+        int32_t *ptr = malloc((size_t)(mr + 1) * 4);
+        int32_t *off = malloc((size_t)(nq + 1) * 4);
+        int32_t *w4 = malloc((size_t)(nq + 1) * 4);
         int32_t *p0 = malloc((size_t)(mr * ldp) * 4);
         int32_t *p1 = malloc((size_t)(mr * ldp) * 4);
         char *y0 = malloc(ybytes), *y1 = malloc(ybytes);
         double *add = malloc((size_t)mr * 8), *mult = malloc((size_t)mr * 8);
         int32_t *addi = malloc((size_t)mr * 4);
-        mn_spmat_q8 *s = NULL;
-        for (int64_t i = 0; i < mr * k; i++)
-            w[i] = otu_int(0, 9) < 6 ? 0 : (uint8_t)otu_rand();
-        for (int64_t i = 0; i < kq * nt * 4; i++)
-            panel[i] = (uint8_t)otu_rand();
+        for (int64_t i = 0; i < 4 * span + 64 * t.nv; i++)
+            base[i] = (uint8_t)otu_rand();
+        for (int64_t i = 0; i < nq; i++) {
+            off[i] = (int32_t)(4 * otu_int(0, span - 1));
+            w4[i] = (int32_t)otu_rand();
+        }
+        ptr[0] = 0; /* rows of random lengths, some empty */
+        for (int64_t i = 1; i < mr; i++)
+            ptr[i] = (int32_t)otu_int(ptr[i - 1], nq);
+        ptr[mr] = (int32_t)nq;
         for (int64_t i = 0; i < mr * ldp; i++)
             p0[i] = p1[i] = (int32_t)otu_int(-100000, 100000);
         for (int64_t i = 0; i < mr; i++) {
@@ -61,25 +71,19 @@ TEST(sparse_q8_panel_kernel_vs_ref)
                           .add_i32 = addi, .yzp = out == 1 ? -3 : 7,
                           .lo = out == 1 ? -128 : 0, .hi = out == 1 ? 127 : 255,
                           .out_signed = out == 1};
-        /* one block over all k: built for a width that gives one block */
-        CHECK_OK(mn_spmat_q8_create(w, mr, k, k, 0, 0, 1, &s, &ctx), &ctx);
-        if (!s)
-            break;
-        CHECK_EQ_INT(s->nqb, 1);
-        ref->panel(mr, s->ptr, s->qidx, s->w4, panel, nt, nc, p0, ldp, first,
-                   last, &e, 0, y0, rs, cs);
-        fast->panel(mr, s->ptr, s->qidx, s->w4, panel, nt, nc, p1, ldp,
-                    first, last, &e, 0, y1, rs, cs);
+        ref->conv(mr, ptr, off, w4, base, &t, p0, ldp, first, last, &e, 0, y0,
+                  rs);
+        fast->conv(mr, ptr, off, w4, base, &t, p1, ldp, first, last, &e, 0,
+                   y1, rs);
         if (last) {
             CHECK(memcmp(y0, y1, ybytes) == 0);
         } else {
             for (int64_t i = 0; i < mr; i++)
                 CHECK(memcmp(p0 + i * ldp, p1 + i * ldp,
-                             (size_t)nc * 4) == 0);
+                             (size_t)(16 * t.nv) * 4) == 0);
         }
-        mn_spmat_q8_destroy(s);
-        free(w), free(panel), free(p0), free(p1), free(y0), free(y1);
-        free(add), free(mult), free(addi);
+        free(base), free(ptr), free(off), free(w4), free(p0), free(p1);
+        free(y0), free(y1), free(add), free(mult), free(addi);
     }
 }
 
@@ -113,13 +117,50 @@ TEST(sparse_q8_conv_vs_dense_ref)
         {.n = 1, .c = 131, .h = 17, .w = 19, .m = 75, .kh = 1, .kw = 1,
          .s = 1, .d = 1, .group = 1, .bias = 1, .per_channel = 1},
         {.n = 1, .c = 24, .h = 17, .w = 20, .m = 24, .kh = 3, .kw = 3,
-         .s = 1, .d = 1, .pt = 1, .pl = 1, .pb = 1, .pr = 1, .group = 24}};
+         .s = 1, .d = 1, .pt = 1, .pl = 1, .pb = 1, .pr = 1, .group = 24},
+        /* several channel blocks (partial sums): see the next test */
+        {.n = 1, .c = 402, .h = 7, .w = 7, .m = 21, .kh = 3, .kw = 3,
+         .s = 1, .d = 1, .pt = 1, .pl = 1, .pb = 1, .pr = 1, .group = 1,
+         .bias = 1, .xs = 1},
+        {.n = 2, .c = 522, .h = 9, .w = 8, .m = 13, .kh = 3, .kw = 3,
+         .s = 2, .d = 1, .pt = 1, .pl = 1, .pb = 0, .pr = 1, .group = 1,
+         .wu = 1, .per_channel = 1}};
     for (size_t i = 0; i < sizeof big / sizeof *big; i++)
         for (int sp = 0; sp < 5; sp++) {
             big[i].sparsity = q8_sparsities[sp];
             check_conv(&big[i], 1, pool, lv, nl, MN_SPARSE_FORCE);
         }
     mn_pool_destroy(pool);
+}
+
+/* The geometry the cases above rely on: k cut into several channel
+ * blocks, stride phases, the virtual pixels' row padding. */
+TEST(sparse_q8_layout)
+{
+    mn_ctx ctx = {{0}};
+    mn_spconv_q8 *s = NULL;
+    mn_conv_params p = {.n = 1, .c = 402, .h = 7, .w = 7, .m = 21, .oh = 7,
+                        .ow = 7, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .dh = 1,
+                        .dw = 1, .pt = 1, .pl = 1, .group = 1};
+    uint8_t *w = calloc((size_t)(21 * 402 * 9), 1);
+    if (!w)
+        return;
+    w[0] = 1;               /* row 0, channel 0, tap (0, 0) */
+    w[21 * 402 * 9 - 1] = 5; /* row 20, channel 401, tap (2, 2) */
+    CHECK_OK(mn_spconv_q8_create(&p, w, 0, &s, &ctx), &ctx);
+    if (s) {
+        CHECK(s->nqb > 1);
+        CHECK_EQ_INT(s->c4n, 101);
+        CHECK_EQ_INT(s->wq, 9);             /* 7 + 2 padding columns */
+        CHECK_EQ_INT(s->nvp, 6 * 9 + 7);
+        CHECK_EQ_INT(s->nnzq, 2);
+        CHECK_EQ_INT(s->off[0], 0);
+        /* quad 100 (channels 400..403) at tap (2, 2) */
+        CHECK_EQ_INT(s->off[1], (100 * 9 * 9 + 2 * 9 + 2) * 4);
+        CHECK_EQ_INT(s->w4[1], 5 << 8); /* channel 401 = byte 1 */
+    }
+    mn_spconv_q8_destroy(s);
+    free(w);
 }
 
 /* ---- sessions ---- */

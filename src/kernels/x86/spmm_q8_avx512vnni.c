@@ -1,12 +1,14 @@
-/* AVX-512 VNNI sparse 8-bit kernel (contract in src/kernels/spmm_q8.h).
+/* AVX-512 VNNI sparse 8-bit convolution kernel (contract in
+ * src/kernels/spmm_q8.h).
  *
- * One output row at a time, nt/16 vectors of 16 columns; per non-zero
- * quad, one broadcast of its 4 int8 weights and nt/16 vpdpbusd on the
- * panel row the quad selects (16 columns × 4 uint8 per vector). Even and
- * odd quads go to two accumulator sets (twice the independent vpdpbusd
- * chains), added at the end. The last k block stores through store16, the
- * dense GEMM tile's requantizing store (q8_avx512_epi.h); earlier blocks
- * keep int32 partial sums. Built with -mavx512vnni (Makefile rule for
+ * One output row at a time over a tile of nv·16 virtual pixels; per
+ * non-zero quad, one broadcast of its 4 int8 weights and nv vpdpbusd on
+ * 64-byte loads of x4 at the quad's offset (16 pixels × 4 channels). Even
+ * and odd quads go to two accumulator sets (twice the independent
+ * vpdpbusd chains), added at the end. The last block compresses each
+ * vector to its real output pixels and stores through store16, the dense
+ * GEMM tile's requantizing store (q8_avx512_epi.h); earlier blocks keep
+ * int32 partial sums. Built with -mavx512vnni (Makefile rule for
  * *_avx512vnni.c); compiled empty otherwise. */
 #include "kernels/spmm_q8.h"
 
@@ -19,19 +21,18 @@
         A##V = _mm512_dpbusd_epi32(A##V,                                    \
                                    _mm512_loadu_si512((P) + V * 64), W);
 
-INL void panel_body(const int nv, int64_t mr, const int32_t *ptr,
-                    const int32_t *qidx, const int32_t *w4,
-                    const uint8_t *panel, int64_t nc, int32_t *part,
-                    int64_t ldp, int first, int last, const mn_qgemm_epi *e,
-                    int64_t row0, char *y, int64_t rs, int64_t cs)
+INL void conv_body(const int nv, int64_t mr, const int32_t *ptr,
+                   const int32_t *off, const int32_t *w4,
+                   const uint8_t *base, const mn_spq8_tile *t, int32_t *part,
+                   int64_t ldp, int first, int last, const mn_qgemm_epi *e,
+                   int64_t row0, char *y, int64_t rs)
 {
-    const int64_t qbytes = (int64_t)nv * 64; /* one quad: nt columns × 4 */
     int es = e->mult ? 1 : 4;
     for (int64_t i = 0; i < mr; i++) {
         int32_t *pr = part + i * ldp;
         __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
         __m512i b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-        if (!first) { /* part was written whole (nt columns) by block 0 */
+        if (!first) {
             a0 = _mm512_loadu_si512(pr);
             if (nv > 1)
                 a1 = _mm512_loadu_si512(pr + 16);
@@ -44,14 +45,13 @@ INL void panel_body(const int nv, int64_t mr, const int32_t *ptr,
         for (; x + 1 < x1; x += 2) {
             __m512i w = _mm512_set1_epi32(w4[x]);
             __m512i u = _mm512_set1_epi32(w4[x + 1]);
-            const uint8_t *p = panel + (int64_t)qidx[x] * qbytes;
-            const uint8_t *q = panel + (int64_t)qidx[x + 1] * qbytes;
+            const uint8_t *p = base + off[x], *q = base + off[x + 1];
             DP(a, 0, w, p) DP(a, 1, w, p) DP(a, 2, w, p) DP(a, 3, w, p)
             DP(b, 0, u, q) DP(b, 1, u, q) DP(b, 2, u, q) DP(b, 3, u, q)
         }
         if (x < x1) {
             __m512i w = _mm512_set1_epi32(w4[x]);
-            const uint8_t *p = panel + (int64_t)qidx[x] * qbytes;
+            const uint8_t *p = base + off[x];
             DP(a, 0, w, p) DP(a, 1, w, p) DP(a, 2, w, p) DP(a, 3, w, p)
         }
         __m512i acc[4] = {_mm512_add_epi32(a0, b0), _mm512_add_epi32(a1, b1),
@@ -62,57 +62,51 @@ INL void panel_body(const int nv, int64_t mr, const int32_t *ptr,
             continue;
         }
         char *yr = y + i * rs * es;
-        for (int v = 0; v < nv && 16 * v < nc; v++)
-            store16(acc[v], e, row0 + i, (int)(nc - 16 * v),
-                    yr + 16 * v * cs * es, cs);
+        for (int v = 0; v < nv; v++) {
+            __mmask16 m = t->mask[v];
+            if (!m)
+                continue;
+            __m512i c = m == 0xFFFF ? acc[v]
+                                    : _mm512_maskz_compress_epi32(m, acc[v]);
+            store16(c, e, row0 + i, __builtin_popcount(m),
+                    yr + t->yoff[v] * es, 1);
+        }
     }
 }
 
-#define PANEL(V)                                                            \
-    static void panel_##V(int64_t mr, const int32_t *ptr,                   \
-                          const int32_t *qidx, const int32_t *w4,           \
-                          const uint8_t *panel, int64_t nc, int32_t *part,  \
-                          int64_t ldp, int first, int last,                 \
-                          const mn_qgemm_epi *e, int64_t row0, char *y,     \
-                          int64_t rs, int64_t cs)                           \
+#define CONV(V)                                                             \
+    static void conv_##V(int64_t mr, const int32_t *ptr, const int32_t *off, \
+                         const int32_t *w4, const uint8_t *base,            \
+                         const mn_spq8_tile *t, int32_t *part, int64_t ldp, \
+                         int first, int last, const mn_qgemm_epi *e,        \
+                         int64_t row0, char *y, int64_t rs)                 \
     {                                                                       \
-        panel_body(V, mr, ptr, qidx, w4, panel, nc, part, ldp, first, last, \
-                   e, row0, y, rs, cs);                                     \
+        conv_body(V, mr, ptr, off, w4, base, t, part, ldp, first, last, e,  \
+                  row0, y, rs);                                             \
     }
-PANEL(1)
-PANEL(2)
-PANEL(3)
-PANEL(4)
+CONV(1)
+CONV(2)
+CONV(3)
+CONV(4)
 
-static void panel_vnni(int64_t mr, const int32_t *ptr, const int32_t *qidx,
-                       const int32_t *w4, const uint8_t *panel, int nt,
-                       int64_t nc, int32_t *part, int64_t ldp, int first,
-                       int last, const mn_qgemm_epi *e, int64_t row0,
-                       void *y, int64_t rs, int64_t cs)
+static void conv_vnni(int64_t mr, const int32_t *ptr, const int32_t *off,
+                      const int32_t *w4, const uint8_t *base,
+                      const mn_spq8_tile *t, int32_t *part, int64_t ldp,
+                      int first, int last, const mn_qgemm_epi *e,
+                      int64_t row0, void *y, int64_t rs)
 {
-    switch (nt) {
-    case 16:
-        panel_1(mr, ptr, qidx, w4, panel, nc, part, ldp, first, last, e,
-                row0, y, rs, cs);
-        break;
-    case 32:
-        panel_2(mr, ptr, qidx, w4, panel, nc, part, ldp, first, last, e,
-                row0, y, rs, cs);
-        break;
-    case 48:
-        panel_3(mr, ptr, qidx, w4, panel, nc, part, ldp, first, last, e,
-                row0, y, rs, cs);
-        break;
-    default:
-        panel_4(mr, ptr, qidx, w4, panel, nc, part, ldp, first, last, e,
-                row0, y, rs, cs);
-        break;
-    }
+    static void (*const fn[4])(int64_t, const int32_t *, const int32_t *,
+                               const int32_t *, const uint8_t *,
+                               const mn_spq8_tile *, int32_t *, int64_t, int,
+                               int, const mn_qgemm_epi *, int64_t, char *,
+                               int64_t) = {conv_1, conv_2, conv_3, conv_4};
+    fn[t->nv - 1](mr, ptr, off, w4, base, t, part, ldp, first, last, e, row0,
+                  y, rs);
 }
 
 static const mn_spq8_kernels kernels = {
-    .name = "qs8_spmm_c4__avx512vnni",
-    .panel = panel_vnni,
+    .name = "qs8_spconv_c4__avx512vnni",
+    .conv = conv_vnni,
 };
 
 const mn_spq8_kernels *mn_spq8_kernels_avx512vnni(void) { return &kernels; }
