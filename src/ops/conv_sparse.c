@@ -49,14 +49,17 @@ static int want_sparse(const mn_prepare_info *info, const mn_tensor *w,
 }
 
 int mn_sparse_q8_wanted(const mn_prepare_info *info, int64_t taps,
-                        int64_t nzq, int64_t nq)
+                        double macs, int64_t nzq, int64_t nq)
 {
     if (info->sparse == MN_SPARSE_DENSE || nq <= 0)
         return 0;
     if (info->sparse == MN_SPARSE_FORCE)
         return 1;
+    double max = macs <= MN_SPARSE_Q8_SMALL_MACS
+                     ? MN_SPARSE_Q8_SMALL_MAX_QDENSITY
+                     : MN_SPARSE_Q8_CONV_MAX_QDENSITY;
     return mn_isa_active() >= MN_ISA_AVX512VNNI && taps > 1 &&
-           (double)nzq <= MN_SPARSE_Q8_CONV_MAX_QDENSITY * (double)nq;
+           (double)nzq <= max * (double)nq;
 }
 
 static mn_status state_new(mn_prepared *p, sparse_state **out, mn_ctx *ctx)

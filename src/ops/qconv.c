@@ -146,7 +146,9 @@ static int qconv_sparse(const mn_prepare_info *info, const mn_conv_params *p,
         return 0;
     mn_q8_weight_flip(w, wzp, &flip);
     mn_spconv_q8_count(p, w->data, flip, &nzq, &nq);
-    return mn_sparse_q8_wanted(info, p->kh * p->kw, nzq, nq);
+    double macs = (double)(p->m * (p->c / p->group) * p->kh * p->kw) *
+                  (double)(p->oh * p->ow);
+    return mn_sparse_q8_wanted(info, p->kh * p->kw, macs, nzq, nq);
 }
 
 /* Packs the weights of a node that qconv_consts accepted: for the dense

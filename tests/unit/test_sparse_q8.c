@@ -5,12 +5,14 @@
  * path, bit for bit, at ISA ref and every fast level, 1 and 2 threads,
  * over random shapes (odd channel counts, channels not a multiple of 4,
  * several channel blocks, strides, dilation, padding, groups) and weight
- * sparsities 0, 0.1, 0.5, 0.9 and 1; the sparse layout; then sessions: forced sparse equals dense and run()
+ * sparsities 0, 0.1, 0.5, 0.9 and 1; the sparse layout; the automatic
+ * rule; then sessions: forced sparse equals dense and run()
  * allocates nothing, and the automatic choice follows the density. */
 #include <stdlib.h>
 #include <string.h>
 #include "core/session.h"
 #include "kernels/spmm_q8.h"
+#include "ops/conv_sparse.h"
 #include "q8_test_util.h"
 
 extern long mn_test_allocs;
@@ -305,4 +307,20 @@ out:
     mn_session_destroy(s95d);
     mn_graph_destroy(g95);
     mn_graph_destroy(g0);
+}
+
+/* The rule itself (src/ops/conv_sparse.h), at the level it was measured. */
+TEST(sparse_q8_rule)
+{
+    mn_prepare_info a = {.sparse = MN_SPARSE_AUTO};
+    mn_prepare_info f = {.sparse = MN_SPARSE_FORCE};
+    mn_prepare_info d = {.sparse = MN_SPARSE_DENSE};
+    int vnni = mn_isa_active() >= MN_ISA_AVX512VNNI;
+    CHECK_EQ_INT(mn_sparse_q8_wanted(&a, 9, 1e9, 34, 100), vnni);
+    CHECK_EQ_INT(mn_sparse_q8_wanted(&a, 9, 1e9, 50, 100), 0);
+    CHECK_EQ_INT(mn_sparse_q8_wanted(&a, 9, 1e6, 59, 100), vnni);
+    CHECK_EQ_INT(mn_sparse_q8_wanted(&a, 9, 1e6, 76, 100), 0);
+    CHECK_EQ_INT(mn_sparse_q8_wanted(&a, 1, 1e6, 10, 100), 0); /* 1×1 */
+    CHECK_EQ_INT(mn_sparse_q8_wanted(&f, 1, 1e9, 100, 100), 1);
+    CHECK_EQ_INT(mn_sparse_q8_wanted(&d, 9, 1e6, 0, 100), 0);
 }
