@@ -43,7 +43,7 @@ load0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== per-layer kernels (threads $THREADS, $REPS alternating calls)"
 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc -I"$B/gen" \
     bench/sparse_layer_bench.c "$B/libminnow.a" $LIBS -o "$T/layer_bench"
-"$T/layer_bench" "$REPS" "$THREADS" > "$T/layers.json"
+"$T/layer_bench" "$REPS" "$THREADS" f32 > "$T/layers.json"
 jq -r '.layers[] | "\(.layer): " + ([.points[] |
     "\(.sparsity * 100 | round)% \(.speedup_best)x"] | join(", "))' \
     "$T/layers.json"

@@ -74,6 +74,35 @@ expect 0 "int8 eval" -- $M eval "$T/q8.onnx" --data fashion-mnist:test --limit 1
 q8=$(jget accuracy)
 python3 -c "assert abs($fp - $q8) <= 0.006, ($fp, $q8)" && ok \
   || bad "int8 accuracy $q8 vs fp32 $fp"
+# sparse int8 kernels (docs/sparse.md): forced either way, every
+# QLinearConv shows its kernel and the outputs are the same bytes
+python3 - "$T/x.npy" <<'EOF'
+import struct, sys, random
+random.seed(2)
+n = 3 * 1 * 28 * 28
+hdr = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 1, 28, 28), }"
+hdr += " " * (63 - (10 + len(hdr)) % 64) + "\n"
+with open(sys.argv[1], "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr.encode())
+    f.write(struct.pack("<%df" % n, *[random.random() for _ in range(n)]))
+EOF
+expect 0 "prune 90 %" -- $M prune $MODEL --sparsity 0.9 --method magnitude \
+  -o "$T/p9.onnx"
+expect 0 "int8 of the pruned model" -- $M quantize "$T/p9.onnx" --mode int8 \
+  --calib fashion-mnist:train --calib-count 64 -o "$T/p9q.onnx"
+for mode in sparse dense; do
+  expect 0 "int8 info MINNOW_SPARSE=$mode" -- env MINNOW_SPARSE=$mode \
+    $M info "$T/p9q.onnx" --json
+  python3 -c "
+import json; d=json.load(open('$T/out'))
+k=[l.get('kernel') for l in d['layers'] if l['op'] == 'QLinearConv']
+assert len(k) == 5 and all(x == '$mode' for x in k), k
+" && ok || bad "MINNOW_SPARSE=$mode must run every QLinearConv $mode"
+  expect 0 "int8 run MINNOW_SPARSE=$mode" -- env MINNOW_SPARSE=$mode \
+    $M run "$T/p9q.onnx" -i "$T/x.npy" -o "$T/p9$mode"
+done
+cmp -s "$T/p9sparse/output.npy" "$T/p9dense/output.npy" && ok \
+  || bad "sparse and dense int8 kernels must give the same bytes"
 
 # ---- integer-only graphs: residual Add and pooling as com.microsoft ops ----
 expect 0 "resnet int8 strict" -- $M quantize $PEER --mode int8 \

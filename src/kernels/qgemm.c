@@ -36,6 +36,21 @@ int mn_q8_dw_ok(const mn_kernels_q8 *kr, const mn_conv_params *p)
            (p->sw == 1 || p->sw == 2);
 }
 
+void mn_qgemm_store1(const mn_qgemm_epi *e, int64_t row, int32_t acc,
+                     void *y)
+{
+    if (!e->mult) {
+        int32_t v = (int32_t)((uint32_t)acc + (uint32_t)e->add_i32[row]);
+        memcpy(y, &v, 4);
+        return;
+    }
+    /* add holds an exact integer (bias − x_zp·rowsum) */
+    int32_t v = mn_ref_requantize((int64_t)acc + (int64_t)e->add[row],
+                                  e->mult[row], (int32_t)e->yzp,
+                                  (int32_t)e->lo, (int32_t)e->hi);
+    *(uint8_t *)y = e->out_signed ? (uint8_t)(int8_t)v : (uint8_t)v;
+}
+
 /* ---- A ---- */
 
 static int64_t quads(int64_t k) { return ceil_div(k, 4); }
@@ -67,7 +82,14 @@ void mn_q8_pack_a(const mn_kernels_q8 *kr, int64_t m, int64_t k,
                     memcpy((int16_t *)dst + at * 4, s, sizeof s);
                 }
             }
-    for (int64_t r = 0; rowsum && r < m; r++) {
+    if (rowsum)
+        mn_q8_rowsum(m, k, w, ldw, flip, rowsum);
+}
+
+void mn_q8_rowsum(int64_t m, int64_t k, const uint8_t *w, int64_t ldw,
+                  uint8_t flip, int32_t *rowsum)
+{
+    for (int64_t r = 0; r < m; r++) {
         int32_t s = 0;
         for (int64_t p = 0; p < k; p++)
             s += (int8_t)(w[r * ldw + p] ^ flip);
@@ -114,6 +136,28 @@ void mn_q8_pad_input(const mn_conv_params *p, const uint8_t *x, uint8_t pad,
     memset(dst + cg * hp * wp, pad, 64);
 }
 
+void mn_q8_gather_row(const uint8_t *src, int64_t n, int64_t stride,
+                      uint8_t *dst)
+{
+    int64_t o = 0;
+    if (stride == 2) {
+#if defined(__SSE2__)
+        /* even bytes of 32: reads at most one byte past the last one
+         * taken */
+        const __m128i even = _mm_set1_epi16(0x00FF);
+        for (; o + 16 <= n; o += 16) {
+            __m128i v0 = _mm_loadu_si128((const __m128i *)(src + 2 * o));
+            __m128i v1 = _mm_loadu_si128((const __m128i *)(src + 2 * o + 16));
+            _mm_storeu_si128((__m128i *)(dst + o),
+                             _mm_packus_epi16(_mm_and_si128(v0, even),
+                                              _mm_and_si128(v1, even)));
+        }
+#endif
+    }
+    for (; o < n; o++)
+        dst[o] = src[o * stride];
+}
+
 /* One im2col row (tap ki, kj of padded channel plane xc, wp wide) for
  * output columns [j0, j0 + nc). May write up to 16 bytes past nc. */
 static void im2col_row_u8(const mn_conv_params *p, const uint8_t *xc,
@@ -126,26 +170,8 @@ static void im2col_row_u8(const mn_conv_params *p, const uint8_t *xc,
         const uint8_t *src =
             xc + (oh * p->sh + ki * p->dh) * wp + ow * p->sw + kj * p->dw;
         uint8_t *d = row + j;
-        if (p->sw == 2) {
-            int64_t o = 0;
-#if defined(__SSE2__)
-            /* even bytes of 32: reads at most one byte past the last tap,
-             * inside the padded input's slack */
-            const __m128i even = _mm_set1_epi16(0x00FF);
-            for (; o + 16 <= run; o += 16) {
-                __m128i v0 = _mm_loadu_si128((const __m128i *)(src + 2 * o));
-                __m128i v1 =
-                    _mm_loadu_si128((const __m128i *)(src + 2 * o + 16));
-                _mm_storeu_si128((__m128i *)(d + o),
-                                 _mm_packus_epi16(_mm_and_si128(v0, even),
-                                                  _mm_and_si128(v1, even)));
-            }
-#endif
-            for (; o < run; o++)
-                d[o] = src[2 * o];
-        } else if (p->sw != 1) {
-            for (int64_t o = 0; o < run; o++)
-                d[o] = src[o * p->sw];
+        if (p->sw != 1) {
+            mn_q8_gather_row(src, run, p->sw, d);
         } else if (run <= 16) {
 #if defined(__SSE2__)
             _mm_storeu_si128((__m128i *)d,
@@ -160,8 +186,7 @@ static void im2col_row_u8(const mn_conv_params *p, const uint8_t *xc,
     }
 }
 
-/* Writes quad q of every panel from four rows of nc bytes. */
-static void interleave4(const uint8_t *const r[4], int64_t nc, int nr,
+void mn_q8_interleave4(const uint8_t *const r[4], int64_t nc, int nr,
                         int64_t kq, int64_t q, uint8_t flip, uint8_t *dst)
 {
     uint32_t f = flip * 0x01010101u;
@@ -250,7 +275,7 @@ static void pack_b(const mn_q8_bsrc *s, int64_t k, int64_t j0, int64_t nc,
                 r[t] = rows[t];
             }
         }
-        interleave4(r, nc, nr, kq, q, s->flip, dst);
+        mn_q8_interleave4(r, nc, nr, kq, q, s->flip, dst);
     }
 }
 

@@ -42,6 +42,13 @@ typedef struct mn_qgemm_epi {
     int out_signed;         /* int8 (1) or uint8 (0) output */
 } mn_qgemm_epi;
 
+/* The epilogue of one element in portable C (what the reference sparse
+ * kernel stores with): row `row`'s requantization of acc through
+ * mn_ref_requantize, the reference forwards' own function, into one byte,
+ * or acc + add_i32[row] into an int32, at y. */
+void mn_qgemm_store1(const mn_qgemm_epi *e, int64_t row, int32_t acc,
+                     void *y);
+
 /* One tile: rows [row0, row0 + mr) of the epilogue arrays, mr <= MR,
  * nr <= NR columns; a is one packed A panel (MR rows × kq quads), b one
  * packed B panel (kq × NR × 4 bytes). Element (i, j) is stored at
@@ -98,6 +105,9 @@ size_t mn_q8_pack_a_bytes(const mn_kernels_q8 *kr, int64_t m, int64_t k);
 void mn_q8_pack_a(const mn_kernels_q8 *kr, int64_t m, int64_t k,
                   const uint8_t *w, int64_t ldw, uint8_t flip, void *dst,
                   int32_t *rowsum);
+/* rowsum[i] = Σ_p (int8)(w[i·ldw + p] ^ flip) for rows i < m. */
+void mn_q8_rowsum(int64_t m, int64_t k, const uint8_t *w, int64_t ldw,
+                  uint8_t flip, int32_t *rowsum);
 
 /* ---- B (activations) sources, packed per call ---- */
 
@@ -124,6 +134,19 @@ void mn_q8_pad_dims(const mn_conv_params *p, int64_t *hp, int64_t *wp);
 size_t mn_q8_pad_bytes(const mn_conv_params *p);
 void mn_q8_pad_input(const mn_conv_params *p, const uint8_t *x, uint8_t pad,
                      uint8_t *dst);
+
+
+/* dst[o] = src[o·stride] for o < n (stride 2 may read one byte past the
+ * last one taken). */
+void mn_q8_gather_row(const uint8_t *src, int64_t n, int64_t stride,
+                      uint8_t *dst);
+
+/* Writes quad q of every panel (nr columns, kq quads each, as above) from
+ * four rows of nc bytes: dword j of panel pan = bytes r[0..3][pan·nr + j]
+ * XORed with flip, zero past nc. With nr = nc and kq = 1: one row of nc
+ * dwords interleaving four rows (the sparse kernels' c4 input). */
+void mn_q8_interleave4(const uint8_t *const r[4], int64_t nc, int nr,
+                       int64_t kq, int64_t q, uint8_t flip, uint8_t *dst);
 
 /* Bytes of one thread's B packing buffer for n columns and k. */
 size_t mn_q8_thread_scratch(const mn_kernels_q8 *kr, int64_t n, int64_t k);

@@ -7,7 +7,9 @@
  * timing inside session create). Sparse layers keep their weight in the
  * blocked-CSR form of src/kernels/spmm_f32.h (owned by the step), and
  * their forward runs mn_spconv_f32 / mn_spgemm_f32 with the same fused
- * epilogue (bias, residual Add, activation) as the dense path. */
+ * epilogue (bias, residual Add, activation) as the dense path. The 8-bit
+ * convolutions (qconv.c) ask the same rule (mn_sparse_q8_wanted) with
+ * their non-zero quads. */
 #include <stdlib.h>
 #include "kernels/dispatch.h"
 #include "kernels/spmm_f32.h"
@@ -44,6 +46,20 @@ static int want_sparse(const mn_prepare_info *info, const mn_tensor *w,
     /* + 1: pruning a layer to exactly 70 % rounds its count of zeros */
     return (double)mn_f32_count_nonzero(w->data, n) <=
            max_density * (double)n + 1.0;
+}
+
+int mn_sparse_q8_wanted(const mn_prepare_info *info, int64_t taps,
+                        double macs, int64_t nzq, int64_t nq)
+{
+    if (info->sparse == MN_SPARSE_DENSE || nq <= 0)
+        return 0;
+    if (info->sparse == MN_SPARSE_FORCE)
+        return 1;
+    double max = macs <= MN_SPARSE_Q8_SMALL_MACS
+                     ? MN_SPARSE_Q8_SMALL_MAX_QDENSITY
+                     : MN_SPARSE_Q8_CONV_MAX_QDENSITY;
+    return mn_isa_active() >= MN_ISA_AVX512VNNI && taps > 1 &&
+           (double)nzq <= max * (double)nq;
 }
 
 static mn_status state_new(mn_prepared *p, sparse_state **out, mn_ctx *ctx)

@@ -26,6 +26,29 @@
 #define MN_SPARSE_GEMM_MAX_DENSITY 0.08
 #define MN_SPARSE_GEMM_MAX_ROWS 4
 
+/* 8-bit (QLinearConv, ConvInteger; src/ops/qconv.c): the sparse kernel's
+ * work is the weight's non-zero quads (4 input channels at one tap, one
+ * vpdpbusd lane; src/kernels/spmm_q8.h), so the rule reads the fraction of
+ * quads with a non-zero weight (1 − (1 − s)⁴ for unstructured sparsity s:
+ * 0.34 at 90 %, 0.59 at 80 %). Measured as the float32 rule
+ * (bench/sparse_layer_bench.c, int8 rows; bench/results/sparse_q8.json):
+ * every 3×3 layer gains at 90 % (ResNet-18's 1.03-1.40×, resnet8's and
+ * other ≤ 8 M-MAC layers 1.1-1.8×): quad density ≤ 0.36. Small layers,
+ * where the dense kernel's im2col packing is most of its time, already
+ * gain at 80 % (≤ 8 M MACs per image: 1.06-1.5×; ResNet-18's 0.67-0.87×,
+ * a 29 M-MAC one 0.97-1.01×): quad density ≤ 0.62 there. 1×1 layers
+ * (cheap packing) stay below 1× even at 95 % and stay dense. Only at ISA level avx512vnni
+ * (other levels stay dense unless forced). */
+#define MN_SPARSE_Q8_CONV_MAX_QDENSITY 0.36
+#define MN_SPARSE_Q8_SMALL_MAX_QDENSITY 0.62
+#define MN_SPARSE_Q8_SMALL_MACS 8e6
+
+/* The choice for an 8-bit conv weight of kh·kw = taps, macs (dense)
+ * multiply-adds per image, with nzq non-zero quads out of nq: forced, or
+ * automatic by the rule above. */
+int mn_sparse_q8_wanted(const mn_prepare_info *info, int64_t taps,
+                        double macs, int64_t nzq, int64_t nq);
+
 mn_status mn_conv_sparse_prepare(const mn_node *n, const mn_tensor *const *in,
                                  int n_in, const mn_tensor *const *out,
                                  int n_out, const mn_prepare_info *info,

@@ -9,9 +9,13 @@
  * zero points, scales and bias are constants (weights int8 with zero point
  * 0, or uint8 with 128), prepare packs the weights once and forward runs
  * the int8 GEMM (src/kernels/qgemm.h) with the requantization fused into
- * its store, bit-identical to the reference path. */
+ * its store, bit-identical to the reference path. A pruned weight may run
+ * the sparse int8 kernels instead (src/kernels/spmm_q8.h; chosen per layer
+ * by src/ops/conv_sparse.c, at any ISA level when forced), with the same
+ * epilogue tables and the same bytes. */
 #include <string.h>
 #include "ops/conv_shape.h"
+#include "ops/conv_sparse.h"
 #include "ops/qprep.h"
 
 static int is_q8(mn_dtype t) { return t == MN_DT_U8 || t == MN_DT_I8; }
@@ -104,24 +108,51 @@ static int is_pointwise(const mn_conv_params *p)
            p->pt == 0 && p->pl == 0 && p->oh == p->h && p->ow == p->w;
 }
 
-/* The fast kernels for a node with data x, weights w (zero point wzp) and
- * the other parameters in[0..n) (NULL: absent), or NULL for the
- * reference path: x must be a run-time value, the rest constants. */
+/* Whether the node can run prepared kernels: x a run-time value, the
+ * weights w (zero point wzp) int8-compatible, and the other parameters
+ * in[0..n) (NULL: absent) constants. */
+static int qconv_consts(const mn_tensor *x, const mn_tensor *w,
+                        const mn_tensor *wzp, const mn_tensor *const *in,
+                        int n)
+{
+    uint8_t flip;
+    if (x->data || !w->data || !mn_q8_weight_flip(w, wzp, &flip))
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (in[i] && !in[i]->data)
+            return 0;
+    return 1;
+}
+
+/* The fast dense kernels for such a node, or NULL for the reference
+ * path. */
 static const mn_kernels_q8 *qconv_fast(const mn_tensor *x, const mn_tensor *w,
                                        const mn_tensor *wzp,
                                        const mn_tensor *const *in, int n)
 {
     const mn_kernels_q8 *kr = mn_kernels_q8_active();
-    uint8_t flip;
-    if (!kr || x->data || !w->data || !mn_q8_weight_flip(w, wzp, &flip))
-        return NULL;
-    for (int i = 0; i < n; i++)
-        if (in[i] && !in[i]->data)
-            return NULL;
-    return kr;
+    return kr && qconv_consts(x, w, wzp, in, n) ? kr : NULL;
 }
 
-/* Packs the weights of a node that qconv_fast accepted. */
+/* Whether a node qconv_consts accepted runs the sparse kernels: not
+ * depthwise, and the session's choice (src/ops/conv_sparse.c) on the
+ * weight's non-zero quads. */
+static int qconv_sparse(const mn_prepare_info *info, const mn_conv_params *p,
+                        const mn_tensor *w, const mn_tensor *wzp)
+{
+    uint8_t flip = 0;
+    int64_t nzq, nq;
+    if (info->sparse == MN_SPARSE_DENSE || mn_ref_conv2d_is_depthwise(p))
+        return 0;
+    mn_q8_weight_flip(w, wzp, &flip);
+    mn_spconv_q8_count(p, w->data, flip, &nzq, &nq);
+    double macs = (double)(p->m * (p->c / p->group) * p->kh * p->kw) *
+                  (double)(p->oh * p->ow);
+    return mn_sparse_q8_wanted(info, p->kh * p->kw, macs, nzq, nq);
+}
+
+/* Packs the weights of a node that qconv_consts accepted: for the dense
+ * kernels kr, or in sparse form (kr NULL). */
 static mn_status qconv_prep(const mn_kernels_q8 *kr, const mn_conv_params *p,
                             const mn_tensor *x, const mn_tensor *xzp,
                             const mn_tensor *w, const mn_tensor *wzp,
@@ -132,8 +163,13 @@ static mn_status qconv_prep(const mn_kernels_q8 *kr, const mn_conv_params *p,
     mn_q8_weight_flip(w, wzp, &flip);
     mn_status st = mn_q8_prep_create(kr, p->m / p->group, k, p->group,
                                      w->data, k, 0, flip, out, ctx);
-    if (st != MN_OK)
+    if (st == MN_OK && !kr)
+        st = mn_q8_prep_sparse(*out, p, w->data, flip, ctx);
+    if (st != MN_OK) {
+        mn_q8_prep_destroy(*out);
+        *out = NULL;
         return st;
+    }
     if (mn_q8_dw_ok(kr, p)) {
         (*out)->taps = mn_calloc((size_t)(p->m * k), sizeof(int32_t));
         if (!(*out)->taps) {
@@ -158,6 +194,16 @@ static size_t qconv_fast_scratch(const mn_kernels_q8 *kr,
     size_t b = mn_q8_thread_scratch(kr, p->oh * p->ow,
                                     p->c / p->group * p->kh * p->kw);
     return is_pointwise(p) ? b : round64(mn_q8_pad_bytes(p)) + b;
+}
+
+/* Ends prepare for both ops: the state q (NULL: reference forward) and
+ * the kernel name minnow info shows. */
+static mn_status qconv_prepared(mn_prepared *pp, mn_q8_prep *q)
+{
+    pp->kernel = q && q->sp ? "sparse" : "dense";
+    if (q && q->sp)
+        pp->scratch_bytes = mn_spconv_q8_scratch(q->sp);
+    return mn_q8_prepared(pp, q);
 }
 
 typedef struct dw_job {
@@ -191,6 +237,11 @@ static void qconv_run_fast(const mn_q8_prep *q, const mn_conv_params *p,
                            const mn_tensor *x, void *y, int esize,
                            mn_pool *pool, void *scratch)
 {
+    if (q->sp) {
+        mn_spconv_q8_run(pool, q->sp, x->data, q->xpad, q->xflip, &q->epi, y,
+                         scratch);
+        return;
+    }
     if (q->taps) {
         dw_job J = {q, p, x->data, y, esize, pool, scratch};
         double macs = (double)(p->n * p->m * p->oh * p->ow) *
@@ -307,13 +358,14 @@ static mn_status qlinearconv_prepare(const mn_node *n,
     mn_conv_params p;
     int64_t dims[MN_MAX_DIMS];
     mn_q8_prep *q;
-    (void)info;
     (void)n_out;
-    if (qlinearconv_check(n, in, n_in, &p, dims, NULL) != MN_OK)
+    pp->kernel = "dense";
+    if (qlinearconv_check(n, in, n_in, &p, dims, NULL) != MN_OK ||
+        !qconv_consts(in[QX], in[QW], in[QWZ], in + 1, n_in - 1))
         return MN_OK;
-    const mn_kernels_q8 *kr = qconv_fast(in[QX], in[QW], in[QWZ], in + 1,
-                                         n_in - 1);
-    if (!kr)
+    int sparse = qconv_sparse(info, &p, in[QW], in[QWZ]);
+    const mn_kernels_q8 *kr = sparse ? NULL : mn_kernels_q8_active();
+    if (!sparse && !kr)
         return MN_OK;
     const mn_tensor *b = n_in > QB ? in[QB] : NULL;
     mn_status st = qconv_prep(kr, &p, in[QX], in[QXZ], in[QW], in[QWZ],
@@ -321,7 +373,7 @@ static mn_status qlinearconv_prepare(const mn_node *n,
     if (st != MN_OK)
         return st;
     mn_q8_prep_requant(q, in[QXS], in[QWS], in[QYS], in[QYZ], out[0]->dtype);
-    return mn_q8_prepared(pp, q);
+    return qconv_prepared(pp, q);
 }
 
 static mn_status qlinearconv_forward(const mn_node *n,
@@ -449,18 +501,21 @@ static mn_status convinteger_prepare(const mn_node *n,
     mn_conv_params p;
     int64_t dims[MN_MAX_DIMS];
     mn_q8_prep *q = NULL;
-    (void)info;
     (void)out;
     (void)n_out;
+    pp->kernel = "dense";
     if (convinteger_check(n, in, n_in, &p, dims, NULL) != MN_OK)
         return MN_OK;
     const mn_tensor *xz = n_in > 2 ? in[2] : NULL;
     const mn_tensor *wz = n_in > 3 ? in[3] : NULL;
-    const mn_kernels_q8 *kr = qconv_fast(in[0], in[1], wz, &xz, 1);
-    if (!kr)
+    if (!qconv_consts(in[0], in[1], wz, &xz, 1))
+        return MN_OK;
+    int sparse = qconv_sparse(info, &p, in[1], wz);
+    const mn_kernels_q8 *kr = sparse ? NULL : mn_kernels_q8_active();
+    if (!sparse && !kr)
         return MN_OK;
     mn_status st = qconv_prep(kr, &p, in[0], xz, in[1], wz, NULL, &q, ctx);
-    return st != MN_OK ? st : mn_q8_prepared(pp, q);
+    return st != MN_OK ? st : qconv_prepared(pp, q);
 }
 
 static mn_status convinteger_forward(const mn_node *n,

@@ -29,6 +29,7 @@ void mn_q8_prep_destroy(void *prep)
     free(q->mult);
     free(q->add_i32);
     free(q->taps);
+    mn_spconv_q8_destroy(q->sp);
     free(q);
 }
 
@@ -47,15 +48,17 @@ mn_status mn_q8_prep_create(const mn_kernels_q8 *kr, int64_t m, int64_t k,
     q->m = m;
     q->k = k;
     q->groups = groups;
-    q->a_group = (mn_q8_pack_a_bytes(kr, m, k) + 63) / 64 * 64;
-    q->a = mn_malloc_aligned(q->a_group * (size_t)groups);
+    if (kr) {
+        q->a_group = (mn_q8_pack_a_bytes(kr, m, k) + 63) / 64 * 64;
+        q->a = mn_malloc_aligned(q->a_group * (size_t)groups);
+    }
     q->rowsum = mn_calloc((size_t)rows, sizeof *q->rowsum);
     q->add = mn_calloc((size_t)rows, sizeof *q->add);
     q->mult = mn_calloc((size_t)rows, sizeof *q->mult);
     q->add_i32 = mn_calloc((size_t)rows, sizeof *q->add_i32);
     if (transposed)
         tw = mn_malloc((size_t)(rows * k));
-    if (!q->a || !q->rowsum || !q->add || !q->mult || !q->add_i32 ||
+    if ((kr && !q->a) || !q->rowsum || !q->add || !q->mult || !q->add_i32 ||
         (transposed && !tw)) {
         free(tw);
         mn_q8_prep_destroy(q);
@@ -68,12 +71,20 @@ mn_status mn_q8_prep_create(const mn_kernels_q8 *kr, int64_t m, int64_t k,
         w = tw;
         ldw = k;
     }
-    for (int64_t g = 0; g < groups; g++)
+    for (int64_t g = 0; kr && g < groups; g++)
         mn_q8_pack_a(kr, m, k, w + g * m * ldw, ldw, flip,
                      q->a + (size_t)g * q->a_group, q->rowsum + g * m);
+    if (!kr)
+        mn_q8_rowsum(rows, k, w, ldw, flip, q->rowsum);
     free(tw);
     *out = q;
     return MN_OK;
+}
+
+mn_status mn_q8_prep_sparse(mn_q8_prep *q, const mn_conv_params *p,
+                            const uint8_t *w, uint8_t flip, mn_ctx *ctx)
+{
+    return mn_spconv_q8_create(p, w, flip, &q->sp, ctx);
 }
 
 void mn_q8_prep_input(mn_q8_prep *q, const mn_tensor *x,

@@ -8,9 +8,10 @@
 
 #include "ops/ops.h"
 #include "kernels/qgemm.h"
+#include "kernels/spmm_q8.h"
 
 typedef struct mn_q8_prep {
-    const mn_kernels_q8 *kr;
+    const mn_kernels_q8 *kr;  /* NULL: no packed A (the sparse path) */
     int64_t m, k, groups;  /* rows per group, reductions, groups */
     uint8_t *a;            /* packed weights: group g at a + g·a_group */
     size_t a_group;
@@ -19,6 +20,7 @@ typedef struct mn_q8_prep {
     int32_t *add_i32;      /* [groups·m] */
     int32_t *taps;         /* depthwise kernel: [groups·m][k] weights, or
                               NULL (GEMM path) */
+    mn_spconv_q8 *sp;      /* the sparse convolution, or NULL (dense) */
     mn_qgemm_epi epi;
     uint8_t xflip;         /* 0x80 for int8 activations */
     uint8_t xpad;          /* x's zero point as stored (conv padding) */
@@ -33,12 +35,17 @@ int mn_q8_weight_flip(const mn_tensor *w, const mn_tensor *zp,
 /* Allocates the state and packs `groups` blocks of m rows × k from w (row
  * stride ldw, block g at w + g·m·ldw; transposed: w is k × (groups·m),
  * element (row r, p) at w[p·ldw + r], groups must be 1). Fills rowsum;
- * the caller fills the tables. */
+ * the caller fills the tables. kr NULL: no packing (a sparse weight is
+ * added by mn_q8_prep_sparse). */
 mn_status mn_q8_prep_create(const mn_kernels_q8 *kr, int64_t m, int64_t k,
                             int64_t groups, const uint8_t *w, int64_t ldw,
                             int transposed, uint8_t flip, mn_q8_prep **out,
                             mn_ctx *ctx);
 void mn_q8_prep_destroy(void *prep);
+/* Adds the sparse form of the same conv weight (src/kernels/spmm_q8.h);
+ * the forward then runs the sparse kernels. */
+mn_status mn_q8_prep_sparse(mn_q8_prep *q, const mn_conv_params *p,
+                            const uint8_t *w, uint8_t flip, mn_ctx *ctx);
 
 /* The activation side: x's dtype sets the flip (int8 activations are
  * moved to uint8 by xor 0x80), its constant zero point xzp (NULL: 0) the

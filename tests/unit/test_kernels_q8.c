@@ -15,22 +15,10 @@
 #include "minnow/quant.h"
 #include "core/pool.h"
 #include "kernels/qgemm.h"
+#include "q8_test_util.h"
 
 extern long mn_test_allocs;
-extern const mn_op_def mn_opdef_qlinearconv, mn_opdef_convinteger,
-    mn_opdef_qlinearmatmul;
-
-/* The fast levels this CPU has (each forced in turn). */
-static int fast_levels(mn_isa *lv)
-{
-    int n = 0;
-    mn_isa cpu = mn_isa_detect();
-    if (cpu >= MN_ISA_AVX2 && mn_kernels_q8_avx2())
-        lv[n++] = MN_ISA_AVX2;
-    if (cpu >= MN_ISA_AVX512VNNI && mn_kernels_q8_avx512vnni())
-        lv[n++] = MN_ISA_AVX512VNNI;
-    return n;
-}
+extern const mn_op_def mn_opdef_qlinearmatmul;
 
 /* ---- the GEMM ---- */
 
@@ -167,149 +155,6 @@ TEST(kernels_q8_gemm_vs_reference)
 
 /* ---- the ops, through prepare ---- */
 
-typedef struct cparams {
-    int64_t n, c, h, w, m, kh, kw, s, d, pt, pl, pb, pr, group;
-    int xs, wu, ys, per_channel, bias;
-} cparams;
-
-static cparams random_conv(int kind)
-{
-    cparams q = {.n = otu_int(1, 2), .h = otu_int(1, 12), .w = otu_int(1, 12),
-                 .kh = otu_int(1, 5), .kw = otu_int(1, 5), .s = otu_int(1, 2),
-                 .d = otu_int(1, 2), .pt = otu_int(0, 2), .pl = otu_int(0, 2),
-                 .pb = otu_int(0, 2), .pr = otu_int(0, 2)};
-    q.group = kind == 0 ? 1 : otu_int(2, 3);
-    q.c = q.group * otu_int(1, 12);
-    q.m = q.group * otu_int(1, 20);
-    if (kind == 2) { /* depthwise */
-        q.c = q.group = otu_int(2, 9);
-        q.m = q.c * otu_int(1, 2);
-    }
-    if (kind == 3) { /* pointwise */
-        q.kh = q.kw = q.s = 1;
-        q.pt = q.pl = q.pb = q.pr = 0;
-    }
-    q.xs = (int)otu_int(0, 1);
-    q.wu = (int)otu_int(0, 3) == 0; /* uint8 weights, zero point 128 */
-    q.ys = (int)otu_int(0, 1);
-    q.per_channel = (int)otu_int(0, 1);
-    q.bias = (int)otu_int(0, 1);
-    return q;
-}
-
-/* infer → scratch → prepare → forward with x a run-time value (its data
- * hidden until forward), as a session does. Returns the output bytes
- * (caller frees) or NULL; *fast tells whether prepare built state. */
-static char *run_op(const mn_op_def *def, const mn_node *nd,
-                    const mn_tensor *const *in, int n_in, mn_pool *pool,
-                    size_t *nbytes, int *fast)
-{
-    mn_ctx ctx = {{0}};
-    mn_tensor x = *in[0], out = {0}, *op = &out;
-    const mn_tensor *cin[9];
-    mn_prepared pp = {0};
-    mn_prepare_info pi = {0};
-    void *priv, *scr = NULL;
-    char *y = NULL;
-    memcpy(cin, in, sizeof *cin * (size_t)n_in);
-    x.data = NULL;
-    cin[0] = &x;
-    CHECK_OK(def->infer(nd, cin, n_in, &op, 1, &ctx), &ctx);
-    size_t sb = def->scratch(nd, cin, n_in, (const mn_tensor *const *)&op, 1);
-    CHECK_OK(def->prepare(nd, cin, n_in, (const mn_tensor *const *)&op, 1,
-                          &pi, &pp, &ctx), &ctx);
-    priv = pp.priv;
-    *fast = priv != NULL;
-    *nbytes = mn_tensor_nbytes(&out);
-    y = malloc(*nbytes ? *nbytes : 1);
-    scr = mn_malloc_aligned(sb ? sb : 1);
-    if (y && scr) {
-        memset(y, 0xC3, *nbytes);
-        out.data = y;
-        x.data = in[0]->data;
-        mn_exec ex = {.ctx = &ctx, .scratch = scr, .scratch_bytes = sb,
-                      .pool = pool, .priv = priv};
-        CHECK_OK(def->forward(nd, cin, n_in, &op, 1, &ex), &ctx);
-    }
-    mn_free_aligned(scr);
-    if (pp.release)
-        pp.release(priv);
-    return y;
-}
-
-static void check_conv(const cparams *q, int qlinear, mn_pool *pool,
-                       const mn_isa *lv, int nl)
-{
-    mn_node nd;
-    int64_t shh = q->h + q->pt + q->pb - q->d * (q->kh - 1) - 1;
-    int64_t sww = q->w + q->pl + q->pr - q->d * (q->kw - 1) - 1;
-    if (shh < 0 || sww < 0)
-        return;
-    otu_node(&nd, qlinear ? "QLinearConv" : "ConvInteger");
-    otu_ints(&nd, "strides", (int64_t[]){q->s, q->s}, 2);
-    otu_ints(&nd, "dilations", (int64_t[]){q->d, q->d}, 2);
-    otu_ints(&nd, "pads", (int64_t[]){q->pt, q->pl, q->pb, q->pr}, 4);
-    otu_int_attr(&nd, "group", q->group);
-    int64_t nch = q->per_channel ? q->m : 1;
-    mn_dtype xdt = q->xs ? MN_DT_I8 : MN_DT_U8;
-    mn_dtype wdt = q->wu ? MN_DT_U8 : MN_DT_I8;
-    mn_tensor *x = otu_random(xdt, 4, (int64_t[]){q->n, q->c, q->h, q->w});
-    mn_tensor *w = otu_random(wdt, 4,
-                              (int64_t[]){q->m, q->c / q->group, q->kh, q->kw});
-    mn_tensor *xz = otu_random(xdt, 0, NULL);
-    mn_tensor *wz = nch == 1 ? otu_tensor(wdt, 0, NULL)
-                             : otu_tensor(wdt, 1, &nch);
-    for (int64_t i = 0; wz && q->wu && i < nch; i++)
-        ((uint8_t *)wz->data)[i] = 128;
-    mn_tensor *yz = otu_random(q->ys ? MN_DT_I8 : MN_DT_U8, 0, NULL);
-    mn_tensor *xsc = otu_tensor(MN_DT_F32, 0, NULL);
-    mn_tensor *wsc = nch == 1 ? otu_tensor(MN_DT_F32, 0, NULL)
-                              : otu_tensor(MN_DT_F32, 1, &nch);
-    mn_tensor *ysc = otu_tensor(MN_DT_F32, 0, NULL);
-    mn_tensor *b = q->bias ? otu_tensor(MN_DT_I32, 1, &q->m) : NULL;
-    ((float *)xsc->data)[0] = 0.02f + 0.01f * otu_float();
-    for (int64_t i = 0; i < nch; i++)
-        ((float *)wsc->data)[i] = 0.006f + 0.004f * otu_float();
-    ((float *)ysc->data)[0] = 0.05f + 0.3f * (otu_float() + 1);
-    for (int64_t i = 0; b && i < q->m; i++)
-        ((int32_t *)b->data)[i] = (int32_t)otu_int(-20000, 20000);
-    const mn_tensor *qin[9] = {x, xsc, xz, w, wsc, wz, ysc, yz, b};
-    const mn_tensor *cin[4] = {x, w, xz, wz};
-    const mn_op_def *def = qlinear ? &mn_opdef_qlinearconv
-                                   : &mn_opdef_convinteger;
-    const mn_tensor *const *in = qlinear ? qin : cin;
-    int n_in = qlinear ? (q->bias ? 9 : 8) : 4, fast = 0;
-    size_t nr = 0, nf = 0;
-    mn_isa_force(MN_ISA_REF);
-    char *ref = run_op(def, &nd, in, n_in, NULL, &nr, &fast);
-    CHECK(!fast);
-    for (int l = 0; l < nl && ref; l++) {
-        mn_isa_force(lv[l]);
-        for (int t = 0; t < 2; t++) {
-            char *got = run_op(def, &nd, in, n_in, t ? pool : NULL, &nf,
-                               &fast);
-            CHECK(fast);
-            CHECK(got && nf == nr);
-            if (got && nf == nr && memcmp(got, ref, nr) != 0)
-                mn_test_fail(__FILE__, __LINE__,
-                             "%s %s: c%lld m%lld g%lld %lldx%lld k%lldx%lld "
-                             "s%lld d%lld xs%d wu%d differs from ref",
-                             def->name, mn_isa_name(lv[l]), (long long)q->c,
-                             (long long)q->m, (long long)q->group,
-                             (long long)q->h, (long long)q->w,
-                             (long long)q->kh, (long long)q->kw,
-                             (long long)q->s, (long long)q->d, q->xs, q->wu);
-            free(got);
-        }
-    }
-    mn_isa_force(MN_ISA_COUNT);
-    free(ref);
-    mn_tensor *all[] = {x, w, xz, wz, yz, xsc, wsc, ysc, b};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
-        mn_tensor_destroy(all[i]);
-    otu_node_free(&nd);
-}
-
 TEST(kernels_q8_qlinearconv_fast_vs_ref)
 {
     mn_isa lv[4];
@@ -320,13 +165,13 @@ TEST(kernels_q8_qlinearconv_fast_vs_ref)
     otu_seed(77);
     for (int it = 0; it < 160; it++) {
         cparams q = random_conv(it % 4);
-        check_conv(&q, 1, pool, lv, nl);
+        check_conv(&q, 1, pool, lv, nl, MN_SPARSE_AUTO);
     }
     /* one with work enough for the pool */
     cparams big = {.n = 2, .c = 32, .h = 20, .w = 19, .m = 40, .kh = 3,
                    .kw = 3, .s = 1, .d = 1, .pt = 1, .pl = 1, .pb = 1,
                    .pr = 1, .group = 1, .per_channel = 1, .bias = 1};
-    check_conv(&big, 1, pool, lv, nl);
+    check_conv(&big, 1, pool, lv, nl, MN_SPARSE_AUTO);
     /* stride 2 with output rows of 16+ columns (the vector gather of the
      * im2col packing), odd width, padding, 7×7 and 1×1 */
     cparams s2[] = {{.n = 1, .c = 3, .h = 45, .w = 71, .m = 16, .kh = 7,
@@ -335,7 +180,7 @@ TEST(kernels_q8_qlinearconv_fast_vs_ref)
                     {.n = 1, .c = 8, .h = 34, .w = 67, .m = 24, .kh = 1,
                      .kw = 1, .s = 2, .d = 1, .group = 1, .xs = 1}};
     for (size_t i = 0; i < sizeof s2 / sizeof s2[0]; i++)
-        check_conv(&s2[i], 1, pool, lv, nl);
+        check_conv(&s2[i], 1, pool, lv, nl, MN_SPARSE_AUTO);
     /* depthwise ones big enough for the pool: 3×3 and 5×5 (strides 1, 2),
      * 7×7 stride 2, dilated, channel multiplier 2 */
     cparams dw[] = {{.n = 1, .c = 48, .h = 23, .w = 21, .m = 48, .kh = 3,
@@ -357,7 +202,7 @@ TEST(kernels_q8_qlinearconv_fast_vs_ref)
                      .kw = 5, .s = 2, .d = 1, .pt = 2, .pl = 2, .pb = 1,
                      .pr = 1, .group = 32, .ys = 1}};
     for (size_t i = 0; i < sizeof dw / sizeof *dw; i++)
-        check_conv(&dw[i], 1, pool, lv, nl);
+        check_conv(&dw[i], 1, pool, lv, nl, MN_SPARSE_AUTO);
     mn_pool_destroy(pool);
 }
 
@@ -368,7 +213,7 @@ TEST(kernels_q8_convinteger_fast_vs_ref)
     otu_seed(78);
     for (int it = 0; it < 80; it++) {
         cparams q = random_conv(it % 4);
-        check_conv(&q, 0, NULL, lv, nl);
+        check_conv(&q, 0, NULL, lv, nl, MN_SPARSE_AUTO);
     }
 }
 
@@ -411,14 +256,15 @@ TEST(kernels_q8_qlinearmatmul_fast_vs_ref)
         size_t nr = 0, nf = 0;
         int fast = 0;
         mn_isa_force(MN_ISA_REF);
-        char *ref = run_op(&mn_opdef_qlinearmatmul, &nd, in, 8, NULL, &nr,
-                           &fast);
+        char *ref = run_op(&mn_opdef_qlinearmatmul, &nd, in, 8, NULL,
+                           MN_SPARSE_AUTO, &nr, &fast);
         CHECK(!fast);
         for (int l = 0; l < nl && ref; l++) {
             mn_isa_force(lv[l]);
             for (int t = 0; t < 2; t++) {
                 char *got = run_op(&mn_opdef_qlinearmatmul, &nd, in, 8,
-                                   t ? pool : NULL, &nf, &fast);
+                                   t ? pool : NULL, MN_SPARSE_AUTO, &nf,
+                                   &fast);
                 CHECK(fast);
                 if (!got || nf != nr || memcmp(got, ref, nr) != 0)
                     mn_test_fail(__FILE__, __LINE__,

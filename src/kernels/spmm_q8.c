@@ -1,0 +1,342 @@
+/* Sparse 8-bit convolution drivers: building the quad-CSR weight and its
+ * x4 offsets, rewriting each group's input as x4 (padded, stride phases, 4
+ * channels interleaved), and the tile loop (tiles of virtual pixels × row
+ * chunks) over the pool. Contract and formats in spmm_q8.h. */
+#include <stdlib.h>
+#include <string.h>
+#include "kernels/dispatch.h"
+#include "kernels/spmm_q8.h"
+
+/* One block's reads for one tile (its channel quads' windows of x4) stay
+ * in L1. */
+#define BLOCK_BYTES (32 * 1024)
+#define MAX_NT 64 /* virtual pixels per tile (4 vectors) */
+#define TILES 4   /* tiles per task */
+/* Smaller convolutions run on one thread (MIN_PAR_MACS in qgemm.c). */
+#define MIN_PAR_MACS 1048576.0
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static size_t round64(size_t v) { return (v + 63) / 64 * 64; }
+
+const mn_spq8_kernels *mn_spq8_kernels_active(void)
+{
+    const mn_spq8_kernels *k = NULL;
+    if (mn_isa_active() >= MN_ISA_AVX512VNNI)
+        k = mn_spq8_kernels_avx512vnni();
+    return k ? k : mn_spq8_kernels_ref();
+}
+
+/* The quad (channels 4·c4 .. 4·c4 + 3 at tap ki, kj) of output channel r
+ * as int8 (zero past the group's channels); returns whether any is
+ * non-zero. */
+static int quad(const mn_conv_params *p, const uint8_t *w, int64_t r,
+                int64_t c4, int64_t ki, int64_t kj, uint8_t flip, int8_t v[4])
+{
+    int64_t cg = p->c / p->group;
+    int nz = 0;
+    for (int t = 0; t < 4; t++) {
+        int64_t c = 4 * c4 + t;
+        v[t] = c < cg ? (int8_t)(w[((r * cg + c) * p->kh + ki) * p->kw + kj] ^
+                                 flip)
+                      : 0;
+        nz |= v[t] != 0;
+    }
+    return nz;
+}
+
+void mn_spconv_q8_count(const mn_conv_params *p, const uint8_t *w,
+                        uint8_t flip, int64_t *nzq, int64_t *nq)
+{
+    int64_t c4n = ceil_div(p->c / p->group, 4), nz = 0;
+    int8_t v[4];
+    for (int64_t r = 0; r < p->m; r++)
+        for (int64_t c4 = 0; c4 < c4n; c4++)
+            for (int64_t ki = 0; ki < p->kh; ki++)
+                for (int64_t kj = 0; kj < p->kw; kj++)
+                    nz += quad(p, w, r, c4, ki, kj, flip, v);
+    *nzq = nz;
+    *nq = p->m * c4n * p->kh * p->kw;
+}
+
+void mn_spconv_q8_destroy(mn_spconv_q8 *s)
+{
+    if (!s)
+        return;
+    mn_free_aligned(s->ptr);
+    mn_free_aligned(s->off);
+    mn_free_aligned(s->w4);
+    free(s);
+}
+
+static size_t x4_bytes(const mn_spconv_q8 *s)
+{
+    return (size_t)(s->p.sh * s->p.sw * s->c4n * s->hq * s->wq) * 4;
+}
+
+/* x4 geometry and the channel-quad blocks. */
+static void geometry(mn_spconv_q8 *s, const mn_conv_params *p)
+{
+    s->p = *p;
+    s->m = p->m;
+    s->c4n = ceil_div(p->c / p->group, 4);
+    mn_q8_pad_dims(p, &s->hp, &s->wp);
+    s->hq = ceil_div(s->hp, p->sh);
+    s->wq = ceil_div(s->wp, p->sw);
+    s->nvp = (p->oh - 1) * s->wq + p->ow;
+    s->nt = s->nvp >= 48 ? MAX_NT : ceil_div(s->nvp, 16) * 16;
+    /* a tile reads, per channel quad, nt + (tap rows)·wq dwords of each
+     * stride phase its taps use */
+    int64_t rows = (p->kh - 1) * p->dh / p->sh + 1;
+    int64_t phases = min64(p->sh, p->kh) * min64(p->sw, p->kw);
+    int64_t window = 4 * phases * (s->nt + rows * s->wq);
+    int64_t cb = BLOCK_BYTES / window > 1 ? BLOCK_BYTES / window : 1;
+    s->cb = s->c4n <= cb ? s->c4n : ceil_div(s->c4n, ceil_div(s->c4n, cb));
+    s->nqb = ceil_div(s->c4n, s->cb);
+}
+
+mn_status mn_spconv_q8_create(const mn_conv_params *p, const uint8_t *w,
+                              uint8_t flip, mn_spconv_q8 **out, mn_ctx *ctx)
+{
+    mn_spconv_q8 *s;
+    int64_t nzq, nq;
+    int8_t v[4];
+    *out = NULL;
+    s = calloc(1, sizeof *s);
+    if (!s)
+        return mn_error(ctx, MN_ERR_OOM, "out of memory");
+    geometry(s, p);
+    mn_spconv_q8_count(p, w, flip, &nzq, &nq);
+    s->nnzq = nzq;
+    s->nq = nq;
+    if (nzq >= INT32_MAX || s->nqb * s->m >= INT32_MAX ||
+        x4_bytes(s) + 4096 >= INT32_MAX) {
+        mn_spconv_q8_destroy(s);
+        return mn_error(ctx, MN_ERR_OOM,
+                        "sparse int8 convolution is too large (%lld quads)",
+                        (long long)nzq);
+    }
+    s->ptr = mn_malloc_aligned((size_t)(s->nqb * s->m + 1) * sizeof *s->ptr);
+    s->off = mn_malloc_aligned((size_t)(nzq + 1) * sizeof *s->off);
+    s->w4 = mn_malloc_aligned((size_t)(nzq + 1) * sizeof *s->w4);
+    if (!s->ptr || !s->off || !s->w4) {
+        mn_spconv_q8_destroy(s);
+        return mn_error(ctx, MN_ERR_OOM, "out of memory");
+    }
+    int64_t plane = s->hq * s->wq;
+    int32_t e = 0;
+    for (int64_t b = 0; b < s->nqb; b++) {
+        int64_t c0 = b * s->cb, c1 = min64(s->c4n, c0 + s->cb);
+        for (int64_t r = 0; r < s->m; r++) {
+            s->ptr[b * s->m + r] = e;
+            for (int64_t c4 = c0; c4 < c1; c4++)
+                for (int64_t ki = 0; ki < p->kh; ki++)
+                    for (int64_t kj = 0; kj < p->kw; kj++) {
+                        if (!quad(p, w, r, c4, ki, kj, flip, v))
+                            continue;
+                        int64_t ri = ki * p->dh, cj = kj * p->dw;
+                        int64_t ph = ri % p->sh * p->sw + cj % p->sw;
+                        int64_t at = (ph * s->c4n + c4) * plane +
+                                     ri / p->sh * s->wq + cj / p->sw;
+                        s->off[e] = (int32_t)(at * 4);
+                        memcpy(&s->w4[e++], v, 4);
+                    }
+        }
+    }
+    s->ptr[s->nqb * s->m] = e;
+    *out = s;
+    return MN_OK;
+}
+
+/* ---- the input: padded, then x4 ---- */
+
+/* Whether the padded input is x itself (no padding, stride 1). */
+static int direct_input(const mn_spconv_q8 *s)
+{
+    const mn_conv_params *p = &s->p;
+    return p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0 &&
+           s->hp == p->h && s->wp == p->w;
+}
+
+typedef struct layout {
+    size_t pad, padrow, tmp, x4, part; /* offsets in the scratch */
+    size_t end;
+} layout;
+
+static layout scratch_layout(const mn_spconv_q8 *s)
+{
+    layout L;
+    L.pad = 0;
+    L.padrow = direct_input(s) ? 0 : round64(mn_q8_pad_bytes(&s->p));
+    L.tmp = L.padrow + round64((size_t)(s->wq * s->p.sw + 64));
+    L.x4 = L.tmp + 4 * round64((size_t)(s->wq + 16));
+    L.part = L.x4 + round64(x4_bytes(s) + 64 * 4);
+    L.end = L.part + mn_spconv_q8_thread_scratch(s);
+    return L;
+}
+
+size_t mn_spconv_q8_scratch(const mn_spconv_q8 *s)
+{
+    return scratch_layout(s).end;
+}
+
+size_t mn_spconv_q8_thread_scratch(const mn_spconv_q8 *s)
+{
+    int64_t mg = s->m / s->p.group;
+    return s->nqb > 1 ? (size_t)(mg * TILES * s->nt) * 4 : 0;
+}
+
+/* Whether a tap reads stride phase (a, b) (1×1 stride 2: only (0, 0)). */
+static int phase_used(const mn_conv_params *p, int64_t a, int64_t b)
+{
+    int ra = 0, rb = 0;
+    for (int64_t ki = 0; ki < p->kh; ki++)
+        ra |= ki * p->dh % p->sh == a;
+    for (int64_t kj = 0; kj < p->kw; kj++)
+        rb |= kj * p->dw % p->sw == b;
+    return ra && rb;
+}
+
+/* x4 of one group's input xg (its cg channel planes; the phases no tap
+ * reads are left as they are). */
+static void build_x4(const mn_spconv_q8 *s, const uint8_t *xg, uint8_t xpad,
+                     uint8_t flip, char *sc, const layout *L)
+{
+    const mn_conv_params *p = &s->p;
+    int64_t cg = p->c / p->group, wq = s->wq, plane = s->hq * wq;
+    const uint8_t *src = xg;
+    uint8_t *padrow = (uint8_t *)sc + L->padrow;
+    uint8_t *x4 = (uint8_t *)sc + L->x4;
+    if (!direct_input(s)) {
+        mn_q8_pad_input(p, xg, xpad, (uint8_t *)sc + L->pad);
+        src = (const uint8_t *)sc + L->pad;
+    }
+    memset(padrow, xpad, (size_t)(wq * p->sw + 64));
+    for (int64_t a = 0; a < p->sh; a++)
+        for (int64_t b = 0; b < p->sw; b++)
+            for (int64_t c4 = 0; phase_used(p, a, b) && c4 < s->c4n; c4++) {
+                uint8_t *dst = x4 + ((a * p->sw + b) * s->c4n + c4) * plane * 4;
+                for (int64_t i = 0; i < s->hq; i++) {
+                    const uint8_t *r[4];
+                    for (int t = 0; t < 4; t++) {
+                        int64_t c = 4 * c4 + t, row = i * p->sh + a;
+                        if (c >= cg || row >= s->hp) { /* read, unused */
+                            r[t] = padrow;
+                            continue;
+                        }
+                        const uint8_t *sr = src + (c * s->hp + row) * s->wp;
+                        if (p->sw == 1) {
+                            r[t] = sr;
+                            continue;
+                        }
+                        /* may read sw bytes past the row: inside the
+                         * padded input or its slack */
+                        uint8_t *tr = (uint8_t *)sc + L->tmp +
+                                      t * round64((size_t)(wq + 16));
+                        mn_q8_gather_row(sr + b, wq, p->sw, tr);
+                        r[t] = tr;
+                    }
+                    mn_q8_interleave4(r, wq, (int)wq, 1, 0, flip,
+                                      dst + i * wq * 4);
+                }
+            }
+    /* the last tile's lanes past the end read here (and are dropped) */
+    memset(x4 + x4_bytes(s), 0, 64 * 4);
+}
+
+/* ---- the tile loop ---- */
+
+/* Tile tt's lanes: which are output pixels, and where they go. */
+static void tile_lanes(const mn_spconv_q8 *s, int64_t tt, mn_spq8_tile *t)
+{
+    int64_t v0 = tt * s->nt, ow = s->p.ow;
+    t->nv = (int)(s->nt / 16);
+    for (int v = 0; v < t->nv; v++) {
+        t->mask[v] = 0;
+        t->yoff[v] = 0;
+        for (int l = 15; l >= 0; l--) {
+            int64_t vp = v0 + 16 * v + l;
+            if (vp < s->nvp && vp % s->wq < ow) {
+                t->mask[v] |= (uint16_t)(1u << l);
+                t->yoff[v] = vp / s->wq * ow + vp % s->wq;
+            }
+        }
+    }
+}
+
+typedef struct spq8_job {
+    const mn_spq8_kernels *kr;
+    const mn_spconv_q8 *s;
+    const uint8_t *x4;
+    const mn_qgemm_epi *e;
+    char *y;         /* the group's first output channel */
+    int64_t row0;    /* its epilogue row */
+    int esize;
+    mn_pool *pool;
+    int32_t *part0;  /* partial sums of the calling thread without pool */
+    int64_t ntiles, ntasks_px, nmc, mchunk;
+} spq8_job;
+
+/* Task t: (TILES tiles of virtual pixels, row chunk). */
+static void spq8_task(void *arg, int64_t t, int thread)
+{
+    const spq8_job *J = arg;
+    const mn_spconv_q8 *s = J->s;
+    int64_t mc = t % J->nmc, tk = t / J->nmc, mg = s->m / s->p.group;
+    int64_t i0 = mc * J->mchunk, mr = min64(J->mchunk, mg - i0);
+    int64_t t0 = tk * TILES, t1 = min64(J->ntiles, t0 + TILES);
+    int64_t ohw = s->p.oh * s->p.ow, ldp = TILES * s->nt;
+    int32_t *part = J->pool ? mn_pool_scratch(J->pool, thread) : J->part0;
+    mn_spq8_tile tl[TILES];
+    if (mr <= 0)
+        return;
+    for (int64_t tt = t0; tt < t1; tt++)
+        tile_lanes(s, tt, &tl[tt - t0]);
+    int64_t row = J->row0 + i0;
+    char *y = J->y + i0 * ohw * J->esize;
+    for (int64_t b = 0; b < s->nqb; b++)
+        for (int64_t tt = t0; tt < t1; tt++)
+            J->kr->conv(mr, s->ptr + b * s->m + row, s->off, s->w4,
+                        J->x4 + tt * s->nt * 4, &tl[tt - t0],
+                        part + (tt - t0) * s->nt, ldp, b == 0,
+                        b == s->nqb - 1, J->e, row, y, ohw);
+}
+
+void mn_spconv_q8_run(mn_pool *pool, const mn_spconv_q8 *s, const uint8_t *x,
+                      uint8_t xpad, uint8_t flip, const mn_qgemm_epi *e,
+                      void *y, void *scratch)
+{
+    const mn_conv_params *p = &s->p;
+    layout L = scratch_layout(s);
+    int64_t cg = p->c / p->group, mg = s->m / p->group;
+    int64_t ohw = p->oh * p->ow;
+    spq8_job J = {.kr = mn_spq8_kernels_active(), .s = s, .e = e,
+                  .x4 = (const uint8_t *)scratch + L.x4,
+                  .esize = e->mult ? 1 : 4,
+                  .part0 = (int32_t *)((char *)scratch + L.part)};
+    double macs = 4.0 * (double)s->nnzq / (double)p->group *
+                  (double)s->nvp;
+    int threads = mn_pool_threads(pool);
+    if (macs < MIN_PAR_MACS ||
+        mn_pool_scratch_bytes(pool) < mn_spconv_q8_thread_scratch(s))
+        threads = 1;
+    J.pool = threads > 1 ? pool : NULL;
+    J.ntiles = ceil_div(s->nvp, s->nt);
+    J.ntasks_px = ceil_div(J.ntiles, TILES);
+    /* fewer pixel tasks than threads (small late layers): split the rows
+     * too, no more chunks than threads */
+    J.nmc = J.ntasks_px >= threads ? 1
+                                   : min64(ceil_div(threads, J.ntasks_px),
+                                           ceil_div(mg, 16));
+    if (J.nmc < 1)
+        J.nmc = 1;
+    J.mchunk = ceil_div(mg, J.nmc);
+    for (int64_t img = 0; img < p->n; img++)
+        for (int64_t g = 0; g < p->group; g++) {
+            build_x4(s, x + (img * p->c + g * cg) * p->h * p->w, xpad, flip,
+                     scratch, &L);
+            J.row0 = g * mg;
+            J.y = (char *)y + (img * s->m + g * mg) * ohw * J.esize;
+            mn_pool_run(J.pool, spq8_task, &J, J.ntasks_px * J.nmc);
+        }
+}
