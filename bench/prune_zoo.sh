@@ -3,11 +3,16 @@
 # resnet8:
 #   mag90   magnitude, global, 90 % sparsity, 3 epochs of gradual fine-tuning
 #   ch50    channel removal (BN gamma) to <= 50 % of the MACs, 3 epochs
-#   ch50r8  the same with channel counts rounded to multiples of 8
+#   ch50r4  the same with channel counts rounded to multiples of 4
+#   ch50r8  the same rounded to multiples of 8 (37.8 % of the MACs: 16/32/64
+#           channels round down to 8/16/40), FT_LONG (10) epochs
 #   Each run's `minnow prune --json` summary (params, non-zeros, MACs, bytes,
 #   fine-tuned test accuracy) goes to bench/results/prune_resnet8/NAME.json;
 #   then the .mnw sizes of the 90 %-sparse model alone and quantized to
-#   int8, with their accuracy, go to bench/results/prune_resnet8/storage.json.
+#   int8, with their accuracy, go to bench/results/prune_resnet8/storage.json;
+#   speed.json: batch-1 ms per run (process CPU and p50 wall, median of 5
+#   alternating rounds) of dense, ch50, ch50r4 and ch50r8 in minnow and in
+#   ONNX Runtime, 1 thread.
 # mobilenetv2:
 #   ch50r8  channel removal to <= 50 % of the MACs, channel counts rounded to
 #           multiples of 8 (ONNX Runtime runs odd counts ~2x slower), 3 epochs
@@ -15,8 +20,10 @@
 #   CPU ms per run (process CPU time, robust on a shared machine) of the
 #   dense, the pruned and the unrounded pruned file in minnow and in ONNX
 #   Runtime, 1 thread.
-# usage: bench/prune_zoo.sh [BUILD] [resnet8 | resnet8_sparse] [mobilenetv2]
-#   (resnet8_sparse: mag90 and storage.json only, about 8 min)
+# usage: bench/prune_zoo.sh [BUILD] [resnet8 | resnet8_sparse |
+#                                   resnet8_channel] [mobilenetv2]
+#   (resnet8_sparse: mag90 and storage.json only, about 8 min;
+#   resnet8_channel: the channel runs and speed.json, about 15 min)
 #   (default both; resnet8 about 20 min on an idle 2-core machine,
 #   mobilenetv2 about 20 min)
 set -e
@@ -56,10 +63,36 @@ cat "$R/speed.json"
 
 resnet8() {
 resnet8_sparse
-"$M" prune $BASE --method channel --criterion bn --sparsity 0.5 \
-    --target-macs 0.5 $common -o "$T/ch50.onnx" > "$R/ch50.json"
-"$M" prune $BASE --method channel --criterion bn --sparsity 0.5 \
-    --target-macs 0.5 --round-to 8 $common -o "$T/ch50r8.onnx" > "$R/ch50r8.json"
+resnet8_channel
+}
+
+resnet8_channel() {
+R=bench/results/prune_resnet8
+BASE=models/zoo/resnet8.onnx
+mkdir -p "$R"
+ch="$M prune $BASE --method channel --criterion bn --sparsity 0.5 --target-macs 0.5"
+$ch $common -o "$T/ch50.onnx" > "$R/ch50.json"
+$ch --round-to 4 $common -o "$T/ch50r4.onnx" > "$R/ch50r4.json"
+long=$(echo "$common" | sed "s/--finetune-epochs $FT/--finetune-epochs ${FT_LONG:-10}/")
+$ch --round-to 8 $long -o "$T/ch50r8.onnx" > "$R/ch50r8.json"
+# ms per run, batch 1, 1 thread: median over 5 rounds that alternate the
+# files, so each sees the same load
+for i in 1 2 3 4 5; do
+    for n in dense ch50 ch50r4 ch50r8; do
+        f="$T/$n.onnx"; [ $n = dense ] && f=$BASE
+        "$M" bench "$f" --threads 1 --runs 1000 --warmup 50 --json |
+            jq -c --arg n $n '{n:$n, rt:"minnow", cpu:.cpu_ms, p50:.p50_ms}'
+        node bench/peers/ort_run.js "$f" --bench --threads 1 --runs 1000 \
+            --warmup 50 |
+            jq -c --arg n $n '{n:$n, rt:"ort", cpu:.cpu_ms, p50:.p50_ms}'
+    done
+done > "$T/speed.jsonl"
+jq -s --arg note "batch 1, 1 thread, ms per run (cpu: process CPU time; p50: wall), median of 5 alternating rounds" '
+  def med: sort | .[length/2|floor];
+  {note:$note} + (group_by(.rt) | map({key:.[0].rt, value:(group_by(.n) |
+    map({key:.[0].n, value:{cpu_ms:(map(.cpu)|med), p50_ms:(map(.p50)|med)}}) |
+    from_entries)}) | from_entries)' "$T/speed.jsonl" > "$R/speed.json"
+cat "$R/speed.json"
 }
 
 resnet8_sparse() {
@@ -83,7 +116,7 @@ cat "$R/storage.json"
 PY=/usr/bin/python3
 for m in $SEL; do
     case $m in
-    resnet8 | resnet8_sparse | mobilenetv2) $m ;;
+    resnet8 | resnet8_sparse | resnet8_channel | mobilenetv2) $m ;;
     *) echo "prune_zoo: unknown model $m" >&2; exit 2 ;;
     esac
 done
