@@ -379,6 +379,25 @@ static inline mn_graph *every_kind_graph(void)
     return g;
 }
 
+/* Completes a one-constant test graph: input x and output y of shape d
+ * (rank nd), y = Mul(x, value 0), sorted. */
+static inline void mul_by_first_value(mn_graph *g, int nd, const int64_t *d)
+{
+    mn_ctx ctx = {{0}};
+    int in = -1, out = -1;
+    CHECK_OK(mn_graph_add_value(g, "x", MN_DT_F32, nd, d, &in, &ctx), &ctx);
+    CHECK_OK(mn_graph_add_value(g, "y", MN_DT_F32, nd, d, &out, &ctx), &ctx);
+    g->inputs = malloc(sizeof(int));
+    g->outputs = malloc(sizeof(int));
+    g->inputs[0] = in;
+    g->outputs[0] = out;
+    g->n_inputs = g->n_outputs = 1;
+    CHECK_OK(mn_graph_add_node(g, "mul", "Mul", "", 13,
+                               (const int[]){in, 0}, 2, &out, 1, NULL, &ctx),
+             &ctx);
+    CHECK_OK(mn_graph_toposort(g, &ctx), &ctx);
+}
+
 /* The tensor record of value `name` in a VALUES section p: layout,
  * packing, blob size and (when off is not NULL) blob offset; the record's
  * address in *rec when rec is not NULL. */
