@@ -470,12 +470,12 @@ TEST(prune_group_lasso_prox_and_halfspace)
     t *= 0.5;
     float *keep = malloc((size_t)f.total * sizeof *keep);
     memcpy(keep, f.p, (size_t)f.total * sizeof *keep);
-    CHECK_EQ_INT(mn_prune_groups_prox(gr, f.p, t), 0);
+    CHECK_EQ_INT(mn_prune_groups_prox(gr, NULL, f.p, t), 0);
     mn_prune_groups_norms(gr, f.p, n1);
     for (int64_t c = 0; c < nc; c++)
         CHECK_NEAR(n1[c], n0[c] - t, 1e-5 * n0[c]);
     /* t above every norm: all groups zero */
-    CHECK_EQ_INT(mn_prune_groups_prox(gr, f.p, 1e9), nc);
+    CHECK_EQ_INT(mn_prune_groups_prox(gr, NULL, f.p, 1e9), nc);
     mn_prune_groups_norms(gr, f.p, n1);
     for (int64_t c = 0; c < nc; c++)
         CHECK(n1[c] == 0.0);
@@ -486,7 +486,7 @@ TEST(prune_group_lasso_prox_and_halfspace)
         for (int64_t j = 0; j < k; j++)
             f.p[idx[j]] = -f.p[idx[j]];
     }
-    CHECK_EQ_INT(mn_prune_groups_halfspace(gr, keep, f.p, 0.1), 2);
+    CHECK_EQ_INT(mn_prune_groups_halfspace(gr, NULL, keep, f.p, 0.1), 2);
     mn_prune_groups_norms(gr, f.p, n1);
     for (int64_t c = 0; c < nc; c++)
         CHECK((n1[c] == 0.0) == (c == 0 || c == 5));
