@@ -274,10 +274,14 @@ int64_t mn_prune_groups_halfspace(const mn_prune_groups *gr,
 
 typedef struct mn_prune_oto_opts {
     double lambda;  /* proximal group-lasso step t = lr·lambda; 0 → default,
-                       < 0 → none (half-space projection alone) */
+                       < 0 → none */
     double epsilon; /* half-space projection: a selected group whose step
                        leaves x·x_before < epsilon·|x_before|^2 becomes
                        zero; in [0, 1) */
+    double zero_at; /* fraction of the run's steps by which every selected
+                       group is zero: its norm is bounded by a line falling
+                       from its norm when selected to 0 at this step; in
+                       (0, 1], 0 → 0.75 */
 } mn_prune_oto_opts;
 
 typedef struct mn_prune_oto_result {
@@ -285,27 +289,26 @@ typedef struct mn_prune_oto_result {
                                        fraction of groups exactly zero */
     int64_t groups;    /* zero-invariant groups (one per removable channel:
                           its weights, bias, BatchNorm and constants) */
-    int64_t selected;  /* groups the last selection drove towards zero */
-    int64_t zeroed;    /* of those, zero by training (proximal step or
-                          half-space projection) */
-    int64_t forced;    /* of those, still non-zero after the last step and
-                          set to zero then */
-    int64_t zero;      /* groups exactly zero at the end */
-    double lambda, epsilon; /* as used */
+    int64_t selected;  /* groups the last selection drove to zero */
+    int64_t by_step;   /* of those, zeroed by the proximal step or the
+                          half-space projection before the bound did */
+    int64_t by_bound;  /* of those, zeroed by the falling norm bound */
+    int64_t zero;      /* groups exactly zero at the end (selected or not) */
+    double lambda, epsilon, zero_at; /* as used */
 } mn_prune_oto_result;
 
 /* Trains g in place (as mn_prune_finetune: fo's data, epochs, batch, lr,
  * seed, test data; no schedule) with group sparsity over the dependency
- * groups structured pruning uses. At the start of every epoch the groups
- * that method channel with options o would remove (criterion, scope,
- * sparsity or target_macs_ratio, min_channels, round_to; scored on the
- * current weights, so groups already zero stay chosen) are selected; after
- * every optimizer step the selected groups take a proximal group-lasso
- * step and the half-space projection (HSPG), and those that reached zero
- * are held there. After the last step the selected groups still non-zero
- * are set to zero, so `mn_prune` with method MN_PRUNE_OTO (or ZERO) then
- * removes them without changing the outputs. Deterministic for a seed and
- * thread count. */
+ * groups structured pruning uses. At the start of every epoch before the
+ * zero_at step, the groups that method channel with options o would
+ * remove (criterion, scope, sparsity or target_macs_ratio, min_channels,
+ * round_to; scored on the current weights, so groups already zero stay
+ * chosen) are selected; after every optimizer step the selected groups
+ * take a proximal group-lasso step, the half-space projection (HSPG) and
+ * the falling norm bound, and those at zero are held there. At the end the
+ * selected groups are exactly zero, so `mn_prune` with method
+ * MN_PRUNE_OTO (or ZERO) removes them without changing the outputs.
+ * Deterministic for a seed and thread count. */
 mn_status mn_prune_oto_train(mn_graph *g, const mn_prune_opts *o,
                              const mn_prune_oto_opts *oo,
                              const mn_prune_finetune_opts *fo,

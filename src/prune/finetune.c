@@ -175,12 +175,12 @@ mn_status mn_prune_train(mn_graph *g, const mn_prune_finetune_opts *fo,
                                                to.threads, &f.teach, ctx)) !=
                            MN_OK)
         goto out;
+    int64_t total = (n / batch) * fo->epochs;
     if ((st = mn_trainer_create(g, &to, &f.t, ctx)) != MN_OK ||
         (st = locate(&f, ctx)) != MN_OK ||
-        (h->start && (st = h->start(h->user, f.t, f.lay, f.n_lay, ctx)) !=
-                         MN_OK))
+        (h->start &&
+         (st = h->start(h->user, f.t, f.lay, f.n_lay, total, ctx)) != MN_OK))
         goto out;
-    int64_t total = (n / batch) * fo->epochs;
     for (int ep = 0; ep < fo->epochs && st == MN_OK; ep++) {
         st = epoch(&f, h, fo, ep, batch, n, &step, total, res, ctx);
         if (st == MN_OK && fo->progress)
@@ -189,8 +189,6 @@ mn_status mn_prune_train(mn_graph *g, const mn_prune_finetune_opts *fo,
     }
     if (st != MN_OK)
         goto out;
-    if (h->finish)
-        h->finish(h->user, mn_trainer_params(f.t));
     mn_trainer_sync(f.t);
     res->sparsity = h->level ? h->level(h->user) : 0;
     res->steps = step;
@@ -226,9 +224,11 @@ typedef struct masked {
 } masked;
 
 static mn_status mask_start(void *user, mn_trainer *t,
-                            const mn_param_ref *lay, int n_lay, mn_ctx *ctx)
+                            const mn_param_ref *lay, int n_lay, int64_t steps,
+                            mn_ctx *ctx)
 {
     masked *k = user;
+    (void)steps;
     return mn_prune_mask_create(k->g, k->o, lay, n_lay, mn_trainer_params(t),
                                 &k->m, ctx);
 }

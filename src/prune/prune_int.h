@@ -58,17 +58,15 @@ mn_status mn_prune_structured_select(mn_prune_groups *gr,
 typedef struct pr_hooks {
     void *user;
     /* the trainer exists; layout: where each trainable initializer sits in
-     * its flat parameter array */
+     * its flat parameter array; steps: optimizer steps in the run */
     mn_status (*start)(void *user, mn_trainer *t, const mn_param_ref *layout,
-                       int n_layout, mn_ctx *ctx);
+                       int n_layout, int64_t steps, mn_ctx *ctx);
     /* at the start of epoch ep (0-based) */
     mn_status (*epoch)(void *user, mn_trainer *t, int ep, mn_ctx *ctx);
     /* before every optimizer step (step counts over the whole run) */
     mn_status (*before)(void *user, float *params, int64_t step, mn_ctx *ctx);
     /* after every optimizer step, taken at learning rate lr */
     void (*after)(void *user, float *params, float lr);
-    /* after the last step, before the parameters go back into the graph */
-    void (*finish)(void *user, float *params);
     /* the "sparsity" passed to progress and returned in the result */
     double (*level)(void *user);
 } pr_hooks;
