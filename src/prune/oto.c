@@ -24,7 +24,9 @@ typedef struct oto {
     mn_prune_groups *gr;
     const mn_prune_opts *o;
     double lambda, eps, zero_at;
-    int64_t nc, np, step, stop; /* stop: every selection is zero here */
+    int64_t nc, np;
+    int64_t done, stop; /* steps taken; every selected group is zero once
+                           stop steps are done */
     int64_t zero;      /* groups exactly zero after the last step */
     uint8_t *sel, *held;
     uint8_t *how;      /* per group: 1 zeroed by a step, 2 by the bound */
@@ -85,7 +87,7 @@ static mn_status oto_epoch(void *user, mn_trainer *t, int ep, mn_ctx *ctx)
     oto *s = user;
     const float *P = mn_trainer_params(t);
     (void)ep;
-    if (s->step >= s->stop)
+    if (s->done >= s->stop)
         return MN_OK;
     mn_trainer_sync(t);
     mn_status st = mn_prune_structured_select(s->gr, s->o, s->sel, NULL, ctx);
@@ -98,7 +100,7 @@ static mn_status oto_epoch(void *user, mn_trainer *t, int ep, mn_ctx *ctx)
             s->how[c] = 0;
             s->since[c] = -1;
         } else if (s->since[c] < 0) {
-            s->since[c] = s->step;
+            s->since[c] = s->done;
             s->n0[c] = s->norm[c];
         }
     }
@@ -108,8 +110,8 @@ static mn_status oto_epoch(void *user, mn_trainer *t, int ep, mn_ctx *ctx)
 static mn_status oto_before(void *user, float *P, int64_t step, mn_ctx *ctx)
 {
     oto *s = user;
+    (void)step;
     (void)ctx;
-    s->step = step;
     memcpy(s->before, P, (size_t)s->np * sizeof *P);
     return MN_OK;
 }
@@ -132,8 +134,8 @@ static void oto_after(void *user, float *P, float lr)
             s->how[c] = 1;
             continue;
         }
-        /* the bound at the end of this step */
-        double left = (double)(s->stop - s->step - 1) /
+        /* the bound after this step */
+        double left = (double)(s->stop - s->done - 1) /
                       (double)(s->stop - s->since[c]);
         double cap = left > 0 ? left * s->n0[c] : 0;
         if (cap <= 0) {
@@ -147,6 +149,7 @@ static void oto_after(void *user, float *P, float lr)
     s->zero = 0;
     for (int64_t c = 0; c < s->nc; c++)
         s->zero += s->held[c] || s->norm[c] == 0.0;
+    s->done++;
 }
 
 static double oto_level(void *user)

@@ -378,6 +378,23 @@ static mn_status finetune_dense(mn_graph **g, const char *data, tuned *ft,
     return MN_OK;
 }
 
+/* Library training options of both the masked and the group-sparse runs:
+ * tr/te receive the training and test specs (see split_specs). */
+static void run_opts(mn_prune_finetune_opts *fo, const char *data, char *tr,
+                     char *te, size_t len, int epochs, double lr,
+                     long long batch, long long threads, uint64_t seed)
+{
+    memset(fo, 0, sizeof *fo);
+    split_specs(data, tr, te, len);
+    fo->data = tr;
+    fo->test_data = te[0] ? te : NULL;
+    fo->epochs = epochs;
+    fo->batch = (int)batch;
+    fo->threads = (int)threads;
+    fo->lr = (float)lr;
+    fo->seed = seed ? seed : 1;
+}
+
 /* Fine-tuning with the pruning mask held (or, gradual, rising from 0 to
  * the requested sparsity over the first two thirds of the steps). */
 static mn_status finetune_masked(mn_graph *g, const mn_prune_opts *o,
@@ -389,15 +406,8 @@ static mn_status finetune_masked(mn_graph *g, const mn_prune_opts *o,
     mn_prune_finetune_opts fo;
     mn_prune_finetune_result res;
     mn_status st;
-    memset(&fo, 0, sizeof fo);
-    split_specs(data, tr, te, sizeof tr);
-    fo.data = tr;
-    fo.test_data = te[0] ? te : NULL;
-    fo.epochs = ft->epochs;
-    fo.batch = (int)batch;
-    fo.threads = (int)threads;
-    fo.lr = (float)lr;
-    fo.seed = o->seed ? o->seed : 1;
+    run_opts(&fo, data, tr, te, sizeof tr, ft->epochs, lr, batch, threads,
+             o->seed);
     fo.progress = on_masked_epoch;
     fo.teacher = ft->teacher;
     fo.distill_alpha = ft->alpha;
@@ -453,15 +463,8 @@ static mn_status train_oto(mn_graph *g, const mn_prune_opts *o,
                                       : lambda == 0 ? -1
                                                     : lambda,
                             .epsilon = eps};
-    memset(&fo, 0, sizeof fo);
-    split_specs(data, tr, te, sizeof tr);
-    fo.data = tr;
-    fo.test_data = te[0] ? te : NULL;
-    fo.epochs = ot->epochs;
-    fo.batch = (int)batch;
-    fo.threads = (int)threads;
-    fo.lr = (float)lr;
-    fo.seed = o->seed ? o->seed : 1;
+    run_opts(&fo, data, tr, te, sizeof tr, ot->epochs, lr, batch, threads,
+             o->seed);
     fo.progress = on_oto_epoch;
     fprintf(stderr, "group-sparse training %d epochs on %s\n", ot->epochs,
             tr);
