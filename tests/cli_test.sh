@@ -260,6 +260,47 @@ expect 0 "prune with distillation from the unpruned model" -- $M prune $MODEL --
 grep -q '"distill":{"teacher":"models/fashion_cnn.onnx","alpha":0.5,"temperature":4}' "$T/out" && ok || bad "prune --json distill block: $(cat "$T/out")"
 grep -q '"sparsity":0.5' "$T/out" && ok || bad "prune --distill lost the sparsity: $(cat "$T/out")"
 
+# ---- prune --method oto: group-sparse training, then removal of the zero groups ----
+OTO="$M prune $MODEL --method oto --data $GOOD --batch 8 --oto-epochs 2"
+expect 0 "prune oto" -- $OTO --sparsity 0.5 --seed 4 --json -o "$T/oto1.onnx"
+python3 -c "
+import json; d=json.load(open('$T/out')); o=d['oto']
+assert d['method'] == 'oto' and d['criterion'] == 'l1' and d['finetune'] is None, d
+assert o['epochs'] == 2 and o['groups'] == d['channels'] == 288, o
+assert o['groups_selected'] == 144 and o['groups_zero'] >= 144, o
+assert o['groups_zeroed_by_step'] + o['groups_zeroed_by_bound'] == 144, o
+assert d['channels_removed'] == o['groups_zero'], d
+assert d['macs_after'] < 0.5 * d['macs_before'] and d['params_after'] < d['params_before'], d
+assert d['output_bytes'] < d['input_bytes'], d
+" && ok || bad "prune oto --json: $(head -c 600 "$T/out")"
+expect 0 "info oto-pruned" -- $M info "$T/oto1.onnx" --json
+python3 -c "import json; d=json.load(open('$T/out')); assert d['macs'] < 0.5*7525504 and d['params'] < 167786" && ok || bad "oto must remove MACs and params"
+expect 0 "run oto-pruned" -- $M run "$T/oto1.onnx" -i "$T/x.npy" -o "$T/o_oto"
+expect 0 "prune oto again, same seed" -- $OTO --sparsity 0.5 --seed 4 -o "$T/oto2.onnx"
+cmp -s "$T/oto1.onnx" "$T/oto2.onnx" && ok || bad "oto: the same seed must give the same bytes"
+expect 0 "prune oto, MAC target, fine-tuned" -- $OTO --target-macs 0.6 --criterion bn --oto-lambda 0 --finetune-epochs 1 --json -o "$T/oto3.onnx"
+python3 -c "
+import json; d=json.load(open('$T/out'))
+assert d['target_reached'] and d['macs_after'] <= 0.6 * d['macs_before'], d
+assert d['oto']['lambda'] == 0 and d['finetune']['epochs'] == 1, d
+" && ok || bad "prune oto --target-macs: $(head -c 600 "$T/out")"
+expect 1 "oto sparsity out of range" -- $OTO --sparsity 1.5 -o "$T/oto_bad1.onnx"
+err_names "outside"
+[ ! -e "$T/oto_bad1.onnx" ] && ok || bad "oto with a bad sparsity wrote a file"
+expect 2 "oto without data" -- $M prune $MODEL --method oto --sparsity 0.5 --oto-epochs 1 -o "$T/oto_bad2.onnx"
+grep -q -- "--data" "$T/err" && ok || bad "oto without data should say --data: $(cat "$T/err")"
+[ ! -e "$T/oto_bad2.onnx" ] && ok || bad "oto without data wrote a file"
+expect 2 "oto without --oto-epochs" -- $M prune $MODEL --method oto --sparsity 0.5 --data "$GOOD" -o "$T/oto_bad3.onnx"
+grep -q -- "--oto-epochs" "$T/err" && ok || bad "oto without epochs should name --oto-epochs: $(cat "$T/err")"
+[ ! -e "$T/oto_bad3.onnx" ] && ok || bad "oto without epochs wrote a file"
+expect 2 "oto without a target" -- $OTO -o "$T/oto_bad4.onnx"
+[ ! -e "$T/oto_bad4.onnx" ] && ok || bad "oto without a target wrote a file"
+expect 2 "--oto-lambda without oto" -- $M prune $MODEL --sparsity 0.5 --oto-lambda 1 -o "$T/oto_bad5.onnx"
+[ ! -e "$T/oto_bad5.onnx" ] && ok || bad "--oto-lambda without oto wrote a file"
+expect 1 "oto on an unknown data spec" -- $M prune $MODEL --method oto --sparsity 0.5 --oto-epochs 1 --data nosuchset -o "$T/oto_bad6.onnx"
+err_names nosuchset
+[ ! -e "$T/oto_bad6.onnx" ] && ok || bad "oto on a bad data spec wrote a file"
+
 # ---- conformance runner itself ----
 D=/usr/share/libonnx-testdata/data/node
 expect 0 "conformance relu" -- $M conformance $D/test_relu

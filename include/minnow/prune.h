@@ -27,6 +27,10 @@ typedef enum mn_prune_method {
     MN_PRUNE_CHANNEL = 3,   /* remove channels (structured) */
     MN_PRUNE_ZERO = 4,      /* remove exactly-zero channel groups (after
                                group-sparse training); outputs unchanged */
+    MN_PRUNE_OTO = 5,       /* mn_prune: as zero, after mn_prune_oto_train
+                               drove the groups channel pruning with these
+                               options would remove to zero (Only-Train-
+                               Once); the report checks the MAC target */
     MN_PRUNE_METHOD_COUNT
 } mn_prune_method;
 
@@ -249,16 +253,66 @@ int64_t mn_prune_groups_indices(const mn_prune_groups *gr, int64_t i,
 /* norms[i] = L2 norm of group i's bound parameters. */
 void mn_prune_groups_norms(const mn_prune_groups *gr, const float *params,
                            double *norms);
-/* Proximal step of t·sum_i ||x_i||_2: x_i *= max(0, 1 - t/||x_i||). Returns
- * the number of groups that are zero afterwards. */
-int64_t mn_prune_groups_prox(const mn_prune_groups *gr, float *params,
-                             double t);
-/* Half-space projection (HSPG): a group whose new value x_i points against
- * its previous value (x_i·before_i < eps·||before_i||^2) becomes zero.
- * Returns the number of groups set to zero. */
+/* Proximal step of t·sum_i ||x_i||_2 over the groups i with sel[i] != 0
+ * (sel NULL: all): x_i *= max(0, 1 - t/||x_i||). Returns the number of
+ * those groups that are zero afterwards. */
+int64_t mn_prune_groups_prox(const mn_prune_groups *gr, const uint8_t *sel,
+                             float *params, double t);
+/* Half-space projection (HSPG) over the selected groups (sel as above): a
+ * group whose new value x_i points against its previous value
+ * (x_i·before_i < eps·||before_i||^2) becomes zero. Returns the number of
+ * groups set to zero. */
 int64_t mn_prune_groups_halfspace(const mn_prune_groups *gr,
-                                  const float *before, float *params,
-                                  double eps);
+                                  const uint8_t *sel, const float *before,
+                                  float *params, double eps);
+
+/* ---- group-sparse training and removal (Only-Train-Once) ---- */
+
+/* Group-lasso strength when none is given (`minnow prune --oto-lambda`):
+ * after every step a selected group shrinks by lr·lambda in L2 norm. */
+#define MN_PRUNE_OTO_DEFAULT_LAMBDA 0.1
+
+typedef struct mn_prune_oto_opts {
+    double lambda;  /* proximal group-lasso step t = lr·lambda; 0 → default,
+                       < 0 → none */
+    double epsilon; /* half-space projection: a selected group whose step
+                       leaves x·x_before < epsilon·|x_before|^2 becomes
+                       zero; in [0, 1) */
+    double zero_at; /* fraction of the run's steps by which every selected
+                       group is zero: its norm is bounded by a line falling
+                       from its norm when selected to 0 at this step; in
+                       (0, 1], 0 → 0.75 */
+} mn_prune_oto_opts;
+
+typedef struct mn_prune_oto_result {
+    mn_prune_finetune_result train; /* accuracy, steps, seconds; sparsity =
+                                       fraction of groups exactly zero */
+    int64_t groups;    /* zero-invariant groups (one per removable channel:
+                          its weights, bias, BatchNorm and constants) */
+    int64_t selected;  /* groups the last selection drove to zero */
+    int64_t by_step;   /* of those, zeroed by the proximal step or the
+                          half-space projection before the bound did */
+    int64_t by_bound;  /* of those, zeroed by the falling norm bound */
+    int64_t zero;      /* groups exactly zero at the end (selected or not) */
+    double lambda, epsilon, zero_at; /* as used */
+} mn_prune_oto_result;
+
+/* Trains g in place (as mn_prune_finetune: fo's data, epochs, batch, lr,
+ * seed, test data; no schedule) with group sparsity over the dependency
+ * groups structured pruning uses. At the start of every epoch before the
+ * zero_at step, the groups that method channel with options o would
+ * remove (criterion, scope, sparsity or target_macs_ratio, min_channels,
+ * round_to; scored on the current weights, so groups already zero stay
+ * chosen) are selected; after every optimizer step the selected groups
+ * take a proximal group-lasso step, the half-space projection (HSPG) and
+ * the falling norm bound, and those at zero are held there. At the end the
+ * selected groups are exactly zero, so `mn_prune` with method
+ * MN_PRUNE_OTO (or ZERO) removes them without changing the outputs.
+ * Deterministic for a seed and thread count. */
+mn_status mn_prune_oto_train(mn_graph *g, const mn_prune_opts *o,
+                             const mn_prune_oto_opts *oo,
+                             const mn_prune_finetune_opts *fo,
+                             mn_prune_oto_result *res, mn_ctx *ctx);
 
 #ifdef __cplusplus
 }

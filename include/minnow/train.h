@@ -136,6 +136,13 @@ int64_t mn_trainer_num_params(const mn_trainer *t);
 float *mn_trainer_params(mn_trainer *t);
 float *mn_trainer_grads(mn_trainer *t);
 int mn_trainer_classes(const mn_trainer *t); /* logits per sample */
+/* The trainable initializers, in the order of the flat arrays: tensor i
+ * (0 <= i < mn_trainer_num_tensors) is graph value mn_trainer_tensor(...)
+ * (-1 when i is out of range), its elements at [*offset, *offset + *numel)
+ * of mn_trainer_params / mn_trainer_grads. */
+int mn_trainer_num_tensors(const mn_trainer *t);
+int mn_trainer_tensor(const mn_trainer *t, int i, int64_t *offset,
+                      int64_t *numel);
 
 /* ---- distillation teacher ---- */
 

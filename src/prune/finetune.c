@@ -1,18 +1,15 @@
-/* Fine-tuning a pruned model with its masks held: the training engine's
- * trainer (minnow/train.h) runs the optimizer steps, and after every step
- * the pruning mask zeroes the pruned weights again in the trainer's flat
- * parameter array (TF-MOT's scheme); with a schedule the mask is
- * recomputed at the due steps, so sparsity rises gradually while training.
- *
- * The trainer does not publish where each initializer sits in its flat
- * array, so it is located through the documented mn_trainer_sync: the
- * array is filled with each element's own index (as bits), synced into the
- * graph, read back from the weights, then restored. */
+/* Pruning-aware training on the training engine (minnow/train.h): one loop
+ * (mn_prune_train) runs the trainer's optimizer steps over a shuffled data
+ * set and calls the caller's hooks around them. Fine-tuning with masks
+ * (mn_prune_finetune) is that loop with the pruning mask re-applied after
+ * every step, so pruned weights stay exactly zero (TF-MOT's scheme); with a
+ * schedule the mask is recomputed at the due steps, so sparsity rises
+ * gradually while training. Group-sparse (OTO) training (oto.c) is the
+ * same loop with group-lasso and half-space steps. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "minnow/train.h"
 #include "prune/prune_int.h"
 
 typedef struct ft {
@@ -41,53 +38,19 @@ static uint64_t mix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* Where the prunable weights sit in the trainer's parameter array. */
-static mn_status locate(ft *f, const mn_prune_opts *o, mn_ctx *ctx)
+/* Where every trainable initializer sits in the trainer's flat array. */
+static mn_status locate(ft *f, mn_ctx *ctx)
 {
-    int64_t np = mn_trainer_num_params(f->t), total;
-    float *P = mn_trainer_params(f->t), *save;
-    pr_seg *segs = NULL;
-    int n = 0;
-    mn_status st = MN_OK;
-    if (np <= 0 || np > (int64_t)UINT32_MAX)
-        return mn_error(ctx, MN_ERR_ARG, "trainer has %lld parameters",
-                        (long long)np);
-    if ((st = mn_prune_select(f->g, o, &segs, &n, &total, ctx)) != MN_OK)
-        return st;
-    save = mn_malloc((size_t)np * sizeof *save);
+    int n = mn_trainer_num_tensors(f->t);
     f->lay = mn_calloc((size_t)n + 1, sizeof *f->lay);
-    if (!save || !f->lay) {
-        free(save);
-        free(segs);
+    if (!f->lay)
         return mn_error(ctx, MN_ERR_OOM, "out of memory");
+    for (int k = 0; k < n; k++) {
+        mn_param_ref *r = &f->lay[f->n_lay++];
+        r->name = f->g->values[mn_trainer_tensor(f->t, k, &r->offset,
+                                                 &r->numel)].name;
     }
-    memcpy(save, P, (size_t)np * sizeof *P);
-    for (int64_t i = 0; i < np; i++) {
-        uint32_t u = (uint32_t)i;
-        memcpy(&P[i], &u, sizeof u);
-    }
-    mn_trainer_sync(f->t);
-    for (int k = 0; k < n && st == MN_OK; k++) {
-        const mn_value *v = &f->g->values[segs[k].value];
-        const float *d = v->init->data;
-        uint32_t at, u;
-        memcpy(&at, &d[0], sizeof at);
-        int ok = (int64_t)at + segs[k].n <= np;
-        for (int64_t j = 1; ok && j < segs[k].n; j++) {
-            memcpy(&u, &d[j], sizeof u);
-            ok = u == at + (uint32_t)j;
-        }
-        if (!ok)
-            st = mn_error(ctx, MN_ERR_RUNTIME,
-                          "weight '%s' is not a trainable parameter",
-                          v->name);
-        f->lay[f->n_lay++] = (mn_param_ref){v->name, at, segs[k].n};
-    }
-    memcpy(P, save, (size_t)np * sizeof *P);
-    mn_trainer_sync(f->t);
-    free(save);
-    free(segs);
-    return st;
+    return MN_OK;
 }
 
 static void model_norm(const mn_graph *g, mn_data_opts *d)
@@ -110,25 +73,27 @@ static void model_norm(const mn_graph *g, mn_data_opts *d)
         d->n_mean = d->n_std = 0;
 }
 
-static mn_status epoch(ft *f, mn_prune_mask *m, const mn_prune_finetune_opts *fo,
-                       int ep, int batch, int64_t n, int64_t *step,
-                       int64_t total, mn_prune_finetune_result *res,
-                       mn_ctx *ctx)
+static mn_status epoch(ft *f, const pr_hooks *h,
+                       const mn_prune_finetune_opts *fo, int ep, int batch,
+                       int64_t n, int64_t *step, int64_t total,
+                       mn_prune_finetune_result *res, mn_ctx *ctx)
 {
-    int c, h, w;
+    int c, hh, w;
     uint64_t rs = fo->seed * 0x100000001b3ULL + (uint64_t)ep + 1;
     int64_t per = n / batch, hits = 0;
     mn_lr_opts lo = {.kind = MN_LR_COSINE};
     float lr = fo->lr > 0 ? fo->lr : MN_PRUNE_DEFAULT_FT_LR;
     float *P = mn_trainer_params(f->t);
     mn_status st;
-    mn_dataset_sample_shape(f->data, &c, &h, &w);
-    size_t chw = (size_t)c * h * w;
+    mn_dataset_sample_shape(f->data, &c, &hh, &w);
+    size_t chw = (size_t)c * hh * w;
     for (int64_t i = n - 1; i > 0; i--) {
         int64_t j = (int64_t)(mix(&rs) % (uint64_t)(i + 1)), t = f->perm[i];
         f->perm[i] = f->perm[j];
         f->perm[j] = t;
     }
+    if (h->epoch && (st = h->epoch(h->user, f->t, ep, ctx)) != MN_OK)
+        return st;
     for (int64_t b = 0; b < per; b++, (*step)++) {
         mn_step_result sr;
         for (int k = 0; k < batch; k++)
@@ -136,11 +101,7 @@ static mn_status epoch(ft *f, mn_prune_mask *m, const mn_prune_finetune_opts *fo
                                       f->x + (size_t)k * chw, f->y + k,
                                       ctx)) != MN_OK)
                 return st;
-        if (fo->schedule.final_sparsity > 0 &&
-            mn_prune_schedule_due(&fo->schedule, *step) &&
-            (st = mn_prune_mask_update(
-                 m, P, mn_prune_schedule_sparsity(&fo->schedule, *step),
-                 ctx)) != MN_OK)
+        if (h->before && (st = h->before(h->user, P, *step, ctx)) != MN_OK)
             return st;
         float r = mn_lr_at(&lo, lr, *step, per, total);
         const float *tl = NULL;
@@ -149,21 +110,21 @@ static mn_status epoch(ft *f, mn_prune_mask *m, const mn_prune_finetune_opts *fo
                                                  &tl, ctx)) != MN_OK) ||
             (st = mn_trainer_step(f->t, f->x, f->y, tl, r, &sr, ctx)) !=
                 MN_OK)
-            return mn_error_prefix(ctx, st, "fine-tuning epoch %d, step %lld",
+            return mn_error_prefix(ctx, st, "training epoch %d, step %lld",
                                    ep + 1, (long long)b + 1);
-        mn_prune_mask_apply(m, P);
+        if (h->after)
+            h->after(h->user, P, r);
         hits += sr.correct;
     }
     res->train_accuracy = per ? (double)hits / (double)(per * batch) : 0;
     return MN_OK;
 }
 
-mn_status mn_prune_finetune(mn_graph *g, const mn_prune_opts *o,
-                            const mn_prune_finetune_opts *fo,
-                            mn_prune_finetune_result *res, mn_ctx *ctx)
+mn_status mn_prune_train(mn_graph *g, const mn_prune_finetune_opts *fo,
+                         const pr_hooks *h, mn_prune_finetune_result *res,
+                         mn_ctx *ctx)
 {
     ft f = {.g = g};
-    mn_prune_mask *m = NULL;
     mn_data_opts dopt;
     mn_train_opts defaults;
     mn_status st;
@@ -174,10 +135,7 @@ mn_status mn_prune_finetune(mn_graph *g, const mn_prune_opts *o,
     memset(&dopt, 0, sizeof dopt);
     res->test_accuracy = -1;
     if (!fo->data || fo->epochs < 1)
-        return mn_error(ctx, MN_ERR_ARG, "fine-tuning needs data and epochs");
-    if (fo->schedule.final_sparsity > 0 &&
-        (st = mn_prune_schedule_check(&fo->schedule, ctx)) != MN_OK)
-        return st;
+        return mn_error(ctx, MN_ERR_ARG, "training needs data and epochs");
     model_norm(g, &dopt);
     if ((st = mn_dataset_open(fo->data, &dopt, &f.data, ctx)) != MN_OK)
         return st;
@@ -202,9 +160,9 @@ mn_status mn_prune_finetune(mn_graph *g, const mn_prune_opts *o,
                               fo->distill_temperature > 0
                                   ? fo->distill_temperature
                                   : MN_DISTILL_DEFAULT_TEMPERATURE};
-    int c, h, w;
-    mn_dataset_sample_shape(f.data, &c, &h, &w);
-    f.x = mn_malloc((size_t)batch * c * h * w * sizeof *f.x);
+    int c, hh, w;
+    mn_dataset_sample_shape(f.data, &c, &hh, &w);
+    f.x = mn_malloc((size_t)batch * c * hh * w * sizeof *f.x);
     f.y = mn_malloc((size_t)batch * sizeof *f.y);
     f.perm = mn_malloc((size_t)n * sizeof *f.perm);
     if (!f.x || !f.y || !f.perm) {
@@ -217,22 +175,22 @@ mn_status mn_prune_finetune(mn_graph *g, const mn_prune_opts *o,
                                                to.threads, &f.teach, ctx)) !=
                            MN_OK)
         goto out;
-    if ((st = mn_trainer_create(g, &to, &f.t, ctx)) != MN_OK ||
-        (st = locate(&f, o, ctx)) != MN_OK ||
-        (st = mn_prune_mask_create(g, o, f.lay, f.n_lay,
-                                   mn_trainer_params(f.t), &m, ctx)) != MN_OK)
-        goto out;
     int64_t total = (n / batch) * fo->epochs;
+    if ((st = mn_trainer_create(g, &to, &f.t, ctx)) != MN_OK ||
+        (st = locate(&f, ctx)) != MN_OK ||
+        (h->start &&
+         (st = h->start(h->user, f.t, f.lay, f.n_lay, total, ctx)) != MN_OK))
+        goto out;
     for (int ep = 0; ep < fo->epochs && st == MN_OK; ep++) {
-        st = epoch(&f, m, fo, ep, batch, n, &step, total, res, ctx);
+        st = epoch(&f, h, fo, ep, batch, n, &step, total, res, ctx);
         if (st == MN_OK && fo->progress)
             fo->progress(fo->user, ep + 1, fo->epochs, res->train_accuracy,
-                         mn_prune_mask_sparsity(m), now_s() - t0);
+                         h->level ? h->level(h->user) : 0, now_s() - t0);
     }
     if (st != MN_OK)
         goto out;
     mn_trainer_sync(f.t);
-    res->sparsity = mn_prune_mask_sparsity(m);
+    res->sparsity = h->level ? h->level(h->user) : 0;
     res->steps = step;
     mn_trainer_destroy(f.t);
     f.t = NULL;
@@ -247,12 +205,72 @@ mn_status mn_prune_finetune(mn_graph *g, const mn_prune_opts *o,
     res->seconds = now_s() - t0;
 out:
     mn_teacher_destroy(f.teach);
-    mn_prune_mask_destroy(m);
     mn_trainer_destroy(f.t);
     mn_dataset_destroy(f.data);
     free(f.lay);
     free(f.x);
     free(f.y);
     free(f.perm);
+    return st;
+}
+
+/* ---- fine-tuning with the mask held ---- */
+
+typedef struct masked {
+    const mn_graph *g;
+    const mn_prune_opts *o;
+    const mn_prune_schedule *sched;
+    mn_prune_mask *m;
+} masked;
+
+static mn_status mask_start(void *user, mn_trainer *t,
+                            const mn_param_ref *lay, int n_lay, int64_t steps,
+                            mn_ctx *ctx)
+{
+    masked *k = user;
+    (void)steps;
+    return mn_prune_mask_create(k->g, k->o, lay, n_lay, mn_trainer_params(t),
+                                &k->m, ctx);
+}
+
+static mn_status mask_before(void *user, float *P, int64_t step, mn_ctx *ctx)
+{
+    masked *k = user;
+    if (k->sched->final_sparsity > 0 &&
+        mn_prune_schedule_due(k->sched, step))
+        return mn_prune_mask_update(
+            k->m, P, mn_prune_schedule_sparsity(k->sched, step), ctx);
+    return MN_OK;
+}
+
+static void mask_after(void *user, float *P, float lr)
+{
+    (void)lr;
+    mn_prune_mask_apply(((masked *)user)->m, P);
+}
+
+static double mask_level(void *user)
+{
+    return mn_prune_mask_sparsity(((masked *)user)->m);
+}
+
+mn_status mn_prune_finetune(mn_graph *g, const mn_prune_opts *o,
+                            const mn_prune_finetune_opts *fo,
+                            mn_prune_finetune_result *res, mn_ctx *ctx)
+{
+    masked k = {.g = g, .o = o, .sched = &fo->schedule};
+    pr_hooks h = {.user = &k,
+                  .start = mask_start,
+                  .before = mask_before,
+                  .after = mask_after,
+                  .level = mask_level};
+    mn_status st;
+    memset(res, 0, sizeof *res);
+    res->test_accuracy = -1;
+    if (fo->schedule.final_sparsity > 0 &&
+        (st = mn_prune_schedule_check(&fo->schedule, ctx)) != MN_OK)
+        return st;
+    st = mn_prune_train(g, fo, &h, res, ctx);
+    mn_prune_mask_destroy(k.m);
     return st;
 }

@@ -494,11 +494,13 @@ void mn_prune_groups_norms(const mn_prune_groups *gr, const float *params,
         norms[c] = norm_of(gr, params, c);
 }
 
-int64_t mn_prune_groups_prox(const mn_prune_groups *gr, float *params,
-                             double t)
+int64_t mn_prune_groups_prox(const mn_prune_groups *gr, const uint8_t *sel,
+                             float *params, double t)
 {
     int64_t zero = 0;
     for (int64_t c = 0; gr->bind_start && c < gr->n_cls; c++) {
+        if (sel && !sel[c])
+            continue;
         double nrm = norm_of(gr, params, c);
         float s = nrm > t ? (float)(1.0 - t / nrm) : 0.0f;
         for (int64_t k = gr->bind_start[c]; k < gr->bind_start[c + 1]; k++)
@@ -509,12 +511,14 @@ int64_t mn_prune_groups_prox(const mn_prune_groups *gr, float *params,
 }
 
 int64_t mn_prune_groups_halfspace(const mn_prune_groups *gr,
-                                  const float *before, float *params,
-                                  double eps)
+                                  const uint8_t *sel, const float *before,
+                                  float *params, double eps)
 {
     int64_t zero = 0;
     for (int64_t c = 0; gr->bind_start && c < gr->n_cls; c++) {
         double dot = 0, nb = 0;
+        if (sel && !sel[c])
+            continue;
         for (int64_t k = gr->bind_start[c]; k < gr->bind_start[c + 1]; k++) {
             int64_t i = gr->bind_idx[k];
             dot += (double)params[i] * before[i];

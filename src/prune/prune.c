@@ -9,7 +9,7 @@
 static const char *const method_names[MN_PRUNE_METHOD_COUNT] = {
     [MN_PRUNE_MAGNITUDE] = "magnitude", [MN_PRUNE_RANDOM] = "random",
     [MN_PRUNE_NM] = "nm",               [MN_PRUNE_CHANNEL] = "channel",
-    [MN_PRUNE_ZERO] = "zero",
+    [MN_PRUNE_ZERO] = "zero",           [MN_PRUNE_OTO] = "oto",
 };
 
 static const char *const criterion_names[MN_PRUNE_CRITERION_COUNT] = {
@@ -144,7 +144,8 @@ mn_status mn_prune(mn_graph *g, const mn_prune_opts *o, mn_prune_report *r,
         return st;
     r->method = o->method;
     r->target_reached = 1;
-    structured = o->method == MN_PRUNE_CHANNEL || o->method == MN_PRUNE_ZERO;
+    structured = o->method == MN_PRUNE_CHANNEL || o->method == MN_PRUNE_ZERO ||
+                 o->method == MN_PRUNE_OTO;
     totals(g, &r->params_before, &r->nonzero_before, &r->macs_before,
            structured ? NULL : &before);
     st = structured ? mn_prune_structured(g, o, r, ctx)

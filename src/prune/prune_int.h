@@ -7,6 +7,7 @@
 
 #include "core/graph.h"
 #include "minnow/prune.h"
+#include "minnow/train.h"
 
 /* One prunable weight: element (o, i, s) sits at (o·I + i)·S + s, i being
  * the input channel (N:M blocks run along i). */
@@ -42,6 +43,40 @@ mn_status mn_prune_unstructured(mn_graph *g, const mn_prune_opts *o,
 /* Structured pass: channel (criterion + fraction/MAC target) or zero. */
 mn_status mn_prune_structured(mn_graph *g, const mn_prune_opts *o,
                               mn_prune_report *r, mn_ctx *ctx);
+
+/* Channel selection without removal: removed[c] = 1 for every class of gr
+ * (analyzed on its graph, whose initializers are read as they are now)
+ * that method channel with options o would remove (criterion, scope,
+ * sparsity or MAC target, min_channels, round_to). *target_reached (may be
+ * NULL) as in the report. */
+mn_status mn_prune_structured_select(mn_prune_groups *gr,
+                                     const mn_prune_opts *o, uint8_t *removed,
+                                     int *target_reached, mn_ctx *ctx);
+
+/* What a pruning-aware training run (mn_prune_train) does around the
+ * optimizer steps; every hook may be NULL. */
+typedef struct pr_hooks {
+    void *user;
+    /* the trainer exists; layout: where each trainable initializer sits in
+     * its flat parameter array; steps: optimizer steps in the run */
+    mn_status (*start)(void *user, mn_trainer *t, const mn_param_ref *layout,
+                       int n_layout, int64_t steps, mn_ctx *ctx);
+    /* at the start of epoch ep (0-based) */
+    mn_status (*epoch)(void *user, mn_trainer *t, int ep, mn_ctx *ctx);
+    /* before every optimizer step (step counts over the whole run) */
+    mn_status (*before)(void *user, float *params, int64_t step, mn_ctx *ctx);
+    /* after every optimizer step, taken at learning rate lr */
+    void (*after)(void *user, float *params, float lr);
+    /* the "sparsity" passed to progress and returned in the result */
+    double (*level)(void *user);
+} pr_hooks;
+
+/* Trains g in place on fo->data (SGD Nesterov, cosine learning rate, the
+ * options' seed for the shuffling) with the hooks around every step, then
+ * evaluates fo->test_data when given. */
+mn_status mn_prune_train(mn_graph *g, const mn_prune_finetune_opts *fo,
+                         const pr_hooks *h, mn_prune_finetune_result *res,
+                         mn_ctx *ctx);
 
 /* Node label for reports: node name, else its first output's name. */
 const char *mn_prune_node_name(const mn_graph *g, int ni);

@@ -2,10 +2,12 @@
  * removable channel (L1/L2 of its weight slices, BatchNorm |gamma|, or the
  * first-order Taylor term from caller-supplied gradients), choose which to
  * remove (the same fraction of every group, or one global ranking, until a
- * channel fraction or a MAC target is met; or, for the zero method, exactly
- * the channels that are identically zero where other channels read them),
- * then slice every member so the graph is a smaller dense model. The
- * result is re-shaped and compiled before it is handed back. */
+ * channel fraction or a MAC target is met; or, for the zero and oto
+ * methods, exactly the channels that are identically zero where other
+ * channels read them), then slice every member so the graph is a smaller
+ * dense model. The result is re-shaped and compiled before it is handed
+ * back. mn_prune_structured_select makes the channel choice alone, for
+ * group-sparse training (oto.c) to pick the groups it drives to zero. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,7 +113,7 @@ static mn_status norm_scores(const sp *s, int p, double *out, mn_ctx *ctx)
     return MN_OK;
 }
 
-static mn_status scores(sp *s, mn_prune_report *r, mn_ctx *ctx)
+static mn_status scores(sp *s, int *bn_fallback, mn_ctx *ctx)
 {
     mn_prune_groups *gr = s->gr;
     int64_t nc = gr->n_cls;
@@ -165,7 +167,7 @@ static mn_status scores(sp *s, mn_prune_report *r, mn_ctx *ctx)
         if (gfb[gr->cls_group[c]])
             s->score[c] = l2[c];
     for (int k = 0; k < gr->n_groups; k++)
-        r->bn_fallback_groups += gfb[k];
+        *bn_fallback += gfb[k];
 out:
     free(has);
     free(gfb);
@@ -319,7 +321,7 @@ static double est_macs(const sp *s)
     return t;
 }
 
-static void choose_channels(sp *s, mn_prune_report *r)
+static void choose_channels(sp *s, int *target_reached)
 {
     const mn_prune_opts *o = s->o;
     int global = o->scope == MN_PRUNE_GLOBAL;
@@ -336,7 +338,7 @@ static void choose_channels(sp *s, mn_prune_report *r)
         int64_t lo = 0, hi = s->gr->n_cls;
         remove_global(s, hi);
         if (est_macs(s) > target) {
-            r->target_reached = 0;
+            *target_reached = 0;
             return;
         }
         while (lo < hi) {
@@ -353,7 +355,7 @@ static void choose_channels(sp *s, mn_prune_report *r)
     double lo = 0, hi = 1;
     remove_uniform(s, 1);
     if (est_macs(s) > target) {
-        r->target_reached = 0;
+        *target_reached = 0;
         return;
     }
     for (int it = 0; it < 60; it++) {
@@ -542,12 +544,68 @@ static mn_status report_layers(sp *s, mn_prune_report *r, int after,
     return MN_OK;
 }
 
+static void sp_free(sp *s)
+{
+    free(s->score);
+    free(s->removed);
+    free(s->gstart);
+    free(s->gorder);
+    free(s->gsorted);
+}
+
+/* Scores (channel method), orders and the choice into s->removed. */
+static mn_status choose(sp *s, int *bn_fallback, int *target_reached,
+                        mn_ctx *ctx)
+{
+    const mn_prune_opts *o = s->o;
+    mn_status st;
+    s->keep_min = o->min_channels > 1 ? o->min_channels : 1;
+    s->score = mn_calloc((size_t)s->gr->n_cls + 1, sizeof *s->score);
+    s->removed = mn_calloc((size_t)s->gr->n_cls + 1, 1);
+    if (!s->score || !s->removed)
+        return mn_error(ctx, MN_ERR_OOM, "out of memory");
+    for (int k = 0; k < s->gr->n_macs; k++)
+        s->macs_total += s->gr->macs[k].macs;
+    if (o->method == MN_PRUNE_CHANNEL &&
+        (st = scores(s, bn_fallback, ctx)) != MN_OK)
+        return st;
+    if ((st = orders(s, ctx)) != MN_OK)
+        return st;
+    if (o->method == MN_PRUNE_CHANNEL) {
+        choose_channels(s, target_reached);
+        return MN_OK;
+    }
+    if ((st = choose_zero(s, ctx)) != MN_OK)
+        return st;
+    /* oto: whether training reached the MAC target it was given */
+    if (o->method == MN_PRUNE_OTO && o->target_macs_ratio > 0)
+        *target_reached =
+            est_macs(s) <= o->target_macs_ratio * (double)s->macs_total + 0.5;
+    return MN_OK;
+}
+
+mn_status mn_prune_structured_select(mn_prune_groups *gr,
+                                     const mn_prune_opts *o, uint8_t *removed,
+                                     int *target_reached, mn_ctx *ctx)
+{
+    mn_prune_opts oc = *o;
+    int bn = 0, reached = 1;
+    oc.method = MN_PRUNE_CHANNEL;
+    sp s = {.g = gr->g, .gr = gr, .o = &oc};
+    mn_status st = choose(&s, &bn, &reached, ctx);
+    if (st == MN_OK)
+        memcpy(removed, s.removed, (size_t)gr->n_cls);
+    if (target_reached)
+        *target_reached = reached;
+    sp_free(&s);
+    return st;
+}
+
 mn_status mn_prune_structured(mn_graph *g, const mn_prune_opts *o,
                               mn_prune_report *r, mn_ctx *ctx)
 {
     sp s = {.g = g, .o = o};
     mn_status st;
-    s.keep_min = o->min_channels > 1 ? o->min_channels : 1;
     if ((st = mn_prune_groups_analyze(g, o->pin_unresolved, &s.gr, ctx)) !=
         MN_OK)
         return st;
@@ -560,25 +618,9 @@ mn_status mn_prune_structured(mn_graph *g, const mn_prune_opts *o,
                       s.gr->pinned_by);
         goto out;
     }
-    s.score = mn_calloc((size_t)s.gr->n_cls + 1, sizeof *s.score);
-    s.removed = mn_calloc((size_t)s.gr->n_cls + 1, 1);
-    if (!s.score || !s.removed) {
-        st = mn_error(ctx, MN_ERR_OOM, "out of memory");
-        goto out;
-    }
-    for (int k = 0; k < s.gr->n_macs; k++)
-        s.macs_total += s.gr->macs[k].macs;
-    if (o->method == MN_PRUNE_CHANNEL &&
-        (st = scores(&s, r, ctx)) != MN_OK)
-        goto out;
-    if ((st = orders(&s, ctx)) != MN_OK ||
-        (st = report_layers(&s, r, 0, ctx)) != MN_OK)
-        goto out;
-    if (o->method == MN_PRUNE_ZERO)
-        st = choose_zero(&s, ctx);
-    else
-        choose_channels(&s, r);
-    if (st != MN_OK)
+    if ((st = report_layers(&s, r, 0, ctx)) != MN_OK ||
+        (st = choose(&s, &r->bn_fallback_groups, &r->target_reached, ctx)) !=
+            MN_OK)
         goto out;
     r->groups = s.gr->n_groups;
     r->channels = s.gr->n_cls;
@@ -596,11 +638,7 @@ mn_status mn_prune_structured(mn_graph *g, const mn_prune_opts *o,
         (st = apply(&s, ctx)) != MN_OK)
         goto out;
 out:
-    free(s.score);
-    free(s.removed);
-    free(s.gstart);
-    free(s.gorder);
-    free(s.gsorted);
+    sp_free(&s);
     mn_prune_groups_destroy(s.gr);
     return st;
 }

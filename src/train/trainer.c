@@ -233,6 +233,17 @@ int64_t mn_trainer_num_params(const mn_trainer *t) { return t->nP; }
 int mn_trainer_classes(const mn_trainer *t) { return t->classes; }
 float *mn_trainer_params(mn_trainer *t) { return t->P; }
 float *mn_trainer_grads(mn_trainer *t) { return t->G; }
+int mn_trainer_num_tensors(const mn_trainer *t) { return t->n_params; }
+
+int mn_trainer_tensor(const mn_trainer *t, int i, int64_t *offset,
+                      int64_t *numel)
+{
+    if (i < 0 || i >= t->n_params)
+        return -1;
+    *offset = t->params[i].off;
+    *numel = t->params[i].numel;
+    return t->params[i].value;
+}
 
 /* Index of the first NaN/inf in v[0..n), or -1. */
 static int64_t first_nonfinite(const float *v, int64_t n)

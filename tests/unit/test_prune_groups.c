@@ -470,12 +470,12 @@ TEST(prune_group_lasso_prox_and_halfspace)
     t *= 0.5;
     float *keep = malloc((size_t)f.total * sizeof *keep);
     memcpy(keep, f.p, (size_t)f.total * sizeof *keep);
-    CHECK_EQ_INT(mn_prune_groups_prox(gr, f.p, t), 0);
+    CHECK_EQ_INT(mn_prune_groups_prox(gr, NULL, f.p, t), 0);
     mn_prune_groups_norms(gr, f.p, n1);
     for (int64_t c = 0; c < nc; c++)
         CHECK_NEAR(n1[c], n0[c] - t, 1e-5 * n0[c]);
     /* t above every norm: all groups zero */
-    CHECK_EQ_INT(mn_prune_groups_prox(gr, f.p, 1e9), nc);
+    CHECK_EQ_INT(mn_prune_groups_prox(gr, NULL, f.p, 1e9), nc);
     mn_prune_groups_norms(gr, f.p, n1);
     for (int64_t c = 0; c < nc; c++)
         CHECK(n1[c] == 0.0);
@@ -486,10 +486,28 @@ TEST(prune_group_lasso_prox_and_halfspace)
         for (int64_t j = 0; j < k; j++)
             f.p[idx[j]] = -f.p[idx[j]];
     }
-    CHECK_EQ_INT(mn_prune_groups_halfspace(gr, keep, f.p, 0.1), 2);
+    /* a selection without group 5 leaves it */
+    float *flip = malloc((size_t)f.total * sizeof *flip);
+    memcpy(flip, f.p, (size_t)f.total * sizeof *flip);
+    uint8_t *sel = calloc((size_t)nc, 1);
+    sel[0] = sel[1] = 1;
+    CHECK_EQ_INT(mn_prune_groups_halfspace(gr, sel, keep, f.p, 0.1), 1);
+    mn_prune_groups_norms(gr, f.p, n1);
+    for (int64_t c = 0; c < nc; c++)
+        CHECK((n1[c] == 0.0) == (c == 0));
+    memcpy(f.p, flip, (size_t)f.total * sizeof *flip);
+    CHECK_EQ_INT(mn_prune_groups_halfspace(gr, NULL, keep, f.p, 0.1), 2);
     mn_prune_groups_norms(gr, f.p, n1);
     for (int64_t c = 0; c < nc; c++)
         CHECK((n1[c] == 0.0) == (c == 0 || c == 5));
+    /* prox on the selection only */
+    memcpy(f.p, keep, (size_t)f.total * sizeof *keep);
+    CHECK_EQ_INT(mn_prune_groups_prox(gr, sel, f.p, 1e9), 2);
+    mn_prune_groups_norms(gr, f.p, n1);
+    for (int64_t c = 0; c < nc; c++)
+        CHECK((n1[c] == 0.0) == (c < 2) && (c < 2 || n1[c] == n0[c]));
+    free(flip);
+    free(sel);
     free(keep);
     free(n0);
     free(n1);

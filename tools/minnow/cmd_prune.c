@@ -1,15 +1,18 @@
-/* minnow prune MODEL --sparsity F [--method magnitude|random|nm|channel|zero]
- *     [--scope layer|global] [--nm N:M] [--criterion l1|l2|bn|taylor]
+/* minnow prune MODEL --sparsity F
+ *     [--method magnitude|random|nm|channel|zero|oto] [--scope layer|global] [--nm N:M] [--criterion l1|l2|bn|taylor]
  *     [--target-macs R] [--min-channels N] [--round-to N] [--pin-unresolved]
  *     [--keep-first] [--keep-last] [--seed S]
  *     [--finetune-epochs N --data SPEC [--gradual] [--lr F] [--batch N]
  *      [--threads N] [--distill | --teacher T.onnx] [--distill-alpha A]
  *      [--distill-temperature T]]
+ *     [--oto-epochs N --data SPEC [--oto-lambda F] [--oto-epsilon F]]
  *     -o OUT.onnx [--json]
  *
  * Unstructured methods zero weights in place (the ONNX file keeps its dense
  * size); channel and zero remove channels, so the file, the parameters and
- * the MACs shrink. Fine-tuning trains channel-pruned models as dense models
+ * the MACs shrink. oto first trains with group sparsity until the channels
+ * channel pruning would remove are exactly zero (mn_prune_oto_train), then
+ * removes them. Fine-tuning trains channel-pruned models as dense models
  * (mn_train_run) and the others with the mask held (mn_prune_finetune).
  * OUT is written atomically and only on success. See docs/pruning.md. */
 #include <cjson/cJSON.h>
@@ -24,13 +27,14 @@
 #include "minnow/train.h"
 
 static const char *const USAGE =
-    "MODEL --sparsity F [--method magnitude|random|nm|channel|zero]\n"
+    "MODEL --sparsity F [--method magnitude|random|nm|channel|zero|oto]\n"
     "       [--scope layer|global] [--nm N:M] [--criterion l1|l2|bn|taylor]\n"
     "       [--target-macs R] [--min-channels N] [--round-to N]\n"
     "       [--pin-unresolved] [--keep-first] [--keep-last] [--seed S]\n"
     "       [--finetune-epochs N --data SPEC [--gradual] [--lr F]\n"
     "        [--batch N] [--threads N] [--distill | --teacher T.onnx]\n"
     "        [--distill-alpha A] [--distill-temperature T]]\n"
+    "       [--oto-epochs N --data SPEC [--oto-lambda F] [--oto-epsilon F]]\n"
     "       -o OUT.onnx [--json]\n"
     "  --sparsity F     unstructured: fraction of weights zeroed; channel:\n"
     "                   fraction of channels removed (in [0, 1))\n"
@@ -38,6 +42,13 @@ static const char *const USAGE =
     "  --round-to N     channel: keep a multiple of N channels per group\n"
     "  zero             remove channel groups that are exactly zero (after\n"
     "                   group-sparse training); outputs do not change\n"
+    "  oto              Only-Train-Once: train --oto-epochs N on --data with\n"
+    "                   group sparsity over the channels channel pruning\n"
+    "                   would remove (--sparsity F or --target-macs R,\n"
+    "                   --criterion, --scope), driving them to exactly zero\n"
+    "                   (proximal group-lasso step lr*F of --oto-lambda, 0.1;\n"
+    "                   half-space projection, --oto-epsilon, 0), then\n"
+    "                   remove them; --finetune-epochs trains on after\n"
     "  --finetune-epochs N --data SPEC  train afterwards: channel-pruned\n"
     "                   models as dense models, the others with the mask\n"
     "                   held so pruned weights stay zero\n"
@@ -87,6 +98,11 @@ static int parse_nm(const char *v, int *n, int *m)
     return 1;
 }
 
+typedef struct oto_run {
+    int epochs;
+    mn_prune_oto_result res;
+} oto_run;
+
 typedef struct tuned {
     int epochs, gradual, masked;
     const mn_graph *teacher; /* distillation; NULL: none */
@@ -114,18 +130,45 @@ static void on_masked_epoch(void *user, int epoch, int epochs, double acc,
             seconds);
 }
 
+static int is_structured(mn_prune_method m)
+{
+    return m == MN_PRUNE_CHANNEL || m == MN_PRUNE_ZERO || m == MN_PRUNE_OTO;
+}
+
+static cJSON *json_oto(const oto_run *ot)
+{
+    const mn_prune_oto_result *x = &ot->res;
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddNumberToObject(f, "epochs", ot->epochs);
+    cJSON_AddNumberToObject(f, "lambda", x->lambda);
+    cJSON_AddNumberToObject(f, "epsilon", x->epsilon);
+    cJSON_AddNumberToObject(f, "groups", (double)x->groups);
+    cJSON_AddNumberToObject(f, "groups_selected", (double)x->selected);
+    cJSON_AddNumberToObject(f, "zero_at", x->zero_at);
+    cJSON_AddNumberToObject(f, "groups_zeroed_by_step", (double)x->by_step);
+    cJSON_AddNumberToObject(f, "groups_zeroed_by_bound", (double)x->by_bound);
+    cJSON_AddNumberToObject(f, "groups_zero", (double)x->zero);
+    cJSON_AddNumberToObject(f, "train_accuracy", x->train.train_accuracy);
+    if (x->train.test_accuracy >= 0)
+        cJSON_AddNumberToObject(f, "test_accuracy", x->train.test_accuracy);
+    else
+        cJSON_AddNullToObject(f, "test_accuracy");
+    cJSON_AddNumberToObject(f, "seconds", x->train.seconds);
+    return f;
+}
+
 static void print_json(const char *in, const char *out, const mn_prune_opts *o,
                        const mn_prune_report *r, long long ib, long long ob,
-                       const tuned *ft)
+                       const tuned *ft, const oto_run *ot)
 {
     cJSON *j = cJSON_CreateObject(), *ls = cJSON_CreateArray();
-    int structured = r->method == MN_PRUNE_CHANNEL || r->method == MN_PRUNE_ZERO;
+    int structured = is_structured(r->method);
     cJSON_AddStringToObject(j, "model", in);
     cJSON_AddStringToObject(j, "output", out);
     cJSON_AddStringToObject(j, "method", mn_prune_method_name(r->method));
     cJSON_AddStringToObject(j, "scope",
                             o->scope == MN_PRUNE_GLOBAL ? "global" : "layer");
-    if (r->method == MN_PRUNE_CHANNEL)
+    if (r->method == MN_PRUNE_CHANNEL || r->method == MN_PRUNE_OTO)
         cJSON_AddStringToObject(j, "criterion",
                                 mn_prune_criterion_name(o->criterion));
     else
@@ -173,6 +216,10 @@ static void print_json(const char *in, const char *out, const mn_prune_opts *o,
     } else {
         cJSON_AddNullToObject(j, "finetune");
     }
+    if (ot)
+        cJSON_AddItemToObject(j, "oto", json_oto(ot));
+    else
+        cJSON_AddNullToObject(j, "oto");
     cJSON_AddStringToObject(j, "note", r->note);
     for (int i = 0; i < r->n_layers; i++) {
         const mn_prune_layer *L = &r->layers[i];
@@ -197,14 +244,14 @@ static void print_json(const char *in, const char *out, const mn_prune_opts *o,
 
 static void print_text(const char *in, const char *out, const mn_prune_opts *o,
                        const mn_prune_report *r, long long ib, long long ob,
-                       const tuned *ft)
+                       const tuned *ft, const oto_run *ot)
 {
-    int structured = r->method == MN_PRUNE_CHANNEL || r->method == MN_PRUNE_ZERO;
+    int structured = is_structured(r->method);
     printf("model        %s\noutput       %s\n", in, out);
     printf("method       %s", mn_prune_method_name(r->method));
     if (r->method == MN_PRUNE_NM)
         printf(" %d:%d", r->n, r->m);
-    if (r->method == MN_PRUNE_CHANNEL)
+    if (r->method == MN_PRUNE_CHANNEL || r->method == MN_PRUNE_OTO)
         printf(", criterion %s", mn_prune_criterion_name(o->criterion));
     if (r->method != MN_PRUNE_NM && r->method != MN_PRUNE_ZERO)
         printf(", scope %s", o->scope == MN_PRUNE_GLOBAL ? "global" : "layer");
@@ -260,6 +307,18 @@ static void print_text(const char *in, const char *out, const mn_prune_opts *o,
     }
     if (r->note[0])
         printf("note         %s\n", r->note);
+    if (ot) {
+        printf("oto          %d epochs, lambda %g: %lld of %lld groups "
+               "driven to zero (%lld by the group-lasso/half-space steps, "
+               "%lld by the norm bound); train %.2f %%", ot->epochs,
+               ot->res.lambda, (long long)ot->res.selected,
+               (long long)ot->res.groups, (long long)ot->res.by_step,
+               (long long)ot->res.by_bound,
+               100 * ot->res.train.train_accuracy);
+        if (ot->res.train.test_accuracy >= 0)
+            printf(", test %.2f %%", 100 * ot->res.train.test_accuracy);
+        printf("\n");
+    }
     if (ft && ft->test_accuracy >= 0)
         printf("fine-tuned   %d epochs%s: train %.2f %%, test %.2f %%\n",
                ft->epochs, ft->gradual ? " (gradual)" : "",
@@ -319,6 +378,23 @@ static mn_status finetune_dense(mn_graph **g, const char *data, tuned *ft,
     return MN_OK;
 }
 
+/* Library training options of both the masked and the group-sparse runs:
+ * tr/te receive the training and test specs (see split_specs). */
+static void run_opts(mn_prune_finetune_opts *fo, const char *data, char *tr,
+                     char *te, size_t len, int epochs, double lr,
+                     long long batch, long long threads, uint64_t seed)
+{
+    memset(fo, 0, sizeof *fo);
+    split_specs(data, tr, te, len);
+    fo->data = tr;
+    fo->test_data = te[0] ? te : NULL;
+    fo->epochs = epochs;
+    fo->batch = (int)batch;
+    fo->threads = (int)threads;
+    fo->lr = (float)lr;
+    fo->seed = seed ? seed : 1;
+}
+
 /* Fine-tuning with the pruning mask held (or, gradual, rising from 0 to
  * the requested sparsity over the first two thirds of the steps). */
 static mn_status finetune_masked(mn_graph *g, const mn_prune_opts *o,
@@ -330,15 +406,8 @@ static mn_status finetune_masked(mn_graph *g, const mn_prune_opts *o,
     mn_prune_finetune_opts fo;
     mn_prune_finetune_result res;
     mn_status st;
-    memset(&fo, 0, sizeof fo);
-    split_specs(data, tr, te, sizeof tr);
-    fo.data = tr;
-    fo.test_data = te[0] ? te : NULL;
-    fo.epochs = ft->epochs;
-    fo.batch = (int)batch;
-    fo.threads = (int)threads;
-    fo.lr = (float)lr;
-    fo.seed = o->seed ? o->seed : 1;
+    run_opts(&fo, data, tr, te, sizeof tr, ft->epochs, lr, batch, threads,
+             o->seed);
     fo.progress = on_masked_epoch;
     fo.teacher = ft->teacher;
     fo.distill_alpha = ft->alpha;
@@ -371,11 +440,45 @@ static mn_status finetune_masked(mn_graph *g, const mn_prune_opts *o,
     return MN_OK;
 }
 
+static void on_oto_epoch(void *user, int epoch, int epochs, double acc,
+                         double zero, double seconds)
+{
+    (void)user;
+    fprintf(stderr, "group-sparse epoch %d/%d  train %.2f %%  groups zero "
+                    "%.1f %%  %.0f s\n", epoch, epochs, 100 * acc, 100 * zero,
+            seconds);
+}
+
+/* Group-sparse training before the removal of the zero groups. */
+static mn_status train_oto(mn_graph *g, const mn_prune_opts *o,
+                           const char *data, oto_run *ot, double lambda,
+                           double eps, double lr, long long batch,
+                           long long threads, mn_ctx *ctx)
+{
+    char tr[1024], te[1024];
+    mn_prune_finetune_opts fo;
+    /* not given (NaN): the library's default (its 0); --oto-lambda 0: no
+     * proximal step (its < 0) */
+    mn_prune_oto_opts oo = {.lambda = isnan(lambda) ? 0
+                                      : lambda == 0 ? -1
+                                                    : lambda,
+                            .epsilon = eps};
+    run_opts(&fo, data, tr, te, sizeof tr, ot->epochs, lr, batch, threads,
+             o->seed);
+    fo.progress = on_oto_epoch;
+    fprintf(stderr, "group-sparse training %d epochs on %s\n", ot->epochs,
+            tr);
+    return mn_prune_oto_train(g, o, &oo, &fo, &ot->res, ctx);
+}
+
 int cmd_prune(int argc, char **argv)
 {
     const char *path = NULL, *out = NULL, *data = NULL;
     long long epochs = 0, seed = 0, minch = 1, batch = 128, threads = 1;
     double lr = MN_PRUNE_DEFAULT_FT_LR, sp = NAN;
+    long long oto_epochs = 0;
+    double oto_lambda = NAN, oto_eps = 0;
+    oto_run ot;
     int json = 0, rc = CLI_ERR, method = MN_PRUNE_MAGNITUDE;
     mn_prune_opts o;
     mn_prune_report r;
@@ -389,6 +492,7 @@ int cmd_prune(int argc, char **argv)
     mn_prune_opts_default(&o);
     memset(&r, 0, sizeof r);
     memset(&ft, 0, sizeof ft);
+    memset(&ot, 0, sizeof ot);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1;
@@ -437,7 +541,7 @@ int cmd_prune(int argc, char **argv)
         } else if (!strcmp(a, "--method")) {
             if ((method = mn_prune_method_parse(v)) < 0) {
                 fprintf(stderr, "minnow: --method: '%s' is not magnitude, "
-                                "random, nm, channel or zero\n", v);
+                                "random, nm, channel, zero or oto\n", v);
                 goto usage;
             }
         } else if (!strcmp(a, "--scope")) {
@@ -475,6 +579,21 @@ int cmd_prune(int argc, char **argv)
         } else if (!strcmp(a, "--finetune-epochs")) {
             if (!cli_parse_int(a, v, 0, 100000, &epochs))
                 goto usage;
+        } else if (!strcmp(a, "--oto-epochs")) {
+            if (!cli_parse_int(a, v, 1, 100000, &oto_epochs))
+                goto usage;
+        } else if (!strcmp(a, "--oto-lambda")) {
+            if (!parse_double(a, v, &oto_lambda) ||
+                !(oto_lambda >= 0 && isfinite(oto_lambda))) {
+                fprintf(stderr, "minnow: --oto-lambda must be >= 0\n");
+                goto usage;
+            }
+        } else if (!strcmp(a, "--oto-epsilon")) {
+            if (!parse_double(a, v, &oto_eps) ||
+                !(oto_eps >= 0 && oto_eps < 1)) {
+                fprintf(stderr, "minnow: --oto-epsilon must be in [0, 1)\n");
+                goto usage;
+            }
         } else if (!strcmp(a, "--data")) {
             data = v;
         } else if (!strcmp(a, "--lr")) {
@@ -502,18 +621,28 @@ int cmd_prune(int argc, char **argv)
     o.min_channels = (int)minch;
     int needs_sp = method == MN_PRUNE_MAGNITUDE || method == MN_PRUNE_RANDOM ||
                    (method == MN_PRUNE_NM && !o.n) ||
-                   (method == MN_PRUNE_CHANNEL && o.target_macs_ratio == 0);
+                   ((method == MN_PRUNE_CHANNEL || method == MN_PRUNE_OTO) &&
+                    o.target_macs_ratio == 0);
     if (!path || !out)
         goto usage;
     if (needs_sp && isnan(sp)) {
         fprintf(stderr, "minnow: --method %s needs --sparsity F%s\n",
                 mn_prune_method_name(o.method),
-                method == MN_PRUNE_CHANNEL ? " or --target-macs R" : "");
+                method == MN_PRUNE_CHANNEL || method == MN_PRUNE_OTO
+                    ? " or --target-macs R"
+                    : "");
         goto usage;
     }
-    if ((epochs > 0) != (data != NULL)) {
-        fprintf(stderr, "minnow: --finetune-epochs N and --data SPEC go "
-                        "together\n");
+    if ((method == MN_PRUNE_OTO) != (oto_epochs > 0) ||
+        (method != MN_PRUNE_OTO && (!isnan(oto_lambda) || oto_eps != 0))) {
+        fprintf(stderr, "minnow: --method oto trains with group sparsity "
+                        "first: it needs --oto-epochs N --data SPEC, and "
+                        "--oto-* options need --method oto\n");
+        goto usage;
+    }
+    if ((epochs > 0 || oto_epochs > 0) != (data != NULL)) {
+        fprintf(stderr, "minnow: --data SPEC goes with --finetune-epochs N "
+                        "or --oto-epochs N\n");
         goto usage;
     }
     o.sparsity = isnan(sp) ? 0 : sp;
@@ -521,7 +650,8 @@ int cmd_prune(int argc, char **argv)
         fprintf(stderr, "minnow: --sparsity %g is outside [0, 1)\n", sp);
         return CLI_ERR;
     }
-    if (method == MN_PRUNE_CHANNEL && o.criterion == MN_PRUNE_TAYLOR) {
+    if ((method == MN_PRUNE_CHANNEL || method == MN_PRUNE_OTO) &&
+        o.criterion == MN_PRUNE_TAYLOR) {
         fprintf(stderr, "minnow: --criterion taylor needs gradients, which "
                         "`minnow prune` cannot compute yet (the training "
                         "engine does not expose its parameter layout); "
@@ -540,10 +670,14 @@ int cmd_prune(int argc, char **argv)
                         "--data SPEC\n");
         goto usage;
     }
+    ot.epochs = (int)oto_epochs;
     if (mn_graph_load_any(path, &g, &ctx) != MN_OK ||
         ((distill || teacher_path) &&
          mn_graph_load_any(teacher_path ? teacher_path : path, &teacher,
                            &ctx) != MN_OK) ||
+        (method == MN_PRUNE_OTO &&
+         train_oto(g, &o, data, &ot, oto_lambda, oto_eps, lr, batch,
+                   threads, &ctx) != MN_OK) ||
         (!gradual && mn_prune(g, &o, &r, &ctx) != MN_OK)) {
         rc = cli_fail(&ctx);
         goto done;
@@ -556,7 +690,7 @@ int cmd_prune(int argc, char **argv)
         ft.alpha = alpha > 0 ? (float)alpha : MN_DISTILL_DEFAULT_ALPHA;
         ft.temperature = temp > 0 ? (float)temp
                                   : MN_DISTILL_DEFAULT_TEMPERATURE;
-        if (method == MN_PRUNE_CHANNEL || method == MN_PRUNE_ZERO)
+        if (is_structured(o.method))
             st = finetune_dense(&g, data, &ft, lr, batch, threads, o.seed,
                                 &ctx);
         else
@@ -576,10 +710,10 @@ int cmd_prune(int argc, char **argv)
     }
     if (json)
         print_json(path, out, &o, &r, file_size(path), file_size(out),
-                   epochs > 0 ? &ft : NULL);
+                   epochs > 0 ? &ft : NULL, oto_epochs > 0 ? &ot : NULL);
     else
         print_text(path, out, &o, &r, file_size(path), file_size(out),
-                   epochs > 0 ? &ft : NULL);
+                   epochs > 0 ? &ft : NULL, oto_epochs > 0 ? &ot : NULL);
     rc = CLI_OK;
 done:
     mn_prune_report_free(&r);
