@@ -102,6 +102,15 @@ static void set_out(mn_tensor *o, mn_dtype dt, int ndim, const int64_t *dims)
         o->dims[i] = dims[i];
 }
 
+/* A 1×1 convolution of 1×1 images (a MatMul over [N·H·W, C] lowered to
+ * QLinearConv): the batch folds into one GEMM over the images. */
+static int folds_batch(const mn_conv_params *p)
+{
+    return p->kh == 1 && p->kw == 1 && p->h == 1 && p->w == 1 &&
+           p->oh == 1 && p->ow == 1 && p->pt == 0 && p->pl == 0 &&
+           p->group == 1 && p->n > 1;
+}
+
 static int is_pointwise(const mn_conv_params *p)
 {
     return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
@@ -191,6 +200,8 @@ static size_t qconv_fast_scratch(const mn_kernels_q8 *kr,
 {
     if (mn_q8_dw_ok(kr, p))
         return mn_q8_pad_bytes(p);
+    if (folds_batch(p))
+        return mn_q8_thread_scratch(kr, p->n, p->c);
     size_t b = mn_q8_thread_scratch(kr, p->oh * p->ow,
                                     p->c / p->group * p->kh * p->kw);
     return is_pointwise(p) ? b : round64(mn_q8_pad_bytes(p)) + b;
@@ -250,6 +261,14 @@ static void qconv_run_fast(const mn_q8_prep *q, const mn_conv_params *p,
             mn_pool_scratch_bytes(pool) < mn_q8_pad_bytes(p))
             J.pool = NULL;
         mn_pool_run(J.pool, dw_task, &J, p->n * p->m);
+        return;
+    }
+    if (folds_batch(p)) {
+        /* B[c][img] = x[img][c] (transposed), y[img][m] at img·M + m */
+        mn_q8_bsrc bs = {.kind = MN_Q8B_TRANS, .b = x->data, .ldb = p->c,
+                         .flip = q->xflip};
+        mn_q8_gemm_run(q->kr, pool, p->m, p->n, p->c, q->a, &bs, &q->epi, 0,
+                       y, 1, p->m, scratch);
         return;
     }
     int64_t cg = p->c / p->group, mg = p->m / p->group;

@@ -335,6 +335,18 @@ static mn_status cast_forward(const mn_node *n, const mn_tensor *const *in,
         memcpy(y->data, x->data, mn_tensor_nbytes(x));
         return MN_OK;
     }
+    if (y->dtype == MN_DT_I32 &&
+        (x->dtype == MN_DT_U8 || x->dtype == MN_DT_I8)) {
+        /* the int8 graph's lookup index: a tight widening loop */
+        int32_t *d = y->data;
+        if (x->dtype == MN_DT_U8)
+            for (int64_t i = 0; i < cnt; i++)
+                d[i] = ((const uint8_t *)x->data)[i];
+        else
+            for (int64_t i = 0; i < cnt; i++)
+                d[i] = ((const int8_t *)x->data)[i];
+        return MN_OK;
+    }
     for (int64_t i = 0; i < cnt; i++) {
         if (x->dtype == MN_DT_F16)
             store_float(y->dtype, y->data, i,

@@ -226,6 +226,24 @@ static mn_status gather_forward(const mn_node *n, const mn_tensor *const *in,
         inner *= x->dims[i];
     dim = x->dims[axis];
     block = (size_t)inner * es;
+    if (outer == 1 && es == 1 && inner == 1 && ix->dtype == MN_DT_I32) {
+        /* a lookup table of the int8 graph: a byte per int32 index */
+        const uint8_t *t = x->data;
+        const int32_t *k = ix->data;
+        int32_t lo = 0, hi = 0;
+        for (int64_t j = 0; j < ni; j++) {
+            lo = k[j] < lo ? k[j] : lo;
+            hi = k[j] > hi ? k[j] : hi;
+        }
+        if (ni > 0 && (lo < -dim || hi >= dim))
+            return mn_error(ex->ctx, MN_ERR_RUNTIME,
+                            "index %lld out of range [%lld, %lld]",
+                            (long long)(lo < -dim ? lo : hi), (long long)-dim,
+                            (long long)(dim - 1));
+        for (int64_t j = 0; j < ni; j++)
+            dst[j] = (char)t[k[j] < 0 ? k[j] + dim : k[j]];
+        return MN_OK;
+    }
     /* Check every index first so a bad one leaves no partial output. */
     for (int64_t j = 0; j < ni; j++) {
         int64_t k = mn_tensor_get_i64(ix, j);

@@ -41,6 +41,9 @@ mn_status mn_ql_lower_elementwise(mn_lower *L, int ni, int *done,
 /* x · Sigmoid(x) or x · HardSigmoid(x) at Mul node mul: *x gets x, *gate
  * the Sigmoid/HardSigmoid node (whose only reader is the Mul). */
 int mn_ql_gated(const mn_graph *g, int mul, int *x, int *gate);
+/* Node ni belongs to GELU's exported erf chain (mn_pattern_gelu), which
+ * lowers as one lookup table at its last node (*last). */
+int mn_ql_gelu_member(const mn_graph *g, int ni, int *last);
 /* Node n is an activation with an integer form (QLinearSigmoid,
  * QLinearLeakyRelu or a lookup table). */
 int mn_ql_has_int_unary(const mn_graph *g, const mn_node *n);

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/pattern.h"
 #include "quant/lower.h"
 #include "quant/quant.h"
 
@@ -307,13 +308,48 @@ static fdesc unary_of(const mn_graph *g, const mn_node *n)
     return f;
 }
 
+/* The Div that starts the GELU chain (mn_pattern_gelu) node ni belongs
+ * to, or -1. */
+static int gelu_div_of(const mn_graph *g, int ni)
+{
+    const mn_opcode op = g->nodes[ni].op;
+    int chain[5], x;
+    if (op != MN_OP_DIV && op != MN_OP_ERF && op != MN_OP_ADD &&
+        op != MN_OP_MUL)
+        return -1;
+    for (int d = 0; d < g->n_nodes; d++)
+        if (g->nodes[d].op == MN_OP_DIV && mn_pattern_gelu(g, d, chain, &x))
+            for (int c = 0; c < 5; c++)
+                if (chain[c] == ni)
+                    return d;
+    return -1;
+}
+
+int mn_ql_gelu_member(const mn_graph *g, int ni, int *last)
+{
+    int chain[5], x, d = gelu_div_of(g, ni);
+    if (d < 0 || !mn_pattern_gelu(g, d, chain, &x))
+        return 0;
+    *last = chain[4];
+    return 1;
+}
+
 /* x · Sigmoid(x) or x · HardSigmoid(x) at Mul node ni: *x gets the x
- * value, *gate the gate node. */
+ * value, *gate the gate node. Also GELU's exported erf chain ending at
+ * Mul ni (x · Φ(x)): *gate -1, the chain's other nodes die with it. */
 static int gated_of(const mn_graph *g, int ni, int *x, int *gate, fdesc *f)
 {
     const mn_node *n = &g->nodes[ni];
+    int chain[5], d;
     if (n->op != MN_OP_MUL || n->n_in != 2)
         return 0;
+    if ((d = gelu_div_of(g, ni)) >= 0 && mn_pattern_gelu(g, d, chain, x) &&
+        chain[4] == ni) {
+        f->k = F_GELU;
+        f->a = f->b = 0.0f;
+        *gate = -1;
+        return 1;
+    }
     for (int s = 0; s < 2; s++) {
         int v = n->in[s], o = n->in[1 - s], p = g->values[v].producer;
         const mn_node *gn;

@@ -141,6 +141,8 @@ static int int_form(const qdq *q, int ni, int *in, int *k)
         in[(*k)++] = x;
         return is_activation(g, x);
     }
+    if (mn_ql_gelu_member(g, ni, &r) && r != ni)
+        return 0; /* inside GELU's chain: one table at its end */
     r = mn_q_sole_reader(g, v);
     if (r >= 0 && mn_ql_gated(g, r, &x, &gate) && gate == ni)
         return 0;

@@ -181,6 +181,16 @@ TEST(kernels_q8_qlinearconv_fast_vs_ref)
                      .kw = 1, .s = 2, .d = 1, .group = 1, .xs = 1}};
     for (size_t i = 0; i < sizeof s2 / sizeof s2[0]; i++)
         check_conv(&s2[i], 1, pool, lv, nl, MN_SPARSE_AUTO);
+    /* a MatMul lowered to QLinearConv: 1×1 images, the batch folded into
+     * one GEMM (transposed B, transposed store), small and threaded */
+    cparams mm[] = {{.n = 37, .c = 13, .h = 1, .w = 1, .m = 21, .kh = 1,
+                     .kw = 1, .s = 1, .d = 1, .group = 1, .per_channel = 1,
+                     .bias = 1, .xs = 1},
+                    {.n = 300, .c = 64, .h = 1, .w = 1, .m = 130, .kh = 1,
+                     .kw = 1, .s = 1, .d = 1, .group = 1, .per_channel = 1,
+                     .bias = 1, .ys = 1}};
+    for (size_t i = 0; i < sizeof mm / sizeof mm[0]; i++)
+        check_conv(&mm[i], 1, pool, lv, nl, MN_SPARSE_AUTO);
     /* depthwise ones big enough for the pool: 3×3 and 5×5 (strides 1, 2),
      * 7×7 stride 2, dilated, channel multiplier 2 */
     cparams dw[] = {{.n = 1, .c = 48, .h = 23, .w = 21, .m = 48, .kh = 3,

@@ -127,7 +127,9 @@ static mn_graph *cnn_graph(void)
 }
 
 /* x[N,2,5] → MatMul [5,6] → Add b → Relu → MatMul [6,3] → y[N,2,3] */
-static mn_graph *mlp_graph(void)
+/* x [N, 2, 5] → MatMul + bias → Relu, or GELU as exported (Div, Erf,
+ * Add, Mul, Mul), → MatMul → y [N, 2, 3]. */
+static mn_graph *mlp_graph(int gelu)
 {
     mn_ctx ctx = {{0}};
     mn_graph *g = NULL;
@@ -145,7 +147,24 @@ static mn_graph *mlp_graph(void)
     y = val(g, "y", -1, NULL);
     node(g, "mm1", "MatMul", (int[]){x, w1}, 2, &m1, 1);
     node(g, "bias1", "Add", (int[]){m1, b1}, 2, &a1, 1);
-    node(g, "relu", "Relu", &a1, 1, &r1, 1);
+    if (gelu) {
+        int c[3], t[4];
+        const float cv[3] = {1.41421356f, 1.0f, 0.5f};
+        for (int k = 0; k < 3; k++)
+            c[k] = fconst(g, k == 0 ? "sqrt2" : k == 1 ? "one" : "half", 0,
+                          NULL, cv[k], cv[k]);
+        for (int k = 0; k < 4; k++)
+            t[k] = val(g, k == 0 ? "g_d" : k == 1 ? "g_e" : k == 2 ? "g_a"
+                                                               : "g_m",
+                       -1, NULL);
+        node(g, "g_div", "Div", (int[]){a1, c[0]}, 2, &t[0], 1);
+        node(g, "g_erf", "Erf", &t[0], 1, &t[1], 1);
+        node(g, "g_add", "Add", (int[]){t[1], c[1]}, 2, &t[2], 1);
+        node(g, "g_mul", "Mul", (int[]){a1, t[2]}, 2, &t[3], 1);
+        node(g, "g_half", "Mul", (int[]){t[3], c[2]}, 2, &r1, 1);
+    } else {
+        node(g, "relu", "Relu", &a1, 1, &r1, 1);
+    }
     node(g, "mm2", "MatMul", (int[]){r1, w2}, 2, &y, 1);
     io(g, x, y);
     return g;
@@ -459,11 +478,14 @@ TEST(quant_int8_activations_lowered)
     mn_graph_destroy(g);
 }
 
-TEST(quant_int8_matmul_bias_lowered)
+/* Both MLPs lower to integer operators only: the Relu is absorbed, GELU's
+ * erf chain becomes one lookup table (a Gather), and the MatMuls over
+ * [N, 2, ·] run as one batch-folded QLinearConv each. */
+static void matmul_bias_lowered(int gelu)
 {
     int64_t dx[3] = {-1, 2, 5};
     const char *spec = write_calib("mlp.npy", 3, dx, 12);
-    mn_graph *g = mlp_graph(), *q = NULL;
+    mn_graph *g = mlp_graph(gelu), *q = NULL;
     mn_quant_opts o = {.mode = MN_QUANT_INT8, .calib_spec = spec,
                        .method = MN_CALIB_PERCENTILE, .percentile = 99.9,
                        .format = MN_QFORMAT_QDQ};
@@ -482,6 +504,9 @@ TEST(quant_int8_matmul_bias_lowered)
     CHECK_OK(mn_quant_lower(q, NULL, &ctx), &ctx);
     CHECK_EQ_INT(count_op(q, "QLinearConv"), 2);
     CHECK_EQ_INT(count_op(q, "MatMul") + count_op(q, "Add"), 0);
+    CHECK_EQ_INT(count_op(q, "Gather"), gelu);
+    CHECK_EQ_INT(count_op(q, "Erf") + count_op(q, "Div") +
+                     count_op(q, "Mul"), 0);
     mn_quant_count_ops(q, &r);
     CHECK_EQ_INT(r.float_ops, 0);
     low = run_on(q, spec, 12);
@@ -494,6 +519,9 @@ TEST(quant_int8_matmul_bias_lowered)
     mn_graph_destroy(q);
     mn_graph_destroy(g);
 }
+
+TEST(quant_int8_matmul_bias_lowered) { matmul_bias_lowered(0); }
+TEST(quant_int8_matmul_gelu_lowered) { matmul_bias_lowered(1); }
 
 TEST(quant_dynamic_and_float16)
 {
