@@ -16,7 +16,12 @@
 # engine's architectures pruned to half their MACs, exact and with
 # --round-to 8, timed the same way, with ONNX Runtime's agreement.
 #
-# Writes bench/results/prune.json. Needs jq and node; ONNX Runtime is
+# Every point's .mnw size (minnow export: sparse weights stored compactly),
+# and with INT8=1 (default) the magnitude-global and fine-tuned points
+# quantized to int8 (512 calibration images): .mnw bytes, top-1 and
+# minnow's batch-1 p50 of the int8 file.
+#
+# Writes bench/results/prune.json (OUT=...). Needs jq and node; ONNX Runtime is
 # installed into bench/peers on first use; /usr/bin/python3 with numpy +
 # onnx prepares ONNX Runtime's test data (skipped when missing).
 #   MINNOW=path/to/minnow  RUNS=200  SPARSITIES="0.5 0.7 0.8 0.9 0.95"
@@ -35,7 +40,8 @@ THREADS=${THREADS:-2}
 ARCHS=${ARCHS:-"resnet8 resnet20 mobilenetv2 mobilenetv3-small efficientnetv2-tiny convnext-tiny"}
 ORT="node bench/peers/ort_run.js"
 PY=/usr/bin/python3
-OUT=bench/results/prune.json
+OUT=${OUT:-bench/results/prune.json}
+INT8=${INT8:-1}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT INT TERM
 mkdir -p bench/results
@@ -104,6 +110,19 @@ one() {
         return 0
     fi
     acc=$(mn_acc "$f")
+    "$MINNOW" export "$f" --format mnw -o "$T/p.mnw"
+    mnw=$(bytes "$T/p.mnw")
+    q8='{}'
+    case "$INT8:$label" in 1:magnitude-global* | 1:*-ft)
+        if "$MINNOW" quantize "$f" --mode int8 --calib fashion-mnist:train \
+            -o "$T/q.onnx" > /dev/null 2>&1 &&
+           "$MINNOW" export "$T/q.onnx" --format mnw -o "$T/q.mnw"; then
+            q8=$(jq -nc --argjson b "$(bytes "$T/q.mnw")" \
+                 --argjson a "$(mn_acc "$T/q.mnw")" \
+                 --argjson p "$(mn_p50 "$T/q.onnx")" \
+                 '{int8_mnw_bytes:$b, int8_accuracy:$a, int8_minnow_p50_ms:$p}')
+        fi ;;
+    esac
     mn=null ort=null oacc=null
     case "$label" in channel*) mn=$(mn_p50 "$f"); ort=$(ort_p50 "$f")
                                oacc=$(ort_acc "$f") ;; esac
@@ -111,16 +130,17 @@ one() {
     jq -c --arg l "$label" --argjson b "$(bytes "$f")" --argjson a "$acc" \
         --argjson da "$D_ACC" --argjson mn "$mn" --argjson o "$ort" \
         --argjson oa "$oacc" --argjson dmn "$D_MN" --argjson dort "$D_ORT" \
+        --argjson mnw "$mnw" --argjson q8 "$q8" \
         '{method:$l, scope, criterion, sparsity_requested, sparsity,
           n:(.n // null), m:(.m // null),
           params:.params_after, nonzero_params:.nonzero_after,
-          macs:.macs_after, bytes:$b, accuracy:$a,
+          macs:.macs_after, bytes:$b, mnw_bytes:$mnw, accuracy:$a,
           drop_pp:(100 * ($da - $a)),
           channels_removed:(.channels_removed // null),
           minnow_p50_ms:$mn, ort_p50_ms:$o, ort_accuracy:$oa,
           minnow_speedup:(if $mn == null then null else $dmn / $mn end),
           ort_speedup:(if $o == null or $dort == null then null
-                       else $dort / $o end)}' "$T/p.json" >>"$ROWS"
+                       else $dort / $o end)} + $q8' "$T/p.json" >>"$ROWS"
 }
 
 for s in $SPARSITIES; do
