@@ -114,7 +114,14 @@ import json; d=json.load(open('$T/out'))
 ops=[l['op'] for l in d['layers']]
 assert ops.count('QLinearAdd') == 2 and ops.count('QLinearGlobalAveragePool') == 1, ops
 assert not {'Add', 'GlobalAveragePool', 'Relu'} & set(ops), ops
-" && ok || bad "resnet_tiny int8 should hold 2 QLinearAdd, 1 QLinearGlobalAveragePool"
+# weights by dtype and each quantized layer's scales and zero points
+w = d['weight_bytes_by_dtype']
+assert w['int8'] > 0 and d['weight_bytes'] == sum(w.values()), w
+q = [l['quant'] for l in d['layers'] if l['op'] == 'QLinearConv']
+assert q and all(x['x_scale'] > 0 and x['y_scale'] > 0 and
+                 x['w_scales'] >= 1 and
+                 0 < x['w_scale_min'] <= x['w_scale_max'] for x in q), q
+" && ok || bad "resnet_tiny int8 should hold 2 QLinearAdd, 1 QLinearGlobalAveragePool, quant params"
 expect 0 "resnet int8 runs" -- $M run "$T/r8.onnx" \
   -i tests/data/peers/resnet_tiny.input.npy -o "$T/r8out"
 # --keep-float on an Add between quantized tensors: it runs integer anyway,

@@ -173,12 +173,27 @@ typedef struct mn_layer_stats {
     mn_dtype dtype; /* dtype of the layer's main weight, or of its output */
     char kernel[8]; /* "sparse"/"dense" for Conv/Gemm/MatMul as a default
                        session runs them, "" otherwise */
+    /* QLinearConv / QLinearMatMul: the quantization parameters (quant 1):
+     * input and output scale and zero point, and the weight scales
+     * (w_scales of them: 1 per tensor, else per channel) with their range */
+    int quant, w_scales;
+    float x_scale, y_scale, w_scale_min, w_scale_max;
+    int32_t x_zero_point, y_zero_point;
 } mn_layer_stats;
+
+#define MN_STATS_MAX_WKINDS 8
 
 typedef struct mn_model_stats {
     int64_t params, nonzero_params, macs;
     int64_t arena_bytes;
     int nodes;
+    /* constants' bytes in memory, by dtype (int4 counts packed) */
+    int64_t weight_bytes;
+    int n_weight_kinds;
+    struct {
+        mn_dtype dtype;
+        int64_t bytes;
+    } weight_kinds[MN_STATS_MAX_WKINDS];
     int n_layers;
     mn_layer_stats *layers; /* owned; free with mn_model_stats_free */
 } mn_model_stats;

@@ -118,6 +118,60 @@ static int64_t node_macs(const mn_node *n, const mn_session *s)
     }
 }
 
+/* Scalar i of a constant input j of node n as a double; 0 when absent. */
+static double const_at(const mn_graph *g, const mn_node *n, int j, int64_t i)
+{
+    const mn_tensor *t;
+    if (j >= n->n_in || n->in[j] < 0 || !(t = g->values[n->in[j]].init) ||
+        i >= mn_tensor_numel(t))
+        return 0.0;
+    return mn_tensor_get_f64(t, i);
+}
+
+/* The quantization parameters of a QLinearConv / QLinearMatMul (inputs x,
+ * x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp). */
+static void quant_params(const mn_graph *g, const mn_node *n,
+                         mn_layer_stats *L)
+{
+    const mn_tensor *ws;
+    if ((n->op != MN_OP_QLINEARCONV && n->op != MN_OP_QLINEARMATMUL) ||
+        n->n_in < 8 || n->in[4] < 0 || !(ws = g->values[n->in[4]].init))
+        return;
+    L->quant = 1;
+    L->x_scale = (float)const_at(g, n, 1, 0);
+    L->x_zero_point = (int32_t)const_at(g, n, 2, 0);
+    L->y_scale = (float)const_at(g, n, 6, 0);
+    L->y_zero_point = (int32_t)const_at(g, n, 7, 0);
+    L->w_scales = (int)mn_tensor_numel(ws);
+    for (int64_t i = 0; i < mn_tensor_numel(ws); i++) {
+        float s = (float)mn_tensor_get_f64(ws, i);
+        if (i == 0 || s < L->w_scale_min)
+            L->w_scale_min = s;
+        if (i == 0 || s > L->w_scale_max)
+            L->w_scale_max = s;
+    }
+}
+
+/* Bytes of every constant, in total and by dtype. */
+static void weight_bytes(const mn_graph *g, mn_model_stats *out)
+{
+    for (int v = 0; v < g->n_values; v++) {
+        const mn_tensor *t = g->values[v].init;
+        int k = 0;
+        if (!t)
+            continue;
+        out->weight_bytes += (int64_t)mn_tensor_nbytes(t);
+        while (k < out->n_weight_kinds && out->weight_kinds[k].dtype != t->dtype)
+            k++;
+        if (k == out->n_weight_kinds) {
+            if (k == MN_STATS_MAX_WKINDS)
+                continue;
+            out->weight_kinds[out->n_weight_kinds++].dtype = t->dtype;
+        }
+        out->weight_kinds[k].bytes += (int64_t)mn_tensor_nbytes(t);
+    }
+}
+
 mn_status mn_model_stats_compute(const mn_graph *g, mn_model_stats *out,
                                  mn_ctx *ctx)
 {
@@ -135,6 +189,7 @@ mn_status mn_model_stats_compute(const mn_graph *g, mn_model_stats *out,
     }
     out->nodes = g->n_nodes;
     out->arena_bytes = (int64_t)mn_session_arena_bytes(s);
+    weight_bytes(g, out);
     for (int i = 0; i < g->n_nodes; i++) {
         const mn_node *n = &g->nodes[i];
         mn_layer_stats L;
@@ -160,6 +215,7 @@ mn_status mn_model_stats_compute(const mn_graph *g, mn_model_stats *out,
         snprintf(L.name, sizeof L.name, "%s",
                  n->name[0] ? n->name : g->values[n->out[0]].name);
         snprintf(L.op, sizeof L.op, "%s", n->op_type);
+        quant_params(g, n, &L);
         const char *kern = mn_session_node_kernel(s, i);
         snprintf(L.kernel, sizeof L.kernel, "%s", kern ? kern : "");
         out->params += L.params;

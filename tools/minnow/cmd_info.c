@@ -84,6 +84,12 @@ int cmd_info(int argc, char **argv)
         cJSON_AddNumberToObject(o, "macs", (double)st.macs);
         cJSON_AddNumberToObject(o, "file_bytes", (double)file_bytes);
         cJSON_AddNumberToObject(o, "arena_bytes", (double)st.arena_bytes);
+        cJSON *wk = cJSON_CreateObject();
+        for (int k = 0; k < st.n_weight_kinds; k++)
+            cJSON_AddNumberToObject(wk, mn_dtype_name(st.weight_kinds[k].dtype),
+                                    (double)st.weight_kinds[k].bytes);
+        cJSON_AddNumberToObject(o, "weight_bytes", (double)st.weight_bytes);
+        cJSON_AddItemToObject(o, "weight_bytes_by_dtype", wk);
         cJSON_AddNumberToObject(o, "nodes", st.nodes);
         cJSON_AddBoolToObject(o, "batchnorm_folded", optimize);
         cJSON_AddItemToObject(o, "inputs", io_json(g, s, 0));
@@ -99,6 +105,17 @@ int cmd_info(int argc, char **argv)
             cJSON_AddStringToObject(l, "dtype", mn_dtype_name(L->dtype));
             if (L->kernel[0])
                 cJSON_AddStringToObject(l, "kernel", L->kernel);
+            if (L->quant) {
+                cJSON *q = cJSON_CreateObject();
+                cJSON_AddNumberToObject(q, "x_scale", L->x_scale);
+                cJSON_AddNumberToObject(q, "x_zero_point", L->x_zero_point);
+                cJSON_AddNumberToObject(q, "w_scales", L->w_scales);
+                cJSON_AddNumberToObject(q, "w_scale_min", L->w_scale_min);
+                cJSON_AddNumberToObject(q, "w_scale_max", L->w_scale_max);
+                cJSON_AddNumberToObject(q, "y_scale", L->y_scale);
+                cJSON_AddNumberToObject(q, "y_zero_point", L->y_zero_point);
+                cJSON_AddItemToObject(l, "quant", q);
+            }
             cJSON_AddItemToArray(layers, l);
         }
         cJSON_AddItemToObject(o, "layers", layers);
@@ -136,6 +153,27 @@ int cmd_info(int argc, char **argv)
         printf("MACs         %lld (batch 1)\n", (long long)st.macs);
         printf("arena bytes  %lld (planned, batch 1)\n",
                (long long)st.arena_bytes);
+        printf("weights      %lld bytes in memory (", (long long)st.weight_bytes);
+        for (int k = 0; k < st.n_weight_kinds; k++)
+            printf("%s%s %lld", k ? ", " : "",
+                   mn_dtype_name(st.weight_kinds[k].dtype),
+                   (long long)st.weight_kinds[k].bytes);
+        printf("); the rest of the file: %lld bytes\n",
+               file_bytes - (long long)st.weight_bytes);
+        for (int i = 0, first = 1; i < st.n_layers; i++) {
+            const mn_layer_stats *L = &st.layers[i];
+            if (!L->quant)
+                continue;
+            if (first)
+                printf("\n%-40s %12s %5s %24s %12s %5s\n", "quantized layer",
+                       "x scale", "x zp", "w scales (count: range)",
+                       "y scale", "y zp");
+            first = 0;
+            printf("%-40.40s %12.6g %5d %5d: %8.3g..%-8.3g %12.6g %5d\n",
+                   L->name, L->x_scale, L->x_zero_point, L->w_scales,
+                   L->w_scale_min, L->w_scale_max, L->y_scale,
+                   L->y_zero_point);
+        }
     }
     rc = CLI_OK;
     goto out;
