@@ -501,6 +501,8 @@ int mn_session_step_info(const mn_session *s, int k, mn_step_info *out)
     out->view_slot = s->steps[k].view_slot;
     out->residual = s->steps[k].residual;
     out->act = s->steps[k].act;
+    out->runs_gelu = s->steps[k].def == mn_op_get(MN_OP_GELU) &&
+                     s->g->nodes[s->steps[k].node].op != MN_OP_GELU;
     return 1;
 }
 

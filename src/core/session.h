@@ -24,6 +24,8 @@ const char *mn_session_node_kernel(const mn_session *s, int node);
 typedef struct mn_step_info {
     int node, view, view_slot, residual;
     mn_fused_act act;
+    int runs_gelu; /* the node's step computes GELU of its input 0 (a
+                      fused erf chain's first node) */
 } mn_step_info;
 int mn_session_step_info(const mn_session *s, int k, mn_step_info *out);
 

@@ -50,15 +50,16 @@ typedef enum cx_kernel {
     CXK_COUNT
 } cx_kernel;
 
-/* Activation kinds of the generated act_f32 (1..6 are mn_fused_act_kind). */
+/* Activation kinds of the generated act_f32 (1..7 are mn_fused_act_kind,
+ * 7 GELU). */
 enum {
-    CXA_LEAKY = 7,
-    CXA_TANH = 8,
-    CXA_SQUARE = 9,
-    CXA_POW = 10, /* powf(v, lo) */
-    CXA_SQRT = 11,
-    CXA_ERF = 12,
-    CXA_COUNT = 13
+    CXA_LEAKY = 8,
+    CXA_TANH = 9,
+    CXA_SQUARE = 10,
+    CXA_POW = 11, /* powf(v, lo) */
+    CXA_SQRT = 12,
+    CXA_ERF = 13,
+    CXA_COUNT = 14
 };
 
 typedef struct cx {

@@ -67,12 +67,13 @@ static void emit_act(const cx *c, cx_buf *b)
         "    case 5: v = lo * v + hi; return v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;\n",
         "    case 6: t = lo * v + hi;\n"
         "        return v * (t < 0.0f ? 0.0f : t > 1.0f ? 1.0f : t);\n",
-        "    case 7: return v >= 0.0f ? v : lo * v;\n",
-        "    case 8: return tanhf(v);\n",
-        "    case 9: return v * v;\n",
-        "    case 10: return powf(v, lo);\n",
-        "    case 11: return sqrtf(v);\n",
-        "    case 12: return erff(v);\n",
+        "    case 7: return 0.5f * v * (1.0f + erff(v * 0.70710678f));\n",
+        "    case 8: return v >= 0.0f ? v : lo * v;\n",
+        "    case 9: return tanhf(v);\n",
+        "    case 10: return v * v;\n",
+        "    case 11: return powf(v, lo);\n",
+        "    case 12: return sqrtf(v);\n",
+        "    case 13: return erff(v);\n",
     };
     cx_puts(b, "static float act_f32(float v, int kind, float lo, float hi)\n"
                "{\n    float t = 0.0f;\n    (void)lo, (void)hi, (void)t;\n"

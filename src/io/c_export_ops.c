@@ -188,13 +188,14 @@ static int clip_bound(cx *c, const mn_node *n, int slot, const char *attr,
     return 1;
 }
 
-static mn_status emit_unary(cx *c, const mn_node *n)
+static mn_status emit_unary(cx *c, const mn_node *n, int gelu)
 {
     mn_step_info a = {.residual = -1};
     char e[2][96], ab[120];
     if (cx_t(c, n->in[0])->dtype != MN_DT_F32)
         return cx_fail(c, "float32 only");
-    switch (n->op) {
+    switch (gelu ? MN_OP_GELU : n->op) {
+    case MN_OP_GELU: a.act.kind = MN_FUSED_GELU; break; /* a fused chain */
     case MN_OP_RELU: a.act.kind = MN_FUSED_RELU; break;
     case MN_OP_SIGMOID: a.act.kind = MN_FUSED_SIGMOID; break;
     case MN_OP_TANH: a.act.kind = (mn_fused_act_kind)CXA_TANH; break;
@@ -611,6 +612,8 @@ mn_status cx_emit_step(cx *c, const mn_step_info *si)
     char e[2][96];
     c->cur_node = si->node;
     c->calls++;
+    if (si->runs_gelu) /* GELU's erf chain, fused by the session */
+        return emit_unary(c, n, 1);
     for (int j = 1; j < n->n_out; j++)
         if (n->out[j] >= 0 && mn_graph_use_count(c->g, n->out[j]) > 0)
             return cx_fail(c, "op %s with output %d in use is not "
@@ -628,7 +631,7 @@ mn_status cx_emit_step(cx *c, const mn_step_info *si)
     case MN_OP_TANH:
     case MN_OP_SQRT:
     case MN_OP_ERF:
-    case MN_OP_POW: return emit_unary(c, n);
+    case MN_OP_POW: return emit_unary(c, n, 0);
     case MN_OP_ADD:
     case MN_OP_SUB:
     case MN_OP_MUL:
