@@ -33,8 +33,39 @@ INL void plane(const mn_conv_params *p, const uint8_t *xp, int64_t wp,
     int nw = ntap <= 64 ? (int)ntap : 0; /* taps kept in registers/L1 */
     for (int t = 0; t < nw; t++)
         wv[t] = _mm512_set1_epi32(taps[t] & 0xFFFF);
-    for (int64_t oh = 0; oh < p->oh; oh++) {
-        const uint8_t *r0 = xp + oh * p->sh * wp;
+    /* four output rows at a time: four independent accumulator chains
+     * hide vpdpwssd's latency (a plane of 7×7 or 4×4 outputs has one
+     * vector per row); integer sums, so the grouping changes no bit */
+    int64_t oh = 0, rs = p->sh * wp;
+    for (; oh + 4 <= p->oh; oh += 4) {
+        const uint8_t *r0 = xp + oh * rs;
+        char *yr = y + oh * p->ow * es;
+        for (int64_t ow = 0; ow < p->ow; ow += 16) {
+            __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+            const uint8_t *base = r0 + ow * sw;
+            for (int64_t i = 0; i < kh; i++) {
+                const uint8_t *ri = base + i * dh * wp;
+                for (int64_t j = 0; j < kw; j++) {
+                    int64_t t = i * kw + j;
+                    __m512i w = nw ? wv[t]
+                                   : _mm512_set1_epi32(taps[t] & 0xFFFF);
+                    const uint8_t *x = ri + j * dw;
+                    a0 = _mm512_dpwssd_epi32(a0, load16(x, sw), w);
+                    a1 = _mm512_dpwssd_epi32(a1, load16(x + rs, sw), w);
+                    a2 = _mm512_dpwssd_epi32(a2, load16(x + 2 * rs, sw), w);
+                    a3 = _mm512_dpwssd_epi32(a3, load16(x + 3 * rs, sw), w);
+                }
+            }
+            int n = p->ow - ow < 16 ? (int)(p->ow - ow) : 16;
+            int64_t ys = p->ow * es;
+            store16(a0, e, row, n, yr + ow * es, 1);
+            store16(a1, e, row, n, yr + ys + ow * es, 1);
+            store16(a2, e, row, n, yr + 2 * ys + ow * es, 1);
+            store16(a3, e, row, n, yr + 3 * ys + ow * es, 1);
+        }
+    }
+    for (; oh < p->oh; oh++) {
+        const uint8_t *r0 = xp + oh * rs;
         char *yr = y + oh * p->ow * es;
         for (int64_t ow = 0; ow < p->ow; ow += 16) {
             __m512i acc = _mm512_setzero_si512();
