@@ -5,11 +5,6 @@
 #include "kernels/x86/avx512_util.h"
 #include "train/tkern.h"
 
-static __mmask16 tail(int64_t n)
-{
-    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
-}
-
 static float fold(__m512 v)
 {
     float a[16], s8[8], s4[4];
@@ -25,7 +20,7 @@ static float sum_avx512(const float *x, int64_t n)
 {
     __m512 a = _mm512_setzero_ps();
     for (int64_t i = 0; i < n; i += 16)
-        a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(tail(n - i), x + i));
+        a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(mn_tail_mask16(n - i), x + i));
     return fold(a);
 }
 
@@ -33,7 +28,7 @@ static float sumsq_dev_avx512(const float *x, int64_t n, float mu)
 {
     __m512 a = _mm512_setzero_ps(), m = _mm512_set1_ps(mu);
     for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 k = tail(n - i);
+        __mmask16 k = mn_tail_mask16(n - i);
         __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m);
         a = _mm512_mask3_fmadd_ps(d, d, a, k);
     }
@@ -46,7 +41,7 @@ static void affine_avx512(const float *x, float *y, int64_t n, float mu,
     __m512 m = _mm512_set1_ps(mu), va = _mm512_set1_ps(a),
            vb = _mm512_set1_ps(b);
     for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 k = tail(n - i);
+        __mmask16 k = mn_tail_mask16(n - i);
         __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m);
         _mm512_mask_storeu_ps(y + i, k, _mm512_fmadd_ps(d, va, vb));
     }
@@ -58,7 +53,7 @@ static void bn_bwd_sums_avx512(const float *x, const float *g, int64_t n,
     __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
     __m512 m = _mm512_set1_ps(mu), vi = _mm512_set1_ps(inv);
     for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 k = tail(n - i);
+        __mmask16 k = mn_tail_mask16(n - i);
         __m512 gv = _mm512_maskz_loadu_ps(k, g + i);
         __m512 xh = _mm512_mul_ps(
             _mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m), vi);
@@ -77,7 +72,7 @@ static void bn_bwd_dx_avx512(const float *x, const float *g, float *dx,
            vk = _mm512_set1_ps(kk), vmg = _mm512_set1_ps(mg),
            vmgx = _mm512_set1_ps(mgx);
     for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 k = tail(n - i);
+        __mmask16 k = mn_tail_mask16(n - i);
         __m512 xh = _mm512_mul_ps(
             _mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m), vi);
         __m512 t = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, g + i), vmg);
@@ -90,7 +85,7 @@ static void axpy_avx512(float a, const float *x, float *y, int64_t n)
 {
     __m512 va = _mm512_set1_ps(a);
     for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 k = tail(n - i);
+        __mmask16 k = mn_tail_mask16(n - i);
         _mm512_mask_storeu_ps(
             y + i, k,
             _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(k, x + i),
@@ -102,7 +97,7 @@ static float dot_avx512(const float *x, const float *y, int64_t n)
 {
     __m512 a = _mm512_setzero_ps();
     for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 k = tail(n - i);
+        __mmask16 k = mn_tail_mask16(n - i);
         a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x + i),
                             _mm512_maskz_loadu_ps(k, y + i), a);
     }
@@ -115,7 +110,7 @@ static void relu_fwd_avx512(const float *x, float *y, int64_t n)
 {
     __m512 z = _mm512_setzero_ps();
     for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 k = tail(n - i);
+        __mmask16 k = mn_tail_mask16(n - i);
         __m512 v = _mm512_maskz_loadu_ps(k, x + i);
         _mm512_mask_storeu_ps(y + i, k, _mm512_max_ps(z, v));
     }
@@ -126,7 +121,7 @@ static void relu_bwd_avx512(const float *y, const float *g, float *dx,
 {
     __m512 z = _mm512_setzero_ps();
     for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 k = tail(n - i);
+        __mmask16 k = mn_tail_mask16(n - i);
         __mmask16 pos = _mm512_mask_cmp_ps_mask(
             k, _mm512_maskz_loadu_ps(k, y + i), z, _CMP_GT_OQ);
         _mm512_mask_storeu_ps(dx + i, k, _mm512_maskz_loadu_ps(pos, g + i));
@@ -138,7 +133,7 @@ static void clip_bwd_avx512(const float *x, const float *g, float *dx,
 {
     __m512 vl = _mm512_set1_ps(lo), vh = _mm512_set1_ps(hi);
     for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 k = tail(n - i);
+        __mmask16 k = mn_tail_mask16(n - i);
         __m512 xv = _mm512_maskz_loadu_ps(k, x + i);
         __mmask16 in = _mm512_mask_cmp_ps_mask(k, xv, vl, _CMP_GT_OQ);
         in = _mm512_mask_cmp_ps_mask(in, xv, vh, _CMP_LT_OQ);
@@ -149,7 +144,7 @@ static void clip_bwd_avx512(const float *x, const float *g, float *dx,
 static void gelu_fwd_avx512(const float *x, float *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 k = tail(n - i);
+        __mmask16 k = mn_tail_mask16(n - i);
         __m512 v = _mm512_maskz_loadu_ps(k, x + i);
         _mm512_mask_storeu_ps(y + i, k, _mm512_mul_ps(v, mn_normal_cdf512(v)));
     }
@@ -159,7 +154,7 @@ static void gelu_bwd_avx512(const float *x, const float *g, float *dx,
                             int64_t n)
 {
     for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 k = tail(n - i);
+        __mmask16 k = mn_tail_mask16(n - i);
         __m512 v = _mm512_maskz_loadu_ps(k, x + i);
         __m512 pdf = _mm512_mul_ps(
             _mm512_set1_ps(0.39894228040143268f),
@@ -178,7 +173,7 @@ static void dw_plane_avx512(const float *xp, int64_t ldx, const float *w,
 {
     for (int64_t r = 0; r < oh; r++)
         for (int64_t c = 0; c < ow; c += 16) {
-            __mmask16 k = tail(ow - c);
+            __mmask16 k = mn_tail_mask16(ow - c);
             __m512 acc = _mm512_set1_ps(b);
             for (int64_t i = 0; i < kh; i++) {
                 const float *xr = xp + (r + i) * ldx + c;
@@ -202,7 +197,7 @@ static void dw_plane_wgrad_avx512(const float *xp, int64_t ldx,
             for (int64_t r = 0; r < oh; r++) {
                 const float *xr = xp + (r + i) * ldx + j, *gr = g + r * ow;
                 for (int64_t c = 0; c < ow; c += 16) {
-                    __mmask16 k = tail(ow - c);
+                    __mmask16 k = mn_tail_mask16(ow - c);
                     a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, gr + c),
                                         _mm512_maskz_loadu_ps(k, xr + c), a);
                 }

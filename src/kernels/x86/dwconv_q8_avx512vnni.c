@@ -20,6 +20,38 @@ INL __m512i load16(const uint8_t *s, int64_t sw)
         _mm256_and_si256(v, _mm256_set1_epi16(0x00FF)));
 }
 
+/* R (1 or 4) consecutive output rows from r0 (input rows rs apart, the
+ * padded plane wp wide), each tap's weight vector shared by the R
+ * accumulators. */
+INL void rows(const mn_conv_params *p, const uint8_t *r0, int64_t rs,
+              int64_t wp, const __m512i *wv, int nw, const int32_t *taps,
+              const mn_qgemm_epi *e, int64_t row, char *yr, int es,
+              int64_t sw, int64_t kh, int64_t kw, int64_t dh, int64_t dw,
+              const int R)
+{
+    for (int64_t ow = 0; ow < p->ow; ow += 16) {
+        __m512i a[4];
+        const uint8_t *base = r0 + ow * sw;
+        #pragma GCC unroll 4
+        for (int r = 0; r < R; r++)
+            a[r] = _mm512_setzero_si512();
+        for (int64_t i = 0; i < kh; i++)
+            for (int64_t j = 0; j < kw; j++) {
+                int64_t t = i * kw + j;
+                __m512i w = nw ? wv[t] : _mm512_set1_epi32(taps[t] & 0xFFFF);
+                const uint8_t *x = base + i * dh * wp + j * dw;
+                #pragma GCC unroll 4
+                for (int r = 0; r < R; r++)
+                    a[r] = _mm512_dpwssd_epi32(a[r], load16(x + r * rs, sw),
+                                               w);
+            }
+        int n = p->ow - ow < 16 ? (int)(p->ow - ow) : 16;
+        #pragma GCC unroll 4
+        for (int r = 0; r < R; r++)
+            store16(a[r], e, row, n, yr + (r * p->ow + ow) * es, 1);
+    }
+}
+
 /* kh, kw, dil: the kernel (constants when the caller passes them, so the
  * common 3×3 / 5×5 loops unroll with the weights in registers). */
 INL void plane(const mn_conv_params *p, const uint8_t *xp, int64_t wp,
@@ -37,53 +69,12 @@ INL void plane(const mn_conv_params *p, const uint8_t *xp, int64_t wp,
      * hide vpdpwssd's latency (a plane of 7×7 or 4×4 outputs has one
      * vector per row); integer sums, so the grouping changes no bit */
     int64_t oh = 0, rs = p->sh * wp;
-    for (; oh + 4 <= p->oh; oh += 4) {
-        const uint8_t *r0 = xp + oh * rs;
-        char *yr = y + oh * p->ow * es;
-        for (int64_t ow = 0; ow < p->ow; ow += 16) {
-            __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-            const uint8_t *base = r0 + ow * sw;
-            for (int64_t i = 0; i < kh; i++) {
-                const uint8_t *ri = base + i * dh * wp;
-                for (int64_t j = 0; j < kw; j++) {
-                    int64_t t = i * kw + j;
-                    __m512i w = nw ? wv[t]
-                                   : _mm512_set1_epi32(taps[t] & 0xFFFF);
-                    const uint8_t *x = ri + j * dw;
-                    a0 = _mm512_dpwssd_epi32(a0, load16(x, sw), w);
-                    a1 = _mm512_dpwssd_epi32(a1, load16(x + rs, sw), w);
-                    a2 = _mm512_dpwssd_epi32(a2, load16(x + 2 * rs, sw), w);
-                    a3 = _mm512_dpwssd_epi32(a3, load16(x + 3 * rs, sw), w);
-                }
-            }
-            int n = p->ow - ow < 16 ? (int)(p->ow - ow) : 16;
-            int64_t ys = p->ow * es;
-            store16(a0, e, row, n, yr + ow * es, 1);
-            store16(a1, e, row, n, yr + ys + ow * es, 1);
-            store16(a2, e, row, n, yr + 2 * ys + ow * es, 1);
-            store16(a3, e, row, n, yr + 3 * ys + ow * es, 1);
-        }
-    }
-    for (; oh < p->oh; oh++) {
-        const uint8_t *r0 = xp + oh * rs;
-        char *yr = y + oh * p->ow * es;
-        for (int64_t ow = 0; ow < p->ow; ow += 16) {
-            __m512i acc = _mm512_setzero_si512();
-            const uint8_t *base = r0 + ow * sw;
-            for (int64_t i = 0; i < kh; i++) {
-                const uint8_t *ri = base + i * dh * wp;
-                for (int64_t j = 0; j < kw; j++) {
-                    int64_t t = i * kw + j;
-                    __m512i w = nw ? wv[t]
-                                   : _mm512_set1_epi32(taps[t] & 0xFFFF);
-                    acc = _mm512_dpwssd_epi32(acc, load16(ri + j * dw, sw),
-                                              w);
-                }
-            }
-            int64_t n = p->ow - ow;
-            store16(acc, e, row, n < 16 ? (int)n : 16, yr + ow * es, 1);
-        }
-    }
+    for (; oh + 4 <= p->oh; oh += 4)
+        rows(p, xp + oh * rs, rs, wp, wv, nw, taps, e, row,
+             y + oh * p->ow * es, es, sw, kh, kw, dh, dw, 4);
+    for (; oh < p->oh; oh++)
+        rows(p, xp + oh * rs, rs, wp, wv, nw, taps, e, row,
+             y + oh * p->ow * es, es, sw, kh, kw, dh, dw, 1);
 }
 
 void mn_q8_dwconv_avx512vnni(const mn_conv_params *p, const uint8_t *xp,
