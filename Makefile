@@ -34,9 +34,11 @@ TEST_OBJS = $(TEST_SRCS:%.c=$(BUILD)/obj/%.o)
 .PHONY: all lib test demo bench install deps deps-test clean fuzz asan-test conformance
 all: $(BUILD)/minnow $(BUILD)/libminnow.a
 
-# per-file ISA flags: kernels named *_avx2.c / *_avx512.c / *_avx512vnni.c
+# per-file ISA flags: kernels named *_avx2.c / *_avx512.c / *_avx512vbmi.c /
+# *_avx512vnni.c
 $(BUILD)/obj/%_avx2.o: ISA = -mavx2 -mfma -mf16c
 $(BUILD)/obj/%_avx512.o: ISA = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c
+$(BUILD)/obj/%_avx512vbmi.o: ISA = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vbmi -mfma -mf16c
 $(BUILD)/obj/%_avx512vnni.o: ISA = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mfma -mf16c
 
 $(GEN_C) $(GEN_H): $(PROTO)

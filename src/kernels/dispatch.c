@@ -16,6 +16,7 @@
 #endif
 
 static atomic_int detected = -1; /* mn_isa, -1: not yet */
+static atomic_int vbmi = -1;     /* AVX512_VBMI (vpermb), -1: not yet */
 static atomic_int active = -1;
 
 #if MN_HAVE_X86
@@ -44,6 +45,7 @@ static mn_isa detect_x86(void)
     int avx2 = (b >> 5) & 1, avx512f = (b >> 16) & 1, avx512dq = (b >> 17) & 1;
     int avx512bw = (b >> 30) & 1, avx512vl = (b >> 31) & 1;
     int vnni = (c >> 11) & 1;
+    atomic_store(&vbmi, (c >> 1) & 1);
     if (!(avx2 && fma && f16c))
         return MN_ISA_REF;
     /* opmask, upper ZMM0-15 and ZMM16-31 state */
@@ -65,6 +67,13 @@ mn_isa mn_isa_detect(void)
         atomic_store(&detected, v);
     }
     return (mn_isa)v;
+}
+
+int mn_cpu_has_avx512vbmi(void)
+{
+    if (mn_isa_detect() < MN_ISA_AVX512) /* no usable AVX-512 state */
+        return 0;
+    return atomic_load(&vbmi) == 1;
 }
 
 mn_isa mn_isa_parse(const char *s)

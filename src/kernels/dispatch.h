@@ -31,6 +31,9 @@ mn_isa mn_isa_active(void);
  * the default (detect() lowered by MINNOW_ISA). Returns the new level. */
 mn_isa mn_isa_force(mn_isa level);
 const char *mn_isa_name(mn_isa level);
+/* 1 when the CPU has AVX512_VBMI (byte permutes, vpermi2b) besides the
+ * AVX-512 level; kernels using it also need mn_isa_active() >= AVX512. */
+int mn_cpu_has_avx512vbmi(void);
 /* Parses "ref", "avx2", "avx512", "avx512vnni"; MN_ISA_COUNT when unknown. */
 mn_isa mn_isa_parse(const char *s);
 

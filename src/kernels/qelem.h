@@ -19,6 +19,13 @@ typedef struct mn_qadd_fixed {
     int32_t ma, mb, za, zb, zc, shift; /* 1 <= shift <= 30 */
 } mn_qadd_fixed;
 
+/* QLinearMul: y = saturate(round_half_even(float((a - za)·(b - zb)) ·
+ * ratio) + zc), ratio = sa·sb/sc in float32 (ONNX Runtime's arithmetic). */
+typedef struct mn_qmul_p {
+    int32_t za, zb, zc;
+    float ratio;
+} mn_qmul_p;
+
 typedef struct mn_kernels_qelem {
     const char *name;
     /* y[i] = saturate(round_half_even(x[i] / s) + zp) (float32 arithmetic
@@ -36,10 +43,21 @@ typedef struct mn_kernels_qelem {
     /* float32 running maximum that skips NaN: acc[i] = x[i] when acc[i]
      * is NaN or x[i] > acc[i] (MaxPool's vertical pass). */
     void (*vmaxf)(float *acc, const float *x, int64_t n);
+    /* y[i] = QLinearMul(a[i], b[b_bcast ? 0 : i]) by p. */
+    void (*qmul)(const void *a, const void *b, int64_t n, int b_bcast,
+                 const mn_qmul_p *p, int i8, void *y);
+    /* y[i] = t[x[i]]: a 256-entry byte table (an int8 graph's lookup
+     * activation; an int8 x indexes by its byte, i.e. x + 256 when
+     * negative, as Gather does); y may be x. */
+    void (*lut8)(const uint8_t *t, const uint8_t *x, int64_t n, uint8_t *y);
+    /* The sum of n int8 (i8) or uint8 values, n < 2^23. */
+    int32_t (*sum8)(const void *x, int64_t n, int i8);
 } mn_kernels_qelem;
 
 const mn_kernels_qelem *mn_kernels_qelem_ref(void);
 const mn_kernels_qelem *mn_kernels_qelem_avx2(void); /* NULL if not built */
+/* AVX2's table with the AVX512_VBMI byte-table lookup (NULL if not built) */
+const mn_kernels_qelem *mn_kernels_qelem_avx512vbmi(void);
 /* The table for the active ISA level (never NULL). */
 const mn_kernels_qelem *mn_kernels_qelem_active(void);
 
@@ -85,6 +103,21 @@ static inline int32_t mn_qadd_fixed1(const mn_qadd_fixed *p, int32_t a,
     v += p->zc;
     v = v < -32768 ? -32768 : v > 32767 ? 32767 : v;
     return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* One element of qmul (the reference arithmetic). */
+static inline int32_t mn_qmul1(const mn_qmul_p *p, int32_t a, int32_t b,
+                               int i8)
+{
+    float r = rintf((float)((a - p->za) * (b - p->zb)) * p->ratio);
+    int64_t v = !(r == r)              ? 0
+                : r >= 2147483520.0f   ? INT32_MAX
+                : r <= -2147483648.0f ? INT32_MIN
+                                       : (int64_t)r;
+    int32_t lo = i8 ? -128 : 0, hi = i8 ? 127 : 255;
+    v += p->zc;
+    v = v < -32768 ? -32768 : v > 32767 ? 32767 : v;
+    return v < lo ? lo : v > hi ? hi : (int32_t)v;
 }
 
 #endif

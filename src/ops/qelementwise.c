@@ -125,13 +125,22 @@ static int qmul_run(void *arg, int64_t o, int64_t ia, int64_t sa, int64_t ib,
                     int64_t sb, int64_t n)
 {
     const qadd_arg *q = arg;
-    for (int64_t i = 0; i < n; i++) {
-        int32_t a = mn_ql_ld8(q->a, q->i8, ia + i * sa) - q->za;
-        int32_t b = mn_ql_ld8(q->b, q->i8, ib + i * sb) - q->zb;
-        int32_t v = rne_i32((float)(a * b) * q->ratio);
-        v = sat((int64_t)v + q->zc, -32768, 32767);
-        st8(q->y, q->i8, o + i, v);
+    const uint8_t *a = q->a, *b = q->b;
+    uint8_t *y = q->y;
+    mn_qmul_p p = {q->za, q->zb, q->zc, q->ratio};
+    if (sa == 1 && (sb == 1 || sb == 0)) {
+        q->kq->qmul(a + ia, b + ib, n, sb == 0, &p, q->i8, y + o);
+        return 0;
     }
+    if (sa == 0 && sb == 1) { /* the product commutes */
+        mn_qmul_p r = {q->zb, q->za, q->zc, q->ratio};
+        q->kq->qmul(b + ib, a + ia, n, 1, &r, q->i8, y + o);
+        return 0;
+    }
+    for (int64_t i = 0; i < n; i++)
+        st8(q->y, q->i8, o + i,
+            mn_qmul1(&p, mn_ql_ld8(q->a, q->i8, ia + i * sa),
+                     mn_ql_ld8(q->b, q->i8, ib + i * sb), q->i8));
     return 0;
 }
 
@@ -175,6 +184,7 @@ static mn_status qmul_forward(const mn_node *n, const mn_tensor *const *in,
     (void)n, (void)n_out, (void)ex;
     qbin_setup(in, n_in, out[0], &q);
     q.ratio = q.sa * q.sb / q.sc;
+    q.kq = mn_kernels_qelem_active();
     mn_bcast_init(&bc, out[0], in[0], in[3]);
     mn_bcast_run(&bc, qmul_run, &q);
     return MN_OK;
@@ -214,30 +224,31 @@ static mn_status qunary_infer(const mn_node *n, const mn_tensor *const *in,
     return MN_OK;
 }
 
-/* y = f(x) on the quantized grid, per element: 256 distinct inputs, so a
- * table would be the same numbers. */
-static void qunary_run(const mn_tensor *const *in, int n_in, mn_tensor *y,
-                       int leaky, float alpha)
+void mn_ql_unary_table(float sx, int32_t zx, float sy, int32_t zy, int i8,
+                       int leaky, float alpha, uint8_t t[256])
 {
-    int i8 = y->dtype == MN_DT_I8;
-    float sx = scale_of(in[1]), sy = scale_of(in[3]);
-    int32_t zx = mn_ql_zp(in[2]), zy = mn_ql_zp(n_in > 4 ? in[4] : NULL);
-    int64_t cnt = mn_tensor_numel(in[0]);
-    float table[256];
-    for (int v = 0; v < 256; v++) {
-        float x = sx * (float)((i8 ? v - 128 : v) - zx), f;
+    for (int b = 0; b < 256; b++) {
+        int32_t xq = i8 ? (int32_t)(int8_t)(uint8_t)b : b;
+        float x = sx * (float)(xq - zx), f;
         if (leaky)
             f = x >= 0.0f ? x : x * alpha;
         else
             f = 1.0f / (1.0f + expf(-x));
-        table[v] = f / sy;
+        int32_t v = sat((int64_t)rne_i32(f / sy) + zy, -32768, 32767);
+        st8(t, i8, b, v);
     }
-    for (int64_t i = 0; i < cnt; i++) {
-        int32_t x = mn_ql_ld8(in[0]->data, i8, i);
-        st8(y->data, i8, i,
-            sat((int64_t)rne_i32(table[i8 ? x + 128 : x]) + zy, -32768,
-                32767));
-    }
+}
+
+/* y = f(x) on the quantized grid: 256 distinct inputs, one table. */
+static void qunary_run(const mn_tensor *const *in, int n_in, mn_tensor *y,
+                       int leaky, float alpha)
+{
+    uint8_t t[256];
+    mn_ql_unary_table(scale_of(in[1]), mn_ql_zp(in[2]), scale_of(in[3]),
+                      mn_ql_zp(n_in > 4 ? in[4] : NULL),
+                      y->dtype == MN_DT_I8, leaky, alpha, t);
+    mn_kernels_qelem_active()->lut8(t, in[0]->data, mn_tensor_numel(in[0]),
+                                    y->data);
 }
 
 static mn_status qsigmoid_forward(const mn_node *n,

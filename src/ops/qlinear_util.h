@@ -33,4 +33,11 @@ static inline int32_t mn_ql_ld8(const void *p, int i8, int64_t i)
     return i8 ? ((const int8_t *)p)[i] : ((const uint8_t *)p)[i];
 }
 
+/* The 256-byte table of QLinearSigmoid (leaky 0) or QLinearLeakyRelu
+ * (slope alpha) by input byte (an int8 x at byte (uint8_t)x):
+ * saturate(round_half_even(f(sx·(x - zx)) / sy) + zy). The runtime and
+ * the C backend share it. */
+void mn_ql_unary_table(float sx, int32_t zx, float sy, int32_t zy, int i8,
+                       int leaky, float alpha, uint8_t t[256]);
+
 #endif

@@ -11,6 +11,7 @@
  *    + zy) in float32 (ONNX Runtime's lookup table holds those values). */
 #include <math.h>
 #include <string.h>
+#include "kernels/qelem.h"
 #include "ops/qlinear_util.h"
 
 /* round_half_even(v) + zp saturated to the 8-bit range of y. */
@@ -77,12 +78,16 @@ static mn_status qgap_forward(const mn_node *n, const mn_tensor *const *in,
         hw *= x->dims[last ? 1 + i : 2 + i];
     s = *(const float *)in[1]->data /
         (*(const float *)in[3]->data * (float)hw);
+    const mn_kernels_qelem *kq = mn_kernels_qelem_active();
     for (int64_t b = 0; b < nb; b++)
         for (int64_t k = 0; k < c; k++) {
             int32_t acc = -zx * (int32_t)hw;
-            for (int64_t j = 0; j < hw; j++)
-                acc += mn_ql_ld8(x->data, i8,
-                           last ? (b * hw + j) * c + k : (b * c + k) * hw + j);
+            if (!last) /* a channel's plane is contiguous */
+                acc += kq->sum8((const uint8_t *)x->data + (b * c + k) * hw,
+                                hw, i8);
+            else
+                for (int64_t j = 0; j < hw; j++)
+                    acc += mn_ql_ld8(x->data, i8, (b * hw + j) * c + k);
             st_round(out[0]->data, i8, b * c + k, (float)acc * s, zy);
         }
     return MN_OK;

@@ -4,8 +4,10 @@
  * run: quantization including NaN, ±inf, ±0, halves (round half to even)
  * and saturation; dequantization; QLinearAdd's fixed point over random
  * ratios (shifts 14..30) and zero points; the running maxima (8-bit, and
- * float32 with NaN on either side). Plus the
- * arithmetic of the reference itself on hand-checked values. */
+ * float32 with NaN on either side); QLinearMul elementwise and with b
+ * broadcast, over ratios up to overflow, ±inf and NaN; the 256-byte table
+ * lookup (in place too); byte sums. Plus the arithmetic of the reference
+ * itself on hand-checked values. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +83,33 @@ static void check_level(const mn_kernels_qelem *k)
         r->vmaxf(fa, x, n);
         k->vmaxf(fb, x, n);
         CHECK(memcmp(fa, fb, (size_t)n * sizeof *fa) == 0);
+        static const float ratios[] = {1e-3f, 0.0371f, 1.0f, 1.0f / 255.0f,
+                                       77.7f, 1e30f, -0.5f, INFINITY,
+                                       NAN, 0.0f};
+        mn_qmul_p mp = {.za = (int32_t)(i8 ? otu_int(-128, 127)
+                                           : otu_int(0, 255)),
+                        .zb = (int32_t)(i8 ? otu_int(-128, 127)
+                                           : otu_int(0, 255)),
+                        .zc = (int32_t)(i8 ? otu_int(-128, 127)
+                                           : otu_int(0, 255)),
+                        .ratio = n % 3 ? ratios[(n / 3) % 10]
+                                       : otu_float() * 0.01f};
+        for (int bc = 0; bc < 2; bc++) {
+            ya[n] = yb[n] = 0xA5;
+            r->qmul(a, b, n, bc, &mp, i8, ya);
+            k->qmul(a, b, n, bc, &mp, i8, yb);
+            CHECK(memcmp(ya, yb, (size_t)n + 1) == 0);
+        }
+        uint8_t t[256];
+        for (int v = 0; v < 256; v++)
+            t[v] = (uint8_t)otu_rand();
+        r->lut8(t, a, n, ya);
+        k->lut8(t, a, n, yb);
+        CHECK(memcmp(ya, yb, (size_t)n + 1) == 0);
+        memcpy(yb, a, (size_t)n); /* in place */
+        k->lut8(t, yb, n, yb);
+        CHECK(memcmp(ya, yb, (size_t)n + 1) == 0);
+        CHECK(r->sum8(a, n, i8) == k->sum8(a, n, i8));
     }
 out:
     free(x), free(fa), free(fb), free(a), free(b), free(ya), free(yb);
@@ -94,6 +123,9 @@ TEST(qelem_fast_levels_match_ref)
         check_level(k);
     else
         check_level(mn_kernels_qelem_ref()); /* at least run the ref */
+    k = mn_kernels_qelem_avx512vbmi();
+    if (k && mn_cpu_has_avx512vbmi())
+        check_level(k);
 }
 
 TEST(qelem_ref_arithmetic)
@@ -126,4 +158,22 @@ TEST(qelem_ref_arithmetic)
     int8_t hy[2];
     r->qadd(ha, hb, 2, &h, 1, hy);
     CHECK(hy[0] == 1 && hy[1] == -1);
+    /* QLinearMul: (3 - 1)·(5 - 1)·0.25 = 2 → + zc 10 = 12; 2.5 rounds to
+     * even 2; the saturation of a huge product; NaN ratio gives zc */
+    mn_qmul_p mq = {1, 1, 10, 0.25f};
+    const uint8_t ma[3] = {3, 6, 255}, mb[3] = {5, 3, 255};
+    uint8_t my[3];
+    r->qmul(ma, mb, 3, 0, &mq, 0, my);
+    CHECK(my[0] == 12 && my[1] == 12 && my[2] == 255);
+    mq.ratio = NAN;
+    r->qmul(ma, mb, 1, 1, &mq, 0, my);
+    CHECK(my[0] == 10);
+    /* int8 lookups index by the byte: -1 reads entry 255 */
+    uint8_t t[256], li[2] = {0xFF, 3}, lo[2];
+    for (int v = 0; v < 256; v++)
+        t[v] = (uint8_t)(255 - v);
+    r->lut8(t, li, 2, lo);
+    CHECK(lo[0] == 0 && lo[1] == 252);
+    const int8_t sv[3] = {-128, 127, -1};
+    CHECK(r->sum8(sv, 3, 1) == -2 && r->sum8(sv, 3, 0) == 128 + 127 + 255);
 }

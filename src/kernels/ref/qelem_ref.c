@@ -65,16 +65,47 @@ static void vmaxf_ref(float *acc, const float *x, int64_t n)
             acc[i] = x[i];
 }
 
-static const mn_kernels_qelem kernels = {"ref",    quantize_ref,
-                                         dequantize_ref, qadd_ref,
-                                         vmax_ref, vmaxf_ref};
+static void qmul_ref(const void *a, const void *b, int64_t n, int b_bcast,
+                     const mn_qmul_p *p, int i8, void *y)
+{
+    for (int64_t i = 0; i < n; i++) {
+        int64_t j = b_bcast ? 0 : i;
+        if (i8)
+            ((int8_t *)y)[i] = (int8_t)mn_qmul1(
+                p, ((const int8_t *)a)[i], ((const int8_t *)b)[j], 1);
+        else
+            ((uint8_t *)y)[i] = (uint8_t)mn_qmul1(
+                p, ((const uint8_t *)a)[i], ((const uint8_t *)b)[j], 0);
+    }
+}
+
+static void lut8_ref(const uint8_t *t, const uint8_t *x, int64_t n,
+                     uint8_t *y)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = t[x[i]];
+}
+
+static int32_t sum8_ref(const void *x, int64_t n, int i8)
+{
+    int32_t acc = 0;
+    for (int64_t i = 0; i < n; i++)
+        acc += i8 ? ((const int8_t *)x)[i] : ((const uint8_t *)x)[i];
+    return acc;
+}
+
+static const mn_kernels_qelem kernels = {
+    "ref",     quantize_ref, dequantize_ref, qadd_ref, vmax_ref,
+    vmaxf_ref, qmul_ref,     lut8_ref,       sum8_ref};
 
 const mn_kernels_qelem *mn_kernels_qelem_ref(void) { return &kernels; }
 
 const mn_kernels_qelem *mn_kernels_qelem_active(void)
 {
     const mn_kernels_qelem *k = NULL;
-    if (mn_isa_active() >= MN_ISA_AVX2)
+    if (mn_isa_active() >= MN_ISA_AVX512 && mn_cpu_has_avx512vbmi())
+        k = mn_kernels_qelem_avx512vbmi();
+    if (!k && mn_isa_active() >= MN_ISA_AVX2)
         k = mn_kernels_qelem_avx2();
     return k ? k : &kernels;
 }

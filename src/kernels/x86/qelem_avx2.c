@@ -142,9 +142,94 @@ static void vmaxf_avx2(float *acc, const float *x, int64_t n)
         mn_kernels_qelem_ref()->vmaxf(acc + i, x + i, n - i);
 }
 
-static const mn_kernels_qelem kernels = {"avx2",    quantize_avx2,
-                                         dequantize_avx2, qadd_avx2,
-                                         vmax_avx2, vmaxf_avx2};
+/* 8 lanes of QLinearMul before saturation: (a - za)·(b - zb) is exact in
+ * int32 and in float32 (|·| <= 65025), one rounding multiply as the
+ * reference's, then a clamp to ±65536 (finite ratios only: NaN is the
+ * reference's) so the round-half-even conversion cannot overflow; with
+ * |zc| < 2^15 every clamped value saturates to the same byte as the
+ * reference's int32. */
+static inline __m256i qmul8(__m128i a, __m256i vb, int i8, __m256i za,
+                            __m256 r, __m256 lim, __m256i zc)
+{
+    __m256i va = i8 ? _mm256_cvtepi8_epi32(a) : _mm256_cvtepu8_epi32(a);
+    __m256 f = _mm256_cvtepi32_ps(_mm256_mullo_epi32(_mm256_sub_epi32(va, za),
+                                                     vb));
+    f = _mm256_mul_ps(f, r);
+    f = _mm256_min_ps(_mm256_max_ps(f, _mm256_sub_ps(_mm256_setzero_ps(),
+                                                     lim)), lim);
+    return _mm256_add_epi32(_mm256_cvtps_epi32(f), zc);
+}
+
+static void qmul_avx2(const void *a, const void *b, int64_t n, int b_bcast,
+                      const mn_qmul_p *p, int i8, void *y)
+{
+    const uint8_t *pa = a, *pb = b;
+    uint8_t *d = y;
+    const __m256i za = _mm256_set1_epi32(p->za), zb = _mm256_set1_epi32(p->zb);
+    const __m256i zc = _mm256_set1_epi32(p->zc);
+    const __m256 r = _mm256_set1_ps(p->ratio), lim = _mm256_set1_ps(65536.0f);
+    int64_t i = 0;
+    __m256i vb = _mm256_setzero_si256();
+    if (b_bcast)
+        vb = _mm256_set1_epi32((i8 ? (int32_t)((const int8_t *)b)[0]
+                                   : (int32_t)pb[0]) - p->zb);
+    if (isfinite(p->ratio) && p->zc >= -32768 && p->zc <= 32767)
+        for (; i + 16 <= n; i += 16) {
+            __m128i xa = _mm_loadu_si128((const __m128i *)(pa + i));
+            __m256i b0 = vb, b1 = vb;
+            if (!b_bcast) {
+                __m128i xb = _mm_loadu_si128((const __m128i *)(pb + i));
+                __m128i xh = _mm_srli_si128(xb, 8);
+                b0 = _mm256_sub_epi32(i8 ? _mm256_cvtepi8_epi32(xb)
+                                         : _mm256_cvtepu8_epi32(xb), zb);
+                b1 = _mm256_sub_epi32(i8 ? _mm256_cvtepi8_epi32(xh)
+                                         : _mm256_cvtepu8_epi32(xh), zb);
+            }
+            __m256i v0 = qmul8(xa, b0, i8, za, r, lim, zc);
+            __m256i v1 = qmul8(_mm_srli_si128(xa, 8), b1, i8, za, r, lim, zc);
+            __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1),
+                                                 0xD8);
+            __m128i l = _mm256_castsi256_si128(w);
+            __m128i h = _mm256_extracti128_si256(w, 1);
+            _mm_storeu_si128((__m128i *)(d + i), i8 ? _mm_packs_epi16(l, h)
+                                                    : _mm_packus_epi16(l, h));
+        }
+    if (i < n)
+        mn_kernels_qelem_ref()->qmul(pa + i, b_bcast ? pb : pb + i, n - i,
+                                     b_bcast, p, i8, d + i);
+}
+
+/* The reference's lookup: AVX2 has no 256-entry byte permute. */
+static void lut8_avx2(const uint8_t *t, const uint8_t *x, int64_t n,
+                      uint8_t *y)
+{
+    mn_kernels_qelem_ref()->lut8(t, x, n, y);
+}
+
+/* Byte sums by vpsadbw against zero; int8 bytes are flipped to uint8
+ * (x + 128) and 128 per byte taken off at the end. */
+static int32_t sum8_avx2(const void *x, int64_t n, int i8)
+{
+    const uint8_t *p = x;
+    const __m256i flip = _mm256_set1_epi8(i8 ? (char)0x80 : 0);
+    __m256i acc = _mm256_setzero_si256();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i v = _mm256_xor_si256(
+            _mm256_loadu_si256((const __m256i *)(p + i)), flip);
+        acc = _mm256_add_epi64(acc, _mm256_sad_epu8(v, _mm256_setzero_si256()));
+    }
+    __m128i s = _mm_add_epi64(_mm256_castsi256_si128(acc),
+                              _mm256_extracti128_si256(acc, 1));
+    int64_t t = _mm_cvtsi128_si64(s) + _mm_extract_epi64(s, 1);
+    if (i8)
+        t -= 128 * i;
+    return (int32_t)t + mn_kernels_qelem_ref()->sum8(p + i, n - i, i8);
+}
+
+static const mn_kernels_qelem kernels = {
+    "avx2",     quantize_avx2, dequantize_avx2, qadd_avx2, vmax_avx2,
+    vmaxf_avx2, qmul_avx2,     lut8_avx2,       sum8_avx2};
 
 const mn_kernels_qelem *mn_kernels_qelem_avx2(void) { return &kernels; }
 
