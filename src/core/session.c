@@ -11,6 +11,7 @@
 #include <string.h>
 #include "core/session_int.h"
 #include "core/pool.h"
+#include "kernels/qelem.h"
 #include "ops/ops.h"
 
 static mn_status node_error(const mn_graph *g, int ni, mn_status st,
@@ -204,6 +205,7 @@ static mn_status compile_nodes(mn_session *s, mn_ctx *ctx)
         sp->out_off = out_off;
         sp->scratch_buf = -1;
         sp->residual = -1;
+        sp->lut = NULL;
         sp->view = (def->flags & MN_OPF_VIEW) && n->n_in > 0 && in[0] &&
                    n->out[0] >= 0 &&
                    mn_tensor_nbytes(out[0]) == mn_tensor_nbytes(in[0]);
@@ -414,6 +416,37 @@ void mn_session_destroy(mn_session *s)
     free(s);
 }
 
+/* A fused lookup table over a step's 8-bit output, in place, in chunks
+ * the pool shares out. */
+typedef struct lut_job {
+    const mn_kernels_qelem *kq;
+    const uint8_t *t;
+    uint8_t *y;
+    int64_t n;
+} lut_job;
+
+#define LUT_CHUNK 32768
+
+static void lut_task(void *arg, int64_t i, int thread)
+{
+    const lut_job *J = arg;
+    int64_t lo = i * LUT_CHUNK, len = J->n - lo;
+    (void)thread;
+    J->kq->lut8(J->t, J->y + lo, len < LUT_CHUNK ? len : LUT_CHUNK,
+                J->y + lo);
+}
+
+static void apply_lut(const mn_session *s, const uint8_t *t, mn_tensor *y)
+{
+    lut_job J = {mn_kernels_qelem_active(), t, y->data,
+                 (int64_t)mn_tensor_nbytes(y)};
+    int64_t chunks = (J.n + LUT_CHUNK - 1) / LUT_CHUNK;
+    if (chunks > 1 && s->pool)
+        mn_pool_run(s->pool, lut_task, &J, chunks);
+    else
+        J.kq->lut8(t, J.y, J.n, J.y);
+}
+
 mn_status mn_session_run(mn_session *s, const mn_tensor *const *inputs,
                          int n_inputs, mn_ctx *ctx)
 {
@@ -458,6 +491,8 @@ mn_status mn_session_run(mn_session *s, const mn_tensor *const *inputs,
                                         out, n->n_out, &ex);
         if (st != MN_OK)
             return node_error(g, sp->node, st, ctx);
+        if (sp->lut)
+            apply_lut(s, sp->lut, out[0]);
     }
     return MN_OK;
 }
@@ -500,6 +535,7 @@ int mn_session_step_info(const mn_session *s, int k, mn_step_info *out)
     out->view = s->steps[k].view;
     out->view_slot = s->steps[k].view_slot;
     out->residual = s->steps[k].residual;
+    out->lut = s->steps[k].lut;
     out->act = s->steps[k].act;
     out->runs_gelu = s->steps[k].def == mn_op_get(MN_OP_GELU) &&
                      s->g->nodes[s->steps[k].node].op != MN_OP_GELU;

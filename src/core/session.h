@@ -26,6 +26,9 @@ typedef struct mn_step_info {
     mn_fused_act act;
     int runs_gelu; /* the node's step computes GELU of its input 0 (a
                       fused erf chain's first node) */
+    const uint8_t *lut; /* 256-byte table the step applies to its 8-bit
+                           output 0 in place (a fused Cast + Gather), or
+                           NULL */
 } mn_step_info;
 int mn_session_step_info(const mn_session *s, int k, mn_step_info *out);
 

@@ -240,10 +240,50 @@ static void fuse_gelu(mn_session *s)
     }
 }
 
+/* The int8 graph's lookup activation: x (8-bit, from step p, read only
+ * by the Cast) → Cast to int32/int64 → Gather(T, ·) with T a constant
+ * 256-entry table of x's type, axis 0. An index then is x's byte (an int8
+ * x indexes x + 256 when negative, as Gather does), so p applies T to its
+ * output in place and the Cast and the Gather become views. */
+static void fuse_lut(mn_session *s)
+{
+    const mn_graph *g = s->g;
+    for (int k = 0; k < s->n_steps; k++) {
+        step *gs = &s->steps[k], *cs, *ps;
+        const mn_node *gn = &g->nodes[gs->node], *cn;
+        if (gs->view || gn->op != MN_OP_GATHER || gn->n_in != 2 ||
+            gn->in[0] < 0 || gn->in[1] < 0 || gn->out[0] < 0 ||
+            mn_node_attr_int(gn, "axis", 0) != 0)
+            continue;
+        const mn_tensor *t = &s->vt[gn->in[0]];
+        int ci = g->values[gn->in[1]].producer;
+        if (s->kind[gn->in[0]] != MN_VK_CONST || !t->data || t->ndim != 1 ||
+            t->dims[0] != 256 || (t->dtype != MN_DT_U8 &&
+                                  t->dtype != MN_DT_I8) ||
+            ci < 0 || !(cs = step_of(s, ci)) || cs->view ||
+            sole_reader(s, (int)(cs - s->steps) + 1, gn->in[1]) != gs)
+            continue;
+        cn = &g->nodes[ci];
+        int x = cn->in[0];
+        if (cn->op != MN_OP_CAST || x < 0 || s->vt[x].dtype != t->dtype ||
+            (s->vt[gn->in[1]].dtype != MN_DT_I32 &&
+             s->vt[gn->in[1]].dtype != MN_DT_I64) ||
+            g->values[x].producer < 0 ||
+            !(ps = step_of(s, g->values[x].producer)) || ps->view ||
+            ps->lut || g->nodes[ps->node].out[0] != x ||
+            sole_reader(s, (int)(ps - s->steps) + 1, x) != cs)
+            continue;
+        ps->lut = t->data;
+        view_of(cs, cn, x);
+        view_of(gs, gn, gn->in[1]);
+    }
+}
+
 void mn_session_fuse(mn_session *s)
 {
     if (s->keep_values || s->training)
         return;
     fuse_acts(s);
     fuse_gelu(s);
+    fuse_lut(s);
 }

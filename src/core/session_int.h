@@ -19,6 +19,9 @@ typedef struct step {
     mn_fused_act act;    /* activation fused into this step's store */
     int residual;        /* value added before act (fused Add), or -1 */
     int view_slot;       /* the input a view step's output aliases */
+    const uint8_t *lut;  /* 256-byte table applied to output 0 in place
+                            after the step (a fused Cast + Gather), or
+                            NULL */
     mn_prepared prep;    /* from the op's prepare (packed weights) */
 } step;
 
@@ -48,8 +51,10 @@ struct mn_session {
 /* Fuses steps into others before memory is planned (session_fuse.c):
  * activations, residual Adds and self-gates into the store of an
  * MN_OPF_FUSE_ACT producer, GELU's exported erf chain into its producer's
- * store or into one Gelu step. Fused steps become views (their output is
- * another step's buffer). Not with keep_values nor training. */
+ * store or into one Gelu step, an int8 graph's lookup activation (Cast to
+ * int32 + Gather from a 256-byte table) into its producer as an in-place
+ * table pass. Fused steps become views (their output is another step's
+ * buffer). Not with keep_values nor training. */
 void mn_session_fuse(mn_session *s);
 
 #endif

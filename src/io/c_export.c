@@ -255,6 +255,9 @@ static mn_status generate(cx *c, mn_ctx *ctx)
             continue;
         if ((st = cx_emit_step(c, &si)) != MN_OK)
             return st;
+        if (si.lut && !cx_emit_lut(c, si.lut, c->g->nodes[si.node].out[0],
+                                   c->g->nodes[si.node].out[0]))
+            return mn_error(ctx, MN_ERR_OOM, "out of memory");
     }
     for (int i = 0; i < c->g->n_outputs; i++) {
         int v = c->g->outputs[i];

@@ -47,6 +47,8 @@ typedef enum cx_kernel {
     CXK_QGEMM,
     CXK_QADD,         /* QLinearAdd (ONNX Runtime's fixed point) */
     CXK_QGAP,         /* QLinearGlobalAveragePool (NCHW) */
+    CXK_LUT8,         /* lut8(): a 256-byte table over bytes */
+    CXK_QMUL,         /* QLinearMul, one operand maybe per outer row */
     CXK_COUNT
 } cx_kernel;
 
@@ -117,6 +119,8 @@ int cx_geom(cx *c, const int64_t *v, int n);
 /* Transpose, ReduceMean, LayerNormalization, Pow, Sqrt, Erf
  * (c_export_ops_extra.c); MN_ERR_UNSUPPORTED for any other op. */
 mn_status cx_emit_extra(cx *c, const mn_node *n);
+/* y = T[x] over value x's bytes (y may be x); 0 when out of memory. */
+int cx_emit_lut(cx *c, const uint8_t *t, int x, int y);
 
 /* Emits the code for step (node ni with its fused act and residual). */
 mn_status cx_emit_step(cx *c, const mn_step_info *si);

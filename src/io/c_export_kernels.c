@@ -542,6 +542,37 @@ static const char K_QGAP[] =
     "    }\n"
     "}\n\n";
 
+static const char K_LUT8[] =
+    "/* y[i] = t[x[i]] over bytes (an int8 value indexes by its byte) */\n"
+    "static void lut8(const uint8_t *t, const void *x, void *y, long n)\n"
+    "{\n"
+    "    for (long i = 0; i < n; i++)\n"
+    "        ((uint8_t *)y)[i] = t[((const uint8_t *)x)[i]];\n"
+    "}\n\n";
+
+static const char K_QMUL[] =
+    "/* QLinearMul: saturate(round_half_even(float((a - za)(b - zb)) r) +\n"
+    " * zc); p = za zb zc; b is one value per row of `inner` when bc */\n"
+    "static void qmul(const void *a, const void *b, void *y, int sgn,\n"
+    "                 const int32_t *p, float r, long outer, long inner,\n"
+    "                 int bc)\n"
+    "{\n"
+    "    int32_t lo = sgn ? -128 : 0, hi = sgn ? 127 : 255;\n"
+    "    for (long o = 0; o < outer; o++)\n"
+    "        for (long i = 0; i < inner; i++) {\n"
+    "            long k = o * inner + i;\n"
+    "            float f = cx_rint_f32((float)((CX_LD8(a, sgn, k) - p[0]) *\n"
+    "                                 (CX_LD8(b, sgn, bc ? o : k) - p[1])) * r);\n"
+    "            int64_t v = !(f == f) ? 0\n"
+    "                        : f >= 2147483520.0f ? 2147483647\n"
+    "                        : f <= -2147483648.0f ? -2147483647 - 1\n"
+    "                        : (int64_t)f;\n"
+    "            v += p[2];\n"
+    "            v = v < -32768 ? -32768 : v > 32767 ? 32767 : v;\n"
+    "            CX_ST8(y, sgn, k, v < lo ? lo : v > hi ? hi : v);\n"
+    "        }\n"
+    "}\n\n";
+
 static void emit_maxpool(cx_buf *b, const char *type, const char *suf,
                          const char *lowest)
 {
@@ -577,6 +608,7 @@ void cx_emit_kernels(const cx *c, cx_buf *b)
         [CXK_REDUCEMEAN_F32] = K_REDUCEMEAN_F32,
         [CXK_LAYERNORM_F32] = K_LAYERNORM_F32,
         [CXK_QADD] = K_QADD,             [CXK_QGAP] = K_QGAP,
+        [CXK_LUT8] = K_LUT8,             [CXK_QMUL] = K_QMUL,
     };
     /* helpers first, in dependency order */
     static const cx_kernel order[] = {
@@ -585,7 +617,7 @@ void cx_emit_kernels(const cx *c, cx_buf *b)
         CXK_MAXPOOL_I8, CXK_MAXPOOL_U8, CXK_AVGPOOL_F32, CXK_GAP_F32,
         CXK_CONCAT, CXK_SOFTMAX_F32, CXK_TRANSPOSE, CXK_REDUCEMEAN_F32,
         CXK_LAYERNORM_F32, CXK_QUANT, CXK_DEQUANT, CXK_QCONV,
-        CXK_QGEMM, CXK_QADD, CXK_QGAP};
+        CXK_QGEMM, CXK_QADD, CXK_QGAP, CXK_LUT8, CXK_QMUL};
     for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
         cx_kernel k = order[i];
         if (!c->used[k])

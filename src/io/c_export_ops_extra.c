@@ -9,6 +9,7 @@
 #include <string.h>
 #include "io/c_export_int.h"
 #include "kernels/qelem.h"
+#include "ops/qlinear_util.h"
 
 static mn_status emit_transpose(cx *c, const mn_node *n)
 {
@@ -211,6 +212,88 @@ static mn_status emit_qgap(cx *c, const mn_node *n)
     return MN_OK;
 }
 
+int cx_emit_lut(cx *c, const uint8_t *t, int x, int y)
+{
+    char e[2][96], k[24];
+    int id = cx_array(c, MN_DT_U8, t, 256);
+    if (id < 0)
+        return 0;
+    c->used[CXK_LUT8] = 1;
+    cx_printf(&c->body, "    lut8(%s, %s, %s, %lldL);\n", cx_arr(id, k),
+              cx_value_expr(c, x, e[0]), cx_value_expr(c, y, e[1]),
+              (long long)mn_tensor_numel(cx_t(c, y)));
+    return 1;
+}
+
+/* QLinearSigmoid / QLinearLeakyRelu: the runtime's 256-byte table. */
+static mn_status emit_qunary(cx *c, const mn_node *n)
+{
+    float sx, sy;
+    int32_t zx, zy;
+    uint8_t t[256];
+    if (!qparam(c, n, 1, &sx, &zx) || !qparam(c, n, 3, &sy, &zy))
+        return cx_fail(c, "scales and zero points must be constant scalars");
+    mn_ql_unary_table(sx, zx, sy, zy, cx_t(c, n->out[0])->dtype == MN_DT_I8,
+                      n->op == MN_OP_QLINEARLEAKYRELU,
+                      mn_node_attr_float(n, "alpha", 0.01f), t);
+    if (!cx_emit_lut(c, t, n->in[0], n->out[0]))
+        return mn_error(c->ctx, MN_ERR_OOM, "out of memory");
+    return MN_OK;
+}
+
+/* Rows × inner when `small` is one value per row of `big` ([N,C,1,..]
+ * against [N,C,H,..]); 0 otherwise. */
+static int per_row(const mn_tensor *big, const mn_tensor *small,
+                   int64_t *outer, int64_t *inner)
+{
+    if (big->ndim < 2 || small->ndim != big->ndim ||
+        small->dims[0] != big->dims[0] || small->dims[1] != big->dims[1])
+        return 0;
+    *outer = big->dims[0] * big->dims[1];
+    *inner = 1;
+    for (int d = 2; d < big->ndim; d++) {
+        if (small->dims[d] != 1)
+            return 0;
+        *inner *= big->dims[d];
+    }
+    return 1;
+}
+
+static mn_status emit_qmul(cx *c, const mn_node *n)
+{
+    const mn_tensor *a = cx_t(c, n->in[0]), *b = cx_t(c, n->in[3]);
+    const mn_tensor *y = cx_t(c, n->out[0]);
+    float sa, sb, sc;
+    int32_t p[3];
+    int64_t outer = 1, inner = mn_tensor_numel(y);
+    int ia = n->in[0], ib = n->in[3], bc = 0;
+    char e[3][96], k[24], fr[40];
+    if (!qparam(c, n, 1, &sa, &p[0]) || !qparam(c, n, 4, &sb, &p[1]) ||
+        !qparam(c, n, 6, &sc, &p[2]))
+        return cx_fail(c, "scales and zero points must be constant scalars");
+    if (mn_tensor_numel(a) != inner || mn_tensor_numel(b) != inner) {
+        if (mn_tensor_numel(a) == inner && per_row(a, b, &outer, &inner))
+            bc = 1;
+        else if (mn_tensor_numel(b) == inner &&
+                 per_row(b, a, &outer, &inner)) { /* the product commutes */
+            int32_t z = p[0];
+            bc = 1, ia = n->in[3], ib = n->in[0], p[0] = p[1], p[1] = z;
+        } else
+            return cx_fail(c, "broadcasting other than one value per "
+                              "channel");
+    }
+    int pa = cx_array(c, MN_DT_I32, p, 3);
+    if (pa < 0)
+        return mn_error(c->ctx, MN_ERR_OOM, "out of memory");
+    c->used[CXK_QMUL] = c->used[CXK_LD8] = c->used[CXK_RINT] = 1;
+    cx_printf(&c->body, "    qmul(%s, %s, %s, %d, %s, %s, %lldL, %lldL, %d);\n",
+              cx_value_expr(c, ia, e[0]), cx_value_expr(c, ib, e[1]),
+              cx_value_expr(c, n->out[0], e[2]), y->dtype == MN_DT_I8,
+              cx_arr(pa, k), cx_fl(sa * sb / sc, fr), (long long)outer,
+              (long long)inner, bc);
+    return MN_OK;
+}
+
 mn_status cx_emit_extra(cx *c, const mn_node *n)
 {
     switch (n->op) {
@@ -219,6 +302,9 @@ mn_status cx_emit_extra(cx *c, const mn_node *n)
     case MN_OP_LAYERNORM: return emit_layernorm(c, n);
     case MN_OP_QLINEARADD: return emit_qadd(c, n);
     case MN_OP_QLINEARGLOBALAVGPOOL: return emit_qgap(c, n);
+    case MN_OP_QLINEARSIGMOID:
+    case MN_OP_QLINEARLEAKYRELU: return emit_qunary(c, n);
+    case MN_OP_QLINEARMUL: return emit_qmul(c, n);
     default:
         return cx_fail(c, "op %s is not supported by the C backend",
                        n->op_type);

@@ -1,7 +1,8 @@
 /* Tests of the session's step fusion (src/core/session_fuse.c): GELU's
  * exported erf chain runs in its producer's store (after a Conv) or as one
  * Gelu step (after an Add), gives the unfused chain's values, and the
- * chain's other steps become views. */
+ * chain's other steps become views; an int8 graph's Cast + Gather lookup
+ * runs as its producer's in-place table pass. */
 #include "core/pattern.h"
 #include "core/session.h"
 #include "passes_test_util.h"
@@ -110,4 +111,88 @@ TEST(session_leaves_gelu_chain_with_a_shared_intermediate)
         found += mn_pattern_gelu(g, i, chain, &xv);
     CHECK_EQ_INT(found, 0);
     mn_graph_destroy(g);
+}
+
+/* A constant 8-bit tensor (dtype u8 or i8) with the given bytes. */
+static int bconst(mn_graph *g, const char *name, mn_dtype dt, int64_t n,
+                  const uint8_t *bytes)
+{
+    mn_ctx ctx = {{0}};
+    int idx = -1;
+    int64_t dims[1] = {n};
+    mn_tensor *t = NULL;
+    if (mn_graph_add_value(g, name, dt, n > 1, dims, &idx, &ctx) != MN_OK ||
+        mn_tensor_create(dt, n > 1, dims, &t, &ctx) != MN_OK)
+        return -1;
+    memcpy(t->data, bytes, (size_t)n);
+    g->values[idx].init = t;
+    return idx;
+}
+
+/* x → QuantizeLinear → q → Cast(int32) → Gather(T[256], ·) → y, an int8
+ * graph's lookup activation; q also a graph output when `shared`.
+ * Returns the session's steps that carry a table; checks y = T[q] by the
+ * byte and against the unfused session. */
+static int run_lut_graph(int i8, int shared)
+{
+    mn_ctx ctx = {{0}};
+    mn_graph *g = NULL;
+    int64_t d[4] = {1, 3, 9, 11};
+    uint8_t tb[256], zp = i8 ? 0xF6 /* -10 */ : 128, tables = 0;
+    mn_dtype dt = i8 ? MN_DT_I8 : MN_DT_U8;
+    for (int v = 0; v < 256; v++)
+        tb[v] = (uint8_t)(v * 37 + 11);
+    CHECK_OK(mn_graph_create(&g, &ctx), &ctx);
+    if (!g)
+        return -1;
+    int x = val(g, "x", 4, d), q = val(g, "q", 4, d), c = val(g, "c", 4, d);
+    int y = val(g, "y", 4, d);
+    int s = fconst(g, "s", 0, NULL, 0.01f, 0.01f);
+    int z = bconst(g, "z", dt, 1, &zp), t = bconst(g, "T", dt, 256, tb);
+    node(g, "quant", "QuantizeLinear", (int[]){x, s, z}, 3, &q, 1);
+    attr_i(g, node(g, "cast", "Cast", &q, 1, &c, 1), "to", 6 /* INT32 */);
+    node(g, "gather", "Gather", (int[]){t, c}, 2, &y, 1);
+    set_io(g, &x, 1, shared ? (int[]){y, q} : (int[]){y}, shared ? 2 : 1);
+    CHECK_OK(mn_graph_toposort(g, &ctx), &ctx);
+    mn_session *fs = NULL, *us = NULL;
+    mn_session_opts fo = {.batch = 1, .threads = 2},
+                    uo = {.batch = 1, .keep_values = 1};
+    mn_tensor *in = random_input(g, 0, 1);
+    CHECK_OK(mn_session_create(g, &fo, &fs, &ctx), &ctx);
+    CHECK_OK(mn_session_create(g, &uo, &us, &ctx), &ctx);
+    if (fs && us && in) {
+        CHECK_OK(mn_session_run(fs, (const mn_tensor *const *)&in, 1, &ctx),
+                 &ctx);
+        CHECK_OK(mn_session_run(us, (const mn_tensor *const *)&in, 1, &ctx),
+                 &ctx);
+        const uint8_t *f = mn_session_output(fs, 0)->data;
+        const uint8_t *u = mn_session_output(us, 0)->data;
+        const uint8_t *qb = mn_session_value(us, q)->data;
+        int bad = 0;
+        for (int i = 0; i < 3 * 9 * 11; i++)
+            bad += f[i] != u[i] || u[i] != tb[qb[i]];
+        CHECK_EQ_INT(bad, 0);
+        for (int k = 0; k < mn_session_num_steps(fs); k++) {
+            mn_step_info si;
+            mn_session_step_info(fs, k, &si);
+            tables += si.lut != NULL;
+            if (si.lut) /* the Quantize applies it; Cast, Gather are views */
+                CHECK(g->nodes[si.node].op == MN_OP_QUANTIZELINEAR);
+            else if (!shared)
+                CHECK(g->nodes[si.node].op == MN_OP_QUANTIZELINEAR ||
+                      si.view);
+        }
+    }
+    mn_tensor_destroy(in);
+    mn_session_destroy(fs);
+    mn_session_destroy(us);
+    mn_graph_destroy(g);
+    return tables;
+}
+
+TEST(session_fuses_byte_table_lookup_into_producer)
+{
+    CHECK_EQ_INT(run_lut_graph(0, 0), 1);
+    CHECK_EQ_INT(run_lut_graph(1, 0), 1); /* int8: negative bytes wrap */
+    CHECK_EQ_INT(run_lut_graph(0, 1), 0); /* q is read twice: no fusion */
 }
