@@ -38,7 +38,7 @@ all: $(BUILD)/minnow $(BUILD)/libminnow.a
 # *_avx512vnni.c
 $(BUILD)/obj/%_avx2.o: ISA = -mavx2 -mfma -mf16c
 $(BUILD)/obj/%_avx512.o: ISA = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c
-$(BUILD)/obj/%_avx512vbmi.o: ISA = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vbmi -mfma -mf16c
+$(BUILD)/obj/%_avx512vbmi.o: ISA = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vbmi -mavx512vnni -mfma -mf16c
 $(BUILD)/obj/%_avx512vnni.o: ISA = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mfma -mf16c
 
 $(GEN_C) $(GEN_H): $(PROTO)

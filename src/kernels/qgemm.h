@@ -90,6 +90,14 @@ void mn_q8_dwconv_avx512vnni(const mn_conv_params *p, const uint8_t *xp,
                              int64_t wp, const int32_t *taps,
                              const mn_qgemm_epi *e, int64_t row, void *y);
 
+/* The same with four taps per vpdpbusd (AVX512_VBMI byte permutes),
+ * undilated kernels up to 8×8 wide; returns 0 (nothing done) for other p
+ * or in a build without it. Called by the VNNI kernel when the CPU has
+ * VBMI. */
+int mn_q8_dwconv_avx512vbmi(const mn_conv_params *p, const uint8_t *xp,
+                            int64_t wp, const int32_t *taps,
+                            const mn_qgemm_epi *e, int64_t row, void *y);
+
 const mn_kernels_q8 *mn_kernels_q8_avx512vnni(void); /* NULL if not built */
 const mn_kernels_q8 *mn_kernels_q8_avx2(void);
 /* The table for the active ISA level; NULL: use the reference kernels. */

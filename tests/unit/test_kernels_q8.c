@@ -192,7 +192,8 @@ TEST(kernels_q8_qlinearconv_fast_vs_ref)
     for (size_t i = 0; i < sizeof mm / sizeof mm[0]; i++)
         check_conv(&mm[i], 1, pool, lv, nl, MN_SPARSE_AUTO);
     /* depthwise ones big enough for the pool: 3×3 and 5×5 (strides 1, 2),
-     * 7×7 stride 2, dilated, channel multiplier 2 */
+     * 7×7 (strides 1, 2), dilated with channel multiplier 2, planes
+     * narrower than a vector (the VBMI kernel's 64-byte row loads) */
     cparams dw[] = {{.n = 1, .c = 48, .h = 23, .w = 21, .m = 48, .kh = 3,
                      .kw = 3, .s = 1, .d = 1, .pt = 1, .pl = 1, .pb = 1,
                      .pr = 1, .group = 48, .per_channel = 1, .bias = 1},
@@ -210,7 +211,13 @@ TEST(kernels_q8_qlinearconv_fast_vs_ref)
                      .pr = 2, .group = 32, .bias = 1},
                     {.n = 1, .c = 32, .h = 19, .w = 37, .m = 32, .kh = 5,
                      .kw = 5, .s = 2, .d = 1, .pt = 2, .pl = 2, .pb = 1,
-                     .pr = 1, .group = 32, .ys = 1}};
+                     .pr = 1, .group = 32, .ys = 1},
+                    {.n = 1, .c = 24, .h = 14, .w = 50, .m = 24, .kh = 7,
+                     .kw = 7, .s = 1, .d = 1, .pt = 3, .pl = 3, .pb = 3,
+                     .pr = 3, .group = 24, .per_channel = 1, .bias = 1},
+                    {.n = 1, .c = 24, .h = 9, .w = 7, .m = 24, .kh = 3,
+                     .kw = 3, .s = 1, .d = 1, .pt = 1, .pl = 1, .pb = 1,
+                     .pr = 1, .group = 24, .xs = 1, .bias = 1}};
     for (size_t i = 0; i < sizeof dw / sizeof *dw; i++)
         check_conv(&dw[i], 1, pool, lv, nl, MN_SPARSE_AUTO);
     mn_pool_destroy(pool);

@@ -82,6 +82,9 @@ void mn_q8_dwconv_avx512vnni(const mn_conv_params *p, const uint8_t *xp,
                              const mn_qgemm_epi *e, int64_t row, void *y)
 {
     int d1 = p->dh == 1 && p->dw == 1;
+    if (mn_cpu_has_avx512vbmi() &&
+        mn_q8_dwconv_avx512vbmi(p, xp, wp, taps, e, row, y))
+        return;
     if (d1 && p->kh == 3 && p->kw == 3) {
         if (p->sw == 1)
             plane(p, xp, wp, taps, e, row, y, 1, 3, 3, 1, 1);

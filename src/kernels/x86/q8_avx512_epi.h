@@ -18,16 +18,29 @@ INL __mmask16 tail16(int n)
                    : (__mmask16)(n <= 0 ? 0 : (1u << n) - 1u);
 }
 
-/* 8 int32 → 8 requantized values (int32) */
-INL __m256i requant8(__m256i v, __m512d add, __m512d mult, __m512d zp,
-                     __m512d lo, __m512d hi)
+/* 16 int32 → 16 requantized bytes. The clamp comes before the rounding,
+ * to [lo - zp, hi - zp] (integers: rounding commutes with it; NaN → lo -
+ * zp, vmaxpd's second operand), and the conversion rounds half to even
+ * itself; the zero point is added to the int32 lanes: the reference's
+ * nearbyint(v) + zp clamped to [lo, hi], in fewer instructions. */
+INL __m128i requant16(__m512i acc, __m512d add, __m512d mult, __m512d loz,
+                      __m512d hiz, __m512i zp)
 {
-    __m512d d = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepi32_pd(v), add), mult);
-    d = _mm512_roundscale_pd(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    d = _mm512_add_pd(d, zp);
-    d = _mm512_max_pd(d, lo); /* NaN → lo (second operand) */
-    d = _mm512_min_pd(d, hi);
-    return _mm512_cvtpd_epi32(d);
+    __m512d d0 = _mm512_mul_pd(
+        _mm512_add_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(acc)), add),
+        mult);
+    __m512d d1 = _mm512_mul_pd(
+        _mm512_add_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(acc, 1)),
+                      add),
+        mult);
+    d0 = _mm512_min_pd(_mm512_max_pd(d0, loz), hiz);
+    d1 = _mm512_min_pd(_mm512_max_pd(d1, loz), hiz);
+    __m256i r0 = _mm512_cvt_roundpd_epi32(
+        d0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256i r1 = _mm512_cvt_roundpd_epi32(
+        d1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512i r = _mm512_inserti64x4(_mm512_castsi256_si512(r0), r1, 1);
+    return _mm512_cvtepi32_epi8(_mm512_add_epi32(r, zp)); /* in range */
 }
 
 /* Stores one accumulator vector: row `row` (epilogue index), lanes
@@ -50,13 +63,10 @@ INL void store16(__m512i acc, const mn_qgemm_epi *e, int64_t row, int n,
     }
     __m512d add = _mm512_set1_pd(e->add[row]);
     __m512d mult = _mm512_set1_pd(e->mult[row]);
-    __m512d zp = _mm512_set1_pd(e->yzp), lo = _mm512_set1_pd(e->lo),
-            hi = _mm512_set1_pd(e->hi);
-    __m256i r0 = requant8(_mm512_castsi512_si256(acc), add, mult, zp, lo, hi);
-    __m256i r1 =
-        requant8(_mm512_extracti64x4_epi64(acc, 1), add, mult, zp, lo, hi);
-    __m512i r = _mm512_inserti64x4(_mm512_castsi256_si512(r0), r1, 1);
-    __m128i b = _mm512_cvtepi32_epi8(r); /* in range: plain truncation */
+    __m512d loz = _mm512_set1_pd(e->lo - e->yzp);
+    __m512d hiz = _mm512_set1_pd(e->hi - e->yzp);
+    __m128i b = requant16(acc, add, mult, loz, hiz,
+                          _mm512_set1_epi32((int32_t)e->yzp));
     if (cs == 1) {
         _mm_mask_storeu_epi8(y, m, b);
     } else {
