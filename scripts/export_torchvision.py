@@ -6,8 +6,12 @@ usage: /usr/bin/python3 scripts/export_torchvision.py [-o bench/models]
                                                       [--opset 13] [NAME ...]
 
 Default models: resnet18 resnet50 mobilenet_v2 mobilenet_v3_small
-efficientnet_b0 convnext_tiny (efficientnet_v2_b0 is not in torchvision
-0.14; efficientnet_v2_s is the smallest V2 there, exported on request).
+efficientnet_b0 efficientnet_v2_b0 convnext_tiny. efficientnet_v2_b0 is not
+in torchvision 0.14: it is built here from torchvision's own Fused-MBConv /
+MBConv blocks with the published B0 configuration (the "v2-base" blocks of
+the EfficientNetV2 reference implementation at width and depth 1.0: stem 32,
+stages r1_k3_s1_e1_o16 fused, r2_k3_s2_e4_o32 fused, r2_k3_s2_e4_o48 fused,
+r3_k3_s2_e4_o96 SE, r5_k3_s1_e6_o112 SE, r8_k3_s2_e6_o192 SE, head 1280).
 Input 1x3x224x224 float32 named "input", output "logits"; eval mode, so
 BatchNorm is a constant affine op that minnow folds. Weights are random
 (seeded): latency does not depend on their values. Existing files are kept
@@ -17,7 +21,23 @@ import os
 import sys
 
 DEFAULT = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small",
-           "efficientnet_b0", "convnext_tiny"]
+           "efficientnet_b0", "efficientnet_v2_b0", "convnext_tiny"]
+
+
+def efficientnet_v2_b0():
+    """EfficientNetV2-B0 from torchvision's blocks (see the docstring)."""
+    from torchvision.models.efficientnet import (EfficientNet,
+                                                 FusedMBConvConfig,
+                                                 MBConvConfig)
+    setting = [
+        FusedMBConvConfig(1, 3, 1, 32, 16, 1),
+        FusedMBConvConfig(4, 3, 2, 16, 32, 2),
+        FusedMBConvConfig(4, 3, 2, 32, 48, 2),
+        MBConvConfig(4, 3, 2, 48, 96, 3),
+        MBConvConfig(6, 3, 1, 96, 112, 5),
+        MBConvConfig(6, 3, 2, 112, 192, 8),
+    ]
+    return EfficientNet(setting, dropout=0.2, last_channel=1280)
 
 
 def main():
@@ -41,6 +61,8 @@ def main():
             print("keep  ", path)
             continue
         ctor = getattr(torchvision.models, name, None)
+        if name == "efficientnet_v2_b0":
+            ctor = lambda weights=None: efficientnet_v2_b0()
         if ctor is None:
             sys.exit("export_torchvision: torchvision %s has no model %s"
                      % (torchvision.__version__, name))
