@@ -93,6 +93,19 @@ python3 -c "import json; d=json.load(open('$T/out')); assert d['samples']==1000 
 # ---- bench ----
 expect 0 "bench json" -- $M bench $MODEL --runs 5 --warmup 1 --json
 python3 -c "import json; d=json.load(open('$T/out')); assert d['p50_ms']>0 and d['cpu_ms']>0 and d['runs']==5 and d['arena_bytes']>0" && ok || bad "bench json"
+# --profile: time per op type and the slowest nodes; the op types are the
+# model's, the shares add up to one
+expect 0 "bench profile json" -- $M bench $MODEL --runs 5 --warmup 1 --profile --json
+python3 -c "
+import json; d=json.load(open('$T/out'))['profile']
+ops = {r['op'] for r in d['by_op']}
+assert 'Conv' in ops and 'Gemm' in ops, ops
+assert abs(sum(r['share'] for r in d['by_op']) - 1) < 1e-6 and d['steps_ms'] > 0
+assert d['nodes'] and all(r['ms'] >= 0 for r in d['nodes'])
+assert [r['ms'] for r in d['nodes']] == sorted((r['ms'] for r in d['nodes']), reverse=True)" \
+  && ok || bad "bench profile json"
+expect 0 "bench profile text" -- $M bench $MODEL --runs 3 --warmup 0 --profile
+grep -q "^slowest nodes" "$T/out" && grep -q "^Conv " "$T/out" && ok || bad "bench profile text"
 
 # ---- bad input: every case exit 1, message names the file/cause ----
 expect 1 "missing model" -- $M info "$T/nope.onnx"

@@ -164,6 +164,13 @@ int mn_session_num_outputs(const mn_session *s);
 const mn_tensor *mn_session_output(const mn_session *s, int i);
 const mn_tensor *mn_session_input(const mn_session *s, int i); /* shape/dtype expected */
 size_t mn_session_arena_bytes(const mn_session *s);
+/* Profiling: on != 0 makes every later run add each step's wall time to
+ * the step's sum; the call clears the sums. mn_session_profile_step reads
+ * step k's node index and summed seconds (0 past the last step). Steps run
+ * in order; fused steps (views) take no time. No allocation. */
+void mn_session_profile(mn_session *s, int on);
+int mn_session_profile_step(const mn_session *s, int k, int *node,
+                            double *seconds);
 
 /* ---- model statistics (minnow info) ---- */
 typedef struct mn_layer_stats {

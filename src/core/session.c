@@ -9,6 +9,7 @@
  * allocates nothing. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "core/session_int.h"
 #include "core/pool.h"
 #include "kernels/qelem.h"
@@ -136,10 +137,11 @@ static mn_status compile_nodes(mn_session *s, mn_ctx *ctx)
         n_out_total += g->nodes[i].n_out;
     }
     s->steps = mn_calloc((size_t)(g->n_nodes + 1), sizeof *s->steps);
+    s->prof = mn_calloc((size_t)(g->n_nodes + 1), sizeof *s->prof);
     s->in_ptrs = mn_calloc((size_t)(n_in_total + 1), sizeof *s->in_ptrs);
     s->out_ptrs = mn_calloc((size_t)(n_out_total + 1), sizeof *s->out_ptrs);
     s->dummies = mn_calloc((size_t)(n_out_total + 1), sizeof *s->dummies);
-    if (!s->steps || !s->in_ptrs || !s->out_ptrs || !s->dummies)
+    if (!s->steps || !s->prof || !s->in_ptrs || !s->out_ptrs || !s->dummies)
         return mn_error(ctx, MN_ERR_OOM, "out of memory");
     int in_off = 0, out_off = 0;
     for (int ni = 0; ni < g->n_nodes; ni++) {
@@ -409,11 +411,19 @@ void mn_session_destroy(mn_session *s)
     free(s->buf_of);
     free(s->bufs);
     free(s->steps);
+    free(s->prof);
     free(s->in_ptrs);
     free(s->out_ptrs);
     free(s->dummies);
     mn_pool_destroy(s->pool);
     free(s);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* A fused lookup table over a step's 8-bit output, in place, in chunks
@@ -479,6 +489,7 @@ mn_status mn_session_run(mn_session *s, const mn_tensor *const *inputs,
             out[0]->data = s->in_ptrs[sp->in_off + sp->view_slot]->data;
             continue;
         }
+        double t0 = s->prof_on ? now_s() : 0.0;
         mn_exec ex = {.ctx = ctx, .training = s->training, .pool = s->pool,
                       .act = sp->act, .priv = sp->prep.priv};
         if (sp->residual >= 0)
@@ -493,8 +504,26 @@ mn_status mn_session_run(mn_session *s, const mn_tensor *const *inputs,
             return node_error(g, sp->node, st, ctx);
         if (sp->lut)
             apply_lut(s, sp->lut, out[0]);
+        if (s->prof_on)
+            s->prof[k] += now_s() - t0;
     }
     return MN_OK;
+}
+
+void mn_session_profile(mn_session *s, int on)
+{
+    s->prof_on = on != 0;
+    memset(s->prof, 0, (size_t)s->n_steps * sizeof *s->prof);
+}
+
+int mn_session_profile_step(const mn_session *s, int k, int *node,
+                            double *seconds)
+{
+    if (k < 0 || k >= s->n_steps)
+        return 0;
+    *node = s->steps[k].node;
+    *seconds = s->prof[k];
+    return 1;
 }
 
 int mn_session_num_outputs(const mn_session *s) { return s->g->n_outputs; }

@@ -45,6 +45,8 @@ struct mn_session {
     int n_folded;
     void *arena;
     mn_pool *pool;         /* threads > 1: the ops' thread pool */
+    double *prof;          /* per step: wall seconds summed over runs */
+    int prof_on;
     size_t arena_bytes;
 };
 

@@ -1,14 +1,98 @@
 /* minnow bench MODEL [--threads N] [--runs N] [--warmup N] [--batch N]
- *              [--json]: latency percentiles on a fixed random input, and
- *              the process CPU time per run. */
+ *              [--profile] [--json]: latency percentiles on a fixed random
+ *              input, and the process CPU time per run; --profile adds the
+ *              time per op type and the slowest nodes. */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "core/session.h"
 #include "minnow/mnw.h"
 
 static const char *const USAGE =
-    "MODEL [--threads N] [--runs N] [--warmup N] [--batch N] [--json]";
+    "MODEL [--threads N] [--runs N] [--warmup N] [--batch N] [--profile] "
+    "[--json]";
+
+#define PROF_TOP 15
+
+typedef struct prof_row {
+    const char *name, *op, *kernel;
+    double ms;
+} prof_row;
+
+static int cmp_row(const void *a, const void *b)
+{
+    double x = ((const prof_row *)a)->ms, y = ((const prof_row *)b)->ms;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The profile of `runs` runs: ms per run by op type and by node, slowest
+ * first, as text or into o. */
+static int report_profile(const mn_graph *g, const mn_session *s,
+                          long long runs, cJSON *o)
+{
+    int n = mn_session_num_steps(s), nop = 0, node;
+    double sec, total = 0;
+    prof_row *st = calloc((size_t)n + 1, sizeof *st);
+    prof_row *op = calloc((size_t)n + 1, sizeof *op);
+    if (!st || !op) {
+        free(st), free(op);
+        return 0;
+    }
+    for (int k = 0; mn_session_profile_step(s, k, &node, &sec); k++) {
+        const mn_node *nd = &g->nodes[node];
+        const char *kern = mn_session_node_kernel(s, node);
+        st[k] = (prof_row){nd->name && nd->name[0] ? nd->name : "?",
+                           nd->op_type, kern ? kern : "",
+                           sec * 1e3 / (double)runs};
+        total += st[k].ms;
+        int j = 0;
+        while (j < nop && strcmp(op[j].op, nd->op_type))
+            j++;
+        if (j == nop)
+            op[nop++] = (prof_row){"", nd->op_type, "", 0.0};
+        op[j].ms += st[k].ms;
+    }
+    qsort(st, (size_t)n, sizeof *st, cmp_row);
+    qsort(op, (size_t)nop, sizeof *op, cmp_row);
+    double share = total > 0 ? 100.0 / total : 0.0;
+    if (o) {
+        cJSON *p = cJSON_AddObjectToObject(o, "profile");
+        cJSON *bo = cJSON_AddArrayToObject(p, "by_op");
+        cJSON *nd = cJSON_AddArrayToObject(p, "nodes");
+        cJSON_AddNumberToObject(p, "steps_ms", total);
+        for (int j = 0; j < nop; j++) {
+            cJSON *r = cJSON_CreateObject();
+            cJSON_AddStringToObject(r, "op", op[j].op);
+            cJSON_AddNumberToObject(r, "ms", op[j].ms);
+            cJSON_AddNumberToObject(r, "share", op[j].ms * share / 100.0);
+            cJSON_AddItemToArray(bo, r);
+        }
+        for (int k = 0; k < n && k < PROF_TOP; k++) {
+            cJSON *r = cJSON_CreateObject();
+            cJSON_AddStringToObject(r, "name", st[k].name);
+            cJSON_AddStringToObject(r, "op", st[k].op);
+            cJSON_AddStringToObject(r, "kernel", st[k].kernel);
+            cJSON_AddNumberToObject(r, "ms", st[k].ms);
+            cJSON_AddNumberToObject(r, "share", st[k].ms * share / 100.0);
+            cJSON_AddItemToArray(nd, r);
+        }
+    } else {
+        printf("\nprofile (ms per run, %.3f ms in steps)\n%-28s %9s %6s\n",
+               total, "op", "ms", "%");
+        for (int j = 0; j < nop; j++)
+            printf("%-28s %9.3f %6.1f\n", op[j].op, op[j].ms,
+                   op[j].ms * share);
+        printf("\nslowest nodes\n%-40s %-22s %-8s %9s %6s\n", "node", "op",
+               "kernel", "ms", "%");
+        for (int k = 0; k < n && k < PROF_TOP; k++)
+            printf("%-40.40s %-22.22s %-8.8s %9.3f %6.1f\n", st[k].name,
+                   st[k].op, st[k].kernel, st[k].ms, st[k].ms * share);
+    }
+    free(st);
+    free(op);
+    return 1;
+}
 
 static int cmp_d(const void *a, const void *b)
 {
@@ -37,7 +121,7 @@ int cmd_bench(int argc, char **argv)
 {
     const char *path = NULL;
     long long threads = 1, runs = 50, warmup = 5, batch = 1;
-    int json = 0, rc = CLI_ERR, n_in = 0;
+    int json = 0, profile = 0, rc = CLI_ERR, n_in = 0;
     mn_ctx ctx = {{0}};
     mn_graph *g = NULL;
     mn_session *s = NULL;
@@ -47,6 +131,8 @@ int cmd_bench(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--json"))
             json = 1;
+        else if (!strcmp(a, "--profile"))
+            profile = 1;
         else if (!strcmp(a, "--threads")) {
             if (!cli_parse_int(a, v, 1, 256, &threads))
                 return CLI_USAGE;
@@ -97,8 +183,10 @@ int cmd_bench(int argc, char **argv)
         goto out;
     double cpu0 = 0;
     for (long long k = 0; k < warmup + runs; k++) {
-        if (k == warmup)
+        if (k == warmup) {
             cpu0 = cli_cpu_seconds();
+            mn_session_profile(s, profile);
+        }
         double t0 = cli_now();
         if (mn_session_run(s, (const mn_tensor *const *)ins, n_in, &ctx) !=
             MN_OK)
@@ -126,6 +214,10 @@ int cmd_bench(int argc, char **argv)
         cJSON_AddNumberToObject(o, "arena_bytes",
                                 (double)mn_session_arena_bytes(s));
         cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)cli_peak_rss());
+        if (profile && !report_profile(g, s, runs, o)) {
+            cJSON_Delete(o);
+            goto out;
+        }
         cli_print_json(o);
         cJSON_Delete(o);
     } else {
@@ -136,6 +228,8 @@ int cmd_bench(int argc, char **argv)
         printf("cpu        %.3f ms per run (all threads)\n", cpu_ms);
         printf("arena      %zu bytes\npeak RSS   %lld bytes\n",
                mn_session_arena_bytes(s), cli_peak_rss());
+        if (profile && !report_profile(g, s, runs, NULL))
+            goto out;
     }
     rc = CLI_OK;
     goto out;
