@@ -5,6 +5,7 @@
  * padding or a stride-phase gather first copied into a small buffer. The
  * (phase, channel quad) planes are independent tasks on the pool. */
 #include <string.h>
+#include "kernels/dispatch.h"
 #include "kernels/q8_x4.h"
 #include "kernels/qgemm.h"
 
@@ -104,6 +105,7 @@ typedef struct x4_job {
     uint8_t *x4;
     mn_pool *pool;
     uint8_t *tmp0;
+    mn_q8_x4_row_fn row; /* the vector row builder, or NULL */
 } x4_job;
 
 /* Task t: plane (phase t / c4n, quad t % c4n); nothing for a phase no
@@ -121,6 +123,20 @@ static void x4_task(void *arg, int64_t t, int thread)
     uint8_t *tmp = J->pool ? mn_pool_scratch(J->pool, thread) : J->tmp0;
     uint8_t *padrow = tmp + 4 * rb;
     uint8_t *dst = J->x4 + (ph * g->c4n + c4) * g->hq * wq * 4;
+    if (J->row) {
+        for (int64_t i = 0; i < g->hq; i++) {
+            const uint8_t *r[4];
+            int64_t row = i * p->sh + a - p->pt;
+            for (int u = 0; u < 4; u++) {
+                int64_t c = 4 * c4 + u;
+                r[u] = c >= cg || row < 0 || row >= p->h
+                           ? NULL : J->xg + (c * p->h + row) * p->w;
+            }
+            J->row(r, p->w, b - p->pl, (int)p->sw, wq, J->xpad, J->flip,
+                   dst + i * wq * 4);
+        }
+        return;
+    }
     memset(padrow, J->xpad, (size_t)wq);
     for (int64_t i = 0; i < g->hq; i++) {
         const uint8_t *r[4];
@@ -143,6 +159,8 @@ uint8_t *mn_q8_x4_build(mn_pool *pool, const mn_q8_x4 *g, const uint8_t *xg,
     x4_job J = {.g = g, .xg = xg, .xpad = xpad, .flip = flip,
                 .tmp0 = scratch,
                 .x4 = (uint8_t *)scratch + tmp_bytes(g)};
+    if (mn_isa_active() >= MN_ISA_AVX512 && g->p.sw <= 2)
+        J.row = mn_q8_x4_row_avx512();
     if (mn_pool_threads(pool) > 1 && mn_q8_x4_bytes(g) >= MIN_PAR_BYTES &&
         mn_pool_scratch_bytes(pool) >= tmp_bytes(g))
         J.pool = pool;

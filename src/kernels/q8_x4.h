@@ -47,4 +47,14 @@ size_t mn_q8_x4_scratch(const mn_q8_x4 *g);
 uint8_t *mn_q8_x4_build(mn_pool *pool, const mn_q8_x4 *g, const uint8_t *xg,
                         uint8_t xpad, uint8_t flip, void *scratch);
 
+/* One x4 row from four input rows (src[t]: the row of channel 4·c4 + t,
+ * w bytes, NULL: a row of padding): dword j < wq = bytes
+ * src[t][j·sw + c0] ^ flip (xpad ^ flip outside [0, w)). sw is 1 or 2. */
+typedef void (*mn_q8_x4_row_fn)(const uint8_t *const src[4], int64_t w,
+                                int64_t c0, int sw, int64_t wq, uint8_t xpad,
+                                uint8_t flip, uint8_t *dst);
+/* The AVX-512 BW row builder, NULL if not built (used at ISA avx512 and
+ * up). */
+mn_q8_x4_row_fn mn_q8_x4_row_avx512(void);
+
 #endif
