@@ -65,9 +65,21 @@ static void vmaxf_ref(float *acc, const float *x, int64_t n)
             acc[i] = x[i];
 }
 
+static void hmax2_ref(const void *x, int64_t n, int k, int i8, void *y)
+{
+    for (int64_t o = 0; o < n; o++) {
+        const uint8_t *w = (const uint8_t *)x + 2 * o;
+        uint8_t best = w[0];
+        for (int t = 1; t < k; t++)
+            if (i8 ? (int8_t)w[t] > (int8_t)best : w[t] > best)
+                best = w[t];
+        ((uint8_t *)y)[o] = best;
+    }
+}
+
 static const mn_kernels_qelem kernels = {"ref",    quantize_ref,
                                          dequantize_ref, qadd_ref,
-                                         vmax_ref, vmaxf_ref};
+                                         vmax_ref, vmaxf_ref, hmax2_ref};
 
 const mn_kernels_qelem *mn_kernels_qelem_ref(void) { return &kernels; }
 
