@@ -1,7 +1,8 @@
 /* Elementwise 8-bit kernels of the quantized graph's glue: linear
  * (de)quantization with one scale and zero point, QLinearAdd's fixed-point
  * sum (ONNX Runtime's MLAS arithmetic, see src/ops/qelementwise.c) and the
- * running maxima (8-bit and float32) MaxPool builds on. The portable reference
+ * running maxima (8-bit and float32) and the stride-2 window maximum MaxPool
+ * builds on. The portable reference
  * (ref/qelem_ref.c) is the oracle; the AVX2 table (x86/qelem_avx2.c) gives
  * the same bytes. Kernels never allocate and take any length n >= 0. */
 #ifndef MN_KERNELS_QELEM_H
@@ -52,6 +53,10 @@ typedef struct mn_kernels_qelem {
     void (*lut8)(const uint8_t *t, const uint8_t *x, int64_t n, uint8_t *y);
     /* The sum of n int8 (i8) or uint8 values, n < 2^23. */
     int32_t (*sum8)(const void *x, int64_t n, int i8);
+    /* y[o] = max_{t < k} x[2·o + t] for o < n, int8 (i8) or uint8, k >= 1:
+     * MaxPool's stride-2 horizontal pass over windows inside the row;
+     * reads x[0 .. 2n − 2 + k) only. */
+    void (*hmax2)(const void *x, int64_t n, int k, int i8, void *y);
 } mn_kernels_qelem;
 
 const mn_kernels_qelem *mn_kernels_qelem_ref(void);

@@ -68,6 +68,21 @@ typedef void (*mn_q8_dw_fn)(const mn_conv_params *p, const uint8_t *xp,
                             int64_t wp, const int32_t *taps,
                             const mn_qgemm_epi *e, int64_t row, void *y);
 
+/* One direct-convolution tile (src/kernels/qdirect.h): rows
+ * [row0, row0 + mr), mr <= MR, × 32 virtual pixels of an x4 input at
+ * base (src/kernels/q8_x4.h):
+ *   acc(i, l) = Σ_{q < kq} Σ_t a[q][i].byte t (int8) ·
+ *               base[off[q] + 4·l + t] (uint8)
+ * with a one packed A panel (MN_QA_S8X4, quads in off's order). Lanes set
+ * in mask[v] (lanes 16·v .. 16·v + 15, v < 2) are output pixels: their
+ * epilogue values are stored in lane order from element yoff[v] of row i,
+ * at y + (i·rs + yoff[v] + rank) elements. */
+typedef void (*mn_q8_direct_fn)(int64_t kq, const void *a,
+                                const int32_t *off, const uint8_t *base,
+                                int mr, const uint16_t *mask,
+                                const int64_t *yoff, const mn_qgemm_epi *e,
+                                int64_t row0, void *y, int64_t rs);
+
 /* How A panels are laid out: per quad q, per row i,
  *   MN_QA_S8X4:  4 int8 (w[4q..4q+3]) — the VNNI tile;
  *   MN_QA_S16X4: (w0, w2) then (w1, w3) as int16 pairs — the AVX2 tile. */
@@ -80,6 +95,7 @@ typedef struct mn_kernels_q8 {
     int a_layout; /* MN_QA_* */
     mn_qgemm_tile_fn tile;
     mn_q8_dw_fn dw; /* NULL: depthwise runs as grouped GEMMs */
+    mn_q8_direct_fn direct; /* NULL: convolutions run as GEMMs */
 } mn_kernels_q8;
 
 /* Whether kr's depthwise kernel handles p (depthwise, strides 1 or 2). */
@@ -97,6 +113,13 @@ void mn_q8_dwconv_avx512vnni(const mn_conv_params *p, const uint8_t *xp,
 int mn_q8_dwconv_avx512vbmi(const mn_conv_params *p, const uint8_t *xp,
                             int64_t wp, const int32_t *taps,
                             const mn_qgemm_epi *e, int64_t row, void *y);
+/* The AVX-512 VNNI direct convolution tile (reached through
+ * mn_kernels_q8_avx512vnni()->direct). */
+void mn_q8_direct_avx512vnni(int64_t kq, const void *a, const int32_t *off,
+                             const uint8_t *base, int mr,
+                             const uint16_t *mask, const int64_t *yoff,
+                             const mn_qgemm_epi *e, int64_t row0, void *y,
+                             int64_t rs);
 
 const mn_kernels_q8 *mn_kernels_q8_avx512vnni(void); /* NULL if not built */
 const mn_kernels_q8 *mn_kernels_q8_avx2(void);

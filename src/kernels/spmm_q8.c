@@ -69,21 +69,18 @@ void mn_spconv_q8_destroy(mn_spconv_q8 *s)
     free(s);
 }
 
-static size_t x4_bytes(const mn_spconv_q8 *s)
-{
-    return (size_t)(s->p.sh * s->p.sw * s->c4n * s->hq * s->wq) * 4;
-}
-
 /* x4 geometry and the channel-quad blocks. */
 static void geometry(mn_spconv_q8 *s, const mn_conv_params *p)
 {
     s->p = *p;
     s->m = p->m;
-    s->c4n = ceil_div(p->c / p->group, 4);
-    mn_q8_pad_dims(p, &s->hp, &s->wp);
-    s->hq = ceil_div(s->hp, p->sh);
-    s->wq = ceil_div(s->wp, p->sw);
-    s->nvp = (p->oh - 1) * s->wq + p->ow;
+    mn_q8_x4_init(p, &s->g);
+    s->c4n = s->g.c4n;
+    s->hp = s->g.hp;
+    s->wp = s->g.wp;
+    s->hq = s->g.hq;
+    s->wq = s->g.wq;
+    s->nvp = s->g.nvp;
     s->nt = s->nvp >= 48 ? MAX_NT : ceil_div(s->nvp, 16) * 16;
     /* a tile reads, per channel quad, nt + (tap rows)·wq dwords of each
      * stride phase its taps use */
@@ -110,7 +107,7 @@ mn_status mn_spconv_q8_create(const mn_conv_params *p, const uint8_t *w,
     s->nnzq = nzq;
     s->nq = nq;
     if (nzq >= INT32_MAX || s->nqb * s->m >= INT32_MAX ||
-        x4_bytes(s) + 4096 >= INT32_MAX) {
+        mn_q8_x4_bytes(&s->g) + 4096 >= INT32_MAX) {
         mn_spconv_q8_destroy(s);
         return mn_error(ctx, MN_ERR_OOM,
                         "sparse int8 convolution is too large (%lld quads)",
@@ -123,7 +120,6 @@ mn_status mn_spconv_q8_create(const mn_conv_params *p, const uint8_t *w,
         mn_spconv_q8_destroy(s);
         return mn_error(ctx, MN_ERR_OOM, "out of memory");
     }
-    int64_t plane = s->hq * s->wq;
     int32_t e = 0;
     for (int64_t b = 0; b < s->nqb; b++) {
         int64_t c0 = b * s->cb, c1 = min64(s->c4n, c0 + s->cb);
@@ -134,11 +130,8 @@ mn_status mn_spconv_q8_create(const mn_conv_params *p, const uint8_t *w,
                     for (int64_t kj = 0; kj < p->kw; kj++) {
                         if (!quad(p, w, r, c4, ki, kj, flip, v))
                             continue;
-                        int64_t ri = ki * p->dh, cj = kj * p->dw;
-                        int64_t ph = ri % p->sh * p->sw + cj % p->sw;
-                        int64_t at = (ph * s->c4n + c4) * plane +
-                                     ri / p->sh * s->wq + cj / p->sw;
-                        s->off[e] = (int32_t)(at * 4);
+                        s->off[e] = (int32_t)mn_q8_x4_offset(&s->g, c4,
+                                                             ki, kj);
                         memcpy(&s->w4[e++], v, 4);
                     }
         }
@@ -148,100 +141,22 @@ mn_status mn_spconv_q8_create(const mn_conv_params *p, const uint8_t *w,
     return MN_OK;
 }
 
-/* ---- the input: padded, then x4 ---- */
+/* ---- scratch: x4 (q8_x4.h), then one task's partial sums ---- */
 
-/* Whether the padded input is x itself (no padding, stride 1). */
-static int direct_input(const mn_spconv_q8 *s)
+static size_t part_offset(const mn_spconv_q8 *s)
 {
-    const mn_conv_params *p = &s->p;
-    return p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0 &&
-           s->hp == p->h && s->wp == p->w;
-}
-
-typedef struct layout {
-    size_t pad, padrow, tmp, x4, part; /* offsets in the scratch */
-    size_t end;
-} layout;
-
-static layout scratch_layout(const mn_spconv_q8 *s)
-{
-    layout L;
-    L.pad = 0;
-    L.padrow = direct_input(s) ? 0 : round64(mn_q8_pad_bytes(&s->p));
-    L.tmp = L.padrow + round64((size_t)(s->wq * s->p.sw + 64));
-    L.x4 = L.tmp + 4 * round64((size_t)(s->wq + 16));
-    L.part = L.x4 + round64(x4_bytes(s) + 64 * 4);
-    L.end = L.part + mn_spconv_q8_thread_scratch(s);
-    return L;
+    return round64(mn_q8_x4_scratch(&s->g));
 }
 
 size_t mn_spconv_q8_scratch(const mn_spconv_q8 *s)
 {
-    return scratch_layout(s).end;
+    return part_offset(s) + mn_spconv_q8_thread_scratch(s);
 }
 
 size_t mn_spconv_q8_thread_scratch(const mn_spconv_q8 *s)
 {
     int64_t mg = s->m / s->p.group;
     return s->nqb > 1 ? (size_t)(mg * TILES * s->nt) * 4 : 0;
-}
-
-/* Whether a tap reads stride phase (a, b) (1×1 stride 2: only (0, 0)). */
-static int phase_used(const mn_conv_params *p, int64_t a, int64_t b)
-{
-    int ra = 0, rb = 0;
-    for (int64_t ki = 0; ki < p->kh; ki++)
-        ra |= ki * p->dh % p->sh == a;
-    for (int64_t kj = 0; kj < p->kw; kj++)
-        rb |= kj * p->dw % p->sw == b;
-    return ra && rb;
-}
-
-/* x4 of one group's input xg (its cg channel planes; the phases no tap
- * reads are left as they are). */
-static void build_x4(const mn_spconv_q8 *s, const uint8_t *xg, uint8_t xpad,
-                     uint8_t flip, char *sc, const layout *L)
-{
-    const mn_conv_params *p = &s->p;
-    int64_t cg = p->c / p->group, wq = s->wq, plane = s->hq * wq;
-    const uint8_t *src = xg;
-    uint8_t *padrow = (uint8_t *)sc + L->padrow;
-    uint8_t *x4 = (uint8_t *)sc + L->x4;
-    if (!direct_input(s)) {
-        mn_q8_pad_input(p, xg, xpad, (uint8_t *)sc + L->pad);
-        src = (const uint8_t *)sc + L->pad;
-    }
-    memset(padrow, xpad, (size_t)(wq * p->sw + 64));
-    for (int64_t a = 0; a < p->sh; a++)
-        for (int64_t b = 0; b < p->sw; b++)
-            for (int64_t c4 = 0; phase_used(p, a, b) && c4 < s->c4n; c4++) {
-                uint8_t *dst = x4 + ((a * p->sw + b) * s->c4n + c4) * plane * 4;
-                for (int64_t i = 0; i < s->hq; i++) {
-                    const uint8_t *r[4];
-                    for (int t = 0; t < 4; t++) {
-                        int64_t c = 4 * c4 + t, row = i * p->sh + a;
-                        if (c >= cg || row >= s->hp) { /* read, unused */
-                            r[t] = padrow;
-                            continue;
-                        }
-                        const uint8_t *sr = src + (c * s->hp + row) * s->wp;
-                        if (p->sw == 1) {
-                            r[t] = sr;
-                            continue;
-                        }
-                        /* may read sw bytes past the row: inside the
-                         * padded input or its slack */
-                        uint8_t *tr = (uint8_t *)sc + L->tmp +
-                                      t * round64((size_t)(wq + 16));
-                        mn_q8_gather_row(sr + b, wq, p->sw, tr);
-                        r[t] = tr;
-                    }
-                    mn_q8_interleave4(r, wq, (int)wq, 1, 0, flip,
-                                      dst + i * wq * 4);
-                }
-            }
-    /* the last tile's lanes past the end read here (and are dropped) */
-    memset(x4 + x4_bytes(s), 0, 64 * 4);
 }
 
 /* ---- the tile loop ---- */
@@ -307,13 +222,11 @@ void mn_spconv_q8_run(mn_pool *pool, const mn_spconv_q8 *s, const uint8_t *x,
                       void *y, void *scratch)
 {
     const mn_conv_params *p = &s->p;
-    layout L = scratch_layout(s);
     int64_t cg = p->c / p->group, mg = s->m / p->group;
     int64_t ohw = p->oh * p->ow;
     spq8_job J = {.kr = mn_spq8_kernels_active(), .s = s, .e = e,
-                  .x4 = (const uint8_t *)scratch + L.x4,
                   .esize = e->mult ? 1 : 4,
-                  .part0 = (int32_t *)((char *)scratch + L.part)};
+                  .part0 = (int32_t *)((char *)scratch + part_offset(s))};
     double macs = 4.0 * (double)s->nnzq / (double)p->group *
                   (double)s->nvp;
     int threads = mn_pool_threads(pool);
@@ -333,8 +246,9 @@ void mn_spconv_q8_run(mn_pool *pool, const mn_spconv_q8 *s, const uint8_t *x,
     J.mchunk = ceil_div(mg, J.nmc);
     for (int64_t img = 0; img < p->n; img++)
         for (int64_t g = 0; g < p->group; g++) {
-            build_x4(s, x + (img * p->c + g * cg) * p->h * p->w, xpad, flip,
-                     scratch, &L);
+            J.x4 = mn_q8_x4_build(pool, &s->g,
+                                  x + (img * p->c + g * cg) * p->h * p->w,
+                                  xpad, flip, scratch);
             J.row0 = g * mg;
             J.y = (char *)y + (img * s->m + g * mg) * ohw * J.esize;
             mn_pool_run(J.pool, spq8_task, &J, J.ntasks_px * J.nmc);

@@ -2,17 +2,10 @@
  * ConvInteger; not depthwise), built once when a session is compiled
  * (src/ops/qconv.c; the choice in src/ops/conv_sparse.c).
  *
- * Input ("c4"): per image and group, the zero-point-padded input is
- * rewritten with 4 channels interleaved, split into the stride's phases:
- *   x4[(a·sw + b)·c4n + c4][i][j] = 4 bytes, byte t =
- *       xpad[4·c4 + t][i·sh + a][j·sw + b] ^ flip        (i < hq, j < wq)
- * so tap (ki, kj) of output pixel (oh, ow) reads phase (ki·dh mod sh,
- * kj·dw mod sw) at row oh + ki·dh div sh, column ow + kj·dw div sw: for a
- * fixed tap, consecutive pixels of an output row are consecutive dwords.
- * Outputs are computed for "virtual pixels" v = oh·wq + ow (ow < wq; the
- * ow ≥ OW ones are computed and dropped), so a run of 16 virtual pixels is
- * one 64-byte load per tap and channel quad, across output rows too. No
- * im2col panel is packed (packing was most of the time of small layers).
+ * Input: per image and group, x4 (src/kernels/q8_x4.h): the padded input
+ * with 4 channels interleaved, split into the stride's phases, read as
+ * runs of 16 "virtual pixels" (one 64-byte load per tap and channel quad).
+ * No im2col panel is packed (packing was most of the time of small layers).
  *
  * Weight ("quad CSR"): the unit is a quad = 4 consecutive input channels
  * at one tap, one vpdpbusd lane (4 uint8·int8 products into an int32).
@@ -32,10 +25,12 @@
 #define MN_KERNELS_SPMM_Q8_H
 
 #include "core/status.h"
+#include "kernels/q8_x4.h"
 #include "kernels/qgemm.h"
 
 typedef struct mn_spconv_q8 {
     mn_conv_params p;
+    mn_q8_x4 g;           /* the x4 input's geometry (q8_x4.h) */
     int64_t m;            /* rows: output channels of every group */
     int64_t c4n;          /* channel quads per group: ceil(c/group / 4) */
     int64_t hp, wp;       /* the padded input (mn_q8_pad_dims) */
@@ -61,8 +56,8 @@ mn_status mn_spconv_q8_create(const mn_conv_params *p, const uint8_t *w,
                               uint8_t flip, mn_spconv_q8 **out, mn_ctx *ctx);
 void mn_spconv_q8_destroy(mn_spconv_q8 *s);
 
-/* Scratch of mn_spconv_q8_run with one thread: the padded input and x4 of
- * one group, and one task's partial sums. */
+/* Scratch of mn_spconv_q8_run with one thread: x4 of one group (and its
+ * builder's rows), and one task's partial sums. */
 size_t mn_spconv_q8_scratch(const mn_spconv_q8 *s);
 /* A pool thread's scratch (partial sums; 0 with one k block). */
 size_t mn_spconv_q8_thread_scratch(const mn_spconv_q8 *s);

@@ -5,6 +5,7 @@
  * the Indices output (row- or column-major per storage_order). */
 #include <float.h>
 #include <string.h>
+#include "core/pool.h"
 #include "kernels/qelem.h"
 #include "ops/conv_shape.h"
 
@@ -165,7 +166,8 @@ MAXPOOL_FN(maxpool_i8, int8_t, -128)
 /* 8-bit MaxPool over 2-D windows without dilation or Indices (the
  * quantized graph's case): per output row, the running maximum of the
  * window's valid input rows (vmax kernel, one row of scratch), then each
- * window's valid columns. max is exact, so the bytes equal the tap scan's,
+ * window's valid columns (stride 2: the windows inside the row through the
+ * hmax2 kernel); planes run on the pool. max is exact, so the bytes equal the tap scan's,
  * a window entirely in padding included (the type's lowest value). */
 static int maxpool_fast_ok(const win3 *q, int n_out)
 {
@@ -173,39 +175,79 @@ static int maxpool_fast_ok(const win3 *q, int n_out)
            q->d[2] == 1;
 }
 
-static void maxpool_q8_fast(const win3 *q, int64_t planes, const uint8_t *x,
-                            uint8_t *y, int i8, uint8_t *row)
+/* One plane of the 8-bit fast path; row: w bytes of scratch. */
+static void maxpool_q8_plane(const win3 *q, const mn_kernels_qelem *kq,
+                             const uint8_t *xp, uint8_t *yp, int i8,
+                             uint8_t *row)
 {
-    const mn_kernels_qelem *kq = mn_kernels_qelem_active();
-    int64_t h = q->in[1], w = q->in[2], oh_n = q->out[1], ow_n = q->out[2];
+    int64_t w = q->in[2], oh_n = q->out[1], ow_n = q->out[2];
+    int64_t k = q->k[2], s = q->s[2], pb = q->pb[2];
     uint8_t lowest = i8 ? 0x80 : 0;
-    for (int64_t pl = 0; pl < planes; pl++) {
-        const uint8_t *xp = x + pl * h * w;
-        for (int64_t oh = 0; oh < oh_n; oh++) {
-            uint8_t *yo = y + (pl * oh_n + oh) * ow_n;
-            int64_t l1, h1, r0 = oh * q->s[1] - q->pb[1];
-            taps(q, 1, oh, &l1, &h1);
-            if (l1 >= h1) {
-                memset(yo, lowest, (size_t)ow_n);
-                continue;
+    /* stride 2: outputs [v0, v1) have their whole window in the row */
+    int64_t v0 = (pb + 1) / 2, v1 = v0;
+    if (s == 2 && w - k + pb >= 0)
+        v1 = (w - k + pb) / 2 + 1 < ow_n ? (w - k + pb) / 2 + 1 : ow_n;
+    if (v1 < v0)
+        v1 = v0;
+    for (int64_t oh = 0; oh < oh_n; oh++) {
+        uint8_t *yo = yp + oh * ow_n;
+        int64_t l1, h1, r0 = oh * q->s[1] - q->pb[1];
+        taps(q, 1, oh, &l1, &h1);
+        if (l1 >= h1) {
+            memset(yo, lowest, (size_t)ow_n);
+            continue;
+        }
+        memcpy(row, xp + (r0 + l1) * w, (size_t)w);
+        for (int64_t t = l1 + 1; t < h1; t++)
+            kq->vmax(row, xp + (r0 + t) * w, w, i8);
+        if (v1 > v0)
+            kq->hmax2(row + 2 * v0 - pb, v1 - v0, (int)k, i8, yo + v0);
+        for (int64_t ow = 0; ow < ow_n; ow++) {
+            if (ow == v0 && v1 > v0)
+                ow = v1;
+            if (ow >= ow_n)
+                break;
+            int64_t c0 = ow * s - pb;
+            int64_t lo = c0 < 0 ? -c0 : 0;
+            int64_t hi = w - c0 < k ? w - c0 : k;
+            uint8_t best = lowest;
+            for (int64_t t = lo; t < hi; t++) {
+                uint8_t v = row[c0 + t];
+                if (i8 ? (int8_t)v > (int8_t)best : v > best)
+                    best = v;
             }
-            memcpy(row, xp + (r0 + l1) * w, (size_t)w);
-            for (int64_t t = l1 + 1; t < h1; t++)
-                kq->vmax(row, xp + (r0 + t) * w, w, i8);
-            for (int64_t ow = 0; ow < ow_n; ow++) {
-                int64_t c0 = ow * q->s[2] - q->pb[2];
-                int64_t lo = c0 < 0 ? -c0 : 0;
-                int64_t hi = w - c0 < q->k[2] ? w - c0 : q->k[2];
-                uint8_t best = lowest;
-                for (int64_t t = lo; t < hi; t++) {
-                    uint8_t v = row[c0 + t];
-                    if (i8 ? (int8_t)v > (int8_t)best : v > best)
-                        best = v;
-                }
-                yo[ow] = best;
-            }
+            yo[ow] = best;
         }
     }
+}
+
+typedef struct mp_job {
+    const win3 *q;
+    const mn_kernels_qelem *kq;
+    const uint8_t *x;
+    uint8_t *y, *row0;
+    int i8;
+    mn_pool *pool;
+} mp_job;
+
+static void maxpool_q8_task(void *arg, int64_t pl, int thread)
+{
+    const mp_job *J = arg;
+    const win3 *q = J->q;
+    uint8_t *row = J->pool ? mn_pool_scratch(J->pool, thread) : J->row0;
+    maxpool_q8_plane(q, J->kq, J->x + pl * q->in[1] * q->in[2],
+                     J->y + pl * q->out[1] * q->out[2], J->i8, row);
+}
+
+/* Planes are tasks on the pool when there is work enough. */
+static void maxpool_q8_fast(const win3 *q, int64_t planes, const uint8_t *x,
+                            uint8_t *y, int i8, uint8_t *row, mn_pool *pool)
+{
+    mp_job J = {q, mn_kernels_qelem_active(), x, y, row, i8, NULL};
+    if (planes * q->in[1] * q->in[2] >= 65536 &&
+        mn_pool_scratch_bytes(pool) >= (size_t)q->in[2])
+        J.pool = pool;
+    mn_pool_run(J.pool, maxpool_q8_task, &J, planes);
 }
 
 /* The float32 twin: the vertical pass skips NaN (vmaxf) and a window
@@ -293,7 +335,7 @@ static mn_status maxpool_forward(const mn_node *n, const mn_tensor *const *in,
         maxpool_f32_fast(&q, planes, x->data, out[0]->data, ex->scratch);
     else if (fast)
         maxpool_q8_fast(&q, planes, x->data, out[0]->data,
-                        x->dtype == MN_DT_I8, ex->scratch);
+                        x->dtype == MN_DT_I8, ex->scratch, ex->pool);
     else if (x->dtype == MN_DT_F32)
         maxpool_f32(&q, planes, x->data, out[0]->data, idx, cm);
     else if (x->dtype == MN_DT_U8)

@@ -9,7 +9,9 @@
  * zero points, scales and bias are constants (weights int8 with zero point
  * 0, or uint8 with 128), prepare packs the weights once and forward runs
  * the int8 GEMM (src/kernels/qgemm.h) with the requantization fused into
- * its store, bit-identical to the reference path. A pruned weight may run
+ * its store, bit-identical to the reference path; a convolution the direct
+ * kernel takes (src/kernels/qdirect.h) runs it instead of the GEMM, with
+ * the same epilogue and bytes. A pruned weight may run
  * the sparse int8 kernels instead (src/kernels/spmm_q8.h; chosen per layer
  * by src/ops/conv_sparse.c, at any ISA level when forced), with the same
  * epilogue tables and the same bytes. */
@@ -111,6 +113,13 @@ static int folds_batch(const mn_conv_params *p)
            p->group == 1 && p->n > 1;
 }
 
+/* Whether the dense kernels run p as a direct convolution (not a batch
+ * of 1×1 images, which is one GEMM). */
+static int use_direct(const mn_kernels_q8 *kr, const mn_conv_params *p)
+{
+    return mn_q8_direct_ok(kr, p) && !folds_batch(p);
+}
+
 static int is_pointwise(const mn_conv_params *p)
 {
     return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
@@ -169,10 +178,13 @@ static mn_status qconv_prep(const mn_kernels_q8 *kr, const mn_conv_params *p,
 {
     uint8_t flip = 0;
     int64_t k = p->c / p->group * p->kh * p->kw;
+    int direct = use_direct(kr, p);
     mn_q8_weight_flip(w, wzp, &flip);
-    mn_status st = mn_q8_prep_create(kr, p->m / p->group, k, p->group,
-                                     w->data, k, 0, flip, out, ctx);
-    if (st == MN_OK && !kr)
+    mn_status st = mn_q8_prep_create(direct ? NULL : kr, p->m / p->group, k,
+                                     p->group, w->data, k, 0, flip, out, ctx);
+    if (st == MN_OK && direct)
+        st = mn_q8_prep_direct(*out, kr, p, w->data, flip, ctx);
+    else if (st == MN_OK && !kr)
         st = mn_q8_prep_sparse(*out, p, w->data, flip, ctx);
     if (st != MN_OK) {
         mn_q8_prep_destroy(*out);
@@ -193,13 +205,18 @@ static mn_status qconv_prep(const mn_kernels_q8 *kr, const mn_conv_params *p,
     return MN_OK;
 }
 
-/* Scratch of the fast path: the padded input of one group (im2col), then
- * one thread's packing buffer. */
+/* Scratch of the fast path: the direct convolution's x4 input, or the
+ * padded input of one group (im2col), then one thread's packing buffer. */
 static size_t qconv_fast_scratch(const mn_kernels_q8 *kr,
                                  const mn_conv_params *p)
 {
     if (mn_q8_dw_ok(kr, p))
         return mn_q8_pad_bytes(p);
+    if (use_direct(kr, p)) {
+        mn_q8_x4 g;
+        mn_q8_x4_init(p, &g);
+        return mn_q8_x4_scratch(&g);
+    }
     if (folds_batch(p))
         return mn_q8_thread_scratch(kr, p->n, p->c);
     size_t b = mn_q8_thread_scratch(kr, p->oh * p->ow,
@@ -214,6 +231,8 @@ static mn_status qconv_prepared(mn_prepared *pp, mn_q8_prep *q)
     pp->kernel = q && q->sp ? "sparse" : "dense";
     if (q && q->sp)
         pp->scratch_bytes = mn_spconv_q8_scratch(q->sp);
+    if (q && q->dc)
+        pp->scratch_bytes = mn_q8_direct_scratch(q->dc);
     return mn_q8_prepared(pp, q);
 }
 
@@ -251,6 +270,11 @@ static void qconv_run_fast(const mn_q8_prep *q, const mn_conv_params *p,
     if (q->sp) {
         mn_spconv_q8_run(pool, q->sp, x->data, q->xpad, q->xflip, &q->epi, y,
                          scratch);
+        return;
+    }
+    if (q->dc) {
+        mn_q8_direct_run(q->kr, pool, q->dc, q->a, q->a_group, x->data,
+                         q->xpad, q->xflip, &q->epi, y, scratch);
         return;
     }
     if (q->taps) {

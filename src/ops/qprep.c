@@ -30,6 +30,7 @@ void mn_q8_prep_destroy(void *prep)
     free(q->add_i32);
     free(q->taps);
     mn_spconv_q8_destroy(q->sp);
+    mn_q8_direct_destroy(q->dc);
     free(q);
 }
 
@@ -85,6 +86,24 @@ mn_status mn_q8_prep_sparse(mn_q8_prep *q, const mn_conv_params *p,
                             const uint8_t *w, uint8_t flip, mn_ctx *ctx)
 {
     return mn_spconv_q8_create(p, w, flip, &q->sp, ctx);
+}
+
+mn_status mn_q8_prep_direct(mn_q8_prep *q, const mn_kernels_q8 *kr,
+                            const mn_conv_params *p, const uint8_t *w,
+                            uint8_t flip, mn_ctx *ctx)
+{
+    mn_status st = mn_q8_direct_create(p, &q->dc, ctx);
+    if (st != MN_OK)
+        return st;
+    q->kr = kr;
+    q->a_group = (mn_q8_direct_a_bytes(kr, q->dc, q->m) + 63) / 64 * 64;
+    q->a = mn_malloc_aligned(q->a_group * (size_t)q->groups);
+    if (!q->a)
+        return mn_error(ctx, MN_ERR_OOM, "out of memory (packed weights)");
+    for (int64_t g = 0; g < q->groups; g++)
+        mn_q8_direct_pack_a(kr, q->dc, q->m, w + g * q->m * q->k, flip,
+                            q->a + (size_t)g * q->a_group);
+    return MN_OK;
 }
 
 void mn_q8_prep_input(mn_q8_prep *q, const mn_tensor *x,

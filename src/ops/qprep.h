@@ -7,6 +7,7 @@
 #define MN_OPS_QPREP_H
 
 #include "ops/ops.h"
+#include "kernels/qdirect.h"
 #include "kernels/qgemm.h"
 #include "kernels/spmm_q8.h"
 
@@ -21,6 +22,8 @@ typedef struct mn_q8_prep {
     int32_t *taps;         /* depthwise kernel: [groups·m][k] weights, or
                               NULL (GEMM path) */
     mn_spconv_q8 *sp;      /* the sparse convolution, or NULL (dense) */
+    mn_q8_direct *dc;      /* the direct convolution (a packed for it),
+                              or NULL */
     mn_qgemm_epi epi;
     uint8_t xflip;         /* 0x80 for int8 activations */
     uint8_t xpad;          /* x's zero point as stored (conv padding) */
@@ -47,6 +50,12 @@ void mn_q8_prep_destroy(void *prep);
 mn_status mn_q8_prep_sparse(mn_q8_prep *q, const mn_conv_params *p,
                             const uint8_t *w, uint8_t flip, mn_ctx *ctx);
 
+/* Packs the same conv weight for the direct convolution kernel of kr
+ * (src/kernels/qdirect.h) into a state created without kernels; the
+ * forward then runs it. */
+mn_status mn_q8_prep_direct(mn_q8_prep *q, const mn_kernels_q8 *kr,
+                            const mn_conv_params *p, const uint8_t *w,
+                            uint8_t flip, mn_ctx *ctx);
 /* The activation side: x's dtype sets the flip (int8 activations are
  * moved to uint8 by xor 0x80), its constant zero point xzp (NULL: 0) the
  * conv padding byte and, with the int32 biases (NULL: 0), the epilogue's

@@ -13,6 +13,7 @@
 #include "core/pool.h"
 #include "kernels/qgemm.h"
 #include "ops/ops.h"
+#include "ops/qprep.h"
 #include "ops_test_util.h"
 #include "test.h"
 
@@ -34,6 +35,7 @@ typedef struct cparams {
     int64_t n, c, h, w, m, kh, kw, s, d, pt, pl, pb, pr, group;
     int xs, wu, ys, per_channel, bias;
     double sparsity; /* fraction of weights set to zero */
+    int want;        /* the state the VNNI level must build (0: any) */
 } cparams;
 
 static inline cparams random_conv(int kind)
@@ -64,8 +66,8 @@ static inline cparams random_conv(int kind)
 /* infer → scratch → prepare (session option `sparse`, MN_SPARSE_*) →
  * forward with x a run-time value (its data hidden until forward), as a
  * session does. Returns the output bytes (caller frees) or NULL; *fast:
- * 0 when prepare built no state, 1 for dense kernels, 2 for sparse ones
- * (the kernel name prepare gave). */
+ * 0 when prepare built no state, 1 for dense GEMM kernels, 2 for sparse
+ * ones (the kernel name prepare gave), 3 for the direct convolution. */
 static inline char *run_op(const mn_op_def *def, const mn_node *nd,
                            const mn_tensor *const *in, int n_in,
                            mn_pool *pool, int sparse, size_t *nbytes,
@@ -88,7 +90,8 @@ static inline char *run_op(const mn_op_def *def, const mn_node *nd,
     if (pp.scratch_bytes > sb) /* as the session sizes the step's scratch */
         sb = pp.scratch_bytes;
     priv = pp.priv;
-    *fast = !priv ? 0 : pp.kernel && !strcmp(pp.kernel, "sparse") ? 2 : 1;
+    *fast = !priv ? 0 : pp.kernel && !strcmp(pp.kernel, "sparse") ? 2
+                      : ((const mn_q8_prep *)priv)->dc ? 3 : 1;
     *nbytes = mn_tensor_nbytes(&out);
     y = malloc(*nbytes ? *nbytes : 1);
     scr = mn_malloc_aligned(sb ? sb : 1);
@@ -189,6 +192,8 @@ static inline void check_conv(const cparams *q, int qlinear, mn_pool *pool,
                 CHECK_EQ_INT(fast, 2);
             else if (levels[l] != MN_ISA_REF)
                 CHECK(fast);
+            if (q->want && levels[l] == MN_ISA_AVX512VNNI)
+                CHECK_EQ_INT(fast, q->want);
             CHECK(got && nf == nr);
             if (got && nf == nr && memcmp(got, ref, nr) != 0)
                 mn_test_fail(__FILE__, __LINE__,

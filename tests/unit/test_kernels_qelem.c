@@ -4,10 +4,11 @@
  * run: quantization including NaN, ±inf, ±0, halves (round half to even)
  * and saturation; dequantization; QLinearAdd's fixed point over random
  * ratios (shifts 14..30) and zero points; the running maxima (8-bit, and
- * float32 with NaN on either side); QLinearMul elementwise and with b
- * broadcast, over ratios up to overflow, ±inf and NaN; the 256-byte table
- * lookup (in place too); byte sums. Plus the arithmetic of the reference
- * itself on hand-checked values. */
+ * float32 with NaN on either side); the stride-2 window maxima;
+ * QLinearMul elementwise and with b broadcast, over ratios up to
+ * overflow, ±inf and NaN; the 256-byte table lookup (in place too); byte
+ * sums. Plus the arithmetic of the reference itself on hand-checked
+ * values. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,15 @@ static void check_level(const mn_kernels_qelem *k)
         r->vmax(ya, b, n, i8);
         k->vmax(yb, b, n, i8);
         CHECK(memcmp(ya, yb, (size_t)n + 1) == 0);
+        /* stride-2 window maxima over k = 1..4 taps: n / 2 outputs read
+         * a[0 .. 2·(n/2) − 2 + k) (within a, whose tail is random) */
+        for (int kk = 1; kk <= 4 && n >= 4; kk++) {
+            int64_t no = (n - kk) / 2 + 1;
+            ya[no] = yb[no] = 0x5A;
+            r->hmax2(a, no, kk, i8, ya);
+            k->hmax2(a, no, kk, i8, yb);
+            CHECK(memcmp(ya, yb, (size_t)no + 1) == 0);
+        }
         /* float running max with NaN on either side, ±0 ties */
         for (int64_t i = 0; i < n; i++) {
             fa[i] = special(i + 3 * n, 1.0f);

@@ -5,6 +5,7 @@
  * ONNX examples for ceil_mode, and shape-inference errors. */
 #include "test.h"
 #include "ops_test_util.h"
+#include "core/pool.h"
 #include "kernels/dispatch.h"
 
 extern const mn_op_def mn_opdef_maxpool, mn_opdef_avgpool,
@@ -228,6 +229,71 @@ TEST(maxpool_q8_fast_vs_naive)
         }
     }
     mn_isa_force(MN_ISA_COUNT);
+}
+
+/* The 8-bit fast path on the pool (planes as tasks) gives the one-thread
+ * bytes. */
+static void check_maxpool_pool(const pool_case *pc, mn_dtype dt,
+                               mn_pool *pool)
+{
+    mn_node nd;
+    mn_ctx ctx = {{0}};
+    mn_tensor out[1], o2 = {0}, *op = &o2;
+    int64_t xd[4] = {pc->n, pc->c, pc->in[0], pc->in[1]};
+    pool_attrs(&nd, pc, 1);
+    mn_tensor *x = otu_random(dt, 4, xd);
+    const mn_tensor *in[1] = {x};
+    CHECK_OK(otu_run(&mn_opdef_maxpool, &nd, in, 1, out, 1, &ctx), &ctx);
+    CHECK_OK(mn_opdef_maxpool.infer(&nd, in, 1, &op, 1, &ctx), &ctx);
+    size_t nb = mn_tensor_nbytes(&o2);
+    size_t sb = mn_opdef_maxpool.scratch(&nd, in, 1,
+                                         (const mn_tensor *const *)&op, 1);
+    o2.data = malloc(nb);
+    void *s = malloc(sb);
+    if (o2.data && s && out[0].data) {
+        mn_exec ex = {.ctx = &ctx, .scratch = s, .scratch_bytes = sb,
+                      .pool = pool};
+        memset(o2.data, 0xC3, nb);
+        CHECK_OK(mn_opdef_maxpool.forward(&nd, in, 1, &op, 1, &ex), &ctx);
+        CHECK(memcmp(o2.data, out[0].data, nb) == 0);
+    }
+    free(o2.data);
+    free(s);
+    otu_out_free(out, 1);
+    mn_tensor_destroy(x);
+    otu_node_free(&nd);
+}
+
+/* ResNet's 3×3/2 pad 1 and the 2×2/2 window over rows wide enough for the
+ * vector stride-2 pass (hmax2), odd and even widths, ceil mode, uint8 and
+ * int8, at every ISA level, one thread against the naive pooling and the
+ * pool against one thread. */
+TEST(maxpool_q8_stride2_wide_rows)
+{
+    static const mn_isa lv[] = {MN_ISA_REF, MN_ISA_AVX2, MN_ISA_AVX512VNNI};
+    static const int64_t widths[] = {112, 113, 67, 66, 150, 35};
+    mn_ctx ctx = {{0}};
+    mn_pool *pool = NULL;
+    CHECK_OK(mn_pool_create(2, 0, &pool, &ctx), &ctx);
+    otu_seed(15);
+    for (size_t l = 0; l < sizeof lv / sizeof lv[0]; l++) {
+        mn_isa_force(lv[l]);
+        for (int it = 0; it < 24; it++) {
+            int64_t k = 2 + it % 2, pad = it / 2 % 2;
+            pool_case pc = {.nsp = 2, .n = 1 + it % 3 / 2, .c = 3 + it % 5,
+                            .in = {7 + it % 6, widths[it % 6]},
+                            .k = {k, k}, .s = {2, 2}, .d = {1, 1},
+                            .pb = {pad, pad}, .pe = {pad, k == 3 ? pad : 0},
+                            .ceil_mode = it / 4 % 2};
+            mn_dtype dt = it % 3 == 1 ? MN_DT_I8 : MN_DT_U8;
+            check_pool(pc, 1, dt, 0);
+            if (pc.n * pc.c * pc.in[0] * pc.in[1] < 65536)
+                pc.c = 65536 / (pc.in[0] * pc.in[1]) + 1; /* pool's share */
+            check_maxpool_pool(&pc, dt, pool);
+        }
+    }
+    mn_isa_force(MN_ISA_COUNT);
+    mn_pool_destroy(pool);
 }
 
 TEST(avgpool_random_vs_naive)

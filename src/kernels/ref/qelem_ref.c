@@ -94,9 +94,23 @@ static int32_t sum8_ref(const void *x, int64_t n, int i8)
     return acc;
 }
 
+static void hmax2_ref(const void *x, int64_t n, int k, int i8, void *y)
+{
+    for (int64_t o = 0; o < n; o++) {
+        const uint8_t *w = (const uint8_t *)x + 2 * o;
+        uint8_t best = w[0];
+        for (int t = 1; t < k; t++)
+            if (i8 ? (int8_t)w[t] > (int8_t)best : w[t] > best)
+                best = w[t];
+        ((uint8_t *)y)[o] = best;
+    }
+}
+
 static const mn_kernels_qelem kernels = {
-    "ref",     quantize_ref, dequantize_ref, qadd_ref, vmax_ref,
-    vmaxf_ref, qmul_ref,     lut8_ref,       sum8_ref};
+    .name = "ref",       .quantize = quantize_ref, .dequantize = dequantize_ref,
+    .qadd = qadd_ref,    .vmax = vmax_ref,         .vmaxf = vmaxf_ref,
+    .qmul = qmul_ref,    .lut8 = lut8_ref,         .sum8 = sum8_ref,
+    .hmax2 = hmax2_ref};
 
 const mn_kernels_qelem *mn_kernels_qelem_ref(void) { return &kernels; }
 

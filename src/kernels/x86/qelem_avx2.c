@@ -227,9 +227,39 @@ static int32_t sum8_avx2(const void *x, int64_t n, int i8)
     return (int32_t)t + mn_kernels_qelem_ref()->sum8(p + i, n - i, i8);
 }
 
+/* 32 outputs per step: the k shifted 64-byte windows' maximum, then the
+ * even bytes (masked to words and packed; packus works per 128-bit lane,
+ * vpermq restores the order). Reads x[2·o .. 2·o + 63 + k − 1]. */
+static void hmax2_avx2(const void *x_, int64_t n, int k, int i8, void *y_)
+{
+    const uint8_t *x = x_;
+    uint8_t *y = y_;
+    const __m256i lo = _mm256_set1_epi16(0x00FF);
+    int64_t o = 0;
+    for (; 2 * o + 64 + k - 1 <= 2 * n - 2 + k; o += 32) {
+        const uint8_t *w = x + 2 * o;
+        __m256i a = _mm256_loadu_si256((const __m256i *)w);
+        __m256i b = _mm256_loadu_si256((const __m256i *)(w + 32));
+        for (int t = 1; t < k; t++) {
+            __m256i u = _mm256_loadu_si256((const __m256i *)(w + t));
+            __m256i v = _mm256_loadu_si256((const __m256i *)(w + 32 + t));
+            a = i8 ? _mm256_max_epi8(a, u) : _mm256_max_epu8(a, u);
+            b = i8 ? _mm256_max_epi8(b, v) : _mm256_max_epu8(b, v);
+        }
+        __m256i p = _mm256_packus_epi16(_mm256_and_si256(a, lo),
+                                        _mm256_and_si256(b, lo));
+        _mm256_storeu_si256((__m256i *)(y + o),
+                            _mm256_permute4x64_epi64(p, 0xD8));
+    }
+    if (o < n)
+        mn_kernels_qelem_ref()->hmax2(x + 2 * o, n - o, k, i8, y + o);
+}
+
 static const mn_kernels_qelem kernels = {
-    "avx2",     quantize_avx2, dequantize_avx2, qadd_avx2, vmax_avx2,
-    vmaxf_avx2, qmul_avx2,     lut8_avx2,       sum8_avx2};
+    .name = "avx2",       .quantize = quantize_avx2, .dequantize = dequantize_avx2,
+    .qadd = qadd_avx2,    .vmax = vmax_avx2,         .vmaxf = vmaxf_avx2,
+    .qmul = qmul_avx2,    .lut8 = lut8_avx2,         .sum8 = sum8_avx2,
+    .hmax2 = hmax2_avx2};
 
 const mn_kernels_qelem *mn_kernels_qelem_avx2(void) { return &kernels; }
 

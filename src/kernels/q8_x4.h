@@ -1,0 +1,60 @@
+/* The "x4" form of an 8-bit convolution input, shared by the sparse int8
+ * convolution (spmm_q8.h) and the dense direct one (qdirect.h): per image
+ * and group, the zero-point-padded input rewritten with 4 channels
+ * interleaved and split into the stride's phases:
+ *   x4[(a·sw + b)·c4n + c4][i][j] = 4 bytes, byte t =
+ *       xpad[4·c4 + t][i·sh + a][j·sw + b] ^ flip        (i < hq, j < wq)
+ * (channels past the group's read as the padding byte). Tap (ki, kj) of
+ * output pixel (oh, ow) reads phase (ki·dh mod sh, kj·dw mod sw) at row
+ * oh + ki·dh div sh, column ow + kj·dw div sw: for a fixed tap and channel
+ * quad, consecutive pixels of an output row are consecutive dwords.
+ * Kernels compute "virtual pixels" v = oh·wq + ow (ow < wq; those with
+ * ow ≥ OW are computed and dropped), so 16 virtual pixels are one 64-byte
+ * load per tap and channel quad, across output rows too. */
+#ifndef MN_KERNELS_Q8_X4_H
+#define MN_KERNELS_Q8_X4_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/pool.h"
+#include "kernels/ref/ref_kernels_conv.h"
+
+/* Slack after x4 (bytes, zeroed): the last vectors of virtual pixels may
+ * read this far past the planes. */
+#define MN_Q8_X4_SLACK 256
+
+typedef struct mn_q8_x4 {
+    mn_conv_params p;
+    int64_t c4n;    /* channel quads per group: ceil(c/group / 4) */
+    int64_t hp, wp; /* the padded input (mn_q8_pad_dims) */
+    int64_t hq, wq; /* one phase plane */
+    int64_t nvp;    /* virtual pixels: (oh − 1)·wq + ow */
+} mn_q8_x4;
+
+void mn_q8_x4_init(const mn_conv_params *p, mn_q8_x4 *g);
+/* Bytes of the phase planes of one group (without the slack). */
+size_t mn_q8_x4_bytes(const mn_q8_x4 *g);
+/* Byte offset of quad c4 at tap (ki, kj) for virtual pixel 0. */
+int64_t mn_q8_x4_offset(const mn_q8_x4 *g, int64_t c4, int64_t ki,
+                        int64_t kj);
+/* Scratch of mn_q8_x4_build: the padded input, a few rows, then x4 and its
+ * slack (64-byte aligned when the scratch is). */
+size_t mn_q8_x4_scratch(const mn_q8_x4 *g);
+/* Builds x4 of one group's input xg (its cg channel planes of h × w bytes,
+ * padding byte xpad, each byte XORed with flip) in scratch, with tasks on
+ * pool (NULL: the calling thread); returns x4's address in scratch.
+ * Phases no tap reads are left as they are. */
+uint8_t *mn_q8_x4_build(mn_pool *pool, const mn_q8_x4 *g, const uint8_t *xg,
+                        uint8_t xpad, uint8_t flip, void *scratch);
+
+/* One x4 row from four input rows (src[t]: the row of channel 4·c4 + t,
+ * w bytes, NULL: a row of padding): dword j < wq = bytes
+ * src[t][j·sw + c0] ^ flip (xpad ^ flip outside [0, w)). sw is 1 or 2. */
+typedef void (*mn_q8_x4_row_fn)(const uint8_t *const src[4], int64_t w,
+                                int64_t c0, int sw, int64_t wq, uint8_t xpad,
+                                uint8_t flip, uint8_t *dst);
+/* The AVX-512 BW row builder, NULL if not built (used at ISA avx512 and
+ * up). */
+mn_q8_x4_row_fn mn_q8_x4_row_avx512(void);
+
+#endif

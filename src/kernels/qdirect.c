@@ -1,0 +1,207 @@
+/* The dense direct 8-bit convolution driver (see qdirect.h): quad offsets,
+ * weight packing, and the tile loop over the pool. A task owns a run of
+ * 32-pixel blocks (their x4 windows stay in L2) and a range of row panels;
+ * per panel (in L1) it runs every block. */
+#include <stdlib.h>
+#include <string.h>
+#include "kernels/qdirect.h"
+
+#define BLOCK 32                /* virtual pixels per tile */
+#define MAX_TB 16               /* blocks per task */
+/* x4 bytes one task's blocks read: in L1 (every row panel reads them
+ * again), or in L2 when the weights are too big to be read once per
+ * task from L2 (then they come from memory: fewer, wider tasks) */
+#define WINDOW_L1 (32 << 10)
+#define WINDOW_L2 (256 << 10)
+#define A_L2 (256 << 10)
+#define MIN_PAR_MACS 1048576.0  /* as qgemm.c */
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+int mn_q8_direct_can(const mn_kernels_q8 *kr, const mn_conv_params *p)
+{
+    return kr && kr->direct && kr->a_layout == MN_QA_S8X4 &&
+           !mn_ref_conv2d_is_depthwise(p) && p->oh > 0 && p->ow > 0;
+}
+
+int mn_q8_direct_ok(const mn_kernels_q8 *kr, const mn_conv_params *p)
+{
+    int64_t cg = p->c / p->group;
+    /* channels padded to quads cost their share of the products: the
+     * GEMM path pads k = cg·kh·kw only once */
+    return mn_q8_direct_can(kr, p) && ceil_div(cg, 4) * 4 * 8 <= cg * 9;
+}
+
+void mn_q8_direct_destroy(mn_q8_direct *d)
+{
+    if (!d)
+        return;
+    free(d->off);
+    free(d);
+}
+
+mn_status mn_q8_direct_create(const mn_conv_params *p, mn_q8_direct **out,
+                              mn_ctx *ctx)
+{
+    mn_q8_direct *d = calloc(1, sizeof *d);
+    *out = NULL;
+    if (!d)
+        return mn_error(ctx, MN_ERR_OOM, "out of memory");
+    mn_q8_x4_init(p, &d->g);
+    d->kq = d->g.c4n * p->kh * p->kw;
+    if (mn_q8_x4_bytes(&d->g) + MN_Q8_X4_SLACK >= INT32_MAX) {
+        mn_q8_direct_destroy(d);
+        return mn_error(ctx, MN_ERR_UNSUPPORTED,
+                        "direct int8 convolution input too large");
+    }
+    d->off = malloc((size_t)(d->kq + 1) * sizeof *d->off);
+    if (!d->off) {
+        mn_q8_direct_destroy(d);
+        return mn_error(ctx, MN_ERR_OOM, "out of memory");
+    }
+    int64_t q = 0;
+    for (int64_t c4 = 0; c4 < d->g.c4n; c4++)
+        for (int64_t ki = 0; ki < p->kh; ki++)
+            for (int64_t kj = 0; kj < p->kw; kj++)
+                d->off[q++] = (int32_t)mn_q8_x4_offset(&d->g, c4, ki, kj);
+    *out = d;
+    return MN_OK;
+}
+
+size_t mn_q8_direct_a_bytes(const mn_kernels_q8 *kr, const mn_q8_direct *d,
+                            int64_t m)
+{
+    return (size_t)(ceil_div(m, kr->mr) * kr->mr * d->kq * 4);
+}
+
+void mn_q8_direct_pack_a(const mn_kernels_q8 *kr, const mn_q8_direct *d,
+                         int64_t m, const uint8_t *w, uint8_t flip,
+                         void *dst)
+{
+    const mn_conv_params *p = &d->g.p;
+    int64_t cg = p->c / p->group, khw = p->kh * p->kw, mr = kr->mr;
+    int64_t npan = ceil_div(m, mr);
+    int8_t *o = dst;
+    for (int64_t pn = 0; pn < npan; pn++)
+        for (int64_t q = 0; q < d->kq; q++) {
+            int64_t c4 = q / khw, tap = q % khw;
+            for (int64_t i = 0; i < mr; i++, o += 4) {
+                int64_t r = pn * mr + i;
+                for (int t = 0; t < 4; t++) {
+                    int64_t c = 4 * c4 + t;
+                    o[t] = r < m && c < cg
+                               ? (int8_t)(w[(r * cg + c) * khw + tap] ^ flip)
+                               : 0;
+                }
+            }
+        }
+}
+
+size_t mn_q8_direct_scratch(const mn_q8_direct *d)
+{
+    return mn_q8_x4_scratch(&d->g);
+}
+
+typedef struct dc_job {
+    const mn_kernels_q8 *kr;
+    const mn_q8_direct *d;
+    const uint8_t *a, *x4;
+    size_t a_panel;
+    const mn_qgemm_epi *e;
+    char *y;       /* the group's first output channel */
+    int64_t row0;  /* its epilogue row */
+    int64_t mg, nb, tb, ntp, rows_per;
+    int esize;
+} dc_job;
+
+/* Which lanes of block bi are output pixels, and where they go. */
+static void block_lanes(const mn_q8_x4 *g, int64_t bi, uint16_t mask[2],
+                        int64_t yoff[2])
+{
+    int64_t ow = g->p.ow;
+    for (int v = 0; v < 2; v++) {
+        mask[v] = 0;
+        yoff[v] = 0;
+        for (int l = 15; l >= 0; l--) {
+            int64_t vp = bi * BLOCK + 16 * v + l;
+            if (vp < g->nvp && vp % g->wq < ow) {
+                mask[v] |= (uint16_t)(1u << l);
+                yoff[v] = vp / g->wq * ow + vp % g->wq;
+            }
+        }
+    }
+}
+
+/* Task t: (pixel tile t % ntp, row range t / ntp). */
+static void dc_task(void *arg, int64_t t, int thread)
+{
+    const dc_job *J = arg;
+    const mn_q8_direct *d = J->d;
+    const mn_kernels_q8 *kr = J->kr;
+    int64_t b0 = t % J->ntp * J->tb, b1 = min64(J->nb, b0 + J->tb);
+    int64_t r0 = t / J->ntp * J->rows_per;
+    int64_t r1 = min64(J->mg, r0 + J->rows_per);
+    int64_t ohw = d->g.p.oh * d->g.p.ow;
+    uint16_t mask[MAX_TB][2];
+    int64_t yoff[MAX_TB][2];
+    (void)thread;
+    for (int64_t bi = b0; bi < b1; bi++)
+        block_lanes(&d->g, bi, mask[bi - b0], yoff[bi - b0]);
+    for (int64_t i = r0; i < r1; i += kr->mr) {
+        const uint8_t *a = J->a + (size_t)(i / kr->mr) * J->a_panel;
+        int mr = (int)min64(kr->mr, r1 - i);
+        char *y = J->y + i * ohw * J->esize;
+        for (int64_t bi = b0; bi < b1; bi++)
+            kr->direct(d->kq, a, d->off, J->x4 + bi * BLOCK * 4, mr,
+                       mask[bi - b0], yoff[bi - b0], J->e, J->row0 + i, y,
+                       ohw);
+    }
+}
+
+void mn_q8_direct_run(const mn_kernels_q8 *kr, mn_pool *pool,
+                      const mn_q8_direct *d, const uint8_t *a,
+                      size_t a_group, const uint8_t *x, uint8_t xpad,
+                      uint8_t flip, const mn_qgemm_epi *e, void *y,
+                      void *scratch)
+{
+    const mn_q8_x4 *g = &d->g;
+    const mn_conv_params *p = &g->p;
+    int64_t cg = p->c / p->group, ohw = p->oh * p->ow;
+    dc_job J = {.kr = kr, .d = d, .e = e, .esize = e->mult ? 1 : 4,
+                .mg = p->m / p->group};
+    J.a_panel = mn_q8_direct_a_bytes(kr, d, kr->mr);
+    J.nb = ceil_div(g->nvp, BLOCK);
+    /* a task's blocks read, per channel quad and stride phase, their
+     * pixels plus the taps' rows */
+    int64_t rows = (p->kh - 1) * p->dh / p->sh + 1;
+    int64_t phases = min64(p->sh, p->kh) * min64(p->sw, p->kw);
+    int64_t per_block = 4 * phases * g->c4n * BLOCK;
+    int64_t fixed = 4 * phases * g->c4n * rows * g->wq;
+    int64_t window = (int64_t)J.a_panel * ceil_div(J.mg, kr->mr) > A_L2
+                         ? WINDOW_L2 : WINDOW_L1;
+    J.tb = window > fixed ? (window - fixed) / per_block : 1;
+    J.tb = max64(1, min64(min64(J.tb, MAX_TB), J.nb));
+    J.ntp = ceil_div(J.nb, J.tb);
+    int64_t npan = ceil_div(J.mg, kr->mr), nrc = 1;
+    int threads = mn_pool_threads(pool);
+    double macs = (double)J.mg * (double)ohw * (double)(d->kq * 4);
+    if (threads < 2 || macs < MIN_PAR_MACS)
+        threads = 1;
+    if (J.ntp < 2 * threads)
+        nrc = min64(npan, ceil_div(2 * threads, J.ntp));
+    J.rows_per = ceil_div(npan, nrc) * kr->mr;
+    nrc = ceil_div(J.mg, J.rows_per);
+    for (int64_t img = 0; img < p->n; img++)
+        for (int64_t gr = 0; gr < p->group; gr++) {
+            J.x4 = mn_q8_x4_build(pool, g,
+                                  x + (img * p->c + gr * cg) * p->h * p->w,
+                                  xpad, flip, scratch);
+            J.a = a + (size_t)gr * a_group;
+            J.row0 = gr * J.mg;
+            J.y = (char *)y + (img * p->m + gr * J.mg) * ohw * J.esize;
+            mn_pool_run(threads > 1 ? pool : NULL, dc_task, &J,
+                        J.ntp * nrc);
+        }
+}

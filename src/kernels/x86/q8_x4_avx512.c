@@ -1,0 +1,64 @@
+/* AVX-512 (BW/VL) builder of one x4 row (see q8_x4.h): per 16 output
+ * dwords, four masked loads straight from the input rows (the padding
+ * byte where a column falls outside the row; stride 2 loads 32 bytes and
+ * keeps the even ones with vpmovwb), a byte/word unpack interleave, the
+ * flip, and one masked 64-byte store (nothing is written past the row).
+ * Gives the portable builder's bytes. Built with -mavx512bw (Makefile rule
+ * for *_avx512.c); compiled empty otherwise. */
+#include "kernels/q8_x4.h"
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#include <immintrin.h>
+
+/* Bits [lo, hi) of a mask of n <= 32 bits, lo and hi clamped to [0, n]. */
+static uint32_t range_mask(int64_t lo, int64_t hi, int n)
+{
+    lo = lo < 0 ? 0 : lo > n ? n : lo;
+    hi = hi < 0 ? 0 : hi > n ? n : hi;
+    if (hi <= lo)
+        return 0;
+    return (uint32_t)(((1ull << hi) - 1) & ~((1ull << lo) - 1));
+}
+
+static void x4_row_avx512(const uint8_t *const src[4], int64_t w,
+                          int64_t c0, int sw, int64_t wq, uint8_t xpad,
+                          uint8_t flip, uint8_t *dst)
+{
+    const __m128i pad16 = _mm_set1_epi8((char)xpad);
+    const __m256i pad32 = _mm256_set1_epi8((char)xpad);
+    const __m512i fv = _mm512_set1_epi8((char)flip);
+    for (int64_t j = 0; j < wq; j += 16) {
+        int64_t cb = j * sw + c0; /* input column of output dword j */
+        __m128i r[4];
+        if (sw == 1) {
+            __mmask16 m = (__mmask16)range_mask(-cb, w - cb, 16);
+            for (int t = 0; t < 4; t++)
+                r[t] = src[t] ? _mm_mask_loadu_epi8(pad16, m, src[t] + cb)
+                              : pad16;
+        } else {
+            __mmask32 m = range_mask(-cb, w - cb, 32);
+            for (int t = 0; t < 4; t++)
+                r[t] = src[t] ? _mm256_cvtepi16_epi8(_mm256_mask_loadu_epi8(
+                                    pad32, m, src[t] + cb))
+                              : pad16;
+        }
+        __m128i ab0 = _mm_unpacklo_epi8(r[0], r[1]);
+        __m128i ab1 = _mm_unpackhi_epi8(r[0], r[1]);
+        __m128i ce0 = _mm_unpacklo_epi8(r[2], r[3]);
+        __m128i ce1 = _mm_unpackhi_epi8(r[2], r[3]);
+        __m512i z = _mm512_castsi128_si512(_mm_unpacklo_epi16(ab0, ce0));
+        z = _mm512_inserti32x4(z, _mm_unpackhi_epi16(ab0, ce0), 1);
+        z = _mm512_inserti32x4(z, _mm_unpacklo_epi16(ab1, ce1), 2);
+        z = _mm512_inserti32x4(z, _mm_unpackhi_epi16(ab1, ce1), 3);
+        int64_t left = wq - j;
+        __mmask16 sm = left >= 16 ? (__mmask16)0xFFFF
+                                  : (__mmask16)((1u << left) - 1u);
+        _mm512_mask_storeu_epi32(dst + 4 * j, sm, _mm512_xor_si512(z, fv));
+    }
+}
+
+mn_q8_x4_row_fn mn_q8_x4_row_avx512(void) { return x4_row_avx512; }
+
+#else
+mn_q8_x4_row_fn mn_q8_x4_row_avx512(void) { return 0; }
+#endif

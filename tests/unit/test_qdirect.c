@@ -1,0 +1,201 @@
+/* The dense direct 8-bit convolution (src/kernels/qdirect.h) against the
+ * reference int8 convolution, bit for bit: the driver forced on random
+ * shapes the automatic choice may refuse (1..13 channels per group, so
+ * quads padded with zero weights), odd widths, padding, strides 1-3,
+ * dilation, groups, several images, int32 output with the zero-point
+ * correction and requantized uint8/int8 output (narrowed bounds), one
+ * thread and the pool; and QLinearConv / ConvInteger through prepare on
+ * ResNet-like layers, where prepare must pick the direct kernel at the
+ * VNNI level, against the reference path (1 and 2 threads, every level). */
+#include <stdlib.h>
+#include <string.h>
+#include "core/pool.h"
+#include "kernels/qdirect.h"
+#include "q8_test_util.h"
+
+/* One random convolution through mn_q8_direct_run (uint8 x, zero point
+ * zp, int8 weights) against mn_ref_conv2d_q8. */
+static void check_direct(const mn_kernels_q8 *kr, const mn_conv_params *p,
+                         int out_mode, mn_pool *pool)
+{
+    mn_ctx ctx = {{0}};
+    mn_q8_direct *d = NULL;
+    int64_t cg = p->c / p->group, mg = p->m / p->group;
+    int64_t k = cg * p->kh * p->kw, ohw = p->oh * p->ow;
+    int64_t nx = p->n * p->c * p->h * p->w, ny = p->n * p->m * ohw;
+    int32_t zp = (int32_t)otu_int(0, 255);
+    CHECK_OK(mn_q8_direct_create(p, &d, &ctx), &ctx);
+    if (!d)
+        return;
+    size_t a_group = (mn_q8_direct_a_bytes(kr, d, mg) + 63) / 64 * 64;
+    uint8_t *x = malloc((size_t)nx), *w = malloc((size_t)(p->m * k));
+    uint8_t *a = mn_malloc_aligned(a_group * (size_t)p->group);
+    int32_t *acc = malloc((size_t)ny * 4), *rowsum = malloc((size_t)p->m * 4);
+    int32_t *addi = malloc((size_t)p->m * 4);
+    double *add = malloc((size_t)p->m * 8), *mult = malloc((size_t)p->m * 8);
+    char *y = malloc((size_t)ny * 4 + 64);
+    void *rs = malloc(mn_ref_conv2d_q8_scratch(p) + 64);
+    void *sc = mn_malloc_aligned(mn_q8_direct_scratch(d));
+    if (!x || !w || !a || !acc || !rowsum || !addi || !add || !mult || !y ||
+        !rs || !sc) {
+        CHECK(0);
+        goto out;
+    }
+    for (int64_t i = 0; i < nx; i++)
+        x[i] = (uint8_t)otu_rand();
+    for (int64_t i = 0; i < p->m * k; i++)
+        w[i] = (uint8_t)otu_rand();
+    for (int64_t g = 0; g < p->group; g++)
+        mn_q8_direct_pack_a(kr, d, mg, w + g * mg * k, 0,
+                            a + (size_t)g * a_group);
+    mn_q8_rowsum(p->m, k, w, k, 0, rowsum);
+    mn_q8_operand xo = {.data = x, .zp = &zp, .n_zp = 1};
+    mn_q8_operand wo = {.data = w, .is_signed = 1, .n_zp = 1};
+    mn_ref_conv2d_q8(p, &xo, &wo, acc, rs);
+    for (int64_t r = 0; r < p->m; r++) {
+        addi[r] = -zp * rowsum[r];
+        add[r] = (double)(otu_int(-5000, 5000) - (int64_t)zp * rowsum[r]);
+        mult[r] = 0.0004 + 0.003 * otu_float();
+    }
+    mn_qgemm_epi e = {.add = add, .mult = out_mode ? mult : NULL,
+                      .add_i32 = addi, .yzp = out_mode == 2 ? -7 : 9,
+                      .lo = out_mode == 2 ? -100 : 0,
+                      .hi = out_mode == 2 ? 127 : 200,
+                      .out_signed = out_mode == 2};
+    int es = out_mode ? 1 : 4;
+    memset(y, 0x5A, (size_t)ny * 4 + 64);
+    mn_q8_direct_run(kr, pool, d, a, a_group, x, (uint8_t)zp, 0, &e, y, sc);
+    int bad = 0;
+    for (int64_t i = 0; i < ny; i++) {
+        int64_t r = i / ohw % p->m;
+        int32_t want = acc[i], got;
+        if (out_mode) {
+            uint8_t b = (uint8_t)y[i];
+            got = out_mode == 2 ? (int8_t)b : b;
+            /* the reference's requantization, from its int32 sum: add
+             * holds bias − zp·rowsum, acc = Σ(x − zp)·w */
+            want = mn_ref_requantize((int64_t)acc[i] + (int64_t)add[r] +
+                                         (int64_t)zp * rowsum[r],
+                                     mult[r], (int32_t)e.yzp, (int32_t)e.lo,
+                                     (int32_t)e.hi);
+        } else {
+            memcpy(&got, y + i * 4, 4);
+        }
+        bad += got != want;
+    }
+    for (int i = 0; i < 64; i++) /* nothing written past y */
+        bad += (uint8_t)y[ny * es + i] != 0x5A;
+    if (bad)
+        mn_test_fail(__FILE__, __LINE__,
+                     "direct n%lld c%lld m%lld g%lld %lldx%lld k%lldx%lld "
+                     "s%lld,%lld d%lld p%lld,%lld out%d: %d wrong",
+                     (long long)p->n, (long long)p->c, (long long)p->m,
+                     (long long)p->group, (long long)p->h, (long long)p->w,
+                     (long long)p->kh, (long long)p->kw, (long long)p->sh,
+                     (long long)p->sw, (long long)p->dh, (long long)p->pt,
+                     (long long)p->pl, out_mode, bad);
+out:
+    free(x), free(w), free(acc), free(rowsum), free(addi), free(add);
+    free(mult), free(y), free(rs);
+    mn_free_aligned(a);
+    mn_free_aligned(sc);
+    mn_q8_direct_destroy(d);
+}
+
+/* Output size with pads pt/pl before and pb/pr after; 0 if empty. */
+static int geometry(mn_conv_params *p, int64_t pb, int64_t pr)
+{
+    int64_t eh = p->dh * (p->kh - 1) + 1, ew = p->dw * (p->kw - 1) + 1;
+    int64_t hh = p->h + p->pt + pb - eh, ww = p->w + p->pl + pr - ew;
+    if (hh < 0 || ww < 0)
+        return 0;
+    p->oh = hh / p->sh + 1;
+    p->ow = ww / p->sw + 1;
+    return 1;
+}
+
+TEST(qdirect_forced_vs_ref)
+{
+    const mn_kernels_q8 *kr = mn_kernels_q8_avx512vnni();
+    mn_ctx ctx = {{0}};
+    mn_pool *pool = NULL;
+    if (!kr || mn_isa_detect() < MN_ISA_AVX512VNNI)
+        return; /* no direct kernel on this CPU */
+    CHECK_OK(mn_pool_create(2, 0, &pool, &ctx), &ctx);
+    otu_seed(31);
+    int ran = 0;
+    for (int it = 0; it < 300; it++) {
+        mn_conv_params p = {.n = otu_int(1, 2), .h = otu_int(1, 20),
+                            .w = otu_int(1, 40), .kh = otu_int(1, 5),
+                            .kw = otu_int(1, 5), .sh = otu_int(1, 3),
+                            .dh = otu_int(1, 2), .pt = otu_int(0, 2),
+                            .pl = otu_int(0, 2), .group = otu_int(1, 2)};
+        p.sw = it % 5 ? p.sh : otu_int(1, 3);
+        p.dw = it % 7 ? p.dh : otu_int(1, 2);
+        p.c = p.group * otu_int(1, 13);
+        p.m = p.group * otu_int(1, 21);
+        if (it % 10 == 0) { /* wide channel counts, more row panels */
+            p.c = p.group * otu_int(14, 70);
+            p.m = p.group * otu_int(20, 70);
+        }
+        if (!geometry(&p, otu_int(0, 2), otu_int(0, 2)) ||
+            !mn_q8_direct_can(kr, &p))
+            continue;
+        check_direct(kr, &p, it % 3, it % 2 ? pool : NULL);
+        ran++;
+    }
+    CHECK(ran > 200);
+    /* work enough for the pool: several pixel tiles and row ranges, a
+     * stride-2 and a 1×1 stride-2 layer, an odd width */
+    mn_conv_params big[] = {
+        {.n = 1, .c = 64, .h = 30, .w = 31, .m = 72, .kh = 3, .kw = 3,
+         .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .group = 1},
+        {.n = 2, .c = 36, .h = 29, .w = 33, .m = 40, .kh = 3, .kw = 3,
+         .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .group = 1},
+        {.n = 1, .c = 132, .h = 15, .w = 15, .m = 100, .kh = 1, .kw = 1,
+         .sh = 2, .sw = 2, .dh = 1, .dw = 1, .group = 1},
+        {.n = 1, .c = 3, .h = 45, .w = 71, .m = 16, .kh = 7, .kw = 7,
+         .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 3, .pl = 3, .group = 1}};
+    for (size_t i = 0; i < sizeof big / sizeof *big; i++) {
+        if (!geometry(&big[i], big[i].pt, big[i].pl))
+            continue;
+        for (int mode = 0; mode < 3; mode++) {
+            check_direct(kr, &big[i], mode, NULL);
+            check_direct(kr, &big[i], mode, pool);
+        }
+    }
+    mn_pool_destroy(pool);
+}
+
+/* The ops: ResNet-like layers (3×3 stride 1 and 2, 1×1 stride 2, odd
+ * channel counts that still take the direct kernel) through prepare,
+ * against the reference path at every level, 1 and 2 threads; at the
+ * VNNI level prepare must have chosen the direct kernel. */
+TEST(qdirect_ops_pick_direct_and_match_ref)
+{
+    mn_isa lv[4];
+    int nl = fast_levels(lv);
+    mn_ctx ctx = {{0}};
+    mn_pool *pool = NULL;
+    CHECK_OK(mn_pool_create(2, 0, &pool, &ctx), &ctx);
+    cparams cs[] = {
+        {.n = 1, .c = 64, .h = 20, .w = 19, .m = 64, .kh = 3, .kw = 3, .s = 1,
+         .d = 1, .pt = 1, .pl = 1, .pb = 1, .pr = 1, .group = 1, .bias = 1,
+         .per_channel = 1},
+        {.n = 2, .c = 33, .h = 17, .w = 23, .m = 45, .kh = 3, .kw = 3, .s = 2,
+         .d = 1, .pt = 1, .pl = 1, .pb = 1, .pr = 1, .group = 1, .xs = 1,
+         .ys = 1},
+        {.n = 1, .c = 132, .h = 14, .w = 13, .m = 70, .kh = 1, .kw = 1,
+         .s = 2, .d = 1, .group = 1, .wu = 1, .per_channel = 1},
+        {.n = 1, .c = 60, .h = 9, .w = 11, .m = 26, .kh = 3, .kw = 3, .s = 1,
+         .d = 2, .pt = 2, .pl = 2, .pb = 2, .pr = 2, .group = 2, .bias = 1},
+        {.n = 1, .c = 48, .h = 12, .w = 12, .m = 52, .kh = 1, .kw = 1,
+         .s = 1, .d = 1, .group = 1, .xs = 1, .bias = 1}};
+    otu_seed(32);
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+        cs[i].want = 3;
+        check_conv(&cs[i], 1, pool, lv, nl, MN_SPARSE_AUTO);
+        check_conv(&cs[i], 0, pool, lv, nl, MN_SPARSE_AUTO);
+    }
+    mn_pool_destroy(pool);
+}
