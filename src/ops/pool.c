@@ -5,6 +5,7 @@
  * the Indices output (row- or column-major per storage_order). */
 #include <float.h>
 #include <string.h>
+#include "core/pool.h"
 #include "kernels/qelem.h"
 #include "ops/conv_shape.h"
 
@@ -433,26 +434,65 @@ static mn_status gap_infer(const mn_node *n, const mn_tensor *const *in,
     return MN_OK;
 }
 
+typedef struct gap_job {
+    const float *x;
+    float *y;
+    int64_t sz, per_task, planes;
+} gap_job;
+
+/* Mean of one plane in double: eight interleaved partial sums (element i
+ * into sum i % 8, combined pairwise in a fixed order), so the loop has
+ * eight independent add chains and the compiler can vectorize it. */
+static float plane_mean(const float *x, int64_t sz)
+{
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+    int64_t i = 0;
+    for (; i + 8 <= sz; i += 8) {
+        a0 += (double)x[i];
+        a1 += (double)x[i + 1];
+        a2 += (double)x[i + 2];
+        a3 += (double)x[i + 3];
+        a4 += (double)x[i + 4];
+        a5 += (double)x[i + 5];
+        a6 += (double)x[i + 6];
+        a7 += (double)x[i + 7];
+    }
+    double t[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+    for (int j = 0; i < sz; i++, j++)
+        t[j] += (double)x[i];
+    double s = ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
+    return sz > 0 ? (float)(s / (double)sz) : 0.0f;
+}
+
+static void gap_task(void *arg, int64_t t, int thread)
+{
+    const gap_job *J = arg;
+    int64_t lo = t * J->per_task, hi = lo + J->per_task;
+    (void)thread;
+    for (int64_t p = lo; p < hi && p < J->planes; p++)
+        J->y[p] = plane_mean(J->x + p * J->sz, J->sz);
+}
+
 static mn_status gap_forward(const mn_node *n, const mn_tensor *const *in,
                              int n_in, mn_tensor *const *out, int n_out,
                              mn_exec *ex)
 {
     const mn_tensor *x = in[0];
-    const float *xd = x->data;
-    float *y = out[0]->data;
-    int64_t planes = x->dims[0] * x->dims[1], sz = 1;
+    gap_job J = {.x = x->data, .y = out[0]->data, .sz = 1,
+                 .planes = x->dims[0] * x->dims[1]};
+    int64_t parts = 1;
     (void)n;
     (void)n_in;
     (void)n_out;
-    (void)ex;
     for (int i = 2; i < x->ndim; i++)
-        sz *= x->dims[i];
-    for (int64_t p = 0; p < planes; p++) {
-        double sum = 0.0;
-        for (int64_t i = 0; i < sz; i++)
-            sum += xd[p * sz + i];
-        y[p] = sz > 0 ? (float)(sum / (double)sz) : 0.0f;
-    }
+        J.sz *= x->dims[i];
+    /* planes split over the pool when there is enough to read (each
+     * plane's sum is the same on any thread) */
+    if ((double)J.planes * (double)J.sz >= 65536.0)
+        parts = 4 * (int64_t)mn_pool_threads(ex->pool);
+    J.per_task = J.planes > 0 ? (J.planes + parts - 1) / parts : 1;
+    mn_pool_run(parts > 1 ? ex->pool : NULL, gap_task, &J,
+                (J.planes + J.per_task - 1) / J.per_task);
     return MN_OK;
 }
 
