@@ -10,6 +10,7 @@
  * be equal; PRelu-6 applies a 1-D slope per channel (axis 1). */
 #include <math.h>
 #include <string.h>
+#include "core/pool.h"
 #include "ops/broadcast.h"
 
 enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MAX, OP_MIN, OP_PRELU, N_OPS };
@@ -242,13 +243,44 @@ static mn_status arith_infer(int kind, const mn_node *n,
     return MN_OK;
 }
 
+typedef struct bin_job {
+    const mn_bcast *bc;
+    mn_bcast_fn fn;
+    bin_arg *arg;
+    int64_t per_task;
+} bin_job;
+
+static void bin_task(void *varg, int64_t t, int thread)
+{
+    const bin_job *J = varg;
+    (void)thread;
+    mn_bcast_run_range(J->bc, J->fn, J->arg, t * J->per_task,
+                       (t + 1) * J->per_task);
+}
+
+/* Large float outputs are cut into element ranges over the pool (each
+ * element's arithmetic is the same on any thread; float kernels cannot
+ * fail, unlike integer division). */
+#define PAR_MIN_ELEMS 65536
+
 static mn_status run_kind(int kind, const mn_tensor *y, const mn_tensor *a,
-                          const mn_tensor *b, mn_ctx *ctx)
+                          const mn_tensor *b, mn_pool *pool, mn_ctx *ctx)
 {
     mn_bcast bc;
     bin_arg arg = {y->data, a->data, b->data};
+    int ti = type_index(y->dtype);
     mn_bcast_init(&bc, y, a, b);
-    if (mn_bcast_run(&bc, kernels[kind][type_index(y->dtype)], &arg))
+    int64_t parts = 4 * (int64_t)mn_pool_threads(pool);
+    if ((ti == T_F32 || ti == T_F64) && parts > 4 &&
+        bc.numel >= PAR_MIN_ELEMS) {
+        /* ranges of whole 64-byte lines of y */
+        bin_job J = {.bc = &bc, .fn = kernels[kind][ti], .arg = &arg,
+                     .per_task = (bc.numel / parts + 16) / 16 * 16};
+        mn_pool_run(pool, bin_task, &J,
+                    (bc.numel + J.per_task - 1) / J.per_task);
+        return MN_OK;
+    }
+    if (mn_bcast_run(&bc, kernels[kind][ti], &arg))
         return mn_error(ctx, MN_ERR_RUNTIME, "integer division by zero");
     return MN_OK;
 }
@@ -265,7 +297,7 @@ static mn_status arith_forward(int kind, const mn_node *n,
         st = legacy_b(n, op_names[kind], in[0], in[1], &bv, ex->ctx);
     if (st != MN_OK)
         return st;
-    return run_kind(kind, out[0], in[0], &bv, ex->ctx);
+    return run_kind(kind, out[0], in[0], &bv, ex->pool, ex->ctx);
 }
 
 #define ARITH_OP(lname, KIND, NAME)                                          \
@@ -340,10 +372,10 @@ static mn_status minmax_forward(int kind, const mn_tensor *const *in,
             memmove(y->data, in[0]->data, mn_tensor_nbytes(y));
         return MN_OK;
     }
-    if ((st = run_kind(kind, y, in[0], in[1], ex->ctx)) != MN_OK)
+    if ((st = run_kind(kind, y, in[0], in[1], ex->pool, ex->ctx)) != MN_OK)
         return st;
     for (int i = 2; i < n_in; i++)
-        if ((st = run_kind(kind, y, y, in[i], ex->ctx)) != MN_OK)
+        if ((st = run_kind(kind, y, y, in[i], ex->pool, ex->ctx)) != MN_OK)
             return st;
     return MN_OK;
 }
