@@ -264,6 +264,36 @@ static void maxpool_f32_fast(const win3 *q, int64_t planes, const float *x,
     }
 }
 
+typedef struct mp_job {
+    const win3 *q;
+    const void *x;
+    void *y, *row; /* row: the caller's scratch (no pool) */
+    size_t es;     /* element size: 4 (float32) or 1 (8-bit) */
+    int i8;        /* 8-bit: signed */
+    mn_pool *pool;
+    int64_t planes, per_task;
+} mp_job;
+
+/* Planes [t·per_task, ...) of the fast 2-D MaxPool. */
+static void mp_task(void *arg, int64_t t, int thread)
+{
+    const mp_job *J = arg;
+    int64_t lo = t * J->per_task, hi = lo + J->per_task;
+    int64_t in_plane = J->q->in[1] * J->q->in[2];
+    int64_t out_plane = J->q->out[1] * J->q->out[2];
+    void *row = J->pool ? mn_pool_scratch(J->pool, thread) : J->row;
+    if (hi > J->planes)
+        hi = J->planes;
+    if (J->es == 4)
+        maxpool_f32_fast(J->q, hi - lo, (const float *)J->x + lo * in_plane,
+                         (float *)J->y + lo * out_plane, row);
+    else
+        maxpool_q8_fast(J->q, hi - lo,
+                        (const uint8_t *)J->x + lo * in_plane,
+                        (uint8_t *)J->y + lo * out_plane,
+                        J->i8, row);
+}
+
 static size_t maxpool_scratch(const mn_node *n, const mn_tensor *const *in,
                               int n_in, const mn_tensor *const *out,
                               int n_out)
@@ -290,12 +320,24 @@ static mn_status maxpool_forward(const mn_node *n, const mn_tensor *const *in,
     int cm = mn_node_attr_int(n, "storage_order", 0) == 1;
     int fast = maxpool_fast_ok(&q, n_out) &&
                ex->scratch_bytes >= (size_t)q.in[2] * mn_dtype_size(x->dtype);
-    if (fast && x->dtype == MN_DT_F32)
-        maxpool_f32_fast(&q, planes, x->data, out[0]->data, ex->scratch);
-    else if (fast)
-        maxpool_q8_fast(&q, planes, x->data, out[0]->data,
-                        x->dtype == MN_DT_I8, ex->scratch);
-    else if (x->dtype == MN_DT_F32)
+    if (fast) {
+        size_t es = mn_dtype_size(x->dtype);
+        mp_job J = {.q = &q, .x = x->data, .y = out[0]->data,
+                    .row = ex->scratch, .es = es,
+                    .i8 = x->dtype == MN_DT_I8, .pool = NULL,
+                    .planes = planes, .per_task = planes};
+        /* planes split over the pool when there is enough to read; a task
+         * on a pool thread uses that thread's scratch for its row */
+        if ((double)planes * (double)(q.in[1] * q.in[2]) >= 65536.0 &&
+            mn_pool_threads(ex->pool) > 1 &&
+            mn_pool_scratch_bytes(ex->pool) >= (size_t)q.in[2] * es) {
+            J.pool = ex->pool;
+            J.per_task = (planes + 4 * mn_pool_threads(ex->pool) - 1) /
+                         (4 * mn_pool_threads(ex->pool));
+        }
+        mn_pool_run(J.pool, mp_task, &J,
+                    planes > 0 ? (planes + J.per_task - 1) / J.per_task : 0);
+    } else if (x->dtype == MN_DT_F32)
         maxpool_f32(&q, planes, x->data, out[0]->data, idx, cm);
     else if (x->dtype == MN_DT_U8)
         maxpool_u8(&q, planes, x->data, out[0]->data, idx, cm);
