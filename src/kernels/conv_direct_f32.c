@@ -147,8 +147,8 @@ static void direct_task(void *arg, int64_t t, int thread)
 /* Phase plane q = (c·s + u)·s + v of the group's input: plane column j is
  * padded column j·s + v, i.e. input column j·s + v − pl, valid for j in
  * [lo, hi); rows likewise. */
-static void pad_plane(const mn_conv_params *p, const geom *g, const float *xg,
-                      int64_t q, float *xp)
+static void pad_plane(const mn_kernels_f32 *kr, const mn_conv_params *p,
+                      const geom *g, const float *xg, int64_t q, float *xp)
 {
     int64_t s = g->s, v = q % s, u = q / s % s, c = q / (s * s);
     float *d = xp + q * g->plane_q;
@@ -166,6 +166,8 @@ static void pad_plane(const mn_conv_params *p, const geom *g, const float *xg,
             d[j] = 0.0f;
         if (s == 1)
             memcpy(d + lo, src + lo - p->pl, (size_t)(hi - lo) * sizeof *d);
+        else if (kr->even && hi > lo)
+            kr->even(src + lo * s + v - p->pl, d + lo, hi - lo);
         else
             for (int64_t j = lo; j < hi; j++)
                 d[j] = src[j * s + v - p->pl];
@@ -181,7 +183,7 @@ static void pad_task(void *arg, int64_t t, int thread)
     int64_t hi = min64(J->n_planes, lo + J->pad_per_task);
     (void)thread;
     for (int64_t q = lo; q < hi; q++)
-        pad_plane(J->p, &J->g, J->xg, q, (float *)J->xp);
+        pad_plane(J->kr, J->p, &J->g, J->xg, q, (float *)J->xp);
 }
 
 /* The task grid: up to 4 tasks per thread so the pool can balance them.
