@@ -35,14 +35,19 @@ struct mn_pool {
     int n_started;
     unsigned job;               /* caller side: number of the last job */
     range_ctr *next;            /* per thread range */
-    _Atomic(mn_pool_fn) fn;     /* the published job */
+    /* Written once per job, read by the spinning workers: one line. */
+    _Alignas(64) _Atomic(mn_pool_fn) fn; /* the published job */
     _Atomic(void *) arg;
     atomic_llong ntasks;
     atomic_ullong gen;          /* 2·job when published, odd while writing */
-    atomic_llong done;          /* tasks finished in the current job */
     atomic_int stop;
     atomic_int sleepers;        /* workers blocked (or about to) on cv_work */
+    /* Updated once per thread and job (not per task), spun on by the
+     * caller: its own line, so those updates do not disturb the workers'
+     * spin on gen. */
+    _Alignas(64) atomic_llong done; /* tasks finished in the current job */
     atomic_int waiting;         /* caller blocked (or about to) on cv_done */
+    char pad_[64 - sizeof(atomic_llong) - sizeof(atomic_int)];
     pthread_mutex_t mu;
     pthread_cond_t cv_work, cv_done;
 };
@@ -85,19 +90,22 @@ static int claim(mn_pool *p, int r, unsigned job, int64_t hi, int64_t *task)
 static void participate(mn_pool *p, int id, unsigned job, mn_pool_fn fn,
                         void *arg, int64_t n)
 {
-    int64_t t, T = p->threads;
+    int64_t t, T = p->threads, ran = 0;
     for (int k = 0; k < T; k++) {
         int r = (int)((id + k) % T);
         int64_t hi = n * (r + 1) / T;
         while (claim(p, r, job, hi, &t)) {
             fn(arg, t, id);
-            if (atomic_fetch_add(&p->done, 1) == n - 1 &&
-                atomic_load(&p->waiting)) {
-                pthread_mutex_lock(&p->mu);
-                pthread_cond_signal(&p->cv_done);
-                pthread_mutex_unlock(&p->mu);
-            }
+            ran++;
         }
+    }
+    /* one update of the shared count per thread, after its last task (every
+     * task is claimed by then, so nothing of this job is left to run) */
+    if (ran && atomic_fetch_add(&p->done, ran) + ran == n &&
+        atomic_load(&p->waiting)) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_signal(&p->cv_done);
+        pthread_mutex_unlock(&p->mu);
     }
 }
 
@@ -174,9 +182,10 @@ mn_status mn_pool_create(int threads, size_t scratch_bytes, mn_pool **out,
     if (!scratch_bytes)
         scratch_bytes = MN_POOL_SCRATCH_DEFAULT;
     scratch_bytes = (scratch_bytes + 63) & ~(size_t)63;
-    p = mn_calloc(1, sizeof *p);
+    p = mn_malloc_aligned(sizeof *p); /* 64-byte aligned: its cache lines */
     if (!p)
         return mn_error(ctx, MN_ERR_OOM, "out of memory (thread pool)");
+    memset(p, 0, sizeof *p);
     p->threads = threads;
     p->scratch_bytes = scratch_bytes;
     atomic_init(&p->fn, NULL);
@@ -247,7 +256,7 @@ void mn_pool_destroy(mn_pool *p)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv_work);
     pthread_cond_destroy(&p->cv_done);
-    free(p);
+    mn_free_aligned(p);
 }
 
 int mn_pool_threads(const mn_pool *p) { return p ? p->threads : 1; }

@@ -20,7 +20,11 @@
  * valid columns are then copied into y.
  * Reductions run in blocks of KC taps; a task is a range of output
  * channels × a range of wide positions, looping over the k blocks
- * outermost so each block of weights is reused across its positions.
+ * outermost so each block of weights is reused across its positions. The
+ * task also does the copies of its own part of the grid (the residual in
+ * before its tiles, the result out after them) while that part is in
+ * cache, so a convolution is two fork-joins: building the planes (split
+ * by plane), then the tasks.
  *
  * Per output element the sum runs over the taps in order, in the same k
  * blocks whatever the partition: results do not depend on the thread
@@ -76,24 +80,52 @@ typedef struct direct_job {
     const mn_kernels_f32 *kr;
     const mn_conv_params *p;
     geom g;
-    const float *xp, *w, *b, *res; /* planes; the group's w, b, residual */
+    const float *xg;                /* the group's input */
+    const float *xp, *w, *b, *res;  /* planes; the group's w, b, residual */
     const int64_t *boff;
     const mn_act *act;
     float *y, *wy;   /* the group's output; wide-grid scratch */
     int64_t k, mg;   /* taps, output channels per group */
     int64_t tm, tj, ntm; /* task extents: channels, wide positions */
+    int64_t span;    /* wide positions in use: (oh − 1)·wq + ow */
+    int64_t pad_per_task, n_planes; /* phase planes per pad task, in all */
 } direct_job;
+
+/* Channels [m_lo, m_hi) × wide positions [j_lo, j_hi) between y's layout
+ * and the grid: into the grid (the residual, before the tiles) or out of
+ * it (the result, after them). Positions in the dropped columns are not
+ * copied. */
+static void copy_part(const direct_job *J, int64_t m_lo, int64_t m_hi,
+                      int64_t j_lo, int64_t j_hi, int into_grid)
+{
+    const mn_conv_params *p = J->p;
+    int64_t plane = p->oh * p->ow, wq = J->g.wq;
+    for (int64_t m = m_lo; m < m_hi; m++)
+        for (int64_t oh = j_lo / wq; oh < p->oh && oh * wq < j_hi; oh++) {
+            int64_t c0 = max64(0, j_lo - oh * wq);
+            int64_t c1 = min64(p->ow, j_hi - oh * wq);
+            if (c1 <= c0)
+                continue;
+            float *g = J->wy + m * J->g.plane_q + oh * wq + c0;
+            size_t bytes = (size_t)(c1 - c0) * sizeof *g;
+            if (into_grid)
+                memcpy(g, J->res + m * plane + oh * p->ow + c0, bytes);
+            else
+                memcpy(J->y + m * plane + oh * p->ow + c0, g, bytes);
+        }
+}
 
 static void direct_task(void *arg, int64_t t, int thread)
 {
     const direct_job *J = arg;
-    const mn_conv_params *p = J->p;
     const mn_kernels_f32 *kr = J->kr;
     int64_t m_lo = (t % J->ntm) * J->tm, m_hi = min64(J->mg, m_lo + J->tm);
     int64_t j_lo = (t / J->ntm) * J->tj, nr = kr->nr, pq = J->g.plane_q;
     /* wide positions [j_lo, j_hi) of the grid's used part */
-    int64_t j_hi = min64((p->oh - 1) * J->g.wq + p->ow, j_lo + J->tj);
+    int64_t j_hi = min64(J->span, j_lo + J->tj);
     (void)thread;
+    if (J->res)
+        copy_part(J, m_lo, m_hi, j_lo, j_hi, 1);
     for (int64_t p0 = 0; p0 < J->k; p0 += KC) {
         int64_t kc = min64(KC, J->k - p0);
         mn_tile_epi e = {.alpha = 1.0f, .beta = J->res ? 1.0f : 0.0f,
@@ -109,71 +141,72 @@ static void direct_task(void *arg, int64_t t, int thread)
                              (int)min64(nr, j_hi - j), &e);
         }
     }
+    copy_part(J, m_lo, m_hi, j_lo, j_hi, 0);
 }
 
-/* Output channel m between y's layout and the grid: into the grid (the
- * residual, before the tiles) or out of it (the result, after them). */
-static void copy_rows(const direct_job *J, int64_t m, const float *from,
-                      int into_grid)
+/* Phase plane q = (c·s + u)·s + v of the group's input: plane column j is
+ * padded column j·s + v, i.e. input column j·s + v − pl, valid for j in
+ * [lo, hi); rows likewise. */
+static void pad_plane(const mn_kernels_f32 *kr, const mn_conv_params *p,
+                      const geom *g, const float *xg, int64_t q, float *xp)
 {
-    const mn_conv_params *p = J->p;
-    int64_t plane = p->oh * p->ow;
-    for (int64_t oh = 0; oh < p->oh; oh++) {
-        float *g = J->wy + m * J->g.plane_q + oh * J->g.wq;
-        if (into_grid)
-            memcpy(g, from + m * plane + oh * p->ow, (size_t)p->ow * sizeof *g);
+    int64_t s = g->s, v = q % s, u = q / s % s, c = q / (s * s);
+    float *d = xp + q * g->plane_q;
+    int64_t lo = ceil_div(max64(0, p->pl - v), s);
+    int64_t hi = max64(lo, min64(g->wq, ceil_div(p->w + p->pl - v, s)));
+    lo = min64(lo, g->wq);
+    for (int64_t i = 0; i < g->hq; i++, d += g->wq) {
+        int64_t ih = i * s + u - p->pt;
+        if (ih < 0 || ih >= p->h) {
+            memset(d, 0, (size_t)g->wq * sizeof *d);
+            continue;
+        }
+        const float *src = xg + (c * p->h + ih) * p->w;
+        for (int64_t j = 0; j < lo; j++) /* a pad or two */
+            d[j] = 0.0f;
+        if (s == 1)
+            memcpy(d + lo, src + lo - p->pl, (size_t)(hi - lo) * sizeof *d);
+        else if (kr->even && hi > lo)
+            kr->even(src + lo * s + v - p->pl, d + lo, hi - lo);
         else
-            memcpy(J->y + m * plane + oh * p->ow, g, (size_t)p->ow * sizeof *g);
+            for (int64_t j = lo; j < hi; j++)
+                d[j] = src[j * s + v - p->pl];
+        for (int64_t j = hi; j < g->wq; j++)
+            d[j] = 0.0f;
     }
 }
 
-static void residual_task(void *arg, int64_t m, int thread)
+static void pad_task(void *arg, int64_t t, int thread)
 {
     const direct_job *J = arg;
+    int64_t lo = t * J->pad_per_task;
+    int64_t hi = min64(J->n_planes, lo + J->pad_per_task);
     (void)thread;
-    copy_rows(J, m, J->res, 1);
+    for (int64_t q = lo; q < hi; q++)
+        pad_plane(J->kr, J->p, &J->g, J->xg, q, (float *)J->xp);
 }
 
-static void compact_task(void *arg, int64_t m, int thread)
+/* The task grid: up to 4 tasks per thread so the pool can balance them.
+ * Every task reads its channels' weights and its positions' planes (all
+ * input channels), so the split goes along the larger of the two
+ * operands: by positions (in whole tiles) when the planes outweigh the
+ * weights (early layers), else by channels (in whole tile rows). */
+static void partition(direct_job *J, int threads)
 {
-    (void)thread;
-    copy_rows(arg, m, NULL, 0);
-}
-
-/* The group's channels into the zero-padded phase planes. */
-static void pad_input(const mn_conv_params *p, const geom *g, const float *xg,
-                      float *xp)
-{
-    int64_t cg = p->c / p->group, s = g->s;
-    for (int64_t c = 0; c < cg; c++)
-        for (int64_t u = 0; u < s; u++)
-            for (int64_t v = 0; v < s; v++) {
-                float *d = xp + ((c * s + u) * s + v) * g->plane_q;
-                /* plane column j is padded column j·s + v: input column
-                 * j·s + v − pl, valid for j in [lo, hi) */
-                int64_t lo = ceil_div(max64(0, p->pl - v), s);
-                int64_t hi = max64(lo, min64(g->wq,
-                                             ceil_div(p->w + p->pl - v, s)));
-                lo = min64(lo, g->wq);
-                for (int64_t i = 0; i < g->hq; i++, d += g->wq) {
-                    int64_t ih = i * s + u - p->pt;
-                    if (ih < 0 || ih >= p->h) {
-                        memset(d, 0, (size_t)g->wq * sizeof *d);
-                        continue;
-                    }
-                    const float *src = xg + (c * p->h + ih) * p->w;
-                    for (int64_t j = 0; j < lo; j++) /* a pad or two */
-                        d[j] = 0.0f;
-                    if (s == 1)
-                        memcpy(d + lo, src + lo - p->pl,
-                               (size_t)(hi - lo) * sizeof *d);
-                    else
-                        for (int64_t j = lo; j < hi; j++)
-                            d[j] = src[j * s + v - p->pl];
-                    for (int64_t j = hi; j < g->wq; j++)
-                        d[j] = 0.0f;
-                }
-            }
+    const mn_kernels_f32 *kr = J->kr;
+    int64_t parts = 4 * (int64_t)threads;
+    int64_t tiles = ceil_div(J->span, kr->nr), rows = ceil_div(J->mg, kr->mr);
+    double wbytes = (double)J->mg * (double)J->k;
+    double pbytes = (double)J->g.in_floats;
+    J->tm = J->mg;
+    J->tj = J->span;
+    if (threads > 1) {
+        if ((pbytes >= wbytes && tiles >= 2 * threads) || rows < 2 * threads)
+            J->tj = ceil_div(tiles, min64(parts, tiles)) * kr->nr;
+        else
+            J->tm = ceil_div(rows, min64(parts, rows)) * kr->mr;
+    }
+    J->ntm = ceil_div(J->mg, J->tm);
 }
 
 void mn_conv_direct_f32(const mn_kernels_f32 *kr, mn_pool *pool,
@@ -188,38 +221,31 @@ void mn_conv_direct_f32(const mn_kernels_f32 *kr, mn_pool *pool,
     int64_t *boff = (int64_t *)(wy + g.out_floats);
     double macs = (double)mg * (double)plane * (double)k;
     int threads = macs >= MIN_PAR_MACS ? mn_pool_threads(pool) : 1;
-    int64_t span = (p->oh - 1) * g.wq + p->ow, q = 0;
+    int64_t q = 0, pad_tasks;
     direct_job J = {.kr = kr, .p = p, .g = g, .xp = xp, .boff = boff,
-                    .act = act, .wy = wy, .k = k, .mg = mg, .tm = mg,
-                    .tj = span};
+                    .act = act, .wy = wy, .k = k, .mg = mg,
+                    .span = (p->oh - 1) * g.wq + p->ow,
+                    .n_planes = cg * g.s * g.s};
+    if (threads == 1)
+        pool = NULL;
     for (int64_t c = 0; c < cg; c++)
         for (int64_t ki = 0; ki < p->kh; ki++)
             for (int64_t kj = 0; kj < p->kw; kj++)
                 boff[q++] = ((c * g.s + ki % g.s) * g.s + kj % g.s) *
                                 g.plane_q + ki / g.s * g.wq + kj / g.s;
-    /* channels when there are enough for every thread, else positions in
-     * whole tiles; up to 4 tasks per thread so the pool can balance them */
-    if (threads > 1) {
-        int64_t parts = 4 * threads;
-        if (mg >= 2 * threads * kr->mr)
-            J.tm = ceil_div(ceil_div(mg, min64(parts, ceil_div(mg, kr->mr))),
-                            kr->mr) * kr->mr;
-        else
-            J.tj = ceil_div(ceil_div(span, parts), kr->nr) * kr->nr;
-    }
-    J.ntm = ceil_div(mg, J.tm);
+    partition(&J, threads);
+    J.pad_per_task = ceil_div(J.n_planes, min64(J.n_planes, 4 * threads));
+    pad_tasks = ceil_div(J.n_planes, J.pad_per_task);
     for (int64_t in = 0; in < p->n; in++)
         for (int64_t gi = 0; gi < p->group; gi++) {
             int64_t yo = (in * p->m + gi * mg) * plane;
-            pad_input(p, &g, x + (in * p->c + gi * cg) * p->h * p->w, xp);
+            J.xg = x + (in * p->c + gi * cg) * p->h * p->w;
+            mn_pool_run(pool, pad_task, &J, pad_tasks);
             J.w = w + gi * mg * k;
             J.b = b ? b + gi * mg : NULL;
             J.res = residual ? residual + yo : NULL;
             J.y = y + yo;
-            if (residual)
-                mn_pool_run(threads > 1 ? pool : NULL, residual_task, &J, mg);
-            mn_pool_run(threads > 1 ? pool : NULL, direct_task, &J,
-                        J.ntm * ceil_div(span, J.tj));
-            mn_pool_run(threads > 1 ? pool : NULL, compact_task, &J, mg);
+            mn_pool_run(pool, direct_task, &J,
+                        J.ntm * ceil_div(J.span, J.tj));
         }
 }

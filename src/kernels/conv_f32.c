@@ -106,17 +106,24 @@ typedef struct dw_job {
     const float *x, *w, *b;
     const mn_act *act;
     float *y;
+    int64_t per_task; /* output planes per task */
 } dw_job;
 
+/* Output planes [t·per_task, ...) of the n·m planes: a task per plane
+ * would make the pool's per-task claim the cost on 7×7 planes. */
 static void dw_task(void *arg, int64_t t, int thread)
 {
     const dw_job *J = arg;
     const mn_conv_params *p = J->p;
-    int64_t n = t / p->m, m = t % p->m, mult = p->m / p->c;
+    int64_t mult = p->m / p->c, lo = t * J->per_task;
+    int64_t hi = min64(p->n * p->m, lo + J->per_task);
     (void)thread;
-    J->fn(p, J->x + (n * p->c + m / mult) * p->h * p->w,
-          J->w + m * p->kh * p->kw, J->b ? J->b[m] : 0.0f, J->act,
-          J->y + (n * p->m + m) * p->oh * p->ow);
+    for (int64_t q = lo; q < hi; q++) {
+        int64_t n = q / p->m, m = q % p->m;
+        J->fn(p, J->x + (n * p->c + m / mult) * p->h * p->w,
+              J->w + m * p->kh * p->kw, J->b ? J->b[m] : 0.0f, J->act,
+              J->y + (n * p->m + m) * p->oh * p->ow);
+    }
 }
 
 /* ---- entry points ---- */
@@ -152,8 +159,14 @@ void mn_conv2d_f32(mn_pool *pool, const mn_conv_params *p, const float *x,
             /* small ones on one thread, as MIN_PAR_MACS in sgemm.c */
             double macs = (double)(p->n * p->m * p->oh * p->ow) *
                           (double)(p->kh * p->kw);
-            mn_pool_run(macs >= 262144.0 ? pool : NULL, dw_task, &J,
-                        p->n * p->m);
+            int64_t planes = p->n * p->m, parts = 1;
+            if (macs < 262144.0)
+                pool = NULL;
+            else /* up to 4 tasks per thread, for the pool to balance */
+                parts = 4 * (int64_t)mn_pool_threads(pool);
+            J.per_task = (planes + parts - 1) / parts;
+            mn_pool_run(pool, dw_task, &J,
+                        (planes + J.per_task - 1) / J.per_task);
             if (residual)
                 mn_act_apply(act, residual, y, ny);
             return;

@@ -93,6 +93,9 @@ typedef struct mn_kernels_f32 {
      * tiles' store computes it */
     void (*act)(const mn_act *a, const float *x, const float *res, float *y,
                 int64_t n);
+    /* dst[j] = src[2·j] for j < n (reads src[0 .. 2n−2] only): the direct
+     * convolution's stride-2 phase planes; NULL: a plain loop */
+    void (*even)(const float *src, float *dst, int64_t n);
 } mn_kernels_f32;
 
 const mn_kernels_f32 *mn_kernels_f32_avx512(void);

@@ -22,6 +22,10 @@
 /* Smaller products run on one thread: waking a worker costs ~1 µs, and on
  * a busy machine a worker preempted inside a task stalls the caller. */
 #define MIN_PAR_MACS 1048576.0
+/* A GEMV reads every weight once (memory bound): two threads read twice
+ * as fast from the shared cache already at a fraction of that size (the
+ * fully connected layer of a ResNet-18, 512 KMACs). */
+#define MIN_PAR_MACS_GEMV 131072.0
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -212,7 +216,8 @@ static void partition(job *J, int threads)
     double macs = (double)J->m * (double)J->n * (double)(J->k ? J->k : 1);
     J->tm = J->m;
     J->tn = J->n;
-    if (threads > 1 && macs >= MIN_PAR_MACS) {
+    if (threads > 1 &&
+        macs >= (J->gemv ? MIN_PAR_MACS_GEMV : MIN_PAR_MACS)) {
         int64_t gran = J->gemv ? 4 * kr->vec : kr->vec, parts = 4 * threads;
         if (J->gemv == 2) {
             J->tm = round_up(ceil_div(J->m, parts), 4);

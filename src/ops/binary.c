@@ -10,6 +10,7 @@
  * be equal; PRelu-6 applies a 1-D slope per channel (axis 1). */
 #include <math.h>
 #include <string.h>
+#include "core/pool.h"
 #include "ops/broadcast.h"
 
 enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MAX, OP_MIN, OP_PRELU, N_OPS };
@@ -45,29 +46,48 @@ typedef struct bin_arg {
     const void *a, *b;
 } bin_arg;
 
+/* Eight elements at a time through a temporary: every load of a block
+ * precedes its stores, so the compiler's straight-line (SLP) vectorizer
+ * can use vector registers without proving that y does not overlap a or
+ * b (it equals a for in-place runs); the plain loops do the tail. */
+#define BLOCK8(T, XI, ZI, EXPR)                                         \
+    for (; i + 8 <= n; i += 8) {                                        \
+        T t_[8];                                                        \
+        for (int j_ = 0; j_ < 8; j_++) {                                \
+            T x = (XI), z = (ZI);                                       \
+            t_[j_] = (EXPR);                                            \
+        }                                                               \
+        for (int j_ = 0; j_ < 8; j_++)                                  \
+            y[i + j_] = t_[j_];                                         \
+    }
+
 /* The innermost run, with x = a element and z = b element. */
 #define RUN_LOOPS(T, EXPR)                                              \
+    int64_t i = 0;                                                      \
     if (sa && sb) {                                                     \
-        for (int64_t i = 0; i < n; i++) {                               \
+        BLOCK8(T, a[i + j_], b[i + j_], EXPR)                           \
+        for (; i < n; i++) {                                            \
             T x = a[i], z = b[i];                                       \
             y[i] = (EXPR);                                              \
         }                                                               \
     } else if (sa) {                                                    \
-        T z = b[0];                                                     \
-        for (int64_t i = 0; i < n; i++) {                               \
-            T x = a[i];                                                 \
+        const T zb_ = b[0];                                             \
+        BLOCK8(T, a[i + j_], zb_, EXPR)                                 \
+        for (; i < n; i++) {                                            \
+            T x = a[i], z = zb_;                                        \
             y[i] = (EXPR);                                              \
         }                                                               \
     } else if (sb) {                                                    \
-        T x = a[0];                                                     \
-        for (int64_t i = 0; i < n; i++) {                               \
-            T z = b[i];                                                 \
+        const T xa_ = a[0];                                             \
+        BLOCK8(T, xa_, b[i + j_], EXPR)                                 \
+        for (; i < n; i++) {                                            \
+            T x = xa_, z = b[i];                                        \
             y[i] = (EXPR);                                              \
         }                                                               \
     } else {                                                            \
         T x = a[0], z = b[0];                                           \
         T v = (EXPR);                                                   \
-        for (int64_t i = 0; i < n; i++)                                 \
+        for (; i < n; i++)                                              \
             y[i] = v;                                                   \
     }
 
@@ -242,13 +262,44 @@ static mn_status arith_infer(int kind, const mn_node *n,
     return MN_OK;
 }
 
+typedef struct bin_job {
+    const mn_bcast *bc;
+    mn_bcast_fn fn;
+    bin_arg *arg;
+    int64_t per_task;
+} bin_job;
+
+static void bin_task(void *varg, int64_t t, int thread)
+{
+    const bin_job *J = varg;
+    (void)thread;
+    mn_bcast_run_range(J->bc, J->fn, J->arg, t * J->per_task,
+                       (t + 1) * J->per_task);
+}
+
+/* Large float outputs are cut into element ranges over the pool (each
+ * element's arithmetic is the same on any thread; float kernels cannot
+ * fail, unlike integer division). */
+#define PAR_MIN_ELEMS 65536
+
 static mn_status run_kind(int kind, const mn_tensor *y, const mn_tensor *a,
-                          const mn_tensor *b, mn_ctx *ctx)
+                          const mn_tensor *b, mn_pool *pool, mn_ctx *ctx)
 {
     mn_bcast bc;
     bin_arg arg = {y->data, a->data, b->data};
+    int ti = type_index(y->dtype);
     mn_bcast_init(&bc, y, a, b);
-    if (mn_bcast_run(&bc, kernels[kind][type_index(y->dtype)], &arg))
+    int64_t parts = 4 * (int64_t)mn_pool_threads(pool);
+    if ((ti == T_F32 || ti == T_F64) && parts > 4 &&
+        bc.numel >= PAR_MIN_ELEMS) {
+        /* ranges of whole 64-byte lines of y */
+        bin_job J = {.bc = &bc, .fn = kernels[kind][ti], .arg = &arg,
+                     .per_task = (bc.numel / parts + 16) / 16 * 16};
+        mn_pool_run(pool, bin_task, &J,
+                    (bc.numel + J.per_task - 1) / J.per_task);
+        return MN_OK;
+    }
+    if (mn_bcast_run(&bc, kernels[kind][ti], &arg))
         return mn_error(ctx, MN_ERR_RUNTIME, "integer division by zero");
     return MN_OK;
 }
@@ -265,7 +316,7 @@ static mn_status arith_forward(int kind, const mn_node *n,
         st = legacy_b(n, op_names[kind], in[0], in[1], &bv, ex->ctx);
     if (st != MN_OK)
         return st;
-    return run_kind(kind, out[0], in[0], &bv, ex->ctx);
+    return run_kind(kind, out[0], in[0], &bv, ex->pool, ex->ctx);
 }
 
 #define ARITH_OP(lname, KIND, NAME)                                          \
@@ -340,10 +391,10 @@ static mn_status minmax_forward(int kind, const mn_tensor *const *in,
             memmove(y->data, in[0]->data, mn_tensor_nbytes(y));
         return MN_OK;
     }
-    if ((st = run_kind(kind, y, in[0], in[1], ex->ctx)) != MN_OK)
+    if ((st = run_kind(kind, y, in[0], in[1], ex->pool, ex->ctx)) != MN_OK)
         return st;
     for (int i = 2; i < n_in; i++)
-        if ((st = run_kind(kind, y, y, in[i], ex->ctx)) != MN_OK)
+        if ((st = run_kind(kind, y, y, in[i], ex->pool, ex->ctx)) != MN_OK)
             return st;
     return MN_OK;
 }

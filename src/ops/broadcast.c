@@ -49,16 +49,37 @@ void mn_bcast_init(mn_bcast *bc, const mn_tensor *out, const mn_tensor *a,
 
 int mn_bcast_run(const mn_bcast *bc, mn_bcast_fn fn, void *arg)
 {
+    return mn_bcast_run_range(bc, fn, arg, 0, bc->numel);
+}
+
+int mn_bcast_run_range(const mn_bcast *bc, mn_bcast_fn fn, void *arg,
+                       int64_t e0, int64_t e1)
+{
     int nd = bc->ndim, last = nd - 1;
     int64_t idx[MN_MAX_DIMS] = {0};
-    int64_t n = bc->dims[last], ia = 0, ib = 0, o = 0;
-    if (bc->numel == 0)
+    int64_t n = bc->dims[last], ia = 0, ib = 0, o = e0;
+    if (e1 > bc->numel)
+        e1 = bc->numel;
+    if (e0 < 0 || e0 >= e1)
         return 0;
+    /* the odometer at element e0: run r, offset off within it */
+    int64_t r = e0 / n, off = e0 % n;
+    for (int k = last - 1; k >= 0; k--) {
+        idx[k] = r % bc->dims[k];
+        r /= bc->dims[k];
+        ia += idx[k] * bc->sa[k];
+        ib += idx[k] * bc->sb[k];
+    }
     for (;;) {
-        int r = fn(arg, o, ia, bc->sa[last], ib, bc->sb[last], n);
-        if (r)
-            return r;
-        o += n;
+        int64_t len = n - off < e1 - o ? n - off : e1 - o;
+        int rc = fn(arg, o, ia + off * bc->sa[last], bc->sa[last],
+                    ib + off * bc->sb[last], bc->sb[last], len);
+        if (rc)
+            return rc;
+        o += len;
+        off = 0;
+        if (o >= e1)
+            return 0;
         int k = last - 1;
         for (; k >= 0; k--) {
             ia += bc->sa[k];

@@ -30,6 +30,10 @@ typedef int (*mn_bcast_fn)(void *arg, int64_t o, int64_t ia, int64_t sa,
                            int64_t ib, int64_t sb, int64_t n);
 
 int mn_bcast_run(const mn_bcast *bc, mn_bcast_fn fn, void *arg);
+/* The same for output elements [e0, e1) only (runs cut at both ends), so
+ * that disjoint element ranges can run on different threads. */
+int mn_bcast_run_range(const mn_bcast *bc, mn_bcast_fn fn, void *arg,
+                       int64_t e0, int64_t e1);
 
 /* Copies the float32 tensor src broadcast to the shape of `shape` into dst
  * (numel(shape) floats). */

@@ -221,33 +221,14 @@ static void maxpool_q8_plane(const win3 *q, const mn_kernels_qelem *kq,
     }
 }
 
-typedef struct mp_job {
-    const win3 *q;
-    const mn_kernels_qelem *kq;
-    const uint8_t *x;
-    uint8_t *y, *row0;
-    int i8;
-    mn_pool *pool;
-} mp_job;
-
-static void maxpool_q8_task(void *arg, int64_t pl, int thread)
-{
-    const mp_job *J = arg;
-    const win3 *q = J->q;
-    uint8_t *row = J->pool ? mn_pool_scratch(J->pool, thread) : J->row0;
-    maxpool_q8_plane(q, J->kq, J->x + pl * q->in[1] * q->in[2],
-                     J->y + pl * q->out[1] * q->out[2], J->i8, row);
-}
-
-/* Planes are tasks on the pool when there is work enough. */
+/* Planes of the 8-bit fast path, one after the other. */
 static void maxpool_q8_fast(const win3 *q, int64_t planes, const uint8_t *x,
-                            uint8_t *y, int i8, uint8_t *row, mn_pool *pool)
+                            uint8_t *y, int i8, uint8_t *row)
 {
-    mp_job J = {q, mn_kernels_qelem_active(), x, y, row, i8, NULL};
-    if (planes * q->in[1] * q->in[2] >= 65536 &&
-        mn_pool_scratch_bytes(pool) >= (size_t)q->in[2])
-        J.pool = pool;
-    mn_pool_run(J.pool, maxpool_q8_task, &J, planes);
+    const mn_kernels_qelem *kq = mn_kernels_qelem_active();
+    for (int64_t pl = 0; pl < planes; pl++)
+        maxpool_q8_plane(q, kq, x + pl * q->in[1] * q->in[2],
+                         y + pl * q->out[1] * q->out[2], i8, row);
 }
 
 /* The float32 twin: the vertical pass skips NaN (vmaxf) and a window
@@ -305,6 +286,36 @@ static void maxpool_f32_fast(const win3 *q, int64_t planes, const float *x,
     }
 }
 
+typedef struct mp_job {
+    const win3 *q;
+    const void *x;
+    void *y, *row; /* row: the caller's scratch (no pool) */
+    size_t es;     /* element size: 4 (float32) or 1 (8-bit) */
+    int i8;        /* 8-bit: signed */
+    mn_pool *pool;
+    int64_t planes, per_task;
+} mp_job;
+
+/* Planes [t·per_task, ...) of the fast 2-D MaxPool. */
+static void mp_task(void *arg, int64_t t, int thread)
+{
+    const mp_job *J = arg;
+    int64_t lo = t * J->per_task, hi = lo + J->per_task;
+    int64_t in_plane = J->q->in[1] * J->q->in[2];
+    int64_t out_plane = J->q->out[1] * J->q->out[2];
+    void *row = J->pool ? mn_pool_scratch(J->pool, thread) : J->row;
+    if (hi > J->planes)
+        hi = J->planes;
+    if (J->es == 4)
+        maxpool_f32_fast(J->q, hi - lo, (const float *)J->x + lo * in_plane,
+                         (float *)J->y + lo * out_plane, row);
+    else
+        maxpool_q8_fast(J->q, hi - lo,
+                        (const uint8_t *)J->x + lo * in_plane,
+                        (uint8_t *)J->y + lo * out_plane,
+                        J->i8, row);
+}
+
 static size_t maxpool_scratch(const mn_node *n, const mn_tensor *const *in,
                               int n_in, const mn_tensor *const *out,
                               int n_out)
@@ -331,12 +342,24 @@ static mn_status maxpool_forward(const mn_node *n, const mn_tensor *const *in,
     int cm = mn_node_attr_int(n, "storage_order", 0) == 1;
     int fast = maxpool_fast_ok(&q, n_out) &&
                ex->scratch_bytes >= (size_t)q.in[2] * mn_dtype_size(x->dtype);
-    if (fast && x->dtype == MN_DT_F32)
-        maxpool_f32_fast(&q, planes, x->data, out[0]->data, ex->scratch);
-    else if (fast)
-        maxpool_q8_fast(&q, planes, x->data, out[0]->data,
-                        x->dtype == MN_DT_I8, ex->scratch, ex->pool);
-    else if (x->dtype == MN_DT_F32)
+    if (fast) {
+        size_t es = mn_dtype_size(x->dtype);
+        mp_job J = {.q = &q, .x = x->data, .y = out[0]->data,
+                    .row = ex->scratch, .es = es,
+                    .i8 = x->dtype == MN_DT_I8, .pool = NULL,
+                    .planes = planes, .per_task = planes};
+        /* planes split over the pool when there is enough to read; a task
+         * on a pool thread uses that thread's scratch for its row */
+        if ((double)planes * (double)(q.in[1] * q.in[2]) >= 65536.0 &&
+            mn_pool_threads(ex->pool) > 1 &&
+            mn_pool_scratch_bytes(ex->pool) >= (size_t)q.in[2] * es) {
+            J.pool = ex->pool;
+            J.per_task = (planes + 4 * mn_pool_threads(ex->pool) - 1) /
+                         (4 * mn_pool_threads(ex->pool));
+        }
+        mn_pool_run(J.pool, mp_task, &J,
+                    planes > 0 ? (planes + J.per_task - 1) / J.per_task : 0);
+    } else if (x->dtype == MN_DT_F32)
         maxpool_f32(&q, planes, x->data, out[0]->data, idx, cm);
     else if (x->dtype == MN_DT_U8)
         maxpool_u8(&q, planes, x->data, out[0]->data, idx, cm);
@@ -475,26 +498,65 @@ static mn_status gap_infer(const mn_node *n, const mn_tensor *const *in,
     return MN_OK;
 }
 
+typedef struct gap_job {
+    const float *x;
+    float *y;
+    int64_t sz, per_task, planes;
+} gap_job;
+
+/* Mean of one plane in double: eight interleaved partial sums (element i
+ * into sum i % 8, combined pairwise in a fixed order), so the loop has
+ * eight independent add chains and the compiler can vectorize it. */
+static float plane_mean(const float *x, int64_t sz)
+{
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+    int64_t i = 0;
+    for (; i + 8 <= sz; i += 8) {
+        a0 += (double)x[i];
+        a1 += (double)x[i + 1];
+        a2 += (double)x[i + 2];
+        a3 += (double)x[i + 3];
+        a4 += (double)x[i + 4];
+        a5 += (double)x[i + 5];
+        a6 += (double)x[i + 6];
+        a7 += (double)x[i + 7];
+    }
+    double t[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+    for (int j = 0; i < sz; i++, j++)
+        t[j] += (double)x[i];
+    double s = ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
+    return sz > 0 ? (float)(s / (double)sz) : 0.0f;
+}
+
+static void gap_task(void *arg, int64_t t, int thread)
+{
+    const gap_job *J = arg;
+    int64_t lo = t * J->per_task, hi = lo + J->per_task;
+    (void)thread;
+    for (int64_t p = lo; p < hi && p < J->planes; p++)
+        J->y[p] = plane_mean(J->x + p * J->sz, J->sz);
+}
+
 static mn_status gap_forward(const mn_node *n, const mn_tensor *const *in,
                              int n_in, mn_tensor *const *out, int n_out,
                              mn_exec *ex)
 {
     const mn_tensor *x = in[0];
-    const float *xd = x->data;
-    float *y = out[0]->data;
-    int64_t planes = x->dims[0] * x->dims[1], sz = 1;
+    gap_job J = {.x = x->data, .y = out[0]->data, .sz = 1,
+                 .planes = x->dims[0] * x->dims[1]};
+    int64_t parts = 1;
     (void)n;
     (void)n_in;
     (void)n_out;
-    (void)ex;
     for (int i = 2; i < x->ndim; i++)
-        sz *= x->dims[i];
-    for (int64_t p = 0; p < planes; p++) {
-        double sum = 0.0;
-        for (int64_t i = 0; i < sz; i++)
-            sum += xd[p * sz + i];
-        y[p] = sz > 0 ? (float)(sum / (double)sz) : 0.0f;
-    }
+        J.sz *= x->dims[i];
+    /* planes split over the pool when there is enough to read (each
+     * plane's sum is the same on any thread) */
+    if ((double)J.planes * (double)J.sz >= 65536.0)
+        parts = 4 * (int64_t)mn_pool_threads(ex->pool);
+    J.per_task = J.planes > 0 ? (J.planes + parts - 1) / parts : 1;
+    mn_pool_run(parts > 1 ? ex->pool : NULL, gap_task, &J,
+                (J.planes + J.per_task - 1) / J.per_task);
     return MN_OK;
 }
 

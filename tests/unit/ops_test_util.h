@@ -122,11 +122,13 @@ static inline mn_tensor *otu_random(mn_dtype dt, int ndim, const int64_t *dims)
     return t;
 }
 
-/* infer, then (when it succeeds) scratch + forward. out[0..n_out) get data
+/* infer, then (when it succeeds) scratch + forward, the op splitting its
+ * work over pool when it does (NULL: one thread). out[0..n_out) get data
  * from mn_malloc_aligned, poisoned first; release with otu_out_free. */
-static inline mn_status otu_run(const mn_op_def *def, const mn_node *n,
-                                const mn_tensor *const *in, int n_in,
-                                mn_tensor *out, int n_out, mn_ctx *ctx)
+static inline mn_status otu_run_pool(const mn_op_def *def, const mn_node *n,
+                                     const mn_tensor *const *in, int n_in,
+                                     mn_tensor *out, int n_out,
+                                     struct mn_pool *pool, mn_ctx *ctx)
 {
     mn_tensor *op[8];
     mn_status st;
@@ -153,10 +155,19 @@ static inline mn_status otu_run(const mn_op_def *def, const mn_node *n,
     void *s = sb ? mn_malloc_aligned(sb) : NULL;
     if (s)
         memset(s, 0x7F, sb);
-    mn_exec ex = {.ctx = ctx, .scratch = s, .scratch_bytes = sb};
+    mn_exec ex = {.ctx = ctx, .scratch = s, .scratch_bytes = sb,
+                  .pool = pool};
     st = def->forward(n, in, n_in, op, n_out, &ex);
     mn_free_aligned(s);
     return st;
+}
+
+/* ... on one thread (no pool), as most tests run ops. */
+static inline mn_status otu_run(const mn_op_def *def, const mn_node *n,
+                                const mn_tensor *const *in, int n_in,
+                                mn_tensor *out, int n_out, mn_ctx *ctx)
+{
+    return otu_run_pool(def, n, in, n_in, out, n_out, NULL, ctx);
 }
 
 static inline void otu_out_free(mn_tensor *out, int n_out)

@@ -480,6 +480,46 @@ TEST(kernels_conv_vs_reference)
     mn_pool_destroy(pool);
 }
 
+/* Direct-path convolutions big enough to be threaded (the random ones
+ * above mostly are not): both task splits (positions when the input planes
+ * outweigh the weights, channels otherwise), tails in both, k blocks, a
+ * residual, strides 1 and 2, 1 vs 2 threads bit-identical. */
+TEST(kernels_conv_direct_threaded_random)
+{
+    mn_pool *pool = pool2_create();
+    for (int l = 0; l < N_FAST; l++) {
+        const mn_kernels_f32 *kr;
+        if (!use_level(fast_levels[l]) || !(kr = mn_kernels_f32_active()) ||
+            !kr->tile_off)
+            continue; /* no direct path at this level (AVX2) */
+        krng = 4242 + (uint64_t)l;
+        for (int t = 0; t < 24; t++) {
+            ccase cc = {.n = 1, .group = 1, .dh = 1, .dw = 1};
+            cc.kh = cc.kw = kint(2, 5);
+            cc.sh = cc.sw = kint(1, 2);
+            cc.pt = cc.pl = cc.pb = cc.pr = kint(0, cc.kh / 2);
+            cc.h = kint(cc.kh + 3, 40);
+            cc.w = kint(cc.kw + 3, 44);
+            /* few inputs and many outputs, or the reverse */
+            cc.c = t % 2 ? kint(1, 8) : kint(24, 64);
+            cc.m = t % 2 ? kint(40, 90) : kint(9, 30);
+            cc.bias = (int)kint(0, 1);
+            cc.act = (int)kint(0, MN_ACT_COUNT - 1);
+            cc.res = (int)kint(0, 1);
+            mn_conv_params p = conv_params(&cc);
+            /* above the direct path's threading threshold (256 KMACs) */
+            while ((double)cc.m * (double)(p.oh * p.ow) *
+                       (double)(cc.c * cc.kh * cc.kw) < 300000.0)
+                cc.m += 16;
+            p = conv_params(&cc);
+            CHECK(mn_conv_direct_f32_ok(kr, &p));
+            CHECK_EQ_INT(conv_case(&cc, pool), 0);
+        }
+    }
+    mn_isa_force(MN_ISA_COUNT);
+    mn_pool_destroy(pool);
+}
+
 /* The depthwise kernel really is the AVX-512 one for strides 1/2 (and
  * falls back for others), so the cases above exercise it. */
 /* Stride-1/2 undilated k×k convolutions take the direct path at the

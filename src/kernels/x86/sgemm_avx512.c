@@ -257,6 +257,20 @@ static void act_apply(const mn_act *a, const float *x, const float *res,
     }
 }
 
+static void even_lanes(const float *src, float *dst, int64_t n)
+{
+    const __m512i idx = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14,
+                                         12, 10, 8, 6, 4, 2, 0);
+    for (int64_t j = 0; j < n; j += VL) {
+        int64_t in = 2 * (n - j) - 1; /* inputs left to read */
+        __m512 lo = _mm512_maskz_loadu_ps(mn_tail_mask16(in), src + 2 * j);
+        __m512 hi = _mm512_maskz_loadu_ps(mn_tail_mask16(in - VL),
+                                          src + 2 * j + VL);
+        _mm512_mask_storeu_ps(dst + j, mn_tail_mask16(n - j),
+                              _mm512_permutex2var_ps(lo, idx, hi));
+    }
+}
+
 static const mn_kernels_f32 kernels = {
     .name = "avx512",
     .mr = MR,
@@ -267,6 +281,7 @@ static const mn_kernels_f32 kernels = {
     .gemv_n = gemv_n,
     .gemv_t = gemv_t,
     .act = act_apply,
+    .even = even_lanes,
 };
 
 const mn_kernels_f32 *mn_kernels_f32_avx512(void) { return &kernels; }
