@@ -81,6 +81,13 @@ typedef struct mn_grad_def {
     mn_backward_fn backward;
     mn_tscratch_fn backward_scratch; /* may be NULL */
     unsigned diff_inputs;        /* bit i: input i can receive a gradient */
+    /* The backward never reads the outputs' data (only their gradients),
+     * so a consumer may overwrite them (see inplace). */
+    unsigned char bwd_ignores_out;
+    /* Forward and backward give the same results when out[0] is in[0]'s
+     * buffer (the forward overwrites its input): the tape then stores one
+     * tensor where the input has no other reader. */
+    unsigned char inplace;
 } mn_grad_def;
 
 /* NULL when minnow cannot differentiate op. */

@@ -564,4 +564,5 @@ const mn_grad_def mn_grad_conv = {
     .backward = conv_bwd,
     .backward_scratch = conv_bwd_scratch,
     .diff_inputs = 7u,
+    .bwd_ignores_out = 1,
 };

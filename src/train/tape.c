@@ -44,6 +44,7 @@ struct mn_tape {
     size_t *owned_len;
     int n_owned, cap_owned;
     int *gprod, *glast;   /* per value: producing step, last grad reader */
+    int *uses;            /* per value: readers in the graph (+1: output) */
     void *scratch;
     size_t scratch_bytes;
     float *temp;          /* gradient accumulation temporaries */
@@ -179,6 +180,25 @@ static mn_status fold(mn_tape *t, const mn_node *n, const mn_op_def *def,
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
+/* The step may write its output over input 0 (grad.h's inplace): the
+ * input is a computed value that only this step reads, whose producer's
+ * backward does not read it (or does not run), of the output's type. */
+static int can_overwrite_input(const mn_tape *t, const tstep *sp)
+{
+    const mn_node *n = sp->n;
+    int u = n->n_in > 0 ? n->in[0] : -1;
+    if (!sp->gd || !sp->gd->inplace || n->n_out != 1 || u < 0 ||
+        t->kind[u] != K_RUNTIME || t->uses[u] != 1 || n->out[0] < 0 ||
+        t->vt[u].dtype != sp->out[0]->dtype ||
+        mn_tensor_nbytes(&t->vt[u]) != mn_tensor_nbytes(sp->out[0]))
+        return 0;
+    for (int j = 1; j < n->n_in; j++)
+        if (n->in[j] == u)
+            return 0;
+    const tstep *p = &t->steps[t->gprod[u]];
+    return !p->grad || (p->gd && p->gd->bwd_ignores_out);
+}
+
 /* The gradient of a computed value is written first by the backward of
  * its last differentiable reader (glast) and read last by its producer's
  * (gprod); outside that range of steps its memory is free for others. */
@@ -238,6 +258,12 @@ static mn_status compile(mn_tape *t, mn_ctx *ctx)
         return mn_error(ctx, MN_ERR_OOM, "out of memory");
     if ((st = mn_tape_fuse_plan(g, &t->fuse, ctx)) != MN_OK)
         return st;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int j = 0; j < g->nodes[i].n_in; j++)
+            if (g->nodes[i].in[j] >= 0)
+                t->uses[g->nodes[i].in[j]]++;
+    for (int i = 0; i < g->n_outputs; i++)
+        t->uses[g->outputs[i]]++;
     int in_off = 0, out_off = 0;
     for (int ni = 0; ni < g->n_nodes; ni++) {
         int role = t->fuse.role[ni];
@@ -311,10 +337,14 @@ static mn_status compile(mn_tape *t, mn_ctx *ctx)
         sp->in = in;
         sp->out = out;
         for (int j = 0; j < n->n_out; j++) {
-            if (!(out[j]->data = own(t, mn_tensor_nbytes(out[j]))))
+            if (j == 0 && can_overwrite_input(t, sp))
+                out[0]->data = in[0]->data;
+            else if (!(out[j]->data = own(t, mn_tensor_nbytes(out[j]))))
                 return mn_error(ctx, MN_ERR_OOM, "out of memory");
-            if (n->out[j] >= 0)
+            if (n->out[j] >= 0) {
                 t->kind[n->out[j]] = K_RUNTIME;
+                t->gprod[n->out[j]] = t->n_steps - 1;
+            }
         }
         const mn_tensor *const *cin = in;
         const mn_tensor *const *cout = (const mn_tensor *const *)out;
@@ -362,7 +392,7 @@ static mn_status compile(mn_tape *t, mn_ctx *ctx)
                 t->needs[v] = 1;
                 t->gt[v] = *out[j];
                 t->gt[v].data = NULL; /* placed by plan_grads */
-                t->gprod[v] = t->glast[v] = t->n_steps - 1;
+                t->glast[v] = t->n_steps - 1;
             }
             for (int j = 0; j < n->n_in; j++) {
                 int v = n->in[j];
@@ -431,8 +461,9 @@ mn_status mn_tape_create(const mn_graph *g, int batch,
     t->contrib = mn_calloc(nv, sizeof *t->contrib);
     t->gprod = mn_calloc(nv, sizeof *t->gprod);
     t->glast = mn_calloc(nv, sizeof *t->glast);
+    t->uses = mn_calloc(nv, sizeof *t->uses);
     if (!t->vt || !t->gt || !t->kind || !t->needs || !t->gset ||
-        !t->contrib || !t->gprod || !t->glast) {
+        !t->contrib || !t->gprod || !t->glast || !t->uses) {
         st = mn_error(ctx, MN_ERR_OOM, "out of memory");
         goto fail;
     }
@@ -456,6 +487,7 @@ void mn_tape_destroy(mn_tape *t)
     free(t->owned_len);
     free(t->gprod);
     free(t->glast);
+    free(t->uses);
     free(t->vt);
     free(t->gt);
     free(t->kind);
