@@ -77,6 +77,15 @@ TEST(train_kern_avx512_matches_portable)
         r->relu_bwd(x, g, y1, n);
         v->relu_bwd(x, g, y2, n);
         CHECK(memcmp(y1, y2, (size_t)n * 4) == 0);
+        x[n - 1] = NAN;
+        r->clip_fwd(x, y1, n, -0.5f, 1.0f);
+        v->clip_fwd(x, y2, n, -0.5f, 1.0f);
+        CHECK(memcmp(y1, y2, (size_t)n * 4) == 0);
+        CHECK(isnan(y2[n - 1]) && (n == 1 || signbit(y2[0])));
+        r->clip_fwd(x, y1, n, -0.0f, INFINITY);
+        v->clip_fwd(x, y2, n, -0.0f, INFINITY);
+        CHECK(memcmp(y1, y2, (size_t)n * 4) == 0);
+        x[n - 1] = 0.5f;
         r->clip_bwd(x, g, y1, n, -0.5f, 1.0f);
         v->clip_bwd(x, g, y2, n, -0.5f, 1.0f);
         CHECK(memcmp(y1, y2, (size_t)n * 4) == 0);
@@ -247,7 +256,15 @@ TEST(train_split_forward_matches_op_table)
     in[0] = gc_rand(4, big, 2, -8, 8, 0);
     in[1] = gc_rand(1, sc, 3, 0, 0.1f, 0);
     in[2] = gc_rand(1, sc, 4, 5.9f, 6, 0);
+    float *xc = in[0]->data; /* NaN, ±0, ±∞ and a bound itself */
+    xc[5] = NAN, xc[6] = -0.0f, xc[7] = 0.0f, xc[8] = INFINITY;
+    xc[9] = -INFINITY, xc[10] = mn_f32(in[1])[0];
     split_case("Clip", gc_graph("Clip", 13, 3, 1), in, 3, big);
+    in[0] = gc_rand(4, big, 12, -8, 8, 0);
+    in[1] = gc_rand(1, sc, 13, -0.1f, 0.1f, 0);
+    xc = in[0]->data;
+    xc[5] = NAN, xc[6] = -0.0f, xc[8] = INFINITY, xc[9] = -INFINITY;
+    split_case("Clip (min only)", gc_graph("Clip", 13, 2, 1), in, 2, big);
     in[0] = gc_rand(4, big, 5, -2, 2, 0);
     in[1] = gc_rand(4, big, 6, -2, 2, 0);
     split_case("Add", gc_graph("Add", 13, 2, 1), in, 2, big);
