@@ -45,6 +45,14 @@ mn_status mn_tgemm(mn_tpool *p, int trans_a, int trans_b, int64_t m,
                    int64_t lda, const float *b, int64_t ldb, float beta,
                    float *c, int64_t ldc, mn_ctx *ctx);
 
+/* t = aᵀ: a is rows × cols (row stride lda), t cols × rows (row stride
+ * ldt). Cache-blocked; column blocks of a split over the pool (p may be
+ * NULL). A GEMM on op(a) = aᵀ run as t with trans_a = 0 gives the same
+ * bits (mn_sgemm transposes into its scratch the same way), without
+ * redoing the transpose per tile or per sample. */
+void mn_ttranspose(mn_tpool *p, int64_t rows, int64_t cols, const float *a,
+                   int64_t lda, float *t, int64_t ldt);
+
 /* ---- execution context for training forwards and backward rules ---- */
 
 typedef struct mn_texec {

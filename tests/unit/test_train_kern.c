@@ -279,3 +279,41 @@ TEST(train_split_forward_matches_op_table)
     in[0] = gc_rand(4, big, 11, -4, 4, 0);
     split_case("Sigmoid", gc_graph("Sigmoid", 13, 1, 1), in, 1, big);
 }
+
+/* mn_ttranspose against the element-by-element definition: random shapes
+ * with tails of the 16×16 blocks and 64-column tasks, row strides wider
+ * than the rows, one thread and two; exact (a copy). */
+TEST(train_transpose_matches_definition)
+{
+    mn_ctx ctx = {0};
+    mn_tpool *pool = NULL;
+    uint64_t s = 99;
+    CHECK_OK(mn_tpool_create(2, &pool, &ctx), &ctx);
+    static const int64_t shapes[][2] = {{1, 1}, {1, 37}, {37, 1}, {16, 16},
+                                        {17, 65}, {300, 129}, {129, 300},
+                                        {6272, 24}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int th = 0; th < 2; th++) {
+            int64_t r = shapes[si][0], c = shapes[si][1];
+            int64_t lda = c + 3, ldt = r + 5;
+            float *a = malloc((size_t)(r * lda) * 4);
+            float *t = malloc((size_t)(c * ldt) * 4);
+            for (int64_t i = 0; i < r * lda; i++)
+                a[i] = frand(&s);
+            for (int64_t i = 0; i < c * ldt; i++)
+                t[i] = -7.0f;
+            mn_ttranspose(th ? pool : NULL, r, c, a, lda, t, ldt);
+            int64_t bad = 0;
+            for (int64_t i = 0; i < c; i++)
+                for (int64_t k = 0; k < ldt; k++)
+                    bad += t[i * ldt + k] != (k < r ? a[k * lda + i] : -7.0f);
+            if (bad)
+                mn_test_fail(__FILE__, __LINE__,
+                             "%lldx%lld, %d threads: %lld elements wrong",
+                             (long long)r, (long long)c, th + 1,
+                             (long long)bad);
+            free(a);
+            free(t);
+        }
+    mn_tpool_destroy(pool);
+}
