@@ -52,6 +52,10 @@ mn_status mn_tgemm(mn_tpool *p, int trans_a, int trans_b, int64_t m,
  * redoing the transpose per tile or per sample. */
 void mn_ttranspose(mn_tpool *p, int64_t rows, int64_t cols, const float *a,
                    int64_t lda, float *t, int64_t ldt);
+/* batch dense matrices one after the other: t_b (cols × rows) = a_bᵀ
+ * (rows × cols). */
+void mn_ttranspose_batch(mn_tpool *p, int64_t batch, int64_t rows,
+                         int64_t cols, const float *a, float *t);
 
 /* ---- execution context for training forwards and backward rules ---- */
 

@@ -246,6 +246,26 @@ TEST(train_matmul_forward_matches_op_table)
              gc_graph("MatMul", 13, 2, 1), in, 2, 4, yd);
 }
 
+/* Transpose in training: batched 2-D perms run blocked over the pool,
+ * others the op table's; the same bits either way. */
+TEST(train_transpose_forward_matches_op_table)
+{
+    static const int64_t xd[4] = {6, 40, 17, 19};
+    static const int64_t perms[5][4] = {{0, 2, 3, 1}, {0, 3, 1, 2},
+                                        {0, 1, 3, 2}, {2, 0, 1, 3},
+                                        {0, 3, 2, 1}};
+    for (int i = 0; i < 5; i++) {
+        int64_t yd[4];
+        for (int k = 0; k < 4; k++)
+            yd[k] = xd[perms[i][k]];
+        mn_graph *g = gc_graph("Transpose", 13, 1, 1);
+        gc_attr_ints(g, "perm", perms[i], 4);
+        mn_tensor *in[1] = {gc_rand(4, xd, 40 + (uint64_t)i, -2, 2, 0)};
+        fwd_case("Transpose", mn_grad_get(MN_OP_TRANSPOSE)->forward, g, in,
+                 1, 4, yd);
+    }
+}
+
 TEST(train_split_forward_matches_op_table)
 {
     static const int64_t big[4] = {5, 16, 23, 21}, ch[4] = {1, 16, 1, 1},
