@@ -45,6 +45,18 @@ mn_status mn_tgemm(mn_tpool *p, int trans_a, int trans_b, int64_t m,
                    int64_t lda, const float *b, int64_t ldb, float beta,
                    float *c, int64_t ldc, mn_ctx *ctx);
 
+/* t = aᵀ: a is rows × cols (row stride lda), t cols × rows (row stride
+ * ldt). Cache-blocked; column blocks of a split over the pool (p may be
+ * NULL). A GEMM on op(a) = aᵀ run as t with trans_a = 0 gives the same
+ * bits (mn_sgemm transposes into its scratch the same way), without
+ * redoing the transpose per tile or per sample. */
+void mn_ttranspose(mn_tpool *p, int64_t rows, int64_t cols, const float *a,
+                   int64_t lda, float *t, int64_t ldt);
+/* batch dense matrices one after the other: t_b (cols × rows) = a_bᵀ
+ * (rows × cols). */
+void mn_ttranspose_batch(mn_tpool *p, int64_t batch, int64_t rows,
+                         int64_t cols, const float *a, float *t);
+
 /* ---- execution context for training forwards and backward rules ---- */
 
 typedef struct mn_texec {
@@ -81,6 +93,13 @@ typedef struct mn_grad_def {
     mn_backward_fn backward;
     mn_tscratch_fn backward_scratch; /* may be NULL */
     unsigned diff_inputs;        /* bit i: input i can receive a gradient */
+    /* The backward never reads the outputs' data (only their gradients),
+     * so a consumer may overwrite them (see inplace). */
+    unsigned char bwd_ignores_out;
+    /* Forward and backward give the same results when out[0] is in[0]'s
+     * buffer (the forward overwrites its input): the tape then stores one
+     * tensor where the input has no other reader. */
+    unsigned char inplace;
 } mn_grad_def;
 
 /* NULL when minnow cannot differentiate op. */

@@ -11,6 +11,7 @@
  * forward and dX (dY padded, the kernel flipped) as a correlation, dW as
  * per-tap sums; per channel, in a fixed order.
  *   dW_g += dY_ng · col_ngᵀ      dcol = W_gᵀ · dY_ng → col2im → dX_n
+ * (W_gᵀ transposed once per backward into the scratch).
  *   dB   = Σ dY (double). */
 #include <string.h>
 #include "kernels/ref/ref_kernels_conv.h"
@@ -155,6 +156,7 @@ static void col2im(const mn_conv_params *p, const float *dcol, int64_t cg,
 typedef struct conv_job {
     mn_conv_params p;
     const float *x, *w, *b, *dy;
+    const float *wt; /* backward: per group W_gᵀ (k × mg) */
     float *y, *dx, *dw, *db;
     float *dwpart;   /* CONV_CHUNKS × numel(w) */
     double *dbpart;  /* CONV_CHUNKS × m */
@@ -344,12 +346,13 @@ static void bwd_chunk(void *arg, int64_t ch, int thread)
                 }
             if (j->dx) {
                 float *dxg = j->dx + (n * p->c + g * cg) * p->h * p->w;
+                const float *wtg = j->wt + g * mg * k;
                 if (pointwise(p)) {
-                    mn_train_sgemm(1, 0, k, s, mg, 1.0f, j->w + g * mg * k,
-                                    k, dyg, s, 0.0f, dxg, s, gs);
+                    mn_train_sgemm(0, 0, k, s, mg, 1.0f, wtg, mg, dyg, s,
+                                   0.0f, dxg, s, gs);
                 } else {
-                    mn_train_sgemm(1, 0, k, s, mg, 1.0f, j->w + g * mg * k,
-                                    k, dyg, s, 0.0f, dcol, s, gs);
+                    mn_train_sgemm(0, 0, k, s, mg, 1.0f, wtg, mg, dyg, s,
+                                   0.0f, dcol, s, gs);
                     col2im(p, dcol, cg, dxg);
                 }
             }
@@ -481,7 +484,8 @@ static size_t conv_bwd_scratch(const mn_node *n, const mn_tensor *const *in,
     int64_t k = p.c / p.group * p.kh * p.kw;
     return (size_t)threads * thread_bytes(&p) +
            al64((size_t)(CONV_CHUNKS * p.m * k) * sizeof(float)) +
-           al64((size_t)(CONV_CHUNKS * p.m) * sizeof(double));
+           al64((size_t)(CONV_CHUNKS * p.m) * sizeof(double)) +
+           al64((size_t)(p.m * k) * sizeof(float));
 }
 
 static mn_status conv_bwd(const mn_node *n, const mn_tensor *const *in,
@@ -538,6 +542,15 @@ static mn_status conv_bwd(const mn_node *n, const mn_tensor *const *in,
     base += al64((size_t)(CONV_CHUNKS * p->m * k) * sizeof(float));
     if (j.db)
         j.dbpart = (double *)base;
+    base += al64((size_t)(CONV_CHUNKS * p->m) * sizeof(double));
+    if (j.dx) { /* dX = W_gᵀ·dY: transpose W once, not per sample */
+        int64_t mg = p->m / p->group;
+        float *wt = (float *)base;
+        for (int64_t g = 0; g < p->group; g++)
+            mn_ttranspose(te->pool, mg, k, j.w + g * mg * k, k,
+                          wt + g * mg * k, mg);
+        j.wt = wt;
+    }
     mn_tpool_run(te->pool, bwd_chunk, &j, j.nchunks);
     if (j.dw) {
         int64_t nw = p->m * k;
@@ -564,4 +577,5 @@ const mn_grad_def mn_grad_conv = {
     .backward = conv_bwd,
     .backward_scratch = conv_bwd_scratch,
     .diff_inputs = 7u,
+    .bwd_ignores_out = 1,
 };

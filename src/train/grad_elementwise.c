@@ -260,7 +260,7 @@ static mn_status unary_bwd(un_kind kind, const mn_node *n,
     return MN_OK;
 }
 
-#define UNARY_RULE(fname, kind)                                             \
+#define UNARY_RULE_X(fname, kind, inpl)                                     \
     static mn_status bwd_##fname(const mn_node *n,                         \
                                  const mn_tensor *const *in, int n_in,      \
                                  const mn_tensor *const *out,               \
@@ -272,11 +272,15 @@ static mn_status unary_bwd(un_kind kind, const mn_node *n,
     }                                                                       \
     const mn_grad_def mn_grad_##fname = {.forward = mn_train_split_forward, \
                                          .backward = bwd_##fname,           \
-                                         .diff_inputs = 1u};
+                                         .diff_inputs = 1u,                 \
+                                         .inplace = inpl};
+#define UNARY_RULE(fname, kind) UNARY_RULE_X(fname, kind, 0)
 
-UNARY_RULE(relu, UN_RELU)
+/* In place: Relu's backward reads only y; Clip's tests lo < x < hi, which
+ * holds exactly when lo < y < hi for y = clip(x) (NaN: neither). */
+UNARY_RULE_X(relu, UN_RELU, 1)
+UNARY_RULE_X(clip, UN_CLIP, 1)
 UNARY_RULE(leakyrelu, UN_LEAKY)
-UNARY_RULE(clip, UN_CLIP)
 UNARY_RULE(sigmoid, UN_SIGMOID)
 UNARY_RULE(hardsigmoid, UN_HSIGMOID)
 UNARY_RULE(hardswish, UN_HSWISH)

@@ -5,7 +5,8 @@
  *         over the batches an operand is broadcast across.
  * MatMul's forward with a weight matrix shared by every batch (a Linear
  * layer on [N, ..., K]) runs as one tall threaded GEMM; other shapes run
- * the op table's forward. */
+ * the op table's forward. dB's Aᵀ is transposed once into the scratch
+ * (the GEMM would otherwise transpose its panel in every tile). */
 #include <string.h>
 #include "ops/conv_shape.h"
 #include "train/grad.h"
@@ -80,6 +81,21 @@ const mn_grad_def mn_grad_gemm = {.backward = gemm_bwd,
                                   .backward_scratch = gemm_bwd_scratch,
                                   .diff_inputs = 7u};
 
+/* dB = Aᵀ·dY runs on A transposed once (mn_ttranspose), not per tile. */
+static size_t matmul_bwd_scratch(const mn_node *n, const mn_tensor *const *in,
+                                 int n_in, const mn_tensor *const *out,
+                                 int n_out, int threads)
+{
+    mn_matmul_shape s;
+    mn_tensor ym = {0};
+    mn_ctx ctx = {{0}};
+    (void)n, (void)n_in, (void)out, (void)n_out, (void)threads;
+    if (mn_matmul_setup(in[0], in[1], &s, &ym, &ctx) != MN_OK)
+        return 0;
+    int64_t mats = s.b_nbatch == 1 && s.a_nbatch == s.nbatch ? s.nbatch : 1;
+    return (size_t)(mats * s.m * s.k) * sizeof(float) + 64;
+}
+
 static mn_status matmul_bwd(const mn_node *n, const mn_tensor *const *in,
                             int n_in, const mn_tensor *const *out,
                             const mn_tensor *const *dout, int n_out,
@@ -103,15 +119,22 @@ static mn_status matmul_bwd(const mn_node *n, const mn_tensor *const *in,
     }
     const float *dy = mn_f32(dout[0]), *a = mn_f32(in[0]), *b = mn_f32(in[1]);
     int64_t m = s.m, k = s.k, nn = s.n;
+    float *at = ex->scratch; /* Aᵀ (matmul_bwd_scratch) */
+    if (db && ex->scratch_bytes < matmul_bwd_scratch(n, in, n_in, out, n_out,
+                                                     1))
+        return mn_error(ex->ctx, MN_ERR_RUNTIME, "MatMul backward scratch");
     if (s.b_nbatch == 1 && s.a_nbatch == s.nbatch) {
         /* B shared by every batch: treat A and dY as tall matrices. */
         int64_t rows = s.nbatch * m;
         if (da && (st = mn_tgemm(pool, 0, 1, rows, k, nn, 1.0f, dy, nn, b, nn,
                                  0.0f, da, k, ex->ctx)) != MN_OK)
             return st;
-        if (db && (st = mn_tgemm(pool, 1, 0, k, nn, rows, 1.0f, a, k, dy, nn,
-                                 0.0f, db, nn, ex->ctx)) != MN_OK)
-            return st;
+        if (db) {
+            mn_ttranspose(pool, rows, k, a, k, at, rows);
+            if ((st = mn_tgemm(pool, 0, 0, k, nn, rows, 1.0f, at, rows, dy,
+                               nn, 0.0f, db, nn, ex->ctx)) != MN_OK)
+                return st;
+        }
         return MN_OK;
     }
     if (da)
@@ -126,10 +149,12 @@ static mn_status matmul_bwd(const mn_node *n, const mn_tensor *const *in,
                                  b + ib * k * nn, nn, 1.0f, da + ia * m * k,
                                  k, ex->ctx)) != MN_OK)
             return st;
-        if (db && (st = mn_tgemm(pool, 1, 0, k, nn, m, 1.0f, a + ia * m * k,
-                                 k, dyt, nn, 1.0f, db + ib * k * nn, nn,
-                                 ex->ctx)) != MN_OK)
-            return st;
+        if (db) {
+            mn_ttranspose(pool, m, k, a + ia * m * k, k, at, m);
+            if ((st = mn_tgemm(pool, 0, 0, k, nn, m, 1.0f, at, m, dyt, nn,
+                               1.0f, db + ib * k * nn, nn, ex->ctx)) != MN_OK)
+                return st;
+        }
     }
     return MN_OK;
 }
@@ -154,4 +179,5 @@ static mn_status matmul_fwd(const mn_node *n, const mn_tensor *const *in,
 
 const mn_grad_def mn_grad_matmul = {.forward = matmul_fwd,
                                     .backward = matmul_bwd,
+                                    .backward_scratch = matmul_bwd_scratch,
                                     .diff_inputs = 3u};

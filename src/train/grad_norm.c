@@ -168,6 +168,7 @@ const mn_grad_def mn_grad_batchnorm = {
     .priv_bytes = bn_priv,
     .backward = bn_bwd,
     .diff_inputs = 7u,
+    .bwd_ignores_out = 1,
 };
 
 /* ---- LayerNormalization (normalized over axes [axis, rank)) ---- */

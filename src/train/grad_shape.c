@@ -26,6 +26,49 @@ const mn_grad_def mn_grad_view = {.backward = view_bwd, .diff_inputs = 1u};
 
 /* ---- Transpose ---- */
 
+/* A perm that keeps the leading axes [0, b) and swaps the two blocks
+ * [b, s) and [s, nd) (NCHW ↔ NHWC: b = 1) moves batch = Π dims[0, b)
+ * matrices of rows = Π dims[b, s) by cols = Π dims[s, nd), each
+ * transposed. Returns 1 and fills those for such a perm. */
+static int batched_2d(const mn_node *n, const mn_tensor *x, int64_t *batch,
+                      int64_t *rows, int64_t *cols)
+{
+    const int64_t *perm;
+    int nd = x->ndim, np = mn_node_attr_ints(n, "perm", &perm), b = 0;
+    if (np != nd || nd < 2 || x->dtype != MN_DT_F32)
+        return 0;
+    while (b < nd && perm[b] == b)
+        b++;
+    if (b >= nd - 1)
+        return 0;
+    int s = (int)perm[b];
+    if (s <= b || s >= nd)
+        return 0;
+    for (int k = b; k < nd; k++) {
+        int64_t want = k - b < nd - s ? s + (k - b) : b + (k - b - (nd - s));
+        if (perm[k] != want)
+            return 0;
+    }
+    *batch = *rows = *cols = 1;
+    for (int k = 0; k < nd; k++)
+        *(k < b ? batch : k < s ? rows : cols) *= x->dims[k];
+    return 1;
+}
+
+/* The op table's copy, bit for bit; batched 2-D transposes blocked and
+ * over the pool. */
+static mn_status transpose_fwd(const mn_node *n, const mn_tensor *const *in,
+                               int n_in, mn_tensor *const *out, int n_out,
+                               mn_exec *ex)
+{
+    int64_t b, r, c;
+    if (!batched_2d(n, in[0], &b, &r, &c))
+        return mn_op_get(n->op)->forward(n, in, n_in, out, n_out, ex);
+    mn_ttranspose_batch(mn_texec_of(ex)->pool, b, r, c, mn_f32(in[0]),
+                        mn_f32(out[0]));
+    return MN_OK;
+}
+
 static mn_status transpose_bwd(const mn_node *n, const mn_tensor *const *in,
                                int n_in, const mn_tensor *const *out,
                                const mn_tensor *const *dout, int n_out,
@@ -45,6 +88,12 @@ static mn_status transpose_bwd(const mn_node *n, const mn_tensor *const *in,
     }
     if (np && np != nd)
         return mn_error(ex->ctx, MN_ERR_SHAPE, "perm has %d entries", np);
+    int64_t bb, br, bc;
+    if (batched_2d(n, x, &bb, &br, &bc)) { /* dX_b = dY_bᵀ */
+        mn_ttranspose_batch(mn_texec_of(ex)->pool, bb, bc, br,
+                            mn_f32(dout[0]), dx);
+        return MN_OK;
+    }
     for (int k = 0; k < nd; k++)
         p[k] = np ? perm[k] : nd - 1 - k;
     int64_t s = 1;
@@ -70,7 +119,8 @@ static mn_status transpose_bwd(const mn_node *n, const mn_tensor *const *in,
     }
     return MN_OK;
 }
-const mn_grad_def mn_grad_transpose = {.backward = transpose_bwd,
+const mn_grad_def mn_grad_transpose = {.forward = transpose_fwd,
+                                       .backward = transpose_bwd,
                                        .diff_inputs = 1u};
 
 /* ---- Concat / Split: blocks along one axis ---- */

@@ -7,7 +7,10 @@
  *   - binary ops that broadcast: ranges of the outermost output dimension,
  *     each operand sliced where it spans that dimension and passed whole
  *     where it broadcasts along it.
- * Float Relu slices run the vector Relu of tkern.h (same bits). */
+ * Float Relu and Clip slices run the vector kernels of tkern.h (same
+ * bits). */
+#include <float.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <string.h>
 #include "train/grad.h"
@@ -87,6 +90,41 @@ static mn_status relu_f32(const mn_node *n, const mn_tensor *const *in,
     return MN_OK;
 }
 
+/* Float Clip with float scalar bounds (or none: ±∞, which never clamp, as
+ * the op table's absent bounds); *lo, *hi receive them. */
+static int clip_f32_bounds(const mn_node *n, const mn_tensor *const *in,
+                           int n_in, float *lo, float *hi)
+{
+    *lo = -INFINITY;
+    *hi = INFINITY;
+    if (n->opset < 11) {
+        *lo = mn_node_attr_float(n, "min", -FLT_MAX);
+        *hi = mn_node_attr_float(n, "max", FLT_MAX);
+        return 1;
+    }
+    for (int i = 1; i < n_in && i < 3; i++) {
+        const mn_tensor *b = in[i];
+        if (!b)
+            continue;
+        if (b->dtype != MN_DT_F32 || mn_tensor_numel(b) != 1 || !b->data)
+            return 0;
+        *(i == 1 ? lo : hi) = mn_f32(b)[0];
+    }
+    return 1;
+}
+
+static mn_status clip_f32(const mn_node *n, const mn_tensor *const *in,
+                          int n_in, mn_tensor *const *out, int n_out,
+                          mn_exec *ex)
+{
+    float lo, hi;
+    (void)n_out, (void)ex;
+    clip_f32_bounds(n, in, n_in, &lo, &hi);
+    mn_tkern_get()->clip_fwd(mn_f32(in[0]), mn_f32(out[0]),
+                             mn_tensor_numel(in[0]), lo, hi);
+    return MN_OK;
+}
+
 mn_status mn_train_split_forward(const mn_node *n, const mn_tensor *const *in,
                                  int n_in, mn_tensor *const *out, int n_out,
                                  mn_exec *ex)
@@ -102,8 +140,11 @@ mn_status mn_train_split_forward(const mn_node *n, const mn_tensor *const *in,
         cnt < 2 * SPLIT_CHUNK || out[0]->dtype != MN_DT_F32 ||
         in[0]->dtype != MN_DT_F32)
         return def->forward(n, in, n_in, out, n_out, ex);
+    float lo, hi;
     if (n->op == MN_OP_RELU)
         j.fw = relu_f32;
+    else if (n->op == MN_OP_CLIP && clip_f32_bounds(n, in, n_in, &lo, &hi))
+        j.fw = clip_f32;
     if (!binary ||
         (mn_same_dims(in[0], out[0]) && mn_same_dims(in[1], out[0]))) {
         if (!mn_same_dims(in[0], out[0]))

@@ -2,12 +2,15 @@
  * backward. Compilation mirrors the session's — shape inference through the
  * op table, folding of nodes whose inputs are all true constants — except
  * that bound values (parameters, running statistics) are never constants
- * and every value keeps its buffer. */
+ * and every value keeps its buffer. Gradient buffers live only from their
+ * first write to their producer's backward step, so they share one arena
+ * laid out by a lifetime planner (tape_plan.h). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "train/tape.h"
 #include "train/tape_fuse.h"
+#include "train/tape_plan.h"
 
 enum { K_UNUSED = 0, K_CONST, K_BOUND, K_INPUT, K_RUNTIME };
 
@@ -37,8 +40,11 @@ struct mn_tape {
     const mn_tensor **in_ptrs;
     mn_tensor **out_ptrs;
     mn_tensor *dummies;
-    void **owned;         /* buffers to free */
+    void **owned;         /* blocks to free (mn_tape_block_free) */
+    size_t *owned_len;
     int n_owned, cap_owned;
+    int *gprod, *glast;   /* per value: producing step, last grad reader */
+    int *uses;            /* per value: readers in the graph (+1: output) */
     void *scratch;
     size_t scratch_bytes;
     float *temp;          /* gradient accumulation temporaries */
@@ -55,9 +61,9 @@ static mn_status node_err(const mn_graph *g, int ni, mn_status st,
                            mn_node_label(g, ni, lb, sizeof lb));
 }
 
-/* A zeroed, 64-byte aligned buffer the tape frees. calloc, not malloc +
- * memset: large blocks come from the OS already zero and are not touched
- * until used, so creating a tape costs no pass over gigabytes. */
+/* A zeroed, 64-byte aligned buffer the tape frees. Not malloc + memset:
+ * large blocks come from the OS already zero and are not touched until
+ * used, so creating a tape costs no pass over gigabytes. */
 static void *own(mn_tape *t, size_t bytes)
 {
     if (t->n_owned == t->cap_owned) {
@@ -66,15 +72,20 @@ static void *own(mn_tape *t, size_t bytes)
         if (!nb)
             return NULL;
         t->owned = nb;
+        size_t *nl = mn_realloc(t->owned_len, (size_t)cap * sizeof *nl);
+        if (!nl)
+            return NULL;
+        t->owned_len = nl;
         t->cap_owned = cap;
     }
-    if (bytes > SIZE_MAX - 128)
+    void *h;
+    size_t hl;
+    void *p = mn_tape_block_alloc(bytes, &h, &hl);
+    if (!p)
         return NULL;
-    char *raw = mn_calloc(1, (bytes ? bytes : 64) + 64);
-    if (!raw)
-        return NULL;
-    t->owned[t->n_owned++] = raw;
-    return raw + (64 - (uintptr_t)raw % 64) % 64;
+    t->owned[t->n_owned] = h;
+    t->owned_len[t->n_owned++] = hl;
+    return p;
 }
 
 static mn_status check_meta(const mn_tensor *t, mn_ctx *ctx)
@@ -169,6 +180,67 @@ static mn_status fold(mn_tape *t, const mn_node *n, const mn_op_def *def,
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
+/* The step may write its output over input 0 (grad.h's inplace): the
+ * input is a computed value that only this step reads, whose producer's
+ * backward does not read it (or does not run), of the output's type. */
+static int can_overwrite_input(const mn_tape *t, const tstep *sp)
+{
+    const mn_node *n = sp->n;
+    int u = n->n_in > 0 ? n->in[0] : -1;
+    if (!sp->gd || !sp->gd->inplace || n->n_out != 1 || u < 0 ||
+        t->kind[u] != K_RUNTIME || t->uses[u] != 1 || n->out[0] < 0 ||
+        t->vt[u].dtype != sp->out[0]->dtype ||
+        mn_tensor_nbytes(&t->vt[u]) != mn_tensor_nbytes(sp->out[0]))
+        return 0;
+    for (int j = 1; j < n->n_in; j++)
+        if (n->in[j] == u)
+            return 0;
+    const tstep *p = &t->steps[t->gprod[u]];
+    return !p->grad || (p->gd && p->gd->bwd_ignores_out);
+}
+
+/* The gradient of a computed value is written first by the backward of
+ * its last differentiable reader (glast) and read last by its producer's
+ * (gprod); outside that range of steps its memory is free for others. */
+static mn_status plan_grads(mn_tape *t, mn_ctx *ctx)
+{
+    const mn_graph *g = t->g;
+    int n = 0, *vals = mn_malloc((size_t)g->n_values * sizeof *vals + 1);
+    size_t *size = mn_malloc((size_t)g->n_values * sizeof *size + 1);
+    size_t *off = mn_malloc((size_t)g->n_values * sizeof *off + 1);
+    int *first = mn_malloc((size_t)g->n_values * sizeof *first + 1);
+    int *last = mn_malloc((size_t)g->n_values * sizeof *last + 1);
+    mn_status st = MN_OK;
+    if (!vals || !size || !off || !first || !last) {
+        st = mn_error(ctx, MN_ERR_OOM, "out of memory");
+        goto done;
+    }
+    for (int v = 0; v < g->n_values; v++)
+        if ((t->needs[v] || v == t->y_value) && t->kind[v] == K_RUNTIME) {
+            vals[n] = v;
+            size[n] = mn_tensor_nbytes(&t->gt[v]);
+            first[n] = t->gprod[v];
+            last[n] = t->glast[v];
+            n++;
+        }
+    size_t total = mn_tape_plan_arena(size, first, last, n, off);
+    char *arena = total == SIZE_MAX ? NULL : own(t, total);
+    if (!arena) {
+        st = mn_error(ctx, MN_ERR_OOM, "out of memory (%zu bytes gradients)",
+                      total);
+        goto done;
+    }
+    for (int i = 0; i < n; i++)
+        t->gt[vals[i]].data = arena + off[i];
+done:
+    free(vals);
+    free(size);
+    free(off);
+    free(first);
+    free(last);
+    return st;
+}
+
 static mn_status compile(mn_tape *t, mn_ctx *ctx)
 {
     const mn_graph *g = t->g;
@@ -186,6 +258,12 @@ static mn_status compile(mn_tape *t, mn_ctx *ctx)
         return mn_error(ctx, MN_ERR_OOM, "out of memory");
     if ((st = mn_tape_fuse_plan(g, &t->fuse, ctx)) != MN_OK)
         return st;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int j = 0; j < g->nodes[i].n_in; j++)
+            if (g->nodes[i].in[j] >= 0)
+                t->uses[g->nodes[i].in[j]]++;
+    for (int i = 0; i < g->n_outputs; i++)
+        t->uses[g->outputs[i]]++;
     int in_off = 0, out_off = 0;
     for (int ni = 0; ni < g->n_nodes; ni++) {
         int role = t->fuse.role[ni];
@@ -259,10 +337,14 @@ static mn_status compile(mn_tape *t, mn_ctx *ctx)
         sp->in = in;
         sp->out = out;
         for (int j = 0; j < n->n_out; j++) {
-            if (!(out[j]->data = own(t, mn_tensor_nbytes(out[j]))))
+            if (j == 0 && can_overwrite_input(t, sp))
+                out[0]->data = in[0]->data;
+            else if (!(out[j]->data = own(t, mn_tensor_nbytes(out[j]))))
                 return mn_error(ctx, MN_ERR_OOM, "out of memory");
-            if (n->out[j] >= 0)
+            if (n->out[j] >= 0) {
                 t->kind[n->out[j]] = K_RUNTIME;
+                t->gprod[n->out[j]] = t->n_steps - 1;
+            }
         }
         const mn_tensor *const *cin = in;
         const mn_tensor *const *cout = (const mn_tensor *const *)out;
@@ -309,13 +391,15 @@ static mn_status compile(mn_tape *t, mn_ctx *ctx)
                     continue;
                 t->needs[v] = 1;
                 t->gt[v] = *out[j];
-                if (!(t->gt[v].data = own(t, mn_tensor_nbytes(out[j]))))
-                    return mn_error(ctx, MN_ERR_OOM, "out of memory");
+                t->gt[v].data = NULL; /* placed by plan_grads */
+                t->glast[v] = t->n_steps - 1;
             }
             for (int j = 0; j < n->n_in; j++) {
                 int v = n->in[j];
-                if (v >= 0 && t->needs[v] && (sp->gd->diff_inputs >> j) & 1u)
+                if (v >= 0 && t->needs[v] && (sp->gd->diff_inputs >> j) & 1u) {
                     t->contrib[v]++;
+                    t->glast[v] = t->n_steps - 1;
+                }
             }
         }
         in_off += n->n_in;
@@ -326,12 +410,15 @@ static mn_status compile(mn_tape *t, mn_ctx *ctx)
         return mn_error(ctx, MN_ERR_UNSUPPORTED,
                         "output '%s' is not a computed float tensor",
                         g->values[t->y_value].name);
-    if (!t->gt[t->y_value].data) {
+    if (!t->needs[t->y_value]) { /* written, never read */
         t->gt[t->y_value] = t->vt[t->y_value];
-        if (!(t->gt[t->y_value].data =
-                  own(t, mn_tensor_nbytes(&t->vt[t->y_value]))))
-            return mn_error(ctx, MN_ERR_OOM, "out of memory");
+        t->gt[t->y_value].data = NULL;
+        t->gprod[t->y_value] = t->n_steps - 1;
     }
+    /* The caller writes the output's gradient before the backward. */
+    t->glast[t->y_value] = t->n_steps;
+    if ((st = plan_grads(t, ctx)) != MN_OK)
+        return st;
     /* Temporaries: per step, the inputs that may need summing. */
     for (int k = 0; k < t->n_steps; k++) {
         const mn_node *n = t->steps[k].n;
@@ -372,8 +459,11 @@ mn_status mn_tape_create(const mn_graph *g, int batch,
     t->needs = mn_calloc(nv, 1);
     t->gset = mn_calloc(nv, 1);
     t->contrib = mn_calloc(nv, sizeof *t->contrib);
+    t->gprod = mn_calloc(nv, sizeof *t->gprod);
+    t->glast = mn_calloc(nv, sizeof *t->glast);
+    t->uses = mn_calloc(nv, sizeof *t->uses);
     if (!t->vt || !t->gt || !t->kind || !t->needs || !t->gset ||
-        !t->contrib) {
+        !t->contrib || !t->gprod || !t->glast || !t->uses) {
         st = mn_error(ctx, MN_ERR_OOM, "out of memory");
         goto fail;
     }
@@ -392,8 +482,12 @@ void mn_tape_destroy(mn_tape *t)
     if (!t)
         return;
     for (int i = 0; i < t->n_owned; i++)
-        free(t->owned[i]);
+        mn_tape_block_free(t->owned[i], t->owned_len[i]);
     free(t->owned);
+    free(t->owned_len);
+    free(t->gprod);
+    free(t->glast);
+    free(t->uses);
     free(t->vt);
     free(t->gt);
     free(t->kind);

@@ -1,6 +1,8 @@
 /* The tape: a graph compiled for training at one batch size. Every value
- * keeps its own buffer (nothing is reused), so a backward pass can read
- * what the forward left; parameters and BatchNorm running statistics are
+ * keeps its own buffer, so a backward pass can read what the forward left
+ * (except that an in-place activation, grad.h's inplace, overwrites an
+ * input only it reads and whose producer's backward does not need it);
+ * gradients share one arena planned from their lifetimes; parameters and BatchNorm running statistics are
  * bound to caller-owned memory (the trainer's flat arrays) and are never
  * constant-folded. Ordinary nodes run the op table's forward; the grad
  * table may override it (training-mode BatchNorm and Dropout, a threaded
@@ -40,7 +42,8 @@ mn_status mn_tape_forward(mn_tape *t, const float *x, int training,
 const mn_tensor *mn_tape_output(const mn_tape *t, int i);
 /* Any value after forward (NULL for an unknown index). The values inside
  * a fused chain (tape_fuse.h: e.g. GELU's Div/Erf/Add/Mul) are not
- * computed: their data is NULL. */
+ * computed: their data is NULL. The input of an in-place activation
+ * shares its output's buffer (holds the activation's result). */
 const mn_tensor *mn_tape_value(const mn_tape *t, int v);
 /* Gradient buffer of graph output 0: the caller writes dLoss/dOutput
  * here before mn_tape_backward. */

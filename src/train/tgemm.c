@@ -50,6 +50,63 @@ static void gemm_task(void *arg, int64_t t, int thread)
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+#define TR_B 16    /* square blocks: 16 rows of 64 bytes */
+#define TR_COLS 64 /* columns of a per task */
+
+typedef struct tr_job {
+    int64_t rows, cols, lda, ldt, ntc; /* ntc: tasks per matrix */
+    const float *a;
+    float *t;
+} tr_job;
+
+static void tr_task(void *arg, int64_t task, int thread)
+{
+    const tr_job *jb = arg;
+    int64_t b = task / jb->ntc;
+    tr_job m = *jb, *j = &m;
+    int64_t c0 = task % jb->ntc * TR_COLS;
+    int64_t c1 = c0 + TR_COLS < j->cols ? c0 + TR_COLS : j->cols;
+    (void)thread;
+    j->a += b * j->rows * j->lda;
+    j->t += b * j->cols * j->ldt;
+    for (int64_t r0 = 0; r0 < j->rows; r0 += TR_B) {
+        int64_t r1 = r0 + TR_B < j->rows ? r0 + TR_B : j->rows;
+        for (int64_t cb = c0; cb < c1; cb += TR_B) {
+            int64_t ce = cb + TR_B < c1 ? cb + TR_B : c1;
+            for (int64_t c = cb; c < ce; c++) {
+                float *tr = j->t + c * j->ldt;
+                const float *ac = j->a + c;
+                for (int64_t r = r0; r < r1; r++)
+                    tr[r] = ac[r * j->lda];
+            }
+        }
+    }
+}
+
+static void transpose(mn_tpool *p, int64_t batch, int64_t rows, int64_t cols,
+                      const float *a, int64_t lda, float *t, int64_t ldt)
+{
+    tr_job j = {.rows = rows, .cols = cols, .lda = lda, .ldt = ldt,
+                .ntc = ceil_div(cols, TR_COLS), .a = a, .t = t};
+    if (batch <= 0 || rows <= 0 || cols <= 0)
+        return;
+    if (batch * rows * cols < 1 << 15)
+        p = NULL; /* not worth waking the pool */
+    mn_tpool_run(p, tr_task, &j, batch * j.ntc);
+}
+
+void mn_ttranspose(mn_tpool *p, int64_t rows, int64_t cols, const float *a,
+                   int64_t lda, float *t, int64_t ldt)
+{
+    transpose(p, 1, rows, cols, a, lda, t, ldt);
+}
+
+void mn_ttranspose_batch(mn_tpool *p, int64_t batch, int64_t rows,
+                         int64_t cols, const float *a, float *t)
+{
+    transpose(p, batch, rows, cols, a, cols, t, rows);
+}
+
 mn_status mn_tgemm(mn_tpool *p, int trans_a, int trans_b, int64_t m,
                    int64_t n, int64_t k, float alpha, const float *a,
                    int64_t lda, const float *b, int64_t ldb, float beta,

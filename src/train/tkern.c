@@ -84,6 +84,15 @@ static void relu_fwd_ref(const float *x, float *y, int64_t n)
         y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
+static void clip_fwd_ref(const float *x, float *y, int64_t n, float lo,
+                         float hi)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i] < lo ? lo : x[i];
+        y[i] = v > hi ? hi : v;
+    }
+}
+
 static void relu_bwd_ref(const float *y, const float *g, float *dx, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
@@ -173,6 +182,7 @@ const mn_tkern mn_tkern_ref = {
     .axpy = axpy_ref,
     .dot = dot_ref,
     .relu_fwd = relu_fwd_ref,
+    .clip_fwd = clip_fwd_ref,
     .relu_bwd = relu_bwd_ref,
     .clip_bwd = clip_bwd_ref,
     .gelu_fwd = gelu_fwd_ref,

@@ -32,6 +32,10 @@ typedef struct mn_tkern {
     float (*dot)(const float *x, const float *y, int64_t n);
     /* y[i] = x[i] < 0 ? 0 : x[i] (the op table's Relu, bit for bit) */
     void (*relu_fwd)(const float *x, float *y, int64_t n);
+    /* v = x[i] < lo ? lo : x[i]; y[i] = v > hi ? hi : v (the op table's
+     * float Clip, bit for bit: NaN stays NaN, -0 stays -0) */
+    void (*clip_fwd)(const float *x, float *y, int64_t n, float lo,
+                     float hi);
     /* dx[i] = y[i] > 0 ? g[i] : 0 */
     void (*relu_bwd)(const float *y, const float *g, float *dx, int64_t n);
     /* dx[i] = lo < x[i] < hi ? g[i] : 0 */

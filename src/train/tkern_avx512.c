@@ -116,6 +116,19 @@ static void relu_fwd_avx512(const float *x, float *y, int64_t n)
     }
 }
 
+/* max(a, b) and min(a, b) return b when either is NaN, and b when they
+ * compare equal (so -0 stays): max(lo, x) is x < lo ? lo : x exactly. */
+static void clip_fwd_avx512(const float *x, float *y, int64_t n, float lo,
+                            float hi)
+{
+    __m512 vl = _mm512_set1_ps(lo), vh = _mm512_set1_ps(hi);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 k = mn_tail_mask16(n - i);
+        __m512 v = _mm512_max_ps(vl, _mm512_maskz_loadu_ps(k, x + i));
+        _mm512_mask_storeu_ps(y + i, k, _mm512_min_ps(vh, v));
+    }
+}
+
 static void relu_bwd_avx512(const float *y, const float *g, float *dx,
                             int64_t n)
 {
@@ -215,6 +228,7 @@ const mn_tkern mn_tkern_avx512 = {
     .axpy = axpy_avx512,
     .dot = dot_avx512,
     .relu_fwd = relu_fwd_avx512,
+    .clip_fwd = clip_fwd_avx512,
     .relu_bwd = relu_bwd_avx512,
     .clip_bwd = clip_bwd_avx512,
     .gelu_fwd = gelu_fwd_avx512,

@@ -39,6 +39,19 @@ TEST(grad_transpose)
     gc_attr_ints(g, "perm", (int64_t[]){0, 2, 3, 1}, 4);
     mn_tensor *in[1] = {gc_rand(4, XD, 6, -1, 1, 0)};
     GC_CHECK("Transpose NHWC", g, in, 1, 1u, NULL);
+    /* batched 2-D forms (train/grad_shape.c's fast path) */
+    g = gc_graph("Transpose", 13, 1, 1);
+    gc_attr_ints(g, "perm", (int64_t[]){0, 3, 1, 2}, 4);
+    in[0] = gc_rand(4, XD, 8, -1, 1, 0);
+    GC_CHECK("Transpose NCHW", g, in, 1, 1u, NULL);
+    g = gc_graph("Transpose", 13, 1, 1);
+    gc_attr_ints(g, "perm", (int64_t[]){2, 3, 0, 1}, 4);
+    in[0] = gc_rand(4, XD, 9, -1, 1, 0);
+    GC_CHECK("Transpose (2,3,0,1)", g, in, 1, 1u, NULL);
+    g = gc_graph("Transpose", 13, 1, 1);
+    gc_attr_ints(g, "perm", (int64_t[]){0, 3, 2, 1}, 4);
+    in[0] = gc_rand(4, XD, 10, -1, 1, 0);
+    GC_CHECK("Transpose (0,3,2,1)", g, in, 1, 1u, NULL);
     g = gc_graph("Transpose", 13, 1, 1);
     in[0] = gc_rand(3, XD, 7, -1, 1, 0);
     GC_CHECK("Transpose reverse", g, in, 1, 1u, NULL);

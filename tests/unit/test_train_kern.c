@@ -77,6 +77,15 @@ TEST(train_kern_avx512_matches_portable)
         r->relu_bwd(x, g, y1, n);
         v->relu_bwd(x, g, y2, n);
         CHECK(memcmp(y1, y2, (size_t)n * 4) == 0);
+        x[n - 1] = NAN;
+        r->clip_fwd(x, y1, n, -0.5f, 1.0f);
+        v->clip_fwd(x, y2, n, -0.5f, 1.0f);
+        CHECK(memcmp(y1, y2, (size_t)n * 4) == 0);
+        CHECK(isnan(y2[n - 1]) && (n == 1 || signbit(y2[0])));
+        r->clip_fwd(x, y1, n, -0.0f, INFINITY);
+        v->clip_fwd(x, y2, n, -0.0f, INFINITY);
+        CHECK(memcmp(y1, y2, (size_t)n * 4) == 0);
+        x[n - 1] = 0.5f;
         r->clip_bwd(x, g, y1, n, -0.5f, 1.0f);
         v->clip_bwd(x, g, y2, n, -0.5f, 1.0f);
         CHECK(memcmp(y1, y2, (size_t)n * 4) == 0);
@@ -237,6 +246,26 @@ TEST(train_matmul_forward_matches_op_table)
              gc_graph("MatMul", 13, 2, 1), in, 2, 4, yd);
 }
 
+/* Transpose in training: batched 2-D perms run blocked over the pool,
+ * others the op table's; the same bits either way. */
+TEST(train_transpose_forward_matches_op_table)
+{
+    static const int64_t xd[4] = {6, 40, 17, 19};
+    static const int64_t perms[5][4] = {{0, 2, 3, 1}, {0, 3, 1, 2},
+                                        {0, 1, 3, 2}, {2, 0, 1, 3},
+                                        {0, 3, 2, 1}};
+    for (int i = 0; i < 5; i++) {
+        int64_t yd[4];
+        for (int k = 0; k < 4; k++)
+            yd[k] = xd[perms[i][k]];
+        mn_graph *g = gc_graph("Transpose", 13, 1, 1);
+        gc_attr_ints(g, "perm", perms[i], 4);
+        mn_tensor *in[1] = {gc_rand(4, xd, 40 + (uint64_t)i, -2, 2, 0)};
+        fwd_case("Transpose", mn_grad_get(MN_OP_TRANSPOSE)->forward, g, in,
+                 1, 4, yd);
+    }
+}
+
 TEST(train_split_forward_matches_op_table)
 {
     static const int64_t big[4] = {5, 16, 23, 21}, ch[4] = {1, 16, 1, 1},
@@ -247,7 +276,15 @@ TEST(train_split_forward_matches_op_table)
     in[0] = gc_rand(4, big, 2, -8, 8, 0);
     in[1] = gc_rand(1, sc, 3, 0, 0.1f, 0);
     in[2] = gc_rand(1, sc, 4, 5.9f, 6, 0);
+    float *xc = in[0]->data; /* NaN, ±0, ±∞ and a bound itself */
+    xc[5] = NAN, xc[6] = -0.0f, xc[7] = 0.0f, xc[8] = INFINITY;
+    xc[9] = -INFINITY, xc[10] = mn_f32(in[1])[0];
     split_case("Clip", gc_graph("Clip", 13, 3, 1), in, 3, big);
+    in[0] = gc_rand(4, big, 12, -8, 8, 0);
+    in[1] = gc_rand(1, sc, 13, -0.1f, 0.1f, 0);
+    xc = in[0]->data;
+    xc[5] = NAN, xc[6] = -0.0f, xc[8] = INFINITY, xc[9] = -INFINITY;
+    split_case("Clip (min only)", gc_graph("Clip", 13, 2, 1), in, 2, big);
     in[0] = gc_rand(4, big, 5, -2, 2, 0);
     in[1] = gc_rand(4, big, 6, -2, 2, 0);
     split_case("Add", gc_graph("Add", 13, 2, 1), in, 2, big);
@@ -261,4 +298,42 @@ TEST(train_split_forward_matches_op_table)
                big);
     in[0] = gc_rand(4, big, 11, -4, 4, 0);
     split_case("Sigmoid", gc_graph("Sigmoid", 13, 1, 1), in, 1, big);
+}
+
+/* mn_ttranspose against the element-by-element definition: random shapes
+ * with tails of the 16×16 blocks and 64-column tasks, row strides wider
+ * than the rows, one thread and two; exact (a copy). */
+TEST(train_transpose_matches_definition)
+{
+    mn_ctx ctx = {0};
+    mn_tpool *pool = NULL;
+    uint64_t s = 99;
+    CHECK_OK(mn_tpool_create(2, &pool, &ctx), &ctx);
+    static const int64_t shapes[][2] = {{1, 1}, {1, 37}, {37, 1}, {16, 16},
+                                        {17, 65}, {300, 129}, {129, 300},
+                                        {6272, 24}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int th = 0; th < 2; th++) {
+            int64_t r = shapes[si][0], c = shapes[si][1];
+            int64_t lda = c + 3, ldt = r + 5;
+            float *a = malloc((size_t)(r * lda) * 4);
+            float *t = malloc((size_t)(c * ldt) * 4);
+            for (int64_t i = 0; i < r * lda; i++)
+                a[i] = frand(&s);
+            for (int64_t i = 0; i < c * ldt; i++)
+                t[i] = -7.0f;
+            mn_ttranspose(th ? pool : NULL, r, c, a, lda, t, ldt);
+            int64_t bad = 0;
+            for (int64_t i = 0; i < c; i++)
+                for (int64_t k = 0; k < ldt; k++)
+                    bad += t[i * ldt + k] != (k < r ? a[k * lda + i] : -7.0f);
+            if (bad)
+                mn_test_fail(__FILE__, __LINE__,
+                             "%lldx%lld, %d threads: %lld elements wrong",
+                             (long long)r, (long long)c, th + 1,
+                             (long long)bad);
+            free(a);
+            free(t);
+        }
+    mn_tpool_destroy(pool);
 }
