@@ -11,6 +11,7 @@
  *    + zy) in float32 (ONNX Runtime's lookup table holds those values). */
 #include <math.h>
 #include <string.h>
+#include "core/pool.h"
 #include "kernels/qelem.h"
 #include "ops/qlinear_util.h"
 
@@ -63,6 +64,29 @@ static mn_status qgap_infer(const mn_node *n, const mn_tensor *const *in,
     return MN_OK;
 }
 
+/* Planes [t·per, (t+1)·per) of an NCHW QLinearGlobalAveragePool. */
+typedef struct qgap_job {
+    const mn_kernels_qelem *kq;
+    const uint8_t *x;
+    void *y;
+    int64_t hw, planes, per;
+    int32_t zx, zy;
+    float s;
+    int i8;
+} qgap_job;
+
+static void qgap_task(void *arg, int64_t t, int thread)
+{
+    const qgap_job *J = arg;
+    int64_t hi = (t + 1) * J->per < J->planes ? (t + 1) * J->per : J->planes;
+    (void)thread;
+    for (int64_t k = t * J->per; k < hi; k++) {
+        int32_t acc = -J->zx * (int32_t)J->hw +
+                      J->kq->sum8(J->x + k * J->hw, J->hw, J->i8);
+        st_round(J->y, J->i8, k, (float)acc * J->s, J->zy);
+    }
+}
+
 static mn_status qgap_forward(const mn_node *n, const mn_tensor *const *in,
                               int n_in, mn_tensor *const *out, int n_out,
                               mn_exec *ex)
@@ -73,21 +97,26 @@ static mn_status qgap_forward(const mn_node *n, const mn_tensor *const *in,
     int64_t nb = x->dims[0], c = x->dims[last ? x->ndim - 1 : 1], hw = 1;
     int32_t zx = mn_ql_zp(in[2]), zy = mn_ql_zp(in[4]);
     float s;
-    (void)n_in, (void)n_out, (void)ex;
+    (void)n_in, (void)n_out;
     for (int i = 0; i < x->ndim - 2; i++)
         hw *= x->dims[last ? 1 + i : 2 + i];
     s = *(const float *)in[1]->data /
         (*(const float *)in[3]->data * (float)hw);
-    const mn_kernels_qelem *kq = mn_kernels_qelem_active();
+    if (!last) { /* a channel's plane is contiguous: planes over the pool */
+        qgap_job J = {mn_kernels_qelem_active(), x->data, out[0]->data, hw,
+                      nb * c, nb * c, zx, zy, s, i8};
+        int64_t parts = 4 * (int64_t)mn_pool_threads(ex->pool);
+        mn_pool *pool = parts > 4 && nb * c * hw >= 65536 ? ex->pool : NULL;
+        if (pool)
+            J.per = (J.planes + parts - 1) / parts;
+        mn_pool_run(pool, qgap_task, &J, (J.planes + J.per - 1) / J.per);
+        return MN_OK;
+    }
     for (int64_t b = 0; b < nb; b++)
         for (int64_t k = 0; k < c; k++) {
             int32_t acc = -zx * (int32_t)hw;
-            if (!last) /* a channel's plane is contiguous */
-                acc += kq->sum8((const uint8_t *)x->data + (b * c + k) * hw,
-                                hw, i8);
-            else
-                for (int64_t j = 0; j < hw; j++)
-                    acc += mn_ql_ld8(x->data, i8, (b * hw + j) * c + k);
+            for (int64_t j = 0; j < hw; j++)
+                acc += mn_ql_ld8(x->data, i8, (b * hw + j) * c + k);
             st_round(out[0]->data, i8, b * c + k, (float)acc * s, zy);
         }
     return MN_OK;

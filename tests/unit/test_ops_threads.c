@@ -5,7 +5,8 @@
  * which the op tests check against naive loops. Shapes are large enough to
  * be split (the ops' thresholds are 64 Ki elements) and cut the innermost
  * broadcast runs mid-way. GlobalAveragePool is also checked against a
- * float64 mean on planes long enough for its unrolled loop and tail. */
+ * float64 mean on planes long enough for its unrolled loop and tail. The
+ * int8 glue (QLinearAdd, QLinearMul, QLinearGlobalAveragePool) too. */
 #include "core/pool.h"
 #include "ops_test_util.h"
 #include "test.h"
@@ -139,4 +140,59 @@ TEST(ops_globalavgpool_vs_double)
         mn_tensor_destroy(x);
         otu_node_free(&nd);
     }
+}
+
+extern const mn_op_def mn_opdef_qlinearadd, mn_opdef_qlinearmul,
+    mn_opdef_qlinearglobalavgpool;
+
+/* A scalar: float32 v, or an 8-bit zero point z of type dt. */
+static mn_tensor *scalar(mn_dtype dt, double v)
+{
+    mn_tensor *t = otu_tensor(dt, 0, NULL);
+    if (t && dt == MN_DT_F32)
+        *(float *)t->data = (float)v;
+    else if (t && dt == MN_DT_U8)
+        *(uint8_t *)t->data = (uint8_t)v;
+    else if (t)
+        *(int8_t *)t->data = (int8_t)v;
+    return t;
+}
+
+/* The int8 graph's glue on the pool: QLinearAdd and QLinearMul (the SE
+ * scale's one value per channel, and same shapes) over element ranges,
+ * QLinearGlobalAveragePool over planes — the same bytes as one thread. */
+TEST(ops_qlinear_two_threads_same_bytes)
+{
+    static const int64_t sa[4] = {1, 64, 57, 31}, sb[4] = {1, 64, 1, 1};
+    mn_ctx ctx = {{0}};
+    mn_pool *pool = NULL;
+    CHECK_OK(mn_pool_create(2, 0, &pool, &ctx), &ctx);
+    otu_seed(73);
+    for (int i8 = 0; pool && i8 < 2; i8++) {
+        mn_dtype dt = i8 ? MN_DT_I8 : MN_DT_U8;
+        mn_tensor *a = otu_random(dt, 4, sa), *b = otu_random(dt, 4, sb);
+        mn_tensor *a2 = otu_random(dt, 4, sa);
+        mn_tensor *s1 = scalar(MN_DT_F32, 0.031), *s2 = scalar(MN_DT_F32, 0.02);
+        mn_tensor *s3 = scalar(MN_DT_F32, 0.05);
+        mn_tensor *z1 = scalar(dt, i8 ? -3 : 120), *z2 = scalar(dt, i8 ? 7 : 131);
+        mn_tensor *z3 = scalar(dt, i8 ? 0 : 128);
+        const mn_tensor *bc[8] = {a, s1, z1, b, s2, z2, s3, z3};
+        const mn_tensor *same[8] = {a, s1, z1, a2, s2, z2, s3, z3};
+        const mn_tensor *gap[5] = {a, s1, z1, s3, z3};
+        mn_node nd;
+        otu_node(&nd, "QLinearMul");
+        CHECK(same_on_pool(&mn_opdef_qlinearmul, &nd, bc, 8, pool));
+        CHECK(same_on_pool(&mn_opdef_qlinearmul, &nd, same, 8, pool));
+        otu_node_free(&nd);
+        otu_node(&nd, "QLinearAdd");
+        CHECK(same_on_pool(&mn_opdef_qlinearadd, &nd, same, 8, pool));
+        otu_node_free(&nd);
+        otu_node(&nd, "QLinearGlobalAveragePool");
+        CHECK(same_on_pool(&mn_opdef_qlinearglobalavgpool, &nd, gap, 5, pool));
+        otu_node_free(&nd);
+        mn_tensor *all[] = {a, b, a2, s1, s2, s3, z1, z2, z3};
+        for (size_t k = 0; k < sizeof all / sizeof *all; k++)
+            mn_tensor_destroy(all[k]);
+    }
+    mn_pool_destroy(pool);
 }
