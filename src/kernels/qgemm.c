@@ -330,6 +330,50 @@ static void task(void *arg, int64_t t, int thread)
     }
 }
 
+/* One column: B's bytes gathered once, panels of rows over the pool. */
+typedef struct gemv_job {
+    const mn_kernels_q8 *kr;
+    int64_t m, kq, rows_per, row0, rs;
+    const uint8_t *a, *x;
+    size_t a_panel;
+    const mn_qgemm_epi *e;
+    char *y;
+} gemv_job;
+
+static void gemv_task(void *arg, int64_t t, int thread)
+{
+    const gemv_job *J = arg;
+    int64_t r = t * J->rows_per, es = J->e->mult ? 1 : 4;
+    (void)thread;
+    J->kr->gemv(J->kq, J->a + (size_t)(r / J->kr->mr) * J->a_panel,
+                min64(J->rows_per, J->m - r), J->x, J->e, J->row0 + r,
+                J->y + r * J->rs * es, J->rs);
+}
+
+static void gemv_run(const mn_kernels_q8 *kr, mn_pool *pool, int64_t m,
+                     int64_t k, const void *a, const mn_q8_bsrc *bs,
+                     const mn_qgemm_epi *e, int64_t row0, void *y,
+                     int64_t rs, uint8_t *x)
+{
+    int64_t kq = quads(k);
+    const uint8_t *b = bs->b;
+    for (int64_t p = 0; p < 4 * kq; p++)
+        x[p] = p < k ? (uint8_t)(b[bs->kind == MN_Q8B_TRANS ? p : p * bs->ldb] ^
+                                 bs->flip)
+                     : 0;
+    gemv_job J = {.kr = kr, .m = m, .kq = kq, .rows_per = m, .row0 = row0,
+                  .rs = rs, .a = a, .x = x,
+                  .a_panel = mn_q8_pack_a_bytes(kr, kr->mr, k), .e = e,
+                  .y = y};
+    int threads = mn_pool_threads(pool);
+    if (threads > 1 && (double)m * (double)k >= MIN_PAR_MACS)
+        J.rows_per = ceil_div(ceil_div(m, 4 * threads), 4 * kr->mr) * 4 *
+                     kr->mr;
+    else
+        pool = NULL;
+    mn_pool_run(pool, gemv_task, &J, ceil_div(m, J.rows_per));
+}
+
 void mn_q8_gemm_run(const mn_kernels_q8 *kr, mn_pool *pool, int64_t m,
                     int64_t n, int64_t k, const void *a, const mn_q8_bsrc *bs,
                     const mn_qgemm_epi *e, int64_t row0, void *y, int64_t rs,
@@ -337,6 +381,11 @@ void mn_q8_gemm_run(const mn_kernels_q8 *kr, mn_pool *pool, int64_t m,
 {
     if (m <= 0 || n <= 0)
         return;
+    if (n == 1 && kr->gemv && scratch &&
+        (bs->kind == MN_Q8B_MATRIX || bs->kind == MN_Q8B_TRANS)) {
+        gemv_run(kr, pool, m, k, a, bs, e, row0, y, rs, scratch);
+        return;
+    }
     job J = {.kr = kr, .m = m, .n = n, .k = k, .a = a, .bs = bs, .e = e,
              .row0 = row0, .rs = rs, .cs = cs, .y = y,
              .esize = e->mult ? 1 : 4, .pool = pool, .scratch0 = scratch};

@@ -88,6 +88,13 @@ typedef void (*mn_q8_direct_fn)(int64_t kq, const void *a,
  *   MN_QA_S16X4: (w0, w2) then (w1, w3) as int16 pairs — the AVX2 tile. */
 enum { MN_QA_S8X4 = 0, MN_QA_S16X4 = 1 };
 
+/* One column (n = 1): rows [row0, row0 + m) of y (stride rs elements) =
+ * epilogue(A·x), a the packed panels of those rows (m rounded up to MR),
+ * x: 4·kq bytes (flip applied, zero past k). */
+typedef void (*mn_q8_gemv_fn)(int64_t kq, const void *a, int64_t m,
+                              const uint8_t *x, const mn_qgemm_epi *e,
+                              int64_t row0, void *y, int64_t rs);
+
 typedef struct mn_kernels_q8 {
     const char *name;
     mn_isa isa;
@@ -96,6 +103,7 @@ typedef struct mn_kernels_q8 {
     mn_qgemm_tile_fn tile;
     mn_q8_dw_fn dw; /* NULL: depthwise runs as grouped GEMMs */
     mn_q8_direct_fn direct; /* NULL: convolutions run as GEMMs */
+    mn_q8_gemv_fn gemv;     /* NULL: one column runs as a GEMM tile */
 } mn_kernels_q8;
 
 /* Whether kr's depthwise kernel handles p (depthwise, strides 1 or 2). */
@@ -120,6 +128,11 @@ void mn_q8_direct_avx512vnni(int64_t kq, const void *a, const int32_t *off,
                              const uint16_t *mask, const int64_t *yoff,
                              const mn_qgemm_epi *e, int64_t row0, void *y,
                              int64_t rs);
+
+/* The AVX-512 VNNI GEMV (reached through mn_kernels_q8_avx512vnni()->gemv). */
+void mn_q8_gemv_avx512vnni(int64_t kq, const void *a, int64_t m,
+                           const uint8_t *x, const mn_qgemm_epi *e,
+                           int64_t row0, void *y, int64_t rs);
 
 const mn_kernels_q8 *mn_kernels_q8_avx512vnni(void); /* NULL if not built */
 const mn_kernels_q8 *mn_kernels_q8_avx2(void);

@@ -105,12 +105,13 @@ static void set_out(mn_tensor *o, mn_dtype dt, int ndim, const int64_t *dims)
 }
 
 /* A 1×1 convolution of 1×1 images (a MatMul over [N·H·W, C] lowered to
- * QLinearConv): the batch folds into one GEMM over the images. */
+ * QLinearConv, a classifier, a squeeze-excite conv): the batch folds into
+ * one GEMM over the images; one image is a GEMV. */
 static int folds_batch(const mn_conv_params *p)
 {
     return p->kh == 1 && p->kw == 1 && p->h == 1 && p->w == 1 &&
            p->oh == 1 && p->ow == 1 && p->pt == 0 && p->pl == 0 &&
-           p->group == 1 && p->n > 1;
+           p->group == 1;
 }
 
 /* Whether the dense kernels run p as a direct convolution (not a batch

@@ -188,9 +188,21 @@ TEST(kernels_q8_qlinearconv_fast_vs_ref)
                      .bias = 1, .xs = 1},
                     {.n = 300, .c = 64, .h = 1, .w = 1, .m = 130, .kh = 1,
                      .kw = 1, .s = 1, .d = 1, .group = 1, .per_channel = 1,
-                     .bias = 1, .ys = 1}};
-    for (size_t i = 0; i < sizeof mm / sizeof mm[0]; i++)
+                     .bias = 1, .ys = 1},
+                    /* one image: the GEMV (odd quad counts, row tails,
+                     * big enough for the pool) */
+                    {.n = 1, .c = 13, .h = 1, .w = 1, .m = 21, .kh = 1,
+                     .kw = 1, .s = 1, .d = 1, .group = 1, .per_channel = 1,
+                     .bias = 1, .xs = 1},
+                    {.n = 1, .c = 1283, .h = 1, .w = 1, .m = 1001, .kh = 1,
+                     .kw = 1, .s = 1, .d = 1, .group = 1, .per_channel = 1,
+                     .bias = 1, .ys = 1},
+                    {.n = 1, .c = 40, .h = 1, .w = 1, .m = 8, .kh = 1,
+                     .kw = 1, .s = 1, .d = 1, .group = 1, .bias = 1}};
+    for (size_t i = 0; i < sizeof mm / sizeof mm[0]; i++) {
         check_conv(&mm[i], 1, pool, lv, nl, MN_SPARSE_AUTO);
+        check_conv(&mm[i], 0, pool, lv, nl, MN_SPARSE_AUTO); /* int32 out */
+    }
     /* depthwise ones big enough for the pool: 3×3 and 5×5 (strides 1, 2),
      * 7×7 (strides 1, 2), dilated with channel multiplier 2, planes
      * narrower than a vector (the VBMI kernel's 64-byte row loads) */
