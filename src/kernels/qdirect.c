@@ -174,11 +174,12 @@ void mn_q8_direct_run(const mn_kernels_q8 *kr, mn_pool *pool,
     J.a_panel = mn_q8_direct_a_bytes(kr, d, kr->mr);
     J.nb = ceil_div(g->nvp, BLOCK);
     /* a task's blocks read, per channel quad and stride phase, their
-     * pixels plus the taps' rows */
-    int64_t rows = (p->kh - 1) * p->dh / p->sh + 1;
+     * pixels plus the taps' further rows and columns */
+    int64_t rows = (p->kh - 1) * p->dh / p->sh;
+    int64_t cols = (p->kw - 1) * p->dw / p->sw;
     int64_t phases = min64(p->sh, p->kh) * min64(p->sw, p->kw);
     int64_t per_block = 4 * phases * g->c4n * BLOCK;
-    int64_t fixed = 4 * phases * g->c4n * rows * g->wq;
+    int64_t fixed = 4 * phases * g->c4n * (rows * g->wq + cols);
     int64_t window = (int64_t)J.a_panel * ceil_div(J.mg, kr->mr) > A_L2
                          ? WINDOW_L2 : WINDOW_L1;
     J.tb = window > fixed ? (window - fixed) / per_block : 1;
