@@ -199,3 +199,59 @@ TEST(qdirect_ops_pick_direct_and_match_ref)
     }
     mn_pool_destroy(pool);
 }
+
+/* The tile's requantizing store against the portable one
+ * (mn_qgemm_store1 → mn_ref_requantize) on edge multipliers: exact
+ * half-way products (mult 0.5, 1.5: round half to even), huge and tiny
+ * ones (saturation at either end), ±inf and NaN products (0 · inf), zero;
+ * narrowed bounds and both output types. */
+TEST(qdirect_store_edges)
+{
+    const mn_kernels_q8 *kr = mn_kernels_q8_avx512vnni();
+    if (!kr || mn_isa_detect() < MN_ISA_AVX512VNNI)
+        return;
+    static const double mults[8] = {0.5, 1.5, 1e30, -1e30, 1e-12,
+                                    1.0 / 0.0, -1.0 / 0.0, 0.0};
+    int32_t a[8], off[1] = {0};
+    uint8_t base[256 + 128];
+    double add[8], mult[8];
+    int32_t addi[8] = {0};
+    otu_seed(33);
+    for (int it = 0; it < 40; it++) {
+        for (int i = 0; i < 8; i++)
+            a[i] = (int32_t)otu_rand();
+        for (size_t i = 0; i < sizeof base; i++)
+            base[i] = (uint8_t)(it % 4 == 0 ? 0 : otu_rand());
+        for (int i = 0; i < 8; i++) {
+            /* every other row 0 on all-zero input: 0 · ±inf = NaN */
+            add[i] = it % 4 == 0 && i % 2 ? 0 : (double)otu_int(-600, 600);
+            mult[i] = mults[(i + it) % 8];
+        }
+        int sgn = it % 2;
+        mn_qgemm_epi e = {.add = add, .mult = mult, .add_i32 = addi,
+                          .yzp = sgn ? otu_int(-128, 127) : otu_int(0, 255),
+                          .lo = sgn ? -128 : 0, .hi = sgn ? 127 : 255,
+                          .out_signed = sgn};
+        if (it % 3 == 2) { /* a fused ReLU6-like range */
+            e.lo = e.yzp > 200 ? 200 : e.yzp < -100 ? -100 : e.yzp;
+            e.hi = e.lo + 27;
+        }
+        uint16_t mask[2] = {0xFFFF, (uint16_t)(it % 5 ? 0xFFFF : 0x0F0F)};
+        int64_t yoff[2] = {0, 16};
+        uint8_t y[8 * 40], want[8 * 40];
+        memset(y, 0xA5, sizeof y);
+        memset(want, 0xA5, sizeof want);
+        kr->direct(1, a, off, base, 8, mask, yoff, &e, 0, y, 40);
+        for (int i = 0; i < 8; i++)
+            for (int l = 0, n = 0; l < 32; l++) {
+                if (!(mask[l / 16] >> (l % 16) & 1))
+                    continue;
+                int32_t acc = 0;
+                for (int t = 0; t < 4; t++)
+                    acc += (int32_t)base[4 * l + t] *
+                           (int8_t)((uint32_t)a[i] >> (8 * t));
+                mn_qgemm_store1(&e, i, acc, &want[i * 40 + n++]);
+            }
+        CHECK(memcmp(y, want, sizeof y) == 0);
+    }
+}
