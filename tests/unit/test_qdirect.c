@@ -155,7 +155,16 @@ TEST(qdirect_forced_vs_ref)
         {.n = 1, .c = 132, .h = 15, .w = 15, .m = 100, .kh = 1, .kw = 1,
          .sh = 2, .sw = 2, .dh = 1, .dw = 1, .group = 1},
         {.n = 1, .c = 3, .h = 45, .w = 71, .m = 16, .kh = 7, .kw = 7,
-         .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 3, .pl = 3, .group = 1}};
+         .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 3, .pl = 3, .group = 1},
+        /* rows of 64+ dwords (the 64-wide x4 builder), its tail */
+        {.n = 1, .c = 8, .h = 5, .w = 150, .m = 9, .kh = 3, .kw = 3,
+         .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .group = 1},
+        {.n = 1, .c = 5, .h = 6, .w = 261, .m = 11, .kh = 3, .kw = 3,
+         .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .group = 1},
+        {.n = 1, .c = 7, .h = 5, .w = 140, .m = 8, .kh = 5, .kw = 5,
+         .sh = 2, .sw = 2, .dh = 1, .dw = 2, .pt = 2, .pl = 3, .group = 1},
+        {.n = 1, .c = 12, .h = 3, .w = 200, .m = 10, .kh = 1, .kw = 1,
+         .sh = 1, .sw = 1, .dh = 1, .dw = 1, .group = 1}};
     for (size_t i = 0; i < sizeof big / sizeof *big; i++) {
         if (!geometry(&big[i], big[i].pt, big[i].pl))
             continue;

@@ -104,7 +104,9 @@ INL void store16k(__m512i acc, const q8_epi *k, const q8_row *rw, int n,
     /* keep the narrowing in a register: compilers fuse it with the store
      * into vpmovdb to memory, which is microcoded and slow on AMD Zen 4/5 */
     __asm__("" : "+v"(b));
-    if (cs == 1) {
+    if (cs == 1 && n == 16) { /* a masked byte store costs more */
+        _mm_storeu_si128((__m128i *)y, b);
+    } else if (cs == 1) {
         _mm_mask_storeu_epi8(y, m, b);
     } else {
         uint8_t t[16];
