@@ -4,7 +4,7 @@
  *
  * Arithmetic follows ONNX Runtime's x86 kernels (MLAS), so that minnow and
  * ONNX Runtime give the same bytes:
- *  - QLinearAdd in fixed point: with rA = sa/sc, rB = sb/sc (float32),
+ *  - QLinearAdd in fixed point (same-shape inputs in chunks on the pool): with rA = sa/sc, rB = sb/sc (float32),
  *    shift = 21 - exponent(max(rA, rB)), MA = lrint(rA·2^shift), MB
  *    likewise, acc = MA·(a - za) + MB·(b - zb) is rounded to nearest, ties
  *    away from zero, shifted right by `shift`, then saturated to int16,
@@ -22,6 +22,7 @@
  *    can differ by one unit where f lands on a rounding boundary. */
 #include <math.h>
 #include <string.h>
+#include "core/pool.h"
 #include "kernels/qelem.h"
 #include "ops/broadcast.h"
 #include "ops/qlinear_util.h"
@@ -89,6 +90,7 @@ typedef struct qadd_arg {
     const mn_kernels_qelem *kq;
     int32_t za, zb, zc;
     float sa, sb, sc, ratio;  /* float paths */
+    int64_t n;                /* elements (the pool's chunks) */
 } qadd_arg;
 
 /* The float path, for ratios outside the fixed-point range. */
@@ -150,17 +152,47 @@ static void qbin_setup(const mn_tensor *const *in, int n_in,
     q->zc = mn_ql_zp(n_in > 7 ? in[7] : NULL);
 }
 
+/* Elementwise chunks of QLinearAdd without broadcasting, on the pool. */
+#define QADD_CHUNK 16384
+
+static void qadd_chunk(void *arg, int64_t t, int thread)
+{
+    const qadd_arg *q = arg;
+    int64_t o = t * QADD_CHUNK, n = q->n - o < QADD_CHUNK ? q->n - o
+                                                          : QADD_CHUNK;
+    (void)thread;
+    q->kq->qadd((const uint8_t *)q->a + o, (const uint8_t *)q->b + o, n,
+                &q->fx, q->i8, (uint8_t *)q->y + o);
+}
+
+static int same_shape(const mn_tensor *a, const mn_tensor *b)
+{
+    if (a->ndim != b->ndim)
+        return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->dims[i] != b->dims[i])
+            return 0;
+    return 1;
+}
+
 static mn_status qadd_forward(const mn_node *n, const mn_tensor *const *in,
                               int n_in, mn_tensor *const *out, int n_out,
                               mn_exec *ex)
 {
     qadd_arg q;
     mn_bcast bc;
-    (void)n, (void)n_out, (void)ex;
+    (void)n, (void)n_out;
     qbin_setup(in, n_in, out[0], &q);
     q.fixed = mn_qadd_fixed_init(q.sa / q.sc, q.sb / q.sc, &q.fx);
     q.fx.za = q.za, q.fx.zb = q.zb, q.fx.zc = q.zc;
     q.kq = mn_kernels_qelem_active();
+    q.n = mn_tensor_numel(out[0]);
+    if (q.fixed && mn_pool_threads(ex->pool) > 1 && q.n >= 4 * QADD_CHUNK &&
+        same_shape(in[0], out[0]) && same_shape(in[3], out[0])) {
+        mn_pool_run(ex->pool, qadd_chunk, &q,
+                    (q.n + QADD_CHUNK - 1) / QADD_CHUNK);
+        return MN_OK;
+    }
     mn_bcast_init(&bc, out[0], in[0], in[3]);
     mn_bcast_run(&bc, qadd_run, &q);
     return MN_OK;
