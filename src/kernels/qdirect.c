@@ -190,6 +190,14 @@ void mn_q8_direct_run(const mn_kernels_q8 *kr, mn_pool *pool,
     double macs = (double)J.mg * (double)ohw * (double)(d->kq * 4);
     if (threads < 2 || macs < MIN_PAR_MACS)
         threads = 1;
+    if (threads > 1 && J.ntp > 1) {
+        /* pixel tiles: a multiple of the threads, at least two each (as
+         * many blocks each as can be) */
+        int64_t want = min64(J.nb, ceil_div(max64(J.ntp, 2 * threads),
+                                            threads) * threads);
+        J.tb = ceil_div(J.nb, want);
+        J.ntp = ceil_div(J.nb, J.tb);
+    }
     if (J.ntp < 2 * threads)
         nrc = min64(npan, ceil_div(2 * threads, J.ntp));
     J.rows_per = ceil_div(npan, nrc) * kr->mr;
