@@ -57,17 +57,19 @@ static void x4_row_avx512(const uint8_t *const src[4], int64_t w,
     const __m512i pad64 = _mm512_set1_epi8((char)xpad);
     const __m512i fv = _mm512_set1_epi8((char)flip);
     int64_t j = 0;
-    /* 64 dwords per step: the unpacks work within 128-bit lanes (lane L
-     * of q_u holds dwords 16·L + 4·u .. + 3), then a 4 × 4 transpose of
-     * the lanes */
-    for (; j + 64 <= wq; j += 64) {
+    /* 64 dwords per step while more than 32 are left: the unpacks work
+     * within 128-bit lanes (lane L of q_u holds dwords 16·L + 4·u .. + 3),
+     * then a 4 × 4 transpose of the lanes */
+    for (; wq - j > 32; j += 64) {
         int64_t cb = j * sw + c0;
         __m512i a = load64(src[0], w, cb, sw, pad64);
         __m512i b = load64(src[1], w, cb, sw, pad64);
         __m512i c = load64(src[2], w, cb, sw, pad64);
         __m512i d = load64(src[3], w, cb, sw, pad64);
-        __m512i ab0 = _mm512_unpacklo_epi8(a, b), ab1 = _mm512_unpackhi_epi8(a, b);
-        __m512i cd0 = _mm512_unpacklo_epi8(c, d), cd1 = _mm512_unpackhi_epi8(c, d);
+        __m512i ab0 = _mm512_unpacklo_epi8(a, b);
+        __m512i ab1 = _mm512_unpackhi_epi8(a, b);
+        __m512i cd0 = _mm512_unpacklo_epi8(c, d);
+        __m512i cd1 = _mm512_unpackhi_epi8(c, d);
         __m512i q0 = _mm512_unpacklo_epi16(ab0, cd0);
         __m512i q1 = _mm512_unpackhi_epi16(ab0, cd0);
         __m512i q2 = _mm512_unpacklo_epi16(ab1, cd1);
@@ -76,15 +78,16 @@ static void x4_row_avx512(const uint8_t *const src[4], int64_t w,
         __m512i t1 = _mm512_shuffle_i32x4(q2, q3, 0x44);
         __m512i t2 = _mm512_shuffle_i32x4(q0, q1, 0xEE);
         __m512i t3 = _mm512_shuffle_i32x4(q2, q3, 0xEE);
-        __m512i *o = (__m512i *)(dst + 4 * j);
-        _mm512_storeu_si512(o, _mm512_xor_si512(
-                                   _mm512_shuffle_i32x4(t0, t1, 0x88), fv));
-        _mm512_storeu_si512(o + 1, _mm512_xor_si512(
-                                       _mm512_shuffle_i32x4(t0, t1, 0xDD), fv));
-        _mm512_storeu_si512(o + 2, _mm512_xor_si512(
-                                       _mm512_shuffle_i32x4(t2, t3, 0x88), fv));
-        _mm512_storeu_si512(o + 3, _mm512_xor_si512(
-                                       _mm512_shuffle_i32x4(t2, t3, 0xDD), fv));
+        __m512i o[4] = {_mm512_shuffle_i32x4(t0, t1, 0x88),
+                        _mm512_shuffle_i32x4(t0, t1, 0xDD),
+                        _mm512_shuffle_i32x4(t2, t3, 0x88),
+                        _mm512_shuffle_i32x4(t2, t3, 0xDD)};
+        /* the row's last step may end early: masked stores there */
+        for (int u = 0; u < 4; u++)
+            _mm512_mask_storeu_epi32(
+                dst + 4 * (j + 16 * u),
+                (__mmask16)range_mask(0, wq - j - 16 * u, 16),
+                _mm512_xor_si512(o[u], fv));
     }
     for (; j < wq; j += 16) {
         int64_t cb = j * sw + c0; /* input column of output dword j */
