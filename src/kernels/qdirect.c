@@ -116,21 +116,29 @@ typedef struct dc_job {
     int esize;
 } dc_job;
 
-/* Which lanes of block bi are output pixels, and where they go. */
+/* Which lanes of block bi are output pixels, and where they go (one
+ * division per vector, then a walk along the virtual row). */
 static void block_lanes(const mn_q8_x4 *g, int64_t bi, uint16_t mask[2],
                         int64_t yoff[2])
 {
     int64_t ow = g->p.ow;
     for (int v = 0; v < 2; v++) {
+        int64_t vp = bi * BLOCK + 16 * v, row = vp / g->wq, col = vp % g->wq;
         mask[v] = 0;
-        yoff[v] = 0;
-        for (int l = 15; l >= 0; l--) {
-            int64_t vp = bi * BLOCK + 16 * v + l;
-            if (vp < g->nvp && vp % g->wq < ow) {
+        yoff[v] = -1;
+        for (int l = 0; l < 16 && vp < g->nvp; l++, vp++) {
+            if (col < ow) {
                 mask[v] |= (uint16_t)(1u << l);
-                yoff[v] = vp / g->wq * ow + vp % g->wq;
+                if (yoff[v] < 0)
+                    yoff[v] = row * ow + col;
+            }
+            if (++col == g->wq) {
+                col = 0;
+                row++;
             }
         }
+        if (yoff[v] < 0)
+            yoff[v] = 0;
     }
 }
 

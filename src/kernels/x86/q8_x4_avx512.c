@@ -33,11 +33,18 @@ static __mmask64 range_mask64(int64_t lo, int64_t hi)
 
 /* 64 input bytes of one row for output dwords j .. j + 63 (input column
  * cb of dword j), the padding byte outside [0, w). */
-static __m512i load64(const uint8_t *src, int64_t w, int64_t cb, int sw,
-                      __m512i pad)
+static inline __attribute__((always_inline)) __m512i
+load64(const uint8_t *src, int64_t w, int64_t cb, int sw, __m512i pad)
 {
     if (!src)
         return pad;
+    if (cb >= 0 && cb + 64 * sw <= w) { /* inside the row */
+        if (sw == 1)
+            return _mm512_loadu_si512(src + cb);
+        __m256i lo = _mm512_cvtepi16_epi8(_mm512_loadu_si512(src + cb));
+        __m256i hi = _mm512_cvtepi16_epi8(_mm512_loadu_si512(src + cb + 64));
+        return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    }
     if (sw == 1)
         return _mm512_mask_loadu_epi8(pad, range_mask64(-cb, w - cb),
                                       src + cb);
