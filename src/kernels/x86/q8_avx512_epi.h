@@ -18,20 +18,23 @@ INL __mmask16 tail16(int n)
                    : (__mmask16)(n <= 0 ? 0 : (1u << n) - 1u);
 }
 
-/* 8 int32 → 8 values round_half_even((v + add)·mult) (int32), the
- * product first clamped to [l, h] (NaN → l), so the conversion stays in
- * range; with l = lo − zp − 1 and h = hi − zp + 1 (integers) the caller's
- * integer "+ zp, clamp to [lo, hi]" then gives mn_ref_requantize's value:
+/* 8 int32 → round_half_even((v + add)·mult) as the low dword of each of
+ * 8 qwords: the product first clamped to [l, h] (NaN → l), then rounded
+ * by adding 1.5·2^52 in round-to-nearest-even (exact for |x| < 2^51: the
+ * sum's ulp is 1, its low dword the rounded value in two's complement).
+ * With l = lo − zp − 1 and h = hi − zp + 1 (integers) the caller's integer
+ * "+ zp, clamp to [lo, hi]" then gives mn_ref_requantize's value:
  * rounding is monotonic and keeps integers, so a product beyond l (h)
  * lands below lo (above hi) either way. */
-INL __m256i requant8(__m256i v, __m512d add, __m512d mult, __m512d l,
+INL __m512i requant8(__m256i v, __m512d add, __m512d mult, __m512d l,
                      __m512d h)
 {
     __m512d d = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepi32_pd(v), add), mult);
     d = _mm512_max_pd(d, l); /* NaN → l (second operand) */
     d = _mm512_min_pd(d, h);
-    return _mm512_cvt_roundpd_epi32(d, _MM_FROUND_TO_NEAREST_INT |
-                                           _MM_FROUND_NO_EXC);
+    d = _mm512_add_round_pd(d, _mm512_set1_pd(6755399441055744.0),
+                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    return _mm512_castpd_si512(d);
 }
 
 /* The epilogue's constants, set up once per tile: stores through char
@@ -93,11 +96,13 @@ INL void store16k(__m512i acc, const q8_epi *k, const q8_row *rw, int n,
         }
         return;
     }
-    __m256i r0 = requant8(_mm512_castsi512_si256(acc), rw->add, rw->mult,
+    __m512i r0 = requant8(_mm512_castsi512_si256(acc), rw->add, rw->mult,
                           k->l, k->h);
-    __m256i r1 = requant8(_mm512_extracti64x4_epi64(acc, 1), rw->add,
+    __m512i r1 = requant8(_mm512_extracti64x4_epi64(acc, 1), rw->add,
                           rw->mult, k->l, k->h);
-    __m512i r = _mm512_inserti64x4(_mm512_castsi256_si512(r0), r1, 1);
+    __m512i r = _mm512_permutex2var_epi32(
+        r0, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                              26, 28, 30), r1);
     r = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(r, k->zp), k->lo),
                          k->hi);
     __m128i b = _mm512_cvtepi32_epi8(r); /* in range: plain truncation */
