@@ -98,6 +98,15 @@ static const uint8_t *phase_row(const mn_q8_x4 *g, const uint8_t *xr,
     return tmp;
 }
 
+/* Whether x4's planes are the input planes themselves, interleaved
+ * (stride 1, no padding): one row of h·w each. */
+static int direct_input(const mn_q8_x4 *g)
+{
+    const mn_conv_params *p = &g->p;
+    return p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0 &&
+           g->hq == p->h && g->wq == p->w;
+}
+
 typedef struct x4_job {
     const mn_q8_x4 *g;
     const uint8_t *xg;
@@ -123,6 +132,14 @@ static void x4_task(void *arg, int64_t t, int thread)
     uint8_t *tmp = J->pool ? mn_pool_scratch(J->pool, thread) : J->tmp0;
     uint8_t *padrow = tmp + 4 * rb;
     uint8_t *dst = J->x4 + (ph * g->c4n + c4) * g->hq * wq * 4;
+    if (J->row && direct_input(g)) { /* the planes are the rows */
+        const uint8_t *r[4];
+        for (int u = 0; u < 4; u++)
+            r[u] = 4 * c4 + u < cg ? J->xg + (4 * c4 + u) * p->h * p->w
+                                   : NULL;
+        J->row(r, p->h * p->w, 0, 1, p->h * p->w, J->xpad, J->flip, dst);
+        return;
+    }
     if (J->row) {
         for (int64_t i = 0; i < g->hq; i++) {
             const uint8_t *r[4];

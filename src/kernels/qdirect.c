@@ -116,21 +116,29 @@ typedef struct dc_job {
     int esize;
 } dc_job;
 
-/* Which lanes of block bi are output pixels, and where they go. */
+/* Which lanes of block bi are output pixels, and where they go (one
+ * division per vector, then a walk along the virtual row). */
 static void block_lanes(const mn_q8_x4 *g, int64_t bi, uint16_t mask[2],
                         int64_t yoff[2])
 {
     int64_t ow = g->p.ow;
     for (int v = 0; v < 2; v++) {
+        int64_t vp = bi * BLOCK + 16 * v, row = vp / g->wq, col = vp % g->wq;
         mask[v] = 0;
-        yoff[v] = 0;
-        for (int l = 15; l >= 0; l--) {
-            int64_t vp = bi * BLOCK + 16 * v + l;
-            if (vp < g->nvp && vp % g->wq < ow) {
+        yoff[v] = -1;
+        for (int l = 0; l < 16 && vp < g->nvp; l++, vp++) {
+            if (col < ow) {
                 mask[v] |= (uint16_t)(1u << l);
-                yoff[v] = vp / g->wq * ow + vp % g->wq;
+                if (yoff[v] < 0)
+                    yoff[v] = row * ow + col;
+            }
+            if (++col == g->wq) {
+                col = 0;
+                row++;
             }
         }
+        if (yoff[v] < 0)
+            yoff[v] = 0;
     }
 }
 
@@ -174,11 +182,12 @@ void mn_q8_direct_run(const mn_kernels_q8 *kr, mn_pool *pool,
     J.a_panel = mn_q8_direct_a_bytes(kr, d, kr->mr);
     J.nb = ceil_div(g->nvp, BLOCK);
     /* a task's blocks read, per channel quad and stride phase, their
-     * pixels plus the taps' rows */
-    int64_t rows = (p->kh - 1) * p->dh / p->sh + 1;
+     * pixels plus the taps' further rows and columns */
+    int64_t rows = (p->kh - 1) * p->dh / p->sh;
+    int64_t cols = (p->kw - 1) * p->dw / p->sw;
     int64_t phases = min64(p->sh, p->kh) * min64(p->sw, p->kw);
     int64_t per_block = 4 * phases * g->c4n * BLOCK;
-    int64_t fixed = 4 * phases * g->c4n * rows * g->wq;
+    int64_t fixed = 4 * phases * g->c4n * (rows * g->wq + cols);
     int64_t window = (int64_t)J.a_panel * ceil_div(J.mg, kr->mr) > A_L2
                          ? WINDOW_L2 : WINDOW_L1;
     J.tb = window > fixed ? (window - fixed) / per_block : 1;
@@ -189,6 +198,14 @@ void mn_q8_direct_run(const mn_kernels_q8 *kr, mn_pool *pool,
     double macs = (double)J.mg * (double)ohw * (double)(d->kq * 4);
     if (threads < 2 || macs < MIN_PAR_MACS)
         threads = 1;
+    if (threads > 1 && J.ntp > 1) {
+        /* pixel tiles: a multiple of the threads, at least two each (as
+         * many blocks each as can be) */
+        int64_t want = min64(J.nb, ceil_div(max64(J.ntp, 2 * threads),
+                                            threads) * threads);
+        J.tb = ceil_div(J.nb, want);
+        J.ntp = ceil_div(J.nb, J.tb);
+    }
     if (J.ntp < 2 * threads)
         nrc = min64(npan, ceil_div(2 * threads, J.ntp));
     J.rows_per = ceil_div(npan, nrc) * kr->mr;

@@ -167,8 +167,9 @@ MAXPOOL_FN(maxpool_i8, int8_t, -128)
  * quantized graph's case): per output row, the running maximum of the
  * window's valid input rows (vmax kernel, one row of scratch), then each
  * window's valid columns (stride 2: the windows inside the row through the
- * hmax2 kernel); planes run on the pool. max is exact, so the bytes equal the tap scan's,
- * a window entirely in padding included (the type's lowest value). */
+ * hmax2 kernel); planes run on the pool. max is exact, so the bytes equal
+ * the tap scan's, a window entirely in padding included (the type's lowest
+ * value). */
 static int maxpool_fast_ok(const win3 *q, int n_out)
 {
     return n_out == 1 && q->in[0] == 1 && q->k[0] == 1 && q->d[1] == 1 &&

@@ -4,7 +4,8 @@
  *
  * Arithmetic follows ONNX Runtime's x86 kernels (MLAS), so that minnow and
  * ONNX Runtime give the same bytes:
- *  - QLinearAdd in fixed point: with rA = sa/sc, rB = sb/sc (float32),
+ *  - QLinearAdd in fixed point (same-shape inputs: in chunks on the
+ *    pool): with rA = sa/sc, rB = sb/sc (float32),
  *    shift = 21 - exponent(max(rA, rB)), MA = lrint(rA·2^shift), MB
  *    likewise, acc = MA·(a - za) + MB·(b - zb) is rounded to nearest, ties
  *    away from zero, shifted right by `shift`, then saturated to int16,

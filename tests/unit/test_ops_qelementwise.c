@@ -7,6 +7,7 @@
  * shape-inference errors; the op table finds them only in their domain. */
 #include "test.h"
 #include "ops_test_util.h"
+#include "core/pool.h"
 
 extern const mn_op_def mn_opdef_qlinearadd, mn_opdef_qlinearmul,
     mn_opdef_qlinearglobalavgpool, mn_opdef_qlinearconcat,
@@ -191,6 +192,48 @@ TEST(qlinear_add_mul_random_within_one)
         otu_out_free(&out, 1);
         free_all(in, 8);
     }
+}
+
+/* QLinearAdd of same-shape tensors big enough for the pool's chunks
+ * (with a partial last chunk): the same bytes as one thread, uint8 and
+ * int8. */
+TEST(qlinear_add_pool_matches_one_thread)
+{
+    mn_ctx ctx = {{0}};
+    mn_pool *pool = NULL;
+    CHECK_OK(mn_pool_create(2, 0, &pool, &ctx), &ctx);
+    otu_seed(12);
+    for (int i8 = 0; i8 < 2; i8++) {
+        mn_dtype dt = i8 ? MN_DT_I8 : MN_DT_U8;
+        int64_t d[4] = {1, 37, 41, 53}; /* 80 401 elements */
+        mn_node nd;
+        mn_tensor out, o2 = {0}, *op = &o2;
+        mn_tensor *in[8] = {otu_random(dt, 4, d), fscal(0.031f),
+                            zscal(dt, i8 ? -5 : 120), otu_random(dt, 4, d),
+                            fscal(0.047f), zscal(dt, i8 ? 9 : 131),
+                            fscal(0.06f), zscal(dt, i8 ? 3 : 127)};
+        otu_node(&nd, "QLinearAdd");
+        CHECK_OK(otu_run(&mn_opdef_qlinearadd, &nd,
+                         (const mn_tensor *const *)in, 8, &out, 1, &ctx),
+                 &ctx);
+        CHECK_OK(mn_opdef_qlinearadd.infer(&nd, (const mn_tensor *const *)in,
+                                           8, &op, 1, &ctx), &ctx);
+        size_t nb = mn_tensor_nbytes(&o2);
+        o2.data = malloc(nb);
+        if (o2.data && out.data) {
+            mn_exec ex = {.ctx = &ctx, .pool = pool};
+            memset(o2.data, 0xC3, nb);
+            CHECK_OK(mn_opdef_qlinearadd.forward(
+                         &nd, (const mn_tensor *const *)in, 8, &op, 1, &ex),
+                     &ctx);
+            CHECK(memcmp(o2.data, out.data, nb) == 0);
+        }
+        free(o2.data);
+        otu_out_free(&out, 1);
+        free_all(in, 8);
+        otu_node_free(&nd);
+    }
+    mn_pool_destroy(pool);
 }
 
 /* LeakyRelu and Sigmoid on every code: the float definition exactly. */

@@ -155,7 +155,16 @@ TEST(qdirect_forced_vs_ref)
         {.n = 1, .c = 132, .h = 15, .w = 15, .m = 100, .kh = 1, .kw = 1,
          .sh = 2, .sw = 2, .dh = 1, .dw = 1, .group = 1},
         {.n = 1, .c = 3, .h = 45, .w = 71, .m = 16, .kh = 7, .kw = 7,
-         .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 3, .pl = 3, .group = 1}};
+         .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 3, .pl = 3, .group = 1},
+        /* rows of 64+ dwords (the 64-wide x4 builder), its tail */
+        {.n = 1, .c = 8, .h = 5, .w = 150, .m = 9, .kh = 3, .kw = 3,
+         .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .group = 1},
+        {.n = 1, .c = 5, .h = 6, .w = 261, .m = 11, .kh = 3, .kw = 3,
+         .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .group = 1},
+        {.n = 1, .c = 7, .h = 5, .w = 140, .m = 8, .kh = 5, .kw = 5,
+         .sh = 2, .sw = 2, .dh = 1, .dw = 2, .pt = 2, .pl = 3, .group = 1},
+        {.n = 1, .c = 12, .h = 3, .w = 200, .m = 10, .kh = 1, .kw = 1,
+         .sh = 1, .sw = 1, .dh = 1, .dw = 1, .group = 1}};
     for (size_t i = 0; i < sizeof big / sizeof *big; i++) {
         if (!geometry(&big[i], big[i].pt, big[i].pl))
             continue;
@@ -198,4 +207,60 @@ TEST(qdirect_ops_pick_direct_and_match_ref)
         check_conv(&cs[i], 0, pool, lv, nl, MN_SPARSE_AUTO);
     }
     mn_pool_destroy(pool);
+}
+
+/* The tile's requantizing store against the portable one
+ * (mn_qgemm_store1 → mn_ref_requantize) on edge multipliers: exact
+ * half-way products (mult 0.5, 1.5: round half to even), huge and tiny
+ * ones (saturation at either end), ±inf and NaN products (0 · inf), zero;
+ * narrowed bounds and both output types. */
+TEST(qdirect_store_edges)
+{
+    const mn_kernels_q8 *kr = mn_kernels_q8_avx512vnni();
+    if (!kr || mn_isa_detect() < MN_ISA_AVX512VNNI)
+        return;
+    static const double mults[8] = {0.5, 1.5, 1e30, -1e30, 1e-12,
+                                    1.0 / 0.0, -1.0 / 0.0, 0.0};
+    int32_t a[8], off[1] = {0};
+    uint8_t base[256 + 128];
+    double add[8], mult[8];
+    int32_t addi[8] = {0};
+    otu_seed(33);
+    for (int it = 0; it < 40; it++) {
+        for (int i = 0; i < 8; i++)
+            a[i] = (int32_t)otu_rand();
+        for (size_t i = 0; i < sizeof base; i++)
+            base[i] = (uint8_t)(it % 4 == 0 ? 0 : otu_rand());
+        for (int i = 0; i < 8; i++) {
+            /* every other row 0 on all-zero input: 0 · ±inf = NaN */
+            add[i] = it % 4 == 0 && i % 2 ? 0 : (double)otu_int(-600, 600);
+            mult[i] = mults[(i + it) % 8];
+        }
+        int sgn = it % 2;
+        mn_qgemm_epi e = {.add = add, .mult = mult, .add_i32 = addi,
+                          .yzp = sgn ? otu_int(-128, 127) : otu_int(0, 255),
+                          .lo = sgn ? -128 : 0, .hi = sgn ? 127 : 255,
+                          .out_signed = sgn};
+        if (it % 3 == 2) { /* a fused ReLU6-like range */
+            e.lo = e.yzp > 200 ? 200 : e.yzp < -100 ? -100 : e.yzp;
+            e.hi = e.lo + 27;
+        }
+        uint16_t mask[2] = {0xFFFF, (uint16_t)(it % 5 ? 0xFFFF : 0x0F0F)};
+        int64_t yoff[2] = {0, 16};
+        uint8_t y[8 * 40], want[8 * 40];
+        memset(y, 0xA5, sizeof y);
+        memset(want, 0xA5, sizeof want);
+        kr->direct(1, a, off, base, 8, mask, yoff, &e, 0, y, 40);
+        for (int i = 0; i < 8; i++)
+            for (int l = 0, n = 0; l < 32; l++) {
+                if (!(mask[l / 16] >> (l % 16) & 1))
+                    continue;
+                int32_t acc = 0;
+                for (int t = 0; t < 4; t++)
+                    acc += (int32_t)base[4 * l + t] *
+                           (int8_t)((uint32_t)a[i] >> (8 * t));
+                mn_qgemm_store1(&e, i, acc, &want[i * 40 + n++]);
+            }
+        CHECK(memcmp(y, want, sizeof y) == 0);
+    }
 }

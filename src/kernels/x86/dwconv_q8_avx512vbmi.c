@@ -28,24 +28,11 @@
 static const uint8_t quad_idx[2][MAXQ][64] = {
     {{QROW(1, 0)}, {QROW(1, 1)}}, {{QROW(2, 0)}, {QROW(2, 1)}}};
 
-/* The plane's requantizing store with its row's constants in registers
- * (mn_q8_dwconv_avx512vnni's store16 reloads them per vector). */
+/* The plane's requantizing store, its row's constants in registers. */
 typedef struct epi_v {
-    const mn_qgemm_epi *e;
-    int64_t row;
-    __m512d add, mult, loz, hiz;
-    __m512i zp;
+    q8_epi k;
+    q8_row r;
 } epi_v;
-
-INL void store(__m512i acc, const epi_v *v, int n, char *y)
-{
-    if (!v->e->mult) { /* int32 output */
-        store16(acc, v->e, v->row, n, y, 1);
-        return;
-    }
-    _mm_mask_storeu_epi8(y, tail16(n), requant16(acc, v->add, v->mult,
-                                                 v->loz, v->hiz, v->zp));
-}
 
 /* R consecutive output rows from r0 (input rows sh·wp apart): input row ρ
  * of the group serves output row r through kernel row ρ - r·sh. */
@@ -77,7 +64,7 @@ INL void rows(const mn_conv_params *p, const uint8_t *r0, int64_t wp,
         int n = p->ow - ow < 16 ? (int)(p->ow - ow) : 16;
         #pragma GCC unroll 4
         for (int r = 0; r < R; r++)
-            store(a[r], ev, n, yr + (r * p->ow + ow) * es);
+            store16k(a[r], &ev->k, &ev->r, n, yr + (r * p->ow + ow) * es, 1);
     }
 }
 
@@ -89,14 +76,7 @@ INL void plane(const mn_conv_params *p, const uint8_t *xp, int64_t wp,
 {
     int es = e->mult ? 1 : 4, Q = (int)((kw + 3) / 4);
     __m512i idx[MAXQ], wq[8 * MAXQ];
-    epi_v ev = {.e = e, .row = row};
-    if (e->mult) {
-        ev.add = _mm512_set1_pd(e->add[row]);
-        ev.mult = _mm512_set1_pd(e->mult[row]);
-        ev.loz = _mm512_set1_pd(e->lo - e->yzp);
-        ev.hiz = _mm512_set1_pd(e->hi - e->yzp);
-        ev.zp = _mm512_set1_epi32((int32_t)e->yzp);
-    }
+    epi_v ev = {q8_epi_load(e), q8_row_load(e, row)};
     for (int g = 0; g < Q; g++)
         idx[g] = _mm512_loadu_si512(quad_idx[s - 1][g]);
     for (int64_t i = 0; i < kh; i++)

@@ -20,14 +20,83 @@ static uint32_t range_mask(int64_t lo, int64_t hi, int n)
     return (uint32_t)(((1ull << hi) - 1) & ~((1ull << lo) - 1));
 }
 
+/* Bits [lo, hi) of a 64-bit mask, clamped to [0, 64]. */
+static __mmask64 range_mask64(int64_t lo, int64_t hi)
+{
+    lo = lo < 0 ? 0 : lo > 64 ? 64 : lo;
+    hi = hi < 0 ? 0 : hi > 64 ? 64 : hi;
+    if (hi <= lo)
+        return 0;
+    uint64_t h = hi == 64 ? ~0ull : (1ull << hi) - 1;
+    return (__mmask64)(h & ~((1ull << lo) - 1));
+}
+
+/* 64 input bytes of one row for output dwords j .. j + 63 (input column
+ * cb of dword j), the padding byte outside [0, w). */
+static inline __attribute__((always_inline)) __m512i
+load64(const uint8_t *src, int64_t w, int64_t cb, int sw, __m512i pad)
+{
+    if (!src)
+        return pad;
+    if (cb >= 0 && cb + 64 * sw <= w) { /* inside the row */
+        if (sw == 1)
+            return _mm512_loadu_si512(src + cb);
+        __m256i lo = _mm512_cvtepi16_epi8(_mm512_loadu_si512(src + cb));
+        __m256i hi = _mm512_cvtepi16_epi8(_mm512_loadu_si512(src + cb + 64));
+        return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    }
+    if (sw == 1)
+        return _mm512_mask_loadu_epi8(pad, range_mask64(-cb, w - cb),
+                                      src + cb);
+    __m256i lo = _mm512_cvtepi16_epi8(_mm512_mask_loadu_epi8(
+        pad, range_mask64(-cb, w - cb), src + cb));
+    __m256i hi = _mm512_cvtepi16_epi8(_mm512_mask_loadu_epi8(
+        pad, range_mask64(-cb - 64, w - cb - 64), src + cb + 64));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
 static void x4_row_avx512(const uint8_t *const src[4], int64_t w,
                           int64_t c0, int sw, int64_t wq, uint8_t xpad,
                           uint8_t flip, uint8_t *dst)
 {
     const __m128i pad16 = _mm_set1_epi8((char)xpad);
     const __m256i pad32 = _mm256_set1_epi8((char)xpad);
+    const __m512i pad64 = _mm512_set1_epi8((char)xpad);
     const __m512i fv = _mm512_set1_epi8((char)flip);
-    for (int64_t j = 0; j < wq; j += 16) {
+    int64_t j = 0;
+    /* 64 dwords per step while more than 32 are left: the unpacks work
+     * within 128-bit lanes (lane L of q_u holds dwords 16·L + 4·u .. + 3),
+     * then a 4 × 4 transpose of the lanes */
+    for (; wq - j > 32; j += 64) {
+        int64_t cb = j * sw + c0;
+        __m512i a = load64(src[0], w, cb, sw, pad64);
+        __m512i b = load64(src[1], w, cb, sw, pad64);
+        __m512i c = load64(src[2], w, cb, sw, pad64);
+        __m512i d = load64(src[3], w, cb, sw, pad64);
+        __m512i ab0 = _mm512_unpacklo_epi8(a, b);
+        __m512i ab1 = _mm512_unpackhi_epi8(a, b);
+        __m512i cd0 = _mm512_unpacklo_epi8(c, d);
+        __m512i cd1 = _mm512_unpackhi_epi8(c, d);
+        __m512i q0 = _mm512_unpacklo_epi16(ab0, cd0);
+        __m512i q1 = _mm512_unpackhi_epi16(ab0, cd0);
+        __m512i q2 = _mm512_unpacklo_epi16(ab1, cd1);
+        __m512i q3 = _mm512_unpackhi_epi16(ab1, cd1);
+        __m512i t0 = _mm512_shuffle_i32x4(q0, q1, 0x44);
+        __m512i t1 = _mm512_shuffle_i32x4(q2, q3, 0x44);
+        __m512i t2 = _mm512_shuffle_i32x4(q0, q1, 0xEE);
+        __m512i t3 = _mm512_shuffle_i32x4(q2, q3, 0xEE);
+        __m512i o[4] = {_mm512_shuffle_i32x4(t0, t1, 0x88),
+                        _mm512_shuffle_i32x4(t0, t1, 0xDD),
+                        _mm512_shuffle_i32x4(t2, t3, 0x88),
+                        _mm512_shuffle_i32x4(t2, t3, 0xDD)};
+        /* the row's last step may end early: masked stores there */
+        for (int u = 0; u < 4; u++)
+            _mm512_mask_storeu_epi32(
+                dst + 4 * (j + 16 * u),
+                (__mmask16)range_mask(0, wq - j - 16 * u, 16),
+                _mm512_xor_si512(o[u], fv));
+    }
+    for (; j < wq; j += 16) {
         int64_t cb = j * sw + c0; /* input column of output dword j */
         __m128i r[4];
         if (sw == 1) {

@@ -3,7 +3,7 @@
  * accumulators, as the GEMM tile qs8_gemm_8x32c4 but with the activations
  * read in place from the x4 input (two 64-byte loads at base + off[q] per
  * quad) instead of a packed panel. The store compresses each vector to
- * its output pixels and goes through store16, the requantizing store of
+ * its output pixels and goes through store16k, the requantizing store of
  * the other 8-bit kernels (q8_avx512_epi.h). Built with -mavx512vnni
  * (Makefile rule for *_avx512vnni.c); compiled empty otherwise. */
 #include "kernels/qgemm.h"
@@ -39,16 +39,19 @@ void mn_q8_direct_avx512vnni(int64_t kq, const void *a_, const int32_t *off,
                           {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
     int es = e->mult ? 1 : 4;
     char *y = y_;
-    for (int i = 0; i < mr; i++)
+    q8_epi k = q8_epi_load(e);
+    for (int i = 0; i < mr; i++) {
+        q8_row r = q8_row_load(e, row0 + i);
         for (int v = 0; v < 2; v++) {
             __mmask16 m = mask[v];
             if (!m)
                 continue;
             __m512i c = m == 0xFFFF ? acc[i][v]
                                     : _mm512_maskz_compress_epi32(m, acc[i][v]);
-            store16(c, e, row0 + i, __builtin_popcount(m),
-                    y + (i * rs + yoff[v]) * es, 1);
+            store16k(c, &k, &r, __builtin_popcount(m),
+                     y + (i * rs + yoff[v]) * es, 1);
         }
+    }
 }
 
 #endif

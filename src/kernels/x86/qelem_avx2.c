@@ -236,7 +236,11 @@ static void hmax2_avx2(const void *x_, int64_t n, int k, int i8, void *y_)
     uint8_t *y = y_;
     const __m256i lo = _mm256_set1_epi16(0x00FF);
     int64_t o = 0;
-    for (; 2 * o + 64 + k - 1 <= 2 * n - 2 + k; o += 32) {
+    /* a step at o reads x[2·o .. 2·o + 62 + k]: allowed for o <= n − 33.
+     * The last step is moved back to n − 33 (recomputing a few outputs),
+     * which leaves only output n − 1 to the reference loop. */
+    for (int64_t at = 0; n >= 33; at += 32) {
+        o = at < n - 33 ? at : n - 33;
         const uint8_t *w = x + 2 * o;
         __m256i a = _mm256_loadu_si256((const __m256i *)w);
         __m256i b = _mm256_loadu_si256((const __m256i *)(w + 32));
@@ -250,6 +254,10 @@ static void hmax2_avx2(const void *x_, int64_t n, int k, int i8, void *y_)
                                         _mm256_and_si256(b, lo));
         _mm256_storeu_si256((__m256i *)(y + o),
                             _mm256_permute4x64_epi64(p, 0xD8));
+        if (o + 32 >= n - 1) {
+            o = n - 1;
+            break;
+        }
     }
     if (o < n)
         mn_kernels_qelem_ref()->hmax2(x + 2 * o, n - o, k, i8, y + o);

@@ -36,11 +36,13 @@ static void qs8_gemm_8x32c4(int64_t kq, const void *a_, const uint8_t *b,
                           {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
     int es = e->mult ? 1 : 4;
     char *y = y_;
+    q8_epi k = q8_epi_load(e);
     for (int i = 0; i < mr; i++) {
         char *yr = y + i * rs * es;
-        store16(acc[i][0], e, row0 + i, nr < 16 ? nr : 16, yr, cs);
+        q8_row r = q8_row_load(e, row0 + i);
+        store16k(acc[i][0], &k, &r, nr < 16 ? nr : 16, yr, cs);
         if (nr > 16)
-            store16(acc[i][1], e, row0 + i, nr - 16, yr + 16 * cs * es, cs);
+            store16k(acc[i][1], &k, &r, nr - 16, yr + 16 * cs * es, cs);
     }
 }
 
