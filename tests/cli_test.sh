@@ -92,7 +92,7 @@ python3 -c "import json; d=json.load(open('$T/out')); assert d['samples']==1000 
 
 # ---- bench ----
 expect 0 "bench json" -- $M bench $MODEL --runs 5 --warmup 1 --json
-python3 -c "import json; d=json.load(open('$T/out')); assert d['p50_ms']>0 and d['cpu_ms']>0 and d['runs']==5 and d['arena_bytes']>0" && ok || bad "bench json"
+python3 -c "import json; d=json.load(open('$T/out')); assert d['p50_ms']>0 and d['cpu_ms']>0 and 0<d['min_ms']<=d['p50_ms'] and d['runs']==5 and d['arena_bytes']>0" && ok || bad "bench json"
 # --profile: time per op type and the slowest nodes; the op types are the
 # model's, the shares add up to one
 expect 0 "bench profile json" -- $M bench $MODEL --runs 5 --warmup 1 --profile --json

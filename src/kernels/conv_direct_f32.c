@@ -123,6 +123,10 @@ static void direct_task(void *arg, int64_t t, int thread)
     int64_t j_lo = (t / J->ntm) * J->tj, nr = kr->nr, pq = J->g.plane_q;
     /* wide positions [j_lo, j_hi) of the grid's used part */
     int64_t j_hi = min64(J->span, j_lo + J->tj);
+    /* tiles of equal width in whole vectors (61 positions: 32 + 29, not
+     * 48 + 13, whose one-vector tile is bound by its 8 broadcasts) */
+    int64_t nt = ceil_div(j_hi - j_lo, nr);
+    int64_t tw = ceil_div(ceil_div(j_hi - j_lo, nt), kr->vec) * kr->vec;
     (void)thread;
     if (J->res)
         copy_part(J, m_lo, m_hi, j_lo, j_hi, 1);
@@ -135,10 +139,10 @@ static void direct_task(void *arg, int64_t t, int thread)
             int mr = (int)min64(kr->mr, m_hi - m0);
             const float *a = J->w + m0 * J->k + p0;
             e.bias_row = J->b ? J->b + m0 : NULL;
-            for (int64_t j = j_lo; j < j_hi; j += nr)
+            for (int64_t j = j_lo; j < j_hi; j += tw)
                 kr->tile_off(kc, a, J->k, J->xp + j, J->boff + p0,
                              J->wy + m0 * pq + j, pq, mr,
-                             (int)min64(nr, j_hi - j), &e);
+                             (int)min64(tw, j_hi - j), &e);
         }
     }
     copy_part(J, m_lo, m_hi, j_lo, j_hi, 0);

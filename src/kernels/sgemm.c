@@ -152,20 +152,24 @@ static void run_region(const job *J, int64_t i_lo, int64_t i_hi,
                                                               : NULL;
     for (int64_t j0 = j_lo; j0 < j_hi; j0 += NC) {
         int64_t nc = min64(NC, j_hi - j0);
+        /* panels of equal width in whole vectors (49 columns: 32 + 17, not
+         * 48 + 1, whose one-vector tile is bound by its broadcasts) */
+        int64_t tw = ceil_div(nc, ceil_div(nc, NR));
+        tw = min64(NR, round_up(tw, kr->vec));
         for (int64_t p0 = 0; p0 < J->k || p0 == 0; p0 += J->kcb) {
             int64_t kc = min64(J->kcb, J->k - p0);
             mn_tile_epi e = {.alpha = J->alpha, .beta = J->beta,
                              .accumulate = p0 > 0, .last = p0 + kc >= J->k,
                              .act = J->epi.act};
             if (!J->direct)
-                J->bs->pack(J->bs, p0, kc, j0, nc, NR, kr->vec, bp);
+                J->bs->pack(J->bs, p0, kc, j0, nc, (int)tw, kr->vec, bp);
             for (int64_t i0 = i_lo; i0 < i_hi; i0 += MR) {
                 int mr = (int)min64(MR, i_hi - i0);
                 const float *a = J->a + i0 * J->lda + p0;
                 float *crow = J->c + i0 * J->ldc;
                 e.bias_row = bias_r ? bias_r + i0 : NULL;
-                for (int64_t jr = 0; jr < nc; jr += NR) {
-                    int w = (int)min64(NR, nc - jr);
+                for (int64_t jr = 0; jr < nc; jr += tw) {
+                    int w = (int)min64(tw, nc - jr);
                     const float *b;
                     int64_t ldb;
                     if (J->direct) {
