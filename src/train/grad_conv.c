@@ -78,10 +78,38 @@ static int setup(const mn_node *n, const mn_tensor *const *in,
 }
 
 /* Per-thread region: GEMM packing, col, dcol. */
+/* Small output planes: the GEMMs of nb samples run as one, their columns
+ * side by side ([k][nb·s]), so the kernels see rows of about BATCH_COLS
+ * columns instead of 16 or 49 (4×4, 7×7 planes) and dW sums over wide
+ * rows instead of s-term ones. The forward and dX keep every element's
+ * sum over k (the same bits as per sample); dW sums a sub-batch's
+ * columns in one GEMM. group == 1 only. 0: per sample. */
+#define BATCH_COLS 512
+
+static int64_t batch_samples(const mn_conv_params *p)
+{
+    int64_t s = p->oh * p->ow;
+    if (p->group != 1 || s < 2 || 2 * s > BATCH_COLS || p->n < 2)
+        return 0;
+    int64_t nb = (BATCH_COLS + s - 1) / s;
+    return nb < p->n ? nb : p->n;
+}
+
 static size_t thread_bytes(const mn_conv_params *p)
 {
     int64_t cg = p->c / p->group, mg = p->m / p->group;
     int64_t k = cg * p->kh * p->kw, s = p->oh * p->ow;
+    int64_t nb = batch_samples(p);
+    if (nb) { /* col, Y or dY, dcol, GEMM */
+        int64_t l = nb * s;
+        size_t g1 = mn_train_sgemm_scratch(p->m, l, k);
+        size_t g2 = mn_train_sgemm_scratch(p->m, k, l);
+        size_t g3 = mn_train_sgemm_scratch(k, l, p->m);
+        size_t g = g1 > g2 ? g1 : g2;
+        g = g > g3 ? g : g3;
+        return al64(g) + 2 * al64((size_t)(k * l) * sizeof(float)) +
+               al64((size_t)(p->m * l) * sizeof(float));
+    }
     size_t g1 = mn_train_sgemm_scratch(mg, s, k);
     size_t g2 = mn_train_sgemm_scratch(mg, k, s);
     size_t g3 = mn_train_sgemm_scratch(k, s, mg);
@@ -90,11 +118,12 @@ static size_t thread_bytes(const mn_conv_params *p)
     return al64(g) + 2 * al64((size_t)(k * s) * sizeof(float));
 }
 
-/* col[(c·kh + i)·kw + j][oh·ow] = x[c][ih][iw], 0 outside the input. */
+/* col[(c·kh + i)·kw + j][oh·ow] = x[c][ih][iw], 0 outside the input; col's
+ * rows ld floats apart. */
 static void im2col(const mn_conv_params *p, const float *x, int64_t cg,
-                   float *col)
+                   float *col, int64_t ld)
 {
-    int64_t s = p->oh * p->ow;
+    int64_t s = ld;
     for (int64_t c = 0; c < cg; c++)
         for (int64_t ki = 0; ki < p->kh; ki++)
             for (int64_t kj = 0; kj < p->kw; kj++) {
@@ -125,9 +154,9 @@ static void im2col(const mn_conv_params *p, const float *x, int64_t cg,
 
 /* dx[c][ih][iw] += dcol[...]: the adjoint of im2col; dx zeroed first. */
 static void col2im(const mn_conv_params *p, const float *dcol, int64_t cg,
-                   float *dx)
+                   float *dx, int64_t ld)
 {
-    int64_t s = p->oh * p->ow;
+    int64_t s = ld;
     memset(dx, 0, (size_t)(cg * p->h * p->w) * sizeof *dx);
     for (int64_t c = 0; c < cg; c++)
         for (int64_t ki = 0; ki < p->kh; ki++)
@@ -163,6 +192,7 @@ typedef struct conv_job {
     char *scratch;
     size_t tbytes;
     int64_t nchunks;
+    int64_t nb; /* batch_samples */
 } conv_job;
 
 static void fwd_sample(void *arg, int64_t n, int thread)
@@ -179,7 +209,7 @@ static void fwd_sample(void *arg, int64_t n, int thread)
         float *yg = j->y + (n * p->m + g * mg) * s;
         const float *src = xg;
         if (!pointwise(p)) {
-            im2col(p, xg, cg, col);
+            im2col(p, xg, cg, col, s);
             src = col;
         }
         mn_train_sgemm(0, 0, mg, s, k, 1.0f, j->w + g * mg * k, k, src, s,
@@ -192,6 +222,48 @@ static void fwd_sample(void *arg, int64_t n, int thread)
                     yr[i] += bv;
             }
     }
+}
+
+/* Samples [n0, n1) as the columns of col ([k][(n1 - n0)·s]). */
+static void gather_cols(const mn_conv_params *p, const float *x, int64_t n0,
+                        int64_t n1, float *col)
+{
+    int64_t s = p->oh * p->ow, l = (n1 - n0) * s, hw = p->h * p->w;
+    for (int64_t n = n0; n < n1; n++) {
+        const float *xn = x + n * p->c * hw;
+        if (pointwise(p))
+            for (int64_t c = 0; c < p->c; c++)
+                memcpy(col + c * l + (n - n0) * s, xn + c * hw,
+                       (size_t)s * sizeof *col);
+        else
+            im2col(p, xn, p->c, col + (n - n0) * s, l);
+    }
+}
+
+static void fwd_batch(void *arg, int64_t t, int thread)
+{
+    const conv_job *j = arg;
+    const mn_conv_params *p = &j->p;
+    int64_t k = p->c * p->kh * p->kw, s = p->oh * p->ow, nb = j->nb;
+    int64_t n0 = t * nb, n1 = n0 + nb < p->n ? n0 + nb : p->n;
+    int64_t l = (n1 - n0) * s;
+    char *tb = j->scratch + (size_t)thread * j->tbytes;
+    size_t colb = al64((size_t)(k * nb * s) * sizeof(float));
+    float *col = (float *)tb, *yc = (float *)(tb + 2 * colb);
+    float *gs = (float *)(tb + 2 * colb +
+                          al64((size_t)(p->m * nb * s) * sizeof(float)));
+    gather_cols(p, j->x, n0, n1, col);
+    mn_train_sgemm(0, 0, p->m, l, k, 1.0f, j->w, k, col, l, 0.0f, yc, l, gs);
+    for (int64_t n = n0; n < n1; n++)
+        for (int64_t m = 0; m < p->m; m++) {
+            float *yr = j->y + (n * p->m + m) * s;
+            memcpy(yr, yc + m * l + (n - n0) * s, (size_t)s * sizeof *yr);
+            if (j->b) {
+                float bv = j->b[m];
+                for (int64_t i = 0; i < s; i++)
+                    yr[i] += bv;
+            }
+        }
 }
 
 /* Depthwise: one input channel c and its output channels per task. */
@@ -300,6 +372,10 @@ static mn_status conv_fwd(const mn_node *n, const mn_tensor *const *in,
     if (ex->scratch_bytes <
         (size_t)mn_tpool_threads(te->pool) * j.tbytes)
         return mn_error(ex->ctx, MN_ERR_RUNTIME, "Conv scratch too small");
+    if ((j.nb = batch_samples(&j.p)) > 0) {
+        mn_tpool_run(te->pool, fwd_batch, &j, (j.p.n + j.nb - 1) / j.nb);
+        return MN_OK;
+    }
     mn_tpool_run(te->pool, fwd_sample, &j, j.p.n);
     return MN_OK;
 }
@@ -329,7 +405,7 @@ static void bwd_chunk(void *arg, int64_t ch, int thread)
             if (dwp) {
                 const float *src = xg;
                 if (!pointwise(p)) {
-                    im2col(p, xg, cg, col);
+                    im2col(p, xg, cg, col, s);
                     src = col;
                 }
                 mn_train_sgemm(0, 1, mg, k, s, 1.0f, dyg, s, src, s,
@@ -353,10 +429,63 @@ static void bwd_chunk(void *arg, int64_t ch, int thread)
                 } else {
                     mn_train_sgemm(0, 0, k, s, mg, 1.0f, wtg, mg, dyg, s,
                                    0.0f, dcol, s, gs);
-                    col2im(p, dcol, cg, dxg);
+                    col2im(p, dcol, cg, dxg, s);
                 }
             }
         }
+}
+
+/* bwd_chunk for batch_samples(p) > 0: sub-batches of nb samples. */
+static void bwd_chunk_batch(void *arg, int64_t ch, int thread)
+{
+    const conv_job *j = arg;
+    const mn_conv_params *p = &j->p;
+    int64_t k = p->c * p->kh * p->kw, s = p->oh * p->ow, nb = j->nb;
+    int64_t hw = p->h * p->w;
+    int64_t per = (p->n + j->nchunks - 1) / j->nchunks;
+    int64_t n0 = ch * per, n1 = n0 + per < p->n ? n0 + per : p->n;
+    char *tb = j->scratch + (size_t)thread * j->tbytes;
+    size_t colb = al64((size_t)(k * nb * s) * sizeof(float));
+    float *col = (float *)tb, *dcol = (float *)(tb + colb);
+    float *dyc = (float *)(tb + 2 * colb);
+    float *gs = (float *)(tb + 2 * colb +
+                          al64((size_t)(p->m * nb * s) * sizeof(float)));
+    float *dwp = j->dwpart ? j->dwpart + ch * p->m * k : NULL;
+    double *dbp = j->dbpart ? j->dbpart + ch * p->m : NULL;
+    if (dbp)
+        memset(dbp, 0, (size_t)p->m * sizeof *dbp);
+    for (int64_t b0 = n0; b0 < n1; b0 += nb) {
+        int64_t b1 = b0 + nb < n1 ? b0 + nb : n1, l = (b1 - b0) * s;
+        for (int64_t n = b0; n < b1; n++)
+            for (int64_t m = 0; m < p->m; m++) {
+                const float *r = j->dy + (n * p->m + m) * s;
+                memcpy(dyc + m * l + (n - b0) * s, r, (size_t)s * sizeof *r);
+                if (dbp) {
+                    double acc = 0;
+                    for (int64_t i = 0; i < s; i++)
+                        acc += r[i];
+                    dbp[m] += acc;
+                }
+            }
+        if (dwp) {
+            gather_cols(p, j->x, b0, b1, col);
+            mn_train_sgemm(0, 1, p->m, k, l, 1.0f, dyc, l, col, l,
+                           b0 == n0 ? 0.0f : 1.0f, dwp, k, gs);
+        }
+        if (!j->dx)
+            continue;
+        mn_train_sgemm(0, 0, k, l, p->m, 1.0f, j->wt, p->m, dyc, l, 0.0f,
+                       dcol, l, gs);
+        for (int64_t n = b0; n < b1; n++) {
+            float *dxn = j->dx + n * p->c * hw;
+            if (pointwise(p))
+                for (int64_t c = 0; c < p->c; c++)
+                    memcpy(dxn + c * hw, dcol + c * l + (n - b0) * s,
+                           (size_t)s * sizeof *dxn);
+            else
+                col2im(p, dcol + (n - b0) * s, p->c, dxn, l);
+        }
+    }
 }
 
 /* Depthwise backward for input channel c: its weights' gradient summed
@@ -551,7 +680,9 @@ static mn_status conv_bwd(const mn_node *n, const mn_tensor *const *in,
                           wt + g * mg * k, mg);
         j.wt = wt;
     }
-    mn_tpool_run(te->pool, bwd_chunk, &j, j.nchunks);
+    j.nb = batch_samples(p);
+    mn_tpool_run(te->pool, j.nb ? bwd_chunk_batch : bwd_chunk, &j,
+                 j.nchunks);
     if (j.dw) {
         int64_t nw = p->m * k;
         memcpy(j.dw, j.dwpart, (size_t)nw * sizeof *j.dw);

@@ -11,6 +11,7 @@
 #include "train/tape.h"
 #include "train/tape_fuse.h"
 #include "train/tape_plan.h"
+#include "train/tkern.h"
 
 enum { K_UNUSED = 0, K_CONST, K_BOUND, K_INPUT, K_RUNTIME };
 
@@ -554,10 +555,30 @@ mn_status mn_tape_forward(mn_tape *t, const float *x, int training,
     return MN_OK;
 }
 
-static void add_into(float *dst, const float *src, int64_t n)
+/* dst += src over the pool: tkern's axpy with a = 1 (1·x is exact, so
+ * the same bits as dst[i] + src[i]). */
+#define ADD_CHUNK 16384
+
+typedef struct add_job {
+    float *dst;
+    const float *src;
+    int64_t n;
+} add_job;
+
+static void add_task(void *arg, int64_t task, int thread)
 {
-    for (int64_t i = 0; i < n; i++)
-        dst[i] += src[i];
+    const add_job *j = arg;
+    int64_t i0 = task * ADD_CHUNK;
+    int64_t cnt = j->n - i0 < ADD_CHUNK ? j->n - i0 : ADD_CHUNK;
+    (void)thread;
+    mn_tkern_get()->axpy(1.0f, j->src + i0, j->dst + i0, cnt);
+}
+
+static void add_into(mn_tpool *p, float *dst, const float *src, int64_t n)
+{
+    add_job j = {.dst = dst, .src = src, .n = n};
+    mn_tpool_run(n < 2 * ADD_CHUNK ? NULL : p, add_task, &j,
+                 (n + ADD_CHUNK - 1) / ADD_CHUNK);
 }
 
 mn_status mn_tape_backward(mn_tape *t, mn_ctx *ctx)
@@ -616,7 +637,7 @@ mn_status mn_tape_backward(mn_tape *t, mn_ctx *ctx)
             if (!din[j])
                 continue;
             if (din_t[j].data != t->gt[v].data)
-                add_into(t->gt[v].data, din_t[j].data,
+                add_into(t->pool, t->gt[v].data, din_t[j].data,
                          mn_tensor_numel(&t->vt[v]));
             t->gset[v] = 1;
         }

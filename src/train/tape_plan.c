@@ -79,11 +79,24 @@ done:
 
 #define HUGE_SZ ((size_t)2 << 20)
 
+/* Under AddressSanitizer every block comes from calloc, so that overruns
+ * of tape buffers stay detectable. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TAPE_MMAP 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TAPE_MMAP 0
+#endif
+#endif
+#ifndef TAPE_MMAP
+#define TAPE_MMAP 1
+#endif
+
 void *mn_tape_block_alloc(size_t bytes, void **handle, size_t *handle_len)
 {
     if (bytes > SIZE_MAX - 2 * HUGE_SZ)
         return NULL;
-    if (bytes < HUGE_SZ) {
+    if (bytes < HUGE_SZ || !TAPE_MMAP) {
         char *raw = mn_calloc(1, (bytes ? bytes : 64) + 64);
         *handle = raw;
         *handle_len = 0;

@@ -1,7 +1,8 @@
 /* Gradient checks: Conv (plain, strided, padded, dilated, grouped,
  * depthwise with and without a channel multiplier, depthwise at stride 1
  * on padded planes, pointwise, 1-D, a batch larger than the backward's
- * chunk count), Gemm and MatMul. */
+ * chunk count, several samples' GEMMs run as one on small planes with
+ * tails), Gemm and MatMul. */
 #include "grad_check.h"
 #include "test.h"
 
@@ -50,6 +51,9 @@ TEST(grad_conv_variants)
         {"conv pointwise", 3, 5, 4, 4, 6, 1, 1, 1, 0, 1, 1},
         {"conv 1x1 stride 2", 2, 4, 5, 5, 3, 1, 2, 1, 0, 1, 1},
         {"conv batch 11", 11, 2, 4, 4, 3, 3, 1, 1, 1, 1, 1},
+        /* 16×16 planes: sub-batches of 2 samples, 3 per backward chunk */
+        {"conv batch 40 16x16", 40, 2, 16, 16, 2, 3, 1, 1, 1, 1, 1},
+        {"conv 2x2 stride 2", 5, 3, 8, 8, 4, 2, 2, 1, 0, 1, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         conv_check(&cases[i], 100 + i);

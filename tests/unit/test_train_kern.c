@@ -234,6 +234,72 @@ TEST(train_dwconv_forward_matches_op_table)
     mn_tpool_destroy(pool);
 }
 
+/* Convolutions on small planes run several samples as one GEMM
+ * (grad_conv.c's batch_samples): against the op table's Conv, within
+ * 1e-5·(1 + |y|) (the op table sums in another order), on batches whose
+ * last sub-batch is partial: pointwise 7×7, 3×3 stride 2 to 7×7, 2×2
+ * stride 2 to 4×4, 3×3 on 16×16 (two samples per GEMM). */
+TEST(train_conv_batched_forward_matches_op_table)
+{
+    static const struct {
+        int64_t n, c, h, m, k, s, pad;
+    } cs[] = {{37, 20, 7, 24, 1, 1, 0}, {13, 6, 14, 8, 3, 2, 1},
+              {29, 5, 8, 12, 2, 2, 0}, {5, 3, 16, 4, 3, 1, 1}};
+    mn_ctx ctx = {0};
+    mn_tpool *pool = NULL;
+    CHECK_OK(mn_tpool_create(2, &pool, &ctx), &ctx);
+    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+        int64_t o = (cs[ci].h + 2 * cs[ci].pad - cs[ci].k) / cs[ci].s + 1;
+        int64_t xd[4] = {cs[ci].n, cs[ci].c, cs[ci].h, cs[ci].h};
+        int64_t wd[4] = {cs[ci].m, cs[ci].c, cs[ci].k, cs[ci].k};
+        int64_t bd[1] = {cs[ci].m}, yd[4] = {cs[ci].n, cs[ci].m, o, o};
+        int64_t ks[2] = {cs[ci].k, cs[ci].k}, st[2] = {cs[ci].s, cs[ci].s};
+        int64_t pads[4] = {cs[ci].pad, cs[ci].pad, cs[ci].pad, cs[ci].pad};
+        mn_tensor *y1 = NULL, *y2 = NULL;
+        mn_graph *g = gc_graph("Conv", 13, 3, 1);
+        gc_attr_ints(g, "kernel_shape", ks, 2);
+        gc_attr_ints(g, "strides", st, 2);
+        gc_attr_ints(g, "pads", pads, 4);
+        mn_tensor *in[3] = {gc_rand(4, xd, 50 + ci, -2, 2, 0),
+                            gc_rand(4, wd, 60 + ci, -1, 1, 0),
+                            gc_rand(1, bd, 70 + ci, -1, 1, 0)};
+        const mn_tensor *cin[3] = {in[0], in[1], in[2]};
+        const mn_node *n = gc_node(g);
+        const mn_grad_def *gd = mn_grad_get(MN_OP_CONV);
+        CHECK_OK(mn_tensor_create(MN_DT_F32, 4, yd, &y1, &ctx), &ctx);
+        CHECK_OK(mn_tensor_create(MN_DT_F32, 4, yd, &y2, &ctx), &ctx);
+        const mn_tensor *co[1] = {y1};
+        size_t sb = gd->forward_scratch(n, cin, 3, co, 1, 2);
+        const mn_op_def *def = mn_op_get(MN_OP_CONV);
+        size_t ob = def->scratch ? def->scratch(n, cin, 3, co, 1) : 0;
+        mn_texec te;
+        memset(&te, 0, sizeof te);
+        te.ex.ctx = &ctx;
+        te.ex.scratch = mn_malloc_aligned(sb + 64);
+        te.ex.scratch_bytes = sb;
+        te.pool = pool;
+        mn_exec ex = {.ctx = &ctx, .scratch = mn_malloc_aligned(ob + 64),
+                      .scratch_bytes = ob};
+        CHECK_OK(def->forward(n, cin, 3, &y1, 1, &ex), &ctx);
+        CHECK_OK(gd->forward(n, cin, 3, &y2, 1, &te.ex), &ctx);
+        const float *a = y1->data, *b = y2->data;
+        int64_t bad = 0;
+        for (int64_t i = 0; i < mn_tensor_numel(y1); i++)
+            bad += !(fabsf(a[i] - b[i]) <= 1e-5f * (1 + fabsf(a[i])));
+        if (bad)
+            mn_test_fail(__FILE__, __LINE__, "case %d: %lld outputs differ",
+                         (int)ci, (long long)bad);
+        mn_free_aligned(te.ex.scratch);
+        mn_free_aligned(ex.scratch);
+        mn_tensor_destroy(y1);
+        mn_tensor_destroy(y2);
+        for (int i = 0; i < 3; i++)
+            mn_tensor_destroy(in[i]);
+        mn_graph_destroy(g);
+    }
+    mn_tpool_destroy(pool);
+}
+
 /* MatMul with a shared weight (Linear on [N, H, W, C]) runs as one
  * threaded GEMM in training: the same bits as the op table's. */
 TEST(train_matmul_forward_matches_op_table)
