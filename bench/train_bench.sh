@@ -1,18 +1,23 @@
 #!/bin/sh
 # bench/train_bench.sh [BUILD_DIR] — training speed, minnow vs PyTorch.
 #
-# For each architecture: images/s of `minnow train` (its own steady-state
-# figure: training time of the epoch only, without model/tape creation and
-# test evaluation) and of bench/train_torch.py --bench (the same network
-# rebuilt layer by layer in PyTorch, the same batch, threads, augmentation
-# and optimizer; images/s after a warm-up). The trainable parameter counts
+# For each architecture: images/s of `minnow train` and of
+# bench/train_torch.py --bench (the same network rebuilt layer by layer in
+# PyTorch, the same batch, threads, augmentation and optimizer), both after
+# 2 warm-up steps: PyTorch times the steps after its warm-up; minnow's
+# figure is n / (t(n + 2 steps) − t(2 steps)), the epoch times (training
+# only, without model/tape creation and test evaluation) of two runs, so
+# its first steps (which fault in and zero the tape's memory) are left out
+# the same way. minnow's whole-epoch figure (first steps included) is kept
+# in the JSON as minnow_epoch_images_per_s. The trainable parameter counts
 # of the two must match or the architecture is skipped with an error.
 # The two sides run back to back, REPEAT times; the medians and their ratio
 # (minnow / PyTorch) are reported. On a loaded machine only the ratio means
 # anything: each pair runs under the same load.
 #
 # BASELINE=path/to/other/minnow adds that build to every pair (run before
-# the current one): its images/s and the speed-up of MINNOW over it.
+# the current one): its whole-epoch images/s and the speed-up of MINNOW's
+# whole-epoch figure over it.
 #
 # Writes bench/results/train_speed.json and bench/results/train_speed.md.
 # Needs jq and /usr/bin/python3 with torch (1.13) + numpy.
@@ -55,7 +60,7 @@ for spec in $ARCHS; do
              "twin $tp; skipped" >&2
         continue
     fi
-    ms=""; ts=""; bs=""
+    ms=""; ts=""; bs=""; es=""
     r=0
     while [ $r -lt "$REPEAT" ]; do
         if [ -n "$BASELINE" ]; then
@@ -66,30 +71,40 @@ for spec in $ARCHS; do
             echo "   run $((r + 1)): baseline $bl img/s" >&2
             bs="$bs $bl"
         fi
-        m=$($NICE "$MINNOW" train --arch "$arch" --width "$width" \
-            --data fashion-mnist --epochs 1 --limit "$n" --test-limit 1 \
+        warm=$((2 * BATCH)); nw=$((n + warm))
+        me=$($NICE "$MINNOW" train --arch "$arch" --width "$width" \
+            --data fashion-mnist --epochs 1 --limit "$nw" --test-limit 1 \
             --batch "$BATCH" --threads "$THREADS" --no-checkpoint --json \
             -o "$T/m.onnx" 2>/dev/null | jq .images_per_s)
+        mw=$($NICE "$MINNOW" train --arch "$arch" --width "$width" \
+            --data fashion-mnist --epochs 1 --limit "$warm" --test-limit 1 \
+            --batch "$BATCH" --threads "$THREADS" --no-checkpoint --json \
+            -o "$T/m.onnx" 2>/dev/null | jq .images_per_s)
+        m=$(awk -v n="$n" -v nw="$nw" -v w="$warm" -v a="$me" -v b="$mw" \
+            'BEGIN { d = nw / a - w / b; print (d > 0 ? n / d : "null") }')
         t=$($NICE $PY bench/train_torch.py --arch "$arch" --width "$width" \
             --bench --steps "$steps" --warmup 2 --batch "$BATCH" \
             --threads "$THREADS" | jq .images_per_s)
-        echo "   run $((r + 1)): minnow $m img/s, pytorch $t img/s" >&2
-        ms="$ms $m"; ts="$ts $t"
+        echo "   run $((r + 1)): minnow $m img/s (whole epoch $me), pytorch $t img/s" >&2
+        ms="$ms $m"; ts="$ts $t"; es="$es $me"
         r=$((r + 1))
     done
     mm=$(echo "$ms" | median); tm=$(echo "$ts" | median)
+    em=$(echo "$es" | median)
     bm=$(echo "$bs" | median)
     jq -nc --arg a "$arch" --argjson w "$width" --argjson p "$mp" \
         --argjson n "$n" --argjson mm "$mm" --argjson tm "$tm" \
         --argjson bm "$bm" --arg ms "$ms" --arg ts "$ts" --arg bs "$bs" \
+        --argjson em "$em" \
         '{arch:$a, width:$w, params:$p, images:$n,
           minnow_images_per_s:$mm, torch_images_per_s:$tm,
+          minnow_epoch_images_per_s:$em,
           ratio:(if $tm > 0 then $mm / $tm else null end),
           minnow_runs:($ms | split(" ") | map(select(. != "") | tonumber)),
           torch_runs:($ts | split(" ") | map(select(. != "") | tonumber))}
          + (if $bm == null then {} else
             {baseline_images_per_s:$bm,
-             speedup_vs_baseline:(if $bm > 0 then $mm / $bm else null end),
+             speedup_vs_baseline:(if $bm > 0 then $em / $bm else null end),
              baseline_runs:($bs | split(" ") | map(select(. != "") | tonumber))}
             end)' \
         >>"$ROWS"
@@ -103,7 +118,7 @@ jq -s --arg load "$load" --arg cpu "$cpu" --arg tv "$tv" \
     --arg date "$(date -u +%Y-%m-%dT%H:%MZ)" \
     '{date:$date, cpu:$cpu, load_average_at_end:$load, torch:$tv, batch:$b,
       threads:$th, repeat:$rep,
-      note:"medians of REPEAT back-to-back pairs; minnow = steady-state epoch img/s, pytorch = img/s after 2 warm-up steps",
+      note:"medians of REPEAT back-to-back pairs; both img/s after 2 warm-up steps (minnow: n / (t(n + 2 steps) - t(2 steps)) from two runs); minnow_epoch_images_per_s includes its first steps",
       results:.}' "$ROWS" >"$T/out.json"
 mv "$T/out.json" "$OUT.json.tmp" && mv "$OUT.json.tmp" "$OUT.json"
 {
