@@ -245,22 +245,28 @@ typedef struct dw_job {
     int esize;
     mn_pool *pool;
     uint8_t *scratch0;
+    int64_t planes, per; /* planes [t·per, (t+1)·per) per task */
 } dw_job;
 
-/* One depthwise output plane: pad its input channel, run the kernel. */
+/* Depthwise output planes of task t: pad each one's input channel, run
+ * the kernel. */
 static void dw_task(void *arg, int64_t t, int thread)
 {
     const dw_job *J = arg;
     const mn_conv_params *p = J->p;
     const mn_q8_prep *q = J->q;
-    int64_t img = t / p->m, m = t % p->m, c = m / (p->m / p->c), hp, wp;
     uint8_t *xp = J->pool ? mn_pool_scratch(J->pool, thread) : J->scratch0;
+    int64_t hp, wp, end = (t + 1) * J->per;
     mn_q8_pad_dims(p, &hp, &wp);
-    mn_q8_pad_input(p, J->x + (img * p->c + c) * p->h * p->w, q->xpad, xp);
-    for (int64_t i = 0; q->xflip && i < hp * wp; i++)
-        xp[i] ^= q->xflip;
-    q->kr->dw(p, xp, wp, q->taps + m * p->kh * p->kw, &q->epi, m,
-              J->y + (img * p->m + m) * p->oh * p->ow * J->esize);
+    for (int64_t pl = t * J->per; pl < end && pl < J->planes; pl++) {
+        int64_t img = pl / p->m, m = pl % p->m, c = m / (p->m / p->c);
+        mn_q8_pad_input(p, J->x + (img * p->c + c) * p->h * p->w, q->xpad,
+                        xp);
+        for (int64_t i = 0; q->xflip && i < hp * wp; i++)
+            xp[i] ^= q->xflip;
+        q->kr->dw(p, xp, wp, q->taps + m * p->kh * p->kw, &q->epi, m,
+                  J->y + (img * p->m + m) * p->oh * p->ow * J->esize);
+    }
 }
 
 /* y (element size esize) = the prepared GEMM over every image and group. */
@@ -279,13 +285,17 @@ static void qconv_run_fast(const mn_q8_prep *q, const mn_conv_params *p,
         return;
     }
     if (q->taps) {
-        dw_job J = {q, p, x->data, y, esize, pool, scratch};
+        dw_job J = {q, p, x->data, y, esize, pool, scratch, p->n * p->m,
+                    p->n * p->m};
         double macs = (double)(p->n * p->m * p->oh * p->ow) *
                       (double)(p->kh * p->kw);
-        if (macs < 262144.0 ||
+        int parts = 4 * mn_pool_threads(pool);
+        if (macs < 262144.0 || parts <= 4 ||
             mn_pool_scratch_bytes(pool) < mn_q8_pad_bytes(p))
             J.pool = NULL;
-        mn_pool_run(J.pool, dw_task, &J, p->n * p->m);
+        else /* ranges of planes: up to 4 tasks per thread */
+            J.per = (J.planes + parts - 1) / parts;
+        mn_pool_run(J.pool, dw_task, &J, (J.planes + J.per - 1) / J.per);
         return;
     }
     if (folds_batch(p)) {
