@@ -30,8 +30,11 @@ int mn_q8_direct_ok(const mn_kernels_q8 *kr, const mn_conv_params *p)
 {
     int64_t cg = p->c / p->group;
     /* channels padded to quads cost their share of the products: the
-     * GEMM path pads k = cg·kh·kw only once */
-    return mn_q8_direct_can(kr, p) && ceil_div(cg, 4) * 4 * 8 <= cg * 9;
+     * GEMM path pads k = cg·kh·kw only once; and below half a tile of
+     * pixels (squeeze-excite's 1×1 images) the GEMM's packing is trivial
+     * while x4 would still be built */
+    return mn_q8_direct_can(kr, p) && ceil_div(cg, 4) * 4 * 8 <= cg * 9 &&
+           p->oh * p->ow >= BLOCK / 2;
 }
 
 void mn_q8_direct_destroy(mn_q8_direct *d)

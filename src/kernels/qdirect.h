@@ -28,7 +28,8 @@ typedef struct mn_q8_direct {
 } mn_q8_direct;
 
 /* Whether kr has a direct kernel for p (not depthwise, A layout S8X4)
- * and it is the better choice: channels not padded to quads much. */
+ * and it is the better choice: channels not padded to quads much, 16
+ * output pixels or more. */
 int mn_q8_direct_ok(const mn_kernels_q8 *kr, const mn_conv_params *p);
 /* Whether kr's direct kernel can run p at all (what the tests force). */
 int mn_q8_direct_can(const mn_kernels_q8 *kr, const mn_conv_params *p);

@@ -124,6 +124,16 @@ static void vmax_avx2(void *acc, const void *x, int64_t n, int i8)
         _mm256_storeu_si256((__m256i *)(d + i), i8 ? _mm256_max_epi8(u, v)
                                                    : _mm256_max_epu8(u, v));
     }
+    if (i < n && n >= 32) {
+        /* the tail as a last vector ending at n: max is idempotent, the
+         * overlap takes the same values again */
+        i = n - 32;
+        __m256i u = _mm256_loadu_si256((const __m256i *)(d + i));
+        __m256i v = _mm256_loadu_si256((const __m256i *)(s + i));
+        _mm256_storeu_si256((__m256i *)(d + i), i8 ? _mm256_max_epi8(u, v)
+                                                   : _mm256_max_epu8(u, v));
+        i = n;
+    }
     if (i < n)
         mn_kernels_qelem_ref()->vmax(d + i, s + i, n - i, i8);
 }
