@@ -262,26 +262,8 @@ static mn_status arith_infer(int kind, const mn_node *n,
     return MN_OK;
 }
 
-typedef struct bin_job {
-    const mn_bcast *bc;
-    mn_bcast_fn fn;
-    bin_arg *arg;
-    int64_t per_task;
-} bin_job;
-
-static void bin_task(void *varg, int64_t t, int thread)
-{
-    const bin_job *J = varg;
-    (void)thread;
-    mn_bcast_run_range(J->bc, J->fn, J->arg, t * J->per_task,
-                       (t + 1) * J->per_task);
-}
-
-/* Large float outputs are cut into element ranges over the pool (each
- * element's arithmetic is the same on any thread; float kernels cannot
- * fail, unlike integer division). */
-#define PAR_MIN_ELEMS 65536
-
+/* Large float outputs are cut into element ranges over the pool (float
+ * kernels cannot fail, unlike integer division). */
 static mn_status run_kind(int kind, const mn_tensor *y, const mn_tensor *a,
                           const mn_tensor *b, mn_pool *pool, mn_ctx *ctx)
 {
@@ -289,14 +271,9 @@ static mn_status run_kind(int kind, const mn_tensor *y, const mn_tensor *a,
     bin_arg arg = {y->data, a->data, b->data};
     int ti = type_index(y->dtype);
     mn_bcast_init(&bc, y, a, b);
-    int64_t parts = 4 * (int64_t)mn_pool_threads(pool);
-    if ((ti == T_F32 || ti == T_F64) && parts > 4 &&
-        bc.numel >= PAR_MIN_ELEMS) {
-        /* ranges of whole 64-byte lines of y */
-        bin_job J = {.bc = &bc, .fn = kernels[kind][ti], .arg = &arg,
-                     .per_task = (bc.numel / parts + 16) / 16 * 16};
-        mn_pool_run(pool, bin_task, &J,
-                    (bc.numel + J.per_task - 1) / J.per_task);
+    if (ti == T_F32 || ti == T_F64) { /* ranges of whole 64-byte lines */
+        mn_bcast_run_pool(&bc, kernels[kind][ti], &arg, pool,
+                          ti == T_F32 ? 16 : 8);
         return MN_OK;
     }
     if (mn_bcast_run(&bc, kernels[kind][ti], &arg))

@@ -1,6 +1,7 @@
 /* Broadcast iteration shared by the elementwise op families: shape
  * collapsing and the odometer over all but the innermost dimension. */
 #include "ops/broadcast.h"
+#include "core/pool.h"
 
 /* 1 when input x (right-aligned to rank nd) is broadcast along output dim i. */
 static int is_bcast(const mn_tensor *x, int nd, int i, int64_t d)
@@ -118,4 +119,33 @@ void mn_bcast_expand_f32(const mn_tensor *src, const mn_tensor *shape,
     expand_arg p = {src->data, dst};
     mn_bcast_init(&bc, shape, src, NULL);
     mn_bcast_run(&bc, expand_run, &p);
+}
+
+typedef struct bcast_job {
+    const mn_bcast *bc;
+    mn_bcast_fn fn;
+    void *arg;
+    int64_t per_task;
+} bcast_job;
+
+static void bcast_task(void *varg, int64_t t, int thread)
+{
+    const bcast_job *J = varg;
+    (void)thread;
+    mn_bcast_run_range(J->bc, J->fn, J->arg, t * J->per_task,
+                       (t + 1) * J->per_task);
+}
+
+#define PAR_MIN_ELEMS 65536
+
+int mn_bcast_run_pool(const mn_bcast *bc, mn_bcast_fn fn, void *arg,
+                      struct mn_pool *pool, int64_t line)
+{
+    int64_t parts = 4 * (int64_t)mn_pool_threads(pool);
+    if (parts <= 4 || bc->numel < PAR_MIN_ELEMS)
+        return mn_bcast_run(bc, fn, arg);
+    bcast_job J = {bc, fn, arg, (bc->numel / parts + line) / line * line};
+    mn_pool_run(pool, bcast_task, &J,
+                (bc->numel + J.per_task - 1) / J.per_task);
+    return 0;
 }

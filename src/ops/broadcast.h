@@ -34,6 +34,12 @@ int mn_bcast_run(const mn_bcast *bc, mn_bcast_fn fn, void *arg);
  * that disjoint element ranges can run on different threads. */
 int mn_bcast_run_range(const mn_bcast *bc, mn_bcast_fn fn, void *arg,
                        int64_t e0, int64_t e1);
+/* mn_bcast_run with outputs of 64 Ki elements and more cut into ranges of
+ * whole `line` elements (a 64-byte line) over the pool, up to 4 per
+ * thread; fn must not fail there (its return value is ignored). Each
+ * element's arithmetic is the same on any thread: the same bytes. */
+int mn_bcast_run_pool(const mn_bcast *bc, mn_bcast_fn fn, void *arg,
+                      struct mn_pool *pool, int64_t line);
 
 /* Copies the float32 tensor src broadcast to the shape of `shape` into dst
  * (numel(shape) floats). */

@@ -23,7 +23,6 @@
  *    can differ by one unit where f lands on a rounding boundary. */
 #include <math.h>
 #include <string.h>
-#include "core/pool.h"
 #include "kernels/qelem.h"
 #include "ops/broadcast.h"
 #include "ops/qlinear_util.h"
@@ -161,38 +160,6 @@ static void qbin_setup(const mn_tensor *const *in, int n_in,
     q->zc = mn_ql_zp(n_in > 7 ? in[7] : NULL);
 }
 
-/* Element ranges of a broadcast run shared out over the pool (each
- * element's arithmetic is the same on any thread). */
-typedef struct qbin_job {
-    const mn_bcast *bc;
-    mn_bcast_fn fn;
-    void *arg;
-    int64_t per_task;
-} qbin_job;
-
-static void qbin_task(void *varg, int64_t t, int thread)
-{
-    const qbin_job *J = varg;
-    (void)thread;
-    mn_bcast_run_range(J->bc, J->fn, J->arg, t * J->per_task,
-                       (t + 1) * J->per_task);
-}
-
-#define QPAR_MIN_ELEMS 65536
-
-static void qbin_run(const mn_bcast *bc, mn_bcast_fn fn, void *arg,
-                     mn_pool *pool)
-{
-    int64_t parts = 4 * (int64_t)mn_pool_threads(pool);
-    if (parts <= 4 || bc->numel < QPAR_MIN_ELEMS) {
-        mn_bcast_run(bc, fn, arg);
-        return;
-    }
-    /* ranges of whole 64-byte lines of y */
-    qbin_job J = {bc, fn, arg, (bc->numel / parts + 64) / 64 * 64};
-    mn_pool_run(pool, qbin_task, &J, (bc->numel + J.per_task - 1) / J.per_task);
-}
-
 static mn_status qadd_forward(const mn_node *n, const mn_tensor *const *in,
                               int n_in, mn_tensor *const *out, int n_out,
                               mn_exec *ex)
@@ -205,7 +172,7 @@ static mn_status qadd_forward(const mn_node *n, const mn_tensor *const *in,
     q.fx.za = q.za, q.fx.zb = q.zb, q.fx.zc = q.zc;
     q.kq = mn_kernels_qelem_active();
     mn_bcast_init(&bc, out[0], in[0], in[3]);
-    qbin_run(&bc, qadd_run, &q, ex->pool);
+    mn_bcast_run_pool(&bc, qadd_run, &q, ex->pool, 64);
     return MN_OK;
 }
 
@@ -220,7 +187,7 @@ static mn_status qmul_forward(const mn_node *n, const mn_tensor *const *in,
     q.ratio = q.sa * q.sb / q.sc;
     q.kq = mn_kernels_qelem_active();
     mn_bcast_init(&bc, out[0], in[0], in[3]);
-    qbin_run(&bc, qmul_run, &q, ex->pool);
+    mn_bcast_run_pool(&bc, qmul_run, &q, ex->pool, 64);
     return MN_OK;
 }
 
