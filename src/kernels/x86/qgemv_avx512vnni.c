@@ -6,42 +6,40 @@
  * bytes of those quads broadcast by vpermd; four panels at a time keep
  * four accumulator chains in flight. The halves are summed at the end
  * (integer sums: the same bits), then each row is requantized by its own
- * add/mult: (acc + add)·mult clamped to [lo − zp, hi − zp], rounded half to
- * even, + zp — the reference's nearbyint(v) + zp clamped to [lo, hi]. */
+ * add/mult through requant8 (q8_avx512_epi.h), as the other 8-bit kernels'
+ * store. */
 #include "kernels/qgemm.h"
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
     defined(__AVX512VNNI__)
-#include <immintrin.h>
-#include <string.h>
+#include "kernels/x86/q8_avx512_epi.h"
 
 #define MR 8
 #define PANELS 4
 
-/* 8 rows' sums (lanes 0-7 + lanes 8-15) stored through the epilogue. */
-static void store8(__m512i acc, const mn_qgemm_epi *e, int64_t row, int mr,
-                   char *y, int64_t rs)
+/* 8 rows' sums (lanes 0-7 + lanes 8-15) stored through the epilogue: each
+ * lane its own row's addend and multiplier, through requant8 and the
+ * integer zero point and bounds of the other 8-bit kernels' store. */
+static void store8(__m512i acc, const mn_qgemm_epi *e, const q8_epi *k,
+                   int64_t row, int mr, char *y, int64_t rs)
 {
     __m256i s = _mm256_add_epi32(_mm512_castsi512_si256(acc),
                                  _mm512_extracti64x4_epi64(acc, 1));
     __mmask8 m = (__mmask8)((1u << mr) - 1u);
-    if (!e->mult) {
+    int32_t t[8];
+    if (k->i32) {
         s = _mm256_add_epi32(s, _mm256_maskz_loadu_epi32(m, e->add_i32 + row));
-        int32_t t[8];
         _mm256_storeu_si256((__m256i *)t, s);
         for (int i = 0; i < mr; i++)
             memcpy(y + i * rs * 4, &t[i], 4);
         return;
     }
-    __m512d d = _mm512_add_pd(_mm512_cvtepi32_pd(s),
-                              _mm512_maskz_loadu_pd(m, e->add + row));
-    d = _mm512_mul_pd(d, _mm512_maskz_loadu_pd(m, e->mult + row));
-    d = _mm512_max_pd(d, _mm512_set1_pd(e->lo - e->yzp)); /* NaN → lo */
-    d = _mm512_min_pd(d, _mm512_set1_pd(e->hi - e->yzp));
-    __m256i r = _mm512_cvt_roundpd_epi32(
-        d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    r = _mm256_add_epi32(r, _mm256_set1_epi32((int32_t)e->yzp));
-    int32_t t[8];
+    __m256i r = _mm512_cvtepi64_epi32(requant8(
+        s, _mm512_maskz_loadu_pd(m, e->add + row),
+        _mm512_maskz_loadu_pd(m, e->mult + row), k->l, k->h));
+    r = _mm256_add_epi32(r, _mm512_castsi512_si256(k->zp));
+    r = _mm256_min_epi32(_mm256_max_epi32(r, _mm512_castsi512_si256(k->lo)),
+                         _mm512_castsi512_si256(k->hi));
     _mm256_storeu_si256((__m256i *)t, r);
     for (int i = 0; i < mr; i++)
         y[i * rs] = (char)(uint8_t)t[i];
@@ -53,6 +51,7 @@ void mn_q8_gemv_avx512vnni(int64_t kq, const void *a, int64_t m,
 {
     const int8_t *ap = a;
     int es = e->mult ? 1 : 4;
+    q8_epi k = q8_epi_load(e);
     int64_t panel = kq * MR * 4, npan = (m + MR - 1) / MR;
     const __m512i lo_hi = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1,
                                             1, 1, 1, 1, 1);
@@ -85,7 +84,7 @@ void mn_q8_gemv_avx512vnni(int64_t kq, const void *a, int64_t m,
         for (int j = 0; j < np; j++) {
             int64_t r = (p0 + j) * MR;
             int mr = m - r < MR ? (int)(m - r) : MR;
-            store8(acc[j], e, row0 + r, mr, (char *)y + r * rs * es, rs);
+            store8(acc[j], e, &k, row0 + r, mr, (char *)y + r * rs * es, rs);
         }
     }
 }
