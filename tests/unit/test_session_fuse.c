@@ -29,6 +29,26 @@ static int gelu_chain(mn_graph *g, const char *p, int x, int flip)
     return y;
 }
 
+/* Runs g on one random input in a fused session (threads) and in an
+ * unfused keep-values one; 1 when both were created and ran. The caller
+ * destroys *fs, *us and *in. */
+static int fused_and_plain(const mn_graph *g, int threads, mn_session **fs,
+                           mn_session **us, mn_tensor **in)
+{
+    mn_ctx ctx = {{0}};
+    mn_session_opts fo = {.batch = 1, .threads = threads},
+                    uo = {.batch = 1, .keep_values = 1};
+    *fs = *us = NULL;
+    *in = random_input(g, 0, 1);
+    CHECK_OK(mn_session_create(g, &fo, fs, &ctx), &ctx);
+    CHECK_OK(mn_session_create(g, &uo, us, &ctx), &ctx);
+    if (!*fs || !*us || !*in)
+        return 0;
+    CHECK_OK(mn_session_run(*fs, (const mn_tensor *const *)in, 1, &ctx), &ctx);
+    CHECK_OK(mn_session_run(*us, (const mn_tensor *const *)in, 1, &ctx), &ctx);
+    return 1;
+}
+
 TEST(session_fuses_gelu_chain_into_producer_and_one_step)
 {
     mn_ctx ctx = {{0}};
@@ -53,16 +73,9 @@ TEST(session_fuses_gelu_chain_into_producer_and_one_step)
     for (int i = 0; i < g->n_nodes; i++)
         found += mn_pattern_gelu(g, i, chain, &xv);
     CHECK_EQ_INT(found, 2);
-    mn_session *fs = NULL, *us = NULL;
-    mn_session_opts fo = {.batch = 1}, uo = {.batch = 1, .keep_values = 1};
-    mn_tensor *in = random_input(g, 0, 1);
-    CHECK_OK(mn_session_create(g, &fo, &fs, &ctx), &ctx);
-    CHECK_OK(mn_session_create(g, &uo, &us, &ctx), &ctx);
-    if (fs && us && in) {
-        CHECK_OK(mn_session_run(fs, (const mn_tensor *const *)&in, 1, &ctx),
-                 &ctx);
-        CHECK_OK(mn_session_run(us, (const mn_tensor *const *)&in, 1, &ctx),
-                 &ctx);
+    mn_session *fs, *us;
+    mn_tensor *in;
+    if (fused_and_plain(g, 1, &fs, &us, &in)) {
         const float *f = mn_session_output(fs, 0)->data;
         const float *u = mn_session_output(us, 0)->data;
         for (int i = 0; i < 4 * 6 * 7; i++)
@@ -154,17 +167,9 @@ static int run_lut_graph(int i8, int shared)
     node(g, "gather", "Gather", (int[]){t, c}, 2, &y, 1);
     set_io(g, &x, 1, shared ? (int[]){y, q} : (int[]){y}, shared ? 2 : 1);
     CHECK_OK(mn_graph_toposort(g, &ctx), &ctx);
-    mn_session *fs = NULL, *us = NULL;
-    mn_session_opts fo = {.batch = 1, .threads = 2},
-                    uo = {.batch = 1, .keep_values = 1};
-    mn_tensor *in = random_input(g, 0, 1);
-    CHECK_OK(mn_session_create(g, &fo, &fs, &ctx), &ctx);
-    CHECK_OK(mn_session_create(g, &uo, &us, &ctx), &ctx);
-    if (fs && us && in) {
-        CHECK_OK(mn_session_run(fs, (const mn_tensor *const *)&in, 1, &ctx),
-                 &ctx);
-        CHECK_OK(mn_session_run(us, (const mn_tensor *const *)&in, 1, &ctx),
-                 &ctx);
+    mn_session *fs, *us;
+    mn_tensor *in;
+    if (fused_and_plain(g, 2, &fs, &us, &in)) {
         const uint8_t *f = mn_session_output(fs, 0)->data;
         const uint8_t *u = mn_session_output(us, 0)->data;
         const uint8_t *qb = mn_session_value(us, q)->data;
