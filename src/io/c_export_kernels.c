@@ -2,9 +2,9 @@
  * text. Each is a direct loop (no scratch, no allocation); geometry comes in
  * a static const int32_t array per call. The integer ones repeat minnow's
  * reference arithmetic exactly: int32 sums of zero-point-shifted 8-bit
- * products (src/kernels/ref/conv_q8_ref.c), requantization as
- * round_half_even((double)acc · mult) + zp with mult = (double)(float)(
- * x_scale·w_scale / y_scale) computed by the generator (src/ops/qconv.c,
+ * products (src/kernels/ref/conv_q8_ref.c), requantization in float32 as
+ * round_half_even(clamp((float)acc · mult)) + zp with mult = x_scale·
+ * w_scale / y_scale computed by the generator (src/ops/qconv.c,
  * qmatmul.c), QuantizeLinear as round_half_even(x / scale) + zp in float32
  * (src/ops/quantize.c); the rounding is written out so no libm is needed.
  * Float kernels sum in a different order than minnow's GEMMs, so they agree
@@ -35,24 +35,17 @@ static const char K_RINT[] =
     "}\n\n";
 
 static const char K_REQUANT[] =
-    "/* saturate(round_half_even(acc * mult) + zp) to [lo, hi] */\n"
-    "static int32_t cx_requant(int64_t acc, double mult, int32_t zp, int32_t lo,\n"
+    "/* float32 as ONNX Runtime: s = acc wrapped to int32, v = (float)s * mult\n"
+    " * clamped to [lo - zp, hi - zp] (NaN: lo), round_half_even(v) + zp */\n"
+    "static int32_t cx_requant(int64_t acc, float mult, int32_t zp, int32_t lo,\n"
     "                          int32_t hi)\n"
     "{\n"
-    "    double v = (double)acc * mult;\n"
-    "    if (v > -4503599627370496.0 && v < 4503599627370496.0) {\n"
-    "        int64_t t = (int64_t)v;\n"
-    "        double f = v - (double)t;\n"
-    "        if (f > 0.5 || (f == 0.5 && t % 2 != 0))\n"
-    "            t++;\n"
-    "        else if (f < -0.5 || (f == -0.5 && t % 2 != 0))\n"
-    "            t--;\n"
-    "        v = (double)t;\n"
-    "    }\n"
-    "    v += zp;\n"
-    "    if (!(v >= lo)) /* also NaN */\n"
+    "    float v = (float)(int32_t)(uint32_t)(uint64_t)acc * mult;\n"
+    "    if (!(v >= (float)(lo - zp))) /* also NaN */\n"
     "        return lo;\n"
-    "    return v > hi ? hi : (int32_t)v;\n"
+    "    if (v > (float)(hi - zp))\n"
+    "        return hi;\n"
+    "    return (int32_t)cx_rint_f32(v) + zp;\n"
     "}\n\n";
 
 /* The activation switch, with only the cases the model uses. */
@@ -420,7 +413,7 @@ static const char K_QCONV[] =
     "static void qconv(const void *x, int32_t xz, const void *w,\n"
     "                  const int32_t *wz, const uint8_t *mask,\n"
     "                  const uint32_t *rowp, const int32_t *bias,\n"
-    "                  const double *mult, int32_t yz, void *y, int sg,\n"
+    "                  const float *mult, int32_t yz, void *y, int sg,\n"
     "                  const int32_t *p)\n"
     "{\n"
     "    long N = p[0], C = p[1], H = p[2], W = p[3], M = p[4], OH = p[5];\n"
@@ -473,7 +466,7 @@ static const char K_QGEMM[] =
     " * sg: bits 1 2 4 set when a w y are int8. p: R K J */\n"
     "static void qgemm(const void *a, int32_t az, const void *w,\n"
     "                  const int32_t *wz, const uint8_t *mask,\n"
-    "                  const uint32_t *rowp, const double *mult, int32_t yz,\n"
+    "                  const uint32_t *rowp, const float *mult, int32_t yz,\n"
     "                  void *y, int sg, const int32_t *p)\n"
     "{\n"
     "    long R = p[0], K = p[1], J = p[2];\n"

@@ -512,19 +512,19 @@ static int row_zps(cx *c, const mn_tensor *z, int64_t rows, int *any)
     return id;
 }
 
-/* mult[j] = (double)(float)(a_scale · w_scale[j] / y_scale), exactly as
+/* mult[j] = a_scale · w_scale[j] / y_scale in float32, exactly as
  * src/ops/qconv.c and qmatmul.c compute it. */
 static int mults(cx *c, float as, const mn_tensor *ws, float ys, int64_t rows)
 {
-    double *m = mn_malloc((size_t)(rows + 1) * sizeof *m);
+    float *m = mn_malloc((size_t)(rows + 1) * sizeof *m);
     int64_t nw = mn_tensor_numel(ws);
     if (!m)
         return -1;
     for (int64_t j = 0; j < rows; j++) {
         float prod = as * ((const float *)ws->data)[nw > 1 ? j : 0];
-        m[j] = (double)(float)(prod / ys);
+        m[j] = prod / ys;
     }
-    int id = cx_array(c, MN_DT_F64, m, (size_t)rows);
+    int id = cx_array(c, MN_DT_F32, m, (size_t)rows);
     free(m);
     return id;
 }
@@ -580,7 +580,7 @@ static mn_status emit_qlinear(cx *c, const mn_node *n)
     int sg = (x->dtype == MN_DT_I8) | (w->dtype == MN_DT_I8) << 1 |
              (y->dtype == MN_DT_I8) << 2;
     int32_t xz = zp_of(opt_in(c, n, 2)), yz = zp_of(opt_in(c, n, 7));
-    c->used[CXK_LD8] = c->used[CXK_REQUANT] = 1;
+    c->used[CXK_LD8] = c->used[CXK_RINT] = c->used[CXK_REQUANT] = 1;
     if (conv) {
         int bi = b ? cx_array(c, MN_DT_I32, b->data, (size_t)rows) : -1;
         int gi = cx_geom(c, g, 16);

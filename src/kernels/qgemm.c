@@ -44,7 +44,6 @@ void mn_qgemm_store1(const mn_qgemm_epi *e, int64_t row, int32_t acc,
         memcpy(y, &v, 4);
         return;
     }
-    /* add holds an exact integer (bias − x_zp·rowsum) */
     int32_t v = mn_ref_requantize((int64_t)acc + (int64_t)e->add[row],
                                   e->mult[row], (int32_t)e->yzp,
                                   (int32_t)e->lo, (int32_t)e->hi);

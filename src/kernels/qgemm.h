@@ -17,10 +17,11 @@
  * the per-row weight sum folded into the epilogue's per-row addend.
  *
  * Epilogue per element (row i, the output channel):
- *   int8/uint8 out: v = round_half_even(((double)acc + add[i]) · mult[i])
- *                   + y_zp, saturated to [lo, hi] (NaN → lo), exactly as
- *                   mn_ref_requantize (all doubles hold exact integers
- *                   until the one multiply); [lo, hi] narrower than the
+ *   int8/uint8 out: s = acc + add[i] (int32, wrapping),
+ *                   v = round_half_even(clamp((float)s · mult[i],
+ *                   lo − y_zp, hi − y_zp)) + y_zp (NaN → lo), exactly as
+ *                   mn_ref_requantize: float32 arithmetic, as ONNX
+ *                   Runtime's x86 kernels; [lo, hi] narrower than the
  *                   type is a fused ReLU/ReLU6.
  *   int32 out:      v = acc + add_i32[i] (wrapping; exact when the true
  *                   result fits, as the op's k bound guarantees).
@@ -35,8 +36,8 @@
 #include "kernels/ref/ref_kernels_conv.h"
 
 typedef struct mn_qgemm_epi {
-    const double *add;      /* per row (uint8/int8 out) */
-    const double *mult;     /* per row; NULL: int32 output */
+    const int32_t *add;     /* per row (uint8/int8 out) */
+    const float *mult;      /* per row; NULL: int32 output */
     const int32_t *add_i32; /* per row (int32 out) */
     double yzp, lo, hi;
     int out_signed;         /* int8 (1) or uint8 (0) output */

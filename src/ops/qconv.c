@@ -2,8 +2,9 @@
  * reference forwards on the integer convolution kernel. Weight zero points
  * and scales may be per tensor or per output channel (axis 0). QLinearConv
  * requantizes with y = saturate(round_half_even(acc · x_scale·w_scale /
- * y_scale) + y_zero_point), the scale product taken in float32 and the
- * multiply in double, as the ONNX reference (numpy) does.
+ * y_scale) + y_zero_point), all in float32 as ONNX Runtime's x86 kernels
+ * (mn_ref_requantize; ONNX's numpy reference multiplies in double, which
+ * differs only when the float32 product rounds across a half).
  *
  * Fast path: when the active ISA has int8 GEMM kernels and the weights,
  * zero points, scales and bias are constants (weights int8 with zero point
@@ -470,7 +471,7 @@ static mn_status qlinearconv_forward(const mn_node *n,
     for (int64_t in_ = 0; in_ < p.n; in_++)
         for (int64_t m = 0; m < p.m; m++) {
             float prod = xs * ws[nws > 1 ? m : 0];
-            double mult = (double)(float)(prod / ys);
+            float mult = prod / ys;
             int64_t off = (in_ * p.m + m) * ohw;
             int64_t bv = bias ? bias[m] : 0;
             for (int64_t i = 0; i < ohw; i++) {

@@ -293,7 +293,7 @@ static mn_status qlinearmatmul_forward(const mn_node *n,
             float ai = as[pidx(nas, ia, i, s.m)];
             for (int64_t j = 0; j < s.n; j++) {
                 float prod = ai * bs[pidx(nbs, ib, j, s.n)];
-                double mult = (double)(float)(prod / ys);
+                float mult = prod / ys;
                 int32_t v = mn_ref_requantize(q.acc[i * s.n + j], mult, yzp,
                                               lo, hi);
                 int64_t o = (b * s.m + i) * s.n + j;

@@ -116,7 +116,8 @@ void mn_q8_prep_input(mn_q8_prep *q, const mn_tensor *x,
         zp += 128;
     for (int64_t r = 0; r < q->m * q->groups; r++) {
         int64_t corr = -(int64_t)zp * q->rowsum[r];
-        q->add[r] = (double)((bias ? bias[r] : 0) + corr);
+        /* wrapping, as the kernels' int32 sums (exact when it fits) */
+        q->add[r] = (int32_t)(uint32_t)(uint64_t)((bias ? bias[r] : 0) + corr);
         q->add_i32[r] = (int32_t)(uint32_t)(uint64_t)corr;
     }
     q->epi.add = q->add;
@@ -132,7 +133,7 @@ void mn_q8_prep_requant(mn_q8_prep *q, const mn_tensor *xst,
     int64_t nws = mn_tensor_numel(wst);
     for (int64_t r = 0; r < q->m * q->groups; r++) {
         float prod = xs * ws[nws > 1 ? r : 0];
-        q->mult[r] = (double)(float)(prod / ys);
+        q->mult[r] = prod / ys;
     }
     int sgn = out_dt == MN_DT_I8;
     q->epi.mult = q->mult;

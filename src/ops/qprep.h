@@ -17,7 +17,8 @@ typedef struct mn_q8_prep {
     uint8_t *a;            /* packed weights: group g at a + g·a_group */
     size_t a_group;
     int32_t *rowsum;       /* [groups·m]: Σ weights of each row */
-    double *add, *mult;    /* [groups·m] epilogue tables */
+    int32_t *add;          /* [groups·m] epilogue tables: bias + x_zp term */
+    float *mult;           /* (uint8/int8 out) */
     int32_t *add_i32;      /* [groups·m] */
     int32_t *taps;         /* depthwise kernel: [groups·m][k] weights, or
                               NULL (GEMM path) */
@@ -65,7 +66,7 @@ void mn_q8_prep_input(mn_q8_prep *q, const mn_tensor *x,
 
 /* The 8-bit output of QLinear ops: per-row multipliers from the float32
  * scale tensors exactly as the reference forwards compute them,
- * (double)(float)(x_scale · w_scale[r] / y_scale) with w_scale per tensor
+ * x_scale · w_scale[r] / y_scale in float32, with w_scale per tensor
  * or per row, the output zero point yz (NULL: 0) and the saturation range
  * of out_dt. Without it the epilogue writes int32. */
 void mn_q8_prep_requant(mn_q8_prep *q, const mn_tensor *xs,

@@ -37,7 +37,8 @@ static void check_gemm(const gcase *c, mn_pool *pool)
     int16_t *x16 = malloc((size_t)(k * n) * 2);
     int32_t *acc = malloc((size_t)(m * n) * 4), *rs = malloc((size_t)m * 4);
     int32_t *bias = malloc((size_t)m * 4), *addi = malloc((size_t)m * 4);
-    double *add = malloc((size_t)m * 8), *mult = malloc((size_t)m * 8);
+    int32_t *add = malloc((size_t)m * 4);
+    float *mult = malloc((size_t)m * 4);
     size_t ysz = (size_t)(m * n) * 4;
     char *y = malloc(ysz), *want = malloc(ysz);
     void *a = mn_malloc_aligned(mn_q8_pack_a_bytes(kr, m, k));
@@ -73,11 +74,10 @@ static void check_gemm(const gcase *c, mn_pool *pool)
     for (int64_t i = 0; i < m; i++) {
         bias[i] = (int32_t)otu_int(-3000, 3000);
         int64_t corr = -(int64_t)xzp * rs[i];
-        add[i] = (double)(bias[i] + corr);
+        add[i] = (int32_t)(bias[i] + corr);
         addi[i] = (int32_t)corr;
         /* mostly inside the output range, some saturating */
-        mult[i] = (double)(float)((0.001f + 0.003f * (otu_float() + 1)) /
-                                  sqrtf((float)k));
+        mult[i] = (0.001f + 0.003f * (otu_float() + 1)) / sqrtf((float)k);
     }
     mn_qgemm_epi e = {.add = add, .mult = c->out_i32 ? NULL : mult,
                       .add_i32 = addi, .yzp = yzp, .lo = lo, .hi = hi,

@@ -29,10 +29,11 @@ static mn_tensor *scale_tensor(int64_t n, float lo, float hi)
 static int64_t requant(int64_t acc, float xs, float ws, float ys, int64_t zp,
                        int sgn)
 {
-    float m = (float)(xs * ws) / ys;
-    double v = nearbyint((double)acc * (double)m) + (double)zp;
-    double lo = sgn ? -128 : 0, hi = sgn ? 127 : 255;
-    return (int64_t)(v < lo ? lo : v > hi ? hi : v);
+    /* float32 throughout, as ONNX Runtime's x86 requantization */
+    float m = (float)(xs * ws) / ys, v = (float)acc * m;
+    float lo = (float)((sgn ? -128 : 0) - zp), hi = (float)((sgn ? 127 : 255) - zp);
+    v = v < lo ? lo : v > hi ? hi : v;
+    return (int64_t)nearbyintf(v) + zp;
 }
 
 /* ---- convolutions ---- */
@@ -319,6 +320,58 @@ TEST(qmatmul_random_exact)
                           (int64_t[]){2, 300, 257}, per, q);
             check_qmatmul(2, (int64_t[]){1, 1}, 2, (int64_t[]){1, 1}, per, q);
         }
+}
+
+/* The product is rounded to float32 before the rounding to an integer,
+ * as in ONNX Runtime: 30588 · 0x1.b0cb02p-10 is 50.5000010 in double but
+ * exactly 50.5 in float32, so the result is 50 (half to even), not 51.
+ * QLinearConv through its bias (1·1 + 30587) and QLinearMatMul through
+ * its sum (252·121 + 96·1). */
+TEST(qlinear_requantizes_in_float32)
+{
+    mn_node nd;
+    mn_ctx ctx = {{0}};
+    mn_tensor out[1];
+    uint32_t mbits = 0x3ad86581u;
+    float one = 1.0f, mult;
+    memcpy(&mult, &mbits, 4);
+    uint8_t xv[2] = {252, 96}, zero8 = 0;
+    int8_t wv[2] = {121, 1};
+    int32_t bias = 30587;
+    mn_tensor x = {.dtype = MN_DT_U8, .ndim = 4, .dims = {1, 1, 1, 1},
+                   .data = xv};
+    mn_tensor w = {.dtype = MN_DT_I8, .ndim = 4, .dims = {1, 1, 1, 1},
+                   .data = wv};
+    uint8_t one8 = 1;
+    mn_tensor x1 = {.dtype = MN_DT_U8, .ndim = 4, .dims = {1, 1, 1, 1},
+                    .data = &one8};
+    int8_t w1 = 1;
+    mn_tensor wc = {.dtype = MN_DT_I8, .ndim = 4, .dims = {1, 1, 1, 1},
+                    .data = &w1};
+    mn_tensor s1 = {.dtype = MN_DT_F32, .ndim = 0, .data = &one};
+    mn_tensor sm = {.dtype = MN_DT_F32, .ndim = 0, .data = &mult};
+    mn_tensor zx = {.dtype = MN_DT_U8, .ndim = 0, .data = &zero8};
+    int8_t zero_s = 0;
+    mn_tensor zw = {.dtype = MN_DT_I8, .ndim = 0, .data = &zero_s};
+    mn_tensor b = {.dtype = MN_DT_I32, .ndim = 1, .dims = {1}, .data = &bias};
+    const mn_tensor *in[9] = {&x1, &s1, &zx, &wc, &sm, &zw, &s1, &zx, &b};
+    otu_node(&nd, "QLinearConv");
+    CHECK_OK(otu_run(&mn_opdef_qlinearconv, &nd, in, 9, out, 1, &ctx), &ctx);
+    if (out[0].data)
+        CHECK_EQ_INT(((uint8_t *)out[0].data)[0], 50);
+    otu_out_free(out, 1);
+    otu_node_free(&nd);
+    /* [1,2] x [2,1] */
+    x.ndim = w.ndim = 2;
+    x.dims[0] = 1, x.dims[1] = 2;
+    w.dims[0] = 2, w.dims[1] = 1;
+    const mn_tensor *mm[8] = {&x, &s1, &zx, &w, &sm, &zw, &s1, &zx};
+    otu_node(&nd, "QLinearMatMul");
+    CHECK_OK(otu_run(&mn_opdef_qlinearmatmul, &nd, mm, 8, out, 1, &ctx), &ctx);
+    if (out[0].data)
+        CHECK_EQ_INT(((uint8_t *)out[0].data)[0], 50);
+    otu_out_free(out, 1);
+    otu_node_free(&nd);
 }
 
 /* Requantization ties go to even: with a multiplier of exactly 0.5, acc =

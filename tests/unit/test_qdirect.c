@@ -32,7 +32,8 @@ static void check_direct(const mn_kernels_q8 *kr, const mn_conv_params *p,
     uint8_t *a = mn_malloc_aligned(a_group * (size_t)p->group);
     int32_t *acc = malloc((size_t)ny * 4), *rowsum = malloc((size_t)p->m * 4);
     int32_t *addi = malloc((size_t)p->m * 4);
-    double *add = malloc((size_t)p->m * 8), *mult = malloc((size_t)p->m * 8);
+    int32_t *add = malloc((size_t)p->m * 4);
+    float *mult = malloc((size_t)p->m * 4);
     char *y = malloc((size_t)ny * 4 + 64);
     void *rs = malloc(mn_ref_conv2d_q8_scratch(p) + 64);
     void *sc = mn_malloc_aligned(mn_q8_direct_scratch(d));
@@ -54,8 +55,8 @@ static void check_direct(const mn_kernels_q8 *kr, const mn_conv_params *p,
     mn_ref_conv2d_q8(p, &xo, &wo, acc, rs);
     for (int64_t r = 0; r < p->m; r++) {
         addi[r] = -zp * rowsum[r];
-        add[r] = (double)(otu_int(-5000, 5000) - (int64_t)zp * rowsum[r]);
-        mult[r] = 0.0004 + 0.003 * otu_float();
+        add[r] = (int32_t)(otu_int(-5000, 5000) - (int64_t)zp * rowsum[r]);
+        mult[r] = 0.0004f + 0.003f * otu_float();
     }
     mn_qgemm_epi e = {.add = add, .mult = out_mode ? mult : NULL,
                       .add_i32 = addi, .yzp = out_mode == 2 ? -7 : 9,
@@ -219,11 +220,12 @@ TEST(qdirect_store_edges)
     const mn_kernels_q8 *kr = mn_kernels_q8_avx512vnni();
     if (!kr || mn_isa_detect() < MN_ISA_AVX512VNNI)
         return;
-    static const double mults[8] = {0.5, 1.5, 1e30, -1e30, 1e-12,
-                                    1.0 / 0.0, -1.0 / 0.0, 0.0};
+    static const float mults[8] = {0.5f, 1.5f, 1e30f, -1e30f, 1e-12f,
+                                   1.0f / 0.0f, -1.0f / 0.0f, 0.0f};
     int32_t a[8], off[1] = {0};
     uint8_t base[256 + 128];
-    double add[8], mult[8];
+    int32_t add[8];
+    float mult[8];
     int32_t addi[8] = {0};
     otu_seed(33);
     for (int it = 0; it < 40; it++) {
@@ -233,8 +235,13 @@ TEST(qdirect_store_edges)
             base[i] = (uint8_t)(it % 4 == 0 ? 0 : otu_rand());
         for (int i = 0; i < 8; i++) {
             /* every other row 0 on all-zero input: 0 · ±inf = NaN */
-            add[i] = it % 4 == 0 && i % 2 ? 0 : (double)otu_int(-600, 600);
+            add[i] = it % 4 == 0 && i % 2 ? 0 : (int32_t)otu_int(-600, 600);
             mult[i] = mults[(i + it) % 8];
+            if (it % 4 == 0 && i == 0) { /* acc 0: a float32 tie */
+                uint32_t bits = 0x3ad86581u; /* 30588·m: 50.5 in float */
+                add[i] = 30588;
+                memcpy(&mult[i], &bits, 4);
+            }
         }
         int sgn = it % 2;
         mn_qgemm_epi e = {.add = add, .mult = mult, .add_i32 = addi,

@@ -48,7 +48,8 @@ TEST(sparse_q8_conv_kernel_vs_ref)
         int32_t *p0 = malloc((size_t)(mr * ldp) * 4);
         int32_t *p1 = malloc((size_t)(mr * ldp) * 4);
         char *y0 = malloc(ybytes), *y1 = malloc(ybytes);
-        double *add = malloc((size_t)mr * 8), *mult = malloc((size_t)mr * 8);
+        int32_t *add = malloc((size_t)mr * 4);
+        float *mult = malloc((size_t)mr * 4);
         int32_t *addi = malloc((size_t)mr * 4);
         for (int64_t i = 0; i < 4 * span + 64 * t.nv; i++)
             base[i] = (uint8_t)otu_rand();
@@ -63,8 +64,8 @@ TEST(sparse_q8_conv_kernel_vs_ref)
         for (int64_t i = 0; i < mr * ldp; i++)
             p0[i] = p1[i] = (int32_t)otu_int(-100000, 100000);
         for (int64_t i = 0; i < mr; i++) {
-            add[i] = (double)otu_int(-30000, 30000);
-            mult[i] = 0.0005 + 0.002 * (otu_float() + 1);
+            add[i] = (int32_t)otu_int(-30000, 30000);
+            mult[i] = 0.0005f + 0.002f * (otu_float() + 1);
             addi[i] = (int32_t)otu_int(-30000, 30000);
         }
         memset(y0, 0x5A, ybytes);

@@ -2,7 +2,7 @@
  * ConvInteger, QLinearConv, MatMulInteger, QLinearMatMul): operands are
  * shifted by their zero points into int16, multiplied with an int16×int16 →
  * int32 GEMM (exact: callers bound k by MN_REF_Q8_MAX_K), and requantized
- * with round-half-to-even in double precision. */
+ * in float32 with round-half-to-even (mn_ref_requantize). */
 #include <math.h>
 #include <string.h>
 #include "kernels/ref/ref_kernels_conv.h"
@@ -23,15 +23,16 @@ void mn_ref_q8_to_s16(const void *src, int is_signed, int32_t zp, int64_t n,
     }
 }
 
-int32_t mn_ref_requantize(int64_t acc, double mult, int32_t zp, int32_t lo,
+int32_t mn_ref_requantize(int64_t acc, float mult, int32_t zp, int32_t lo,
                           int32_t hi)
 {
-    double v = nearbyint((double)acc * mult) + zp;
-    if (!(v >= lo)) /* also NaN */
+    int32_t s = (int32_t)(uint32_t)(uint64_t)acc; /* the kernels' int32 sum */
+    float v = (float)s * mult;
+    if (!(v >= (float)(lo - zp))) /* also NaN */
         return lo;
-    if (v > hi)
+    if (v > (float)(hi - zp))
         return hi;
-    return (int32_t)v;
+    return (int32_t)nearbyintf(v) + zp;
 }
 
 #define NB 256 /* output columns per block: four accumulator rows in L1 */

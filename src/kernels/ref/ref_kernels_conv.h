@@ -92,9 +92,12 @@ void mn_ref_conv2d_q8(const mn_conv_params *p, const mn_q8_operand *x,
 void mn_ref_q8_to_s16(const void *src, int is_signed, int32_t zp, int64_t n,
                       int16_t *dst);
 
-/* Requantizes one int32 accumulator: saturate(round_half_even(acc·mult)
- * + zp) to [lo, hi]. */
-int32_t mn_ref_requantize(int64_t acc, double mult, int32_t zp, int32_t lo,
+/* Requantizes one accumulator in float32, as ONNX Runtime's x86 kernels
+ * (MLAS) do: s = acc wrapped to int32, v = (float)s · mult (float32, round
+ * to nearest), clamped to [lo − zp, hi − zp] (NaN → lo − zp), rounded half
+ * to even, + zp. So the result lies in [lo, hi]; [lo, hi] narrower than
+ * the type is a fused ReLU/ReLU6. */
+int32_t mn_ref_requantize(int64_t acc, float mult, int32_t zp, int32_t lo,
                           int32_t hi);
 
 #endif

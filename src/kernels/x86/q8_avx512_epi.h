@@ -1,8 +1,8 @@
 /* The requantizing store shared by the AVX-512 8-bit kernels (included
  * only from *_avx512vnni.c files): 16 int32 accumulators of one output row
- * → saturate(round_half_even((acc + add)·mult) + y_zp) as uint8/int8, or
- * acc + add_i32 as int32 (see qgemm.h): the product in double exactly as
- * mn_ref_requantize, the rest in int32 (see requant8). */
+ * → round_half_even(clamp((float)(acc + add)·mult)) + y_zp as uint8/int8,
+ * or acc + add_i32 as int32 (see qgemm.h), exactly as mn_ref_requantize
+ * (see requant16). */
 #ifndef MN_KERNELS_X86_Q8_AVX512_EPI_H
 #define MN_KERNELS_X86_Q8_AVX512_EPI_H
 
@@ -18,23 +18,20 @@ INL __mmask16 tail16(int n)
                    : (__mmask16)(n <= 0 ? 0 : (1u << n) - 1u);
 }
 
-/* 8 int32 → round_half_even((v + add)·mult) as the low dword of each of
- * 8 qwords: the product first clamped to [l, h] (NaN → l), then rounded
- * by adding 1.5·2^52 in round-to-nearest-even (exact for |x| < 2^51: the
- * sum's ulp is 1, its low dword the rounded value in two's complement).
- * With l = lo − zp − 1 and h = hi − zp + 1 (integers) the caller's integer
- * "+ zp, clamp to [lo, hi]" then gives mn_ref_requantize's value:
- * rounding is monotonic and keeps integers, so a product beyond l (h)
- * lands below lo (above hi) either way. */
-INL __m512i requant8(__m256i v, __m512d add, __m512d mult, __m512d l,
-                     __m512d h)
+/* 16 int32 sums → round_half_even(clamp((float)(v + add)·mult, l, h)) as
+ * int32, l = lo − zp and h = hi − zp (integers): mn_ref_requantize's
+ * float32 arithmetic before its "+ zp". Conversions and the multiply
+ * round to nearest even explicitly (not through MXCSR); max's second
+ * operand is taken for a NaN, so NaN → l. */
+INL __m512i requant16(__m512i v, __m512i add, __m512 mult, __m512 l,
+                      __m512 h)
 {
-    __m512d d = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepi32_pd(v), add), mult);
-    d = _mm512_max_pd(d, l); /* NaN → l (second operand) */
-    d = _mm512_min_pd(d, h);
-    d = _mm512_add_round_pd(d, _mm512_set1_pd(6755399441055744.0),
-                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    return _mm512_castpd_si512(d);
+#define RN (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+    __m512 f = _mm512_cvt_roundepi32_ps(_mm512_add_epi32(v, add), RN);
+    f = _mm512_mul_round_ps(f, mult, RN);
+    f = _mm512_min_ps(_mm512_max_ps(f, l), h);
+    return _mm512_cvt_roundps_epi32(f, RN);
+#undef RN
 }
 
 /* The epilogue's constants, set up once per tile: stores through char
@@ -42,25 +39,23 @@ INL __m512i requant8(__m256i v, __m512d add, __m512d mult, __m512d l,
  * vector. */
 typedef struct q8_epi {
     int i32;          /* int32 output (acc + add_i32) */
-    __m512d l, h;     /* the product's clamp (requant8) */
-    __m512i zp, lo, hi;
+    __m512 l, h;      /* the product's clamp (requant16) */
+    __m512i zp;
 } q8_epi;
 
 /* One output row's: its addend and multiplier (or int32 addend). */
 typedef struct q8_row {
-    __m512d add, mult;
-    __m512i addi;
+    __m512i add;      /* add, or add_i32 for int32 output */
+    __m512 mult;
 } q8_row;
 
 INL q8_epi q8_epi_load(const mn_qgemm_epi *e)
 {
     q8_epi k;
     k.i32 = !e->mult;
-    k.l = _mm512_set1_pd(e->lo - e->yzp - 1.0);
-    k.h = _mm512_set1_pd(e->hi - e->yzp + 1.0);
+    k.l = _mm512_set1_ps((float)(e->lo - e->yzp));
+    k.h = _mm512_set1_ps((float)(e->hi - e->yzp));
     k.zp = _mm512_set1_epi32((int32_t)e->yzp);
-    k.lo = _mm512_set1_epi32((int32_t)e->lo);
-    k.hi = _mm512_set1_epi32((int32_t)e->hi);
     return k;
 }
 
@@ -68,12 +63,11 @@ INL q8_row q8_row_load(const mn_qgemm_epi *e, int64_t row)
 {
     q8_row r;
     if (!e->mult) {
-        r.addi = _mm512_set1_epi32(e->add_i32[row]);
-        r.add = r.mult = _mm512_setzero_pd();
+        r.add = _mm512_set1_epi32(e->add_i32[row]);
+        r.mult = _mm512_setzero_ps();
     } else {
-        r.addi = _mm512_setzero_si512();
-        r.add = _mm512_set1_pd(e->add[row]);
-        r.mult = _mm512_set1_pd(e->mult[row]);
+        r.add = _mm512_set1_epi32(e->add[row]);
+        r.mult = _mm512_set1_ps(e->mult[row]);
     }
     return r;
 }
@@ -85,7 +79,7 @@ INL void store16k(__m512i acc, const q8_epi *k, const q8_row *rw, int n,
 {
     __mmask16 m = tail16(n);
     if (k->i32) {
-        __m512i r = _mm512_add_epi32(acc, rw->addi);
+        __m512i r = _mm512_add_epi32(acc, rw->add);
         if (cs == 1) {
             _mm512_mask_storeu_epi32(y, m, r);
         } else {
@@ -96,15 +90,8 @@ INL void store16k(__m512i acc, const q8_epi *k, const q8_row *rw, int n,
         }
         return;
     }
-    __m512i r0 = requant8(_mm512_castsi512_si256(acc), rw->add, rw->mult,
-                          k->l, k->h);
-    __m512i r1 = requant8(_mm512_extracti64x4_epi64(acc, 1), rw->add,
-                          rw->mult, k->l, k->h);
-    __m512i r = _mm512_permutex2var_epi32(
-        r0, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
-                              26, 28, 30), r1);
-    r = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(r, k->zp), k->lo),
-                         k->hi);
+    __m512i r = _mm512_add_epi32(
+        requant16(acc, rw->add, rw->mult, k->l, k->h), k->zp);
     __m128i b = _mm512_cvtepi32_epi8(r); /* in range: plain truncation */
     /* keep the narrowing in a register: compilers fuse it with the store
      * into vpmovdb to memory, which is microcoded and slow on AMD Zen 4/5 */

@@ -4,8 +4,7 @@
  * (x0, x1, x2, x3) are split into zero-extended int16 pairs (x0, x2) and
  * (x1, x3) by a mask and a shift, and vpmaddwd multiplies them with the
  * weights packed as int16 pairs (w0, w2), (w1, w3) into exact int32 sums.
- * The epilogue is the double-precision requantization of
- * mn_ref_requantize. Built with -mavx2 (Makefile rule for *_avx2.c). */
+ * The epilogue is mn_ref_requantize's float32 requantization. Built with -mavx2 (Makefile rule for *_avx2.c). */
 #include "kernels/qgemm.h"
 
 #if defined(__AVX2__)
@@ -16,15 +15,16 @@
 #define NR 16
 #define INL static inline __attribute__((always_inline))
 
-INL __m128i requant4(__m128i v, __m256d add, __m256d mult, __m256d zp,
-                     __m256d lo, __m256d hi)
+/* 8 int32 sums → mn_ref_requantize's values (round to nearest: MXCSR's
+ * default, as the reference's own float arithmetic). max takes its second
+ * operand for a NaN: NaN → lo − zp. */
+INL __m256i requant8(__m256i v, __m256i add, __m256 mult, __m256 l, __m256 h,
+                     __m256i zp)
 {
-    __m256d d = _mm256_mul_pd(_mm256_add_pd(_mm256_cvtepi32_pd(v), add), mult);
-    d = _mm256_round_pd(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    d = _mm256_add_pd(d, zp);
-    d = _mm256_max_pd(d, lo); /* NaN → lo (second operand) */
-    d = _mm256_min_pd(d, hi);
-    return _mm256_cvtpd_epi32(d);
+    __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(v, add)),
+                             mult);
+    f = _mm256_min_ps(_mm256_max_ps(f, l), h);
+    return _mm256_add_epi32(_mm256_cvtps_epi32(f), zp);
 }
 
 /* One accumulator vector of row `row`: lanes [0, n), element j at
@@ -44,14 +44,14 @@ INL void store8(__m256i acc, const mn_qgemm_epi *e, int64_t row, int n,
             memcpy(y + j * cs * 4, &t[j], 4);
         return;
     }
-    __m256d add = _mm256_set1_pd(e->add[row]);
-    __m256d mult = _mm256_set1_pd(e->mult[row]);
-    __m256d zp = _mm256_set1_pd(e->yzp), lo = _mm256_set1_pd(e->lo),
-            hi = _mm256_set1_pd(e->hi);
-    __m128i r0 = requant4(_mm256_castsi256_si128(acc), add, mult, zp, lo, hi);
-    __m128i r1 =
-        requant4(_mm256_extracti128_si256(acc, 1), add, mult, zp, lo, hi);
-    __m128i s = _mm_packs_epi32(r0, r1); /* exact: values in [-128, 255] */
+    __m256i r = requant8(acc, _mm256_set1_epi32(e->add[row]),
+                         _mm256_set1_ps(e->mult[row]),
+                         _mm256_set1_ps((float)(e->lo - e->yzp)),
+                         _mm256_set1_ps((float)(e->hi - e->yzp)),
+                         _mm256_set1_epi32((int32_t)e->yzp));
+    /* exact: values in [-128, 255] */
+    __m128i s = _mm_packs_epi32(_mm256_castsi256_si128(r),
+                                _mm256_extracti128_si256(r, 1));
     s = e->out_signed ? _mm_packs_epi16(s, s) : _mm_packus_epi16(s, s);
     uint8_t t[16];
     if (cs == 1 && n == 8) {

@@ -6,8 +6,8 @@
  * bytes of those quads broadcast by vpermd; four panels at a time keep
  * four accumulator chains in flight. The halves are summed at the end
  * (integer sums: the same bits), then each row is requantized by its own
- * add/mult through requant8 (q8_avx512_epi.h), as the other 8-bit kernels'
- * store. */
+ * add/mult through requant16 (q8_avx512_epi.h), as the other 8-bit
+ * kernels' store. */
 #include "kernels/qgemm.h"
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
@@ -18,8 +18,8 @@
 #define PANELS 4
 
 /* 8 rows' sums (lanes 0-7 + lanes 8-15) stored through the epilogue: each
- * lane its own row's addend and multiplier, through requant8 and the
- * integer zero point and bounds of the other 8-bit kernels' store. */
+ * lane its own row's addend and multiplier, through requant16 and the
+ * zero point of the other 8-bit kernels' store. */
 static void store8(__m512i acc, const mn_qgemm_epi *e, const q8_epi *k,
                    int64_t row, int mr, char *y, int64_t rs)
 {
@@ -34,13 +34,15 @@ static void store8(__m512i acc, const mn_qgemm_epi *e, const q8_epi *k,
             memcpy(y + i * rs * 4, &t[i], 4);
         return;
     }
-    __m256i r = _mm512_cvtepi64_epi32(requant8(
-        s, _mm512_maskz_loadu_pd(m, e->add + row),
-        _mm512_maskz_loadu_pd(m, e->mult + row), k->l, k->h));
-    r = _mm256_add_epi32(r, _mm512_castsi512_si256(k->zp));
-    r = _mm256_min_epi32(_mm256_max_epi32(r, _mm512_castsi512_si256(k->lo)),
-                         _mm512_castsi512_si256(k->hi));
-    _mm256_storeu_si256((__m256i *)t, r);
+    __m512i r = _mm512_add_epi32(
+        requant16(_mm512_castsi256_si512(s),
+                  _mm512_castsi256_si512(
+                      _mm256_maskz_loadu_epi32(m, e->add + row)),
+                  _mm512_castps256_ps512(
+                      _mm256_maskz_loadu_ps(m, e->mult + row)),
+                  k->l, k->h),
+        k->zp);
+    _mm256_storeu_si256((__m256i *)t, _mm512_castsi512_si256(r));
     for (int i = 0; i < mr; i++)
         y[i * rs] = (char)(uint8_t)t[i];
 }
