@@ -96,6 +96,13 @@ typedef void (*mn_q8_gemv_fn)(int64_t kq, const void *a, int64_t m,
                               const uint8_t *x, const mn_qgemm_epi *e,
                               int64_t row0, void *y, int64_t rs);
 
+/* One channel plane (p->c / p->group == 1 or the caller's channel) padded
+ * as mn_q8_pad_input does, with every byte of the hp × wp plane xor flip
+ * (int8 activations moved to uint8); the 64 bytes after the plane hold
+ * pad ^ flip. */
+typedef void (*mn_q8_pad_fn)(const mn_conv_params *p, const uint8_t *x,
+                             uint8_t pad, uint8_t flip, uint8_t *dst);
+
 typedef struct mn_kernels_q8 {
     const char *name;
     mn_isa isa;
@@ -105,6 +112,7 @@ typedef struct mn_kernels_q8 {
     mn_q8_dw_fn dw; /* NULL: depthwise runs as grouped GEMMs */
     mn_q8_direct_fn direct; /* NULL: convolutions run as GEMMs */
     mn_q8_gemv_fn gemv;     /* NULL: one column runs as a GEMM tile */
+    mn_q8_pad_fn pad;       /* NULL: mn_q8_pad_input, then the flip */
 } mn_kernels_q8;
 
 /* Whether kr's depthwise kernel handles p (depthwise, strides 1 or 2). */
@@ -129,6 +137,11 @@ void mn_q8_direct_avx512vnni(int64_t kq, const void *a, const int32_t *off,
                              const uint16_t *mask, const int64_t *yoff,
                              const mn_qgemm_epi *e, int64_t row0, void *y,
                              int64_t rs);
+
+/* The AVX-512 (BW) plane padder (reached through
+ * mn_kernels_q8_avx512vnni()->pad). */
+void mn_q8_pad_plane_avx512(const mn_conv_params *p, const uint8_t *x,
+                            uint8_t pad, uint8_t flip, uint8_t *dst);
 
 /* The AVX-512 VNNI GEMV (reached through mn_kernels_q8_avx512vnni()->gemv). */
 void mn_q8_gemv_avx512vnni(int64_t kq, const void *a, int64_t m,

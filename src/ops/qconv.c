@@ -261,10 +261,14 @@ static void dw_task(void *arg, int64_t t, int thread)
     mn_q8_pad_dims(p, &hp, &wp);
     for (int64_t pl = t * J->per; pl < end && pl < J->planes; pl++) {
         int64_t img = pl / p->m, m = pl % p->m, c = m / (p->m / p->c);
-        mn_q8_pad_input(p, J->x + (img * p->c + c) * p->h * p->w, q->xpad,
-                        xp);
-        for (int64_t i = 0; q->xflip && i < hp * wp; i++)
-            xp[i] ^= q->xflip;
+        const uint8_t *xc = J->x + (img * p->c + c) * p->h * p->w;
+        if (q->kr->pad) {
+            q->kr->pad(p, xc, q->xpad, q->xflip, xp);
+        } else {
+            mn_q8_pad_input(p, xc, q->xpad, xp);
+            for (int64_t i = 0; q->xflip && i < hp * wp; i++)
+                xp[i] ^= q->xflip;
+        }
         q->kr->dw(p, xp, wp, q->taps + m * p->kh * p->kw, &q->epi, m,
                   J->y + (img * p->m + m) * p->oh * p->ow * J->esize);
     }

@@ -401,3 +401,51 @@ TEST(kernels_q8_session_identical_and_no_alloc)
         mn_graph_destroy(g);
     }
 }
+
+/* The vector plane padder against mn_q8_pad_input + the flip, on widths
+ * around 64 and 128, every pad combination up to 3 and both flips: every
+ * byte of the plane and the 64 after it. */
+TEST(kernels_q8_pad_plane_vs_portable)
+{
+    const mn_kernels_q8 *kr = mn_kernels_q8_avx512vnni();
+    if (!kr || !kr->pad || mn_isa_detect() < MN_ISA_AVX512VNNI)
+        return;
+    static const int64_t ws[] = {1, 7, 14, 63, 64, 65, 112, 127, 128, 130};
+    otu_seed(71);
+    for (int it = 0; it < 60; it++) {
+        mn_conv_params p = {.n = 1, .c = 1, .m = 1, .group = 1};
+        p.h = otu_int(1, 9);
+        p.w = ws[it % 10];
+        p.kh = p.kw = it % 3 == 0 ? 5 : 3;
+        p.sh = p.sw = it % 4 == 3 ? 2 : 1;
+        p.dh = p.dw = 1;
+        p.pt = otu_int(0, 3);
+        p.pl = otu_int(0, 3);
+        int64_t pb = otu_int(0, 3), pr = otu_int(0, 3);
+        p.oh = (p.h + p.pt + pb - p.kh) / p.sh + 1;
+        p.ow = (p.w + p.pl + pr - p.kw) / p.sw + 1;
+        if (p.oh < 1 || p.ow < 1)
+            continue;
+        size_t nb = mn_q8_pad_bytes(&p);
+        uint8_t *x = malloc((size_t)(p.h * p.w));
+        uint8_t *a = malloc(nb), *b = malloc(nb);
+        if (!x || !a || !b) {
+            CHECK(0);
+            free(x), free(a), free(b);
+            return;
+        }
+        for (int64_t i = 0; i < p.h * p.w; i++)
+            x[i] = (uint8_t)otu_rand();
+        uint8_t pad = (uint8_t)otu_rand(), flip = it % 2 ? 0x80 : 0;
+        memset(a, 0x11, nb);
+        memset(b, 0x22, nb);
+        mn_q8_pad_input(&p, x, pad, a);
+        for (size_t i = 0; i < nb - 64; i++)
+            a[i] ^= flip;
+        for (size_t i = nb - 64; i < nb; i++)
+            a[i] = pad ^ flip;
+        kr->pad(&p, x, pad, flip, b);
+        CHECK(memcmp(a, b, nb) == 0);
+        free(x), free(a), free(b);
+    }
+}

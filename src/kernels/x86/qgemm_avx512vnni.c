@@ -42,6 +42,7 @@ static const mn_kernels_q8 kernels = {
     .dw = mn_q8_dwconv_avx512vnni,
     .direct = mn_q8_direct_avx512vnni,
     .gemv = mn_q8_gemv_avx512vnni,
+    .pad = mn_q8_pad_plane_avx512,
 };
 
 const mn_kernels_q8 *mn_kernels_q8_avx512vnni(void) { return &kernels; }
