@@ -1,9 +1,11 @@
 /* The AVX2 elementwise 8-bit table with the byte-table lookup on
  * AVX512_VBMI (see kernels/qelem.h): a 256-entry table is four zmm
  * registers; vpermi2b looks 64 bytes up in each half (it reads the low 7
- * bits of an index) and the index's top bit picks the half. Bit-identical
- * to the reference by construction. Built with -mavx512vbmi (Makefile rule
+ * bits of an index) and the index's top bit picks the half. QLinearMul
+ * and the byte sums run on AVX-512 too, tails under masks. Bit-identical
+ * to the reference. Built with -mavx512vbmi (Makefile rule
  * for *_avx512vbmi.c). */
+#include <math.h>
 #include <pthread.h>
 #include "kernels/qelem.h"
 
@@ -34,6 +36,87 @@ static void lut8_vbmi(const uint8_t *t, const uint8_t *x, int64_t n,
     }
 }
 
+/* 16 products of QLinearMul as int32: (a − za)·b, to float, · ratio,
+ * clamped to ±65536 (the reference clamps to int16 after adding zc, so
+ * the outputs agree), rounded to nearest even, + zc, saturated to [lo, hi]
+ * (⊂ int16: the reference's int16 clamp is implied). */
+static inline __m512i qmul16(__m128i a, __m512i vb, int i8, __m512i za,
+                             __m512 r, __m512 lim, __m512i zc, __m512i lo,
+                             __m512i hi)
+{
+    __m512i va = i8 ? _mm512_cvtepi8_epi32(a) : _mm512_cvtepu8_epi32(a);
+    __m512 f = _mm512_cvtepi32_ps(
+        _mm512_mullo_epi32(_mm512_sub_epi32(va, za), vb));
+    f = _mm512_mul_ps(f, r);
+    f = _mm512_min_ps(
+        _mm512_max_ps(f, _mm512_sub_ps(_mm512_setzero_ps(), lim)), lim);
+    __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(f), zc);
+    return _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
+}
+
+static inline __m512i widen_b(__m128i b, int i8, __m512i zb)
+{
+    return _mm512_sub_epi32(i8 ? _mm512_cvtepi8_epi32(b)
+                               : _mm512_cvtepu8_epi32(b), zb);
+}
+
+/* QLinearMul 16 bytes at a time, the tail under a mask (no scalar loop:
+ * a squeeze-excite gate multiplies planes of 49 or 196 bytes). The same
+ * conditions as the AVX2 kernel, else the reference. */
+static void qmul_avx512(const void *a, const void *b, int64_t n, int b_bcast,
+                        const mn_qmul_p *p, int i8, void *y)
+{
+    const uint8_t *pa = a, *pb = b;
+    uint8_t *d = y;
+    if (!isfinite(p->ratio) || p->zc < -32768 || p->zc > 32767) {
+        mn_kernels_qelem_ref()->qmul(a, b, n, b_bcast, p, i8, y);
+        return;
+    }
+    const __m512i za = _mm512_set1_epi32(p->za), zb = _mm512_set1_epi32(p->zb);
+    const __m512i zc = _mm512_set1_epi32(p->zc);
+    const __m512i lo = _mm512_set1_epi32(i8 ? -128 : 0);
+    const __m512i hi = _mm512_set1_epi32(i8 ? 127 : 255);
+    const __m512 r = _mm512_set1_ps(p->ratio), lim = _mm512_set1_ps(65536.0f);
+    __m512i vb = _mm512_setzero_si512();
+    if (b_bcast)
+        vb = _mm512_set1_epi32((i8 ? (int32_t)((const int8_t *)b)[0]
+                                   : (int32_t)pb[0]) - p->zb);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF
+                                  : (__mmask16)((1u << (n - i)) - 1u);
+        __m128i xa = _mm_maskz_loadu_epi8(m, pa + i);
+        __m512i bv = b_bcast ? vb
+                             : widen_b(_mm_maskz_loadu_epi8(m, pb + i), i8,
+                                       zb);
+        __m128i o = _mm512_cvtepi32_epi8(
+            qmul16(xa, bv, i8, za, r, lim, zc, lo, hi));
+        __asm__("" : "+v"(o)); /* a register narrowing, then the store */
+        _mm_mask_storeu_epi8(d + i, m, o);
+    }
+}
+
+/* Byte sums: vpsadbw over 64 bytes, the tail masked (zero bytes add
+ * nothing); int8 bytes flipped to uint8 (x + 128), 128 per byte taken off
+ * at the end. */
+static int32_t sum8_avx512(const void *x, int64_t n, int i8)
+{
+    const uint8_t *p = x;
+    const __m512i flip = _mm512_set1_epi8(i8 ? (char)0x80 : 0);
+    __m512i acc = _mm512_setzero_si512();
+    for (int64_t i = 0; i < n; i += 64) {
+        __mmask64 m = n - i >= 64 ? ~(__mmask64)0
+                                  : ((__mmask64)1 << (n - i)) - 1;
+        __m512i v = _mm512_maskz_mov_epi8(
+            m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, p + i), flip));
+        acc = _mm512_add_epi64(acc,
+                               _mm512_sad_epu8(v, _mm512_setzero_si512()));
+    }
+    int64_t t = _mm512_reduce_add_epi64(acc);
+    if (i8)
+        t -= 128 * n;
+    return (int32_t)t;
+}
+
 static mn_kernels_qelem table;
 
 static void init(void)
@@ -42,6 +125,8 @@ static void init(void)
     table = a ? *a : *mn_kernels_qelem_ref();
     table.name = "avx512vbmi";
     table.lut8 = lut8_vbmi;
+    table.qmul = qmul_avx512;
+    table.sum8 = sum8_avx512;
 }
 
 const mn_kernels_qelem *mn_kernels_qelem_avx512vbmi(void)
