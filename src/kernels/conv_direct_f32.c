@@ -24,7 +24,8 @@
  * task also does the copies of its own part of the grid (the residual in
  * before its tiles, the result out after them) while that part is in
  * cache, so a convolution is two fork-joins: building the planes (split
- * by plane), then the tasks.
+ * by plane, or by bands of rows when the tasks are split by positions),
+ * then the tasks.
  *
  * Per output element the sum runs over the taps in order, in the same k
  * blocks whatever the partition: results do not depend on the thread
@@ -89,6 +90,7 @@ typedef struct direct_job {
     int64_t tm, tj, ntm; /* task extents: channels, wide positions */
     int64_t span;    /* wide positions in use: (oh − 1)·wq + ow */
     int64_t pad_per_task, n_planes; /* phase planes per pad task, in all */
+    int64_t pad_bands; /* > 0: pad task t builds band t of rows instead */
 } direct_job;
 
 /* Channels [m_lo, m_hi) × wide positions [j_lo, j_hi) between y's layout
@@ -148,18 +150,20 @@ static void direct_task(void *arg, int64_t t, int thread)
     copy_part(J, m_lo, m_hi, j_lo, j_hi, 0);
 }
 
-/* Phase plane q = (c·s + u)·s + v of the group's input: plane column j is
- * padded column j·s + v, i.e. input column j·s + v − pl, valid for j in
- * [lo, hi); rows likewise. */
+/* Rows [i0, i1) of phase plane q = (c·s + u)·s + v of the group's input:
+ * plane column j is padded column j·s + v, i.e. input column
+ * j·s + v − pl, valid for j in [lo, hi); rows likewise. */
 static void pad_plane(const mn_kernels_f32 *kr, const mn_conv_params *p,
-                      const geom *g, const float *xg, int64_t q, float *xp)
+                      const geom *g, const float *xg, int64_t q, int64_t i0,
+                      int64_t i1, float *xp)
 {
     int64_t s = g->s, v = q % s, u = q / s % s, c = q / (s * s);
     float *d = xp + q * g->plane_q;
     int64_t lo = ceil_div(max64(0, p->pl - v), s);
     int64_t hi = max64(lo, min64(g->wq, ceil_div(p->w + p->pl - v, s)));
     lo = min64(lo, g->wq);
-    for (int64_t i = 0; i < g->hq; i++, d += g->wq) {
+    d += i0 * g->wq;
+    for (int64_t i = i0; i < i1; i++, d += g->wq) {
         int64_t ih = i * s + u - p->pt;
         if (ih < 0 || ih >= p->h) {
             memset(d, 0, (size_t)g->wq * sizeof *d);
@@ -183,11 +187,18 @@ static void pad_plane(const mn_kernels_f32 *kr, const mn_conv_params *p,
 static void pad_task(void *arg, int64_t t, int thread)
 {
     const direct_job *J = arg;
+    (void)thread;
+    if (J->pad_bands) { /* band t of rows, in every plane */
+        int64_t i0 = J->g.hq * t / J->pad_bands;
+        int64_t i1 = J->g.hq * (t + 1) / J->pad_bands;
+        for (int64_t q = 0; q < J->n_planes; q++)
+            pad_plane(J->kr, J->p, &J->g, J->xg, q, i0, i1, (float *)J->xp);
+        return;
+    }
     int64_t lo = t * J->pad_per_task;
     int64_t hi = min64(J->n_planes, lo + J->pad_per_task);
-    (void)thread;
     for (int64_t q = lo; q < hi; q++)
-        pad_plane(J->kr, J->p, &J->g, J->xg, q, (float *)J->xp);
+        pad_plane(J->kr, J->p, &J->g, J->xg, q, 0, J->g.hq, (float *)J->xp);
 }
 
 /* The task grid: up to 4 tasks per thread so the pool can balance them.
@@ -240,6 +251,14 @@ void mn_conv_direct_f32(const mn_kernels_f32 *kr, mn_pool *pool,
     partition(&J, threads);
     J.pad_per_task = ceil_div(J.n_planes, min64(J.n_planes, 4 * threads));
     pad_tasks = ceil_div(J.n_planes, J.pad_per_task);
+    if (threads > 1 && J.tj < J.span) {
+        /* tasks split by positions: pad by bands of rows too, so that the
+         * thread that runs a range of rows (the pool hands each thread
+         * its own range of tasks first) finds most of their planes in its
+         * own cache, not the other core's */
+        J.pad_bands = min64(J.g.hq, 4 * threads);
+        pad_tasks = J.pad_bands;
+    }
     for (int64_t in = 0; in < p->n; in++)
         for (int64_t gi = 0; gi < p->group; gi++) {
             int64_t yo = (in * p->m + gi * mg) * plane;
