@@ -3,7 +3,9 @@
  * source rows, a source row outside the input (padding, or a channel past
  * the group's) being a row of the padding byte, a row needing side
  * padding or a stride-phase gather first copied into a small buffer. The
- * (phase, channel quad) planes are independent tasks on the pool. */
+ * (phase, channel quad) planes are independent tasks on the pool, or bands
+ * of rows across all planes when the caller asks (its tasks split the
+ * pixels: each thread then builds most of what it reads itself). */
 #include <string.h>
 #include "kernels/dispatch.h"
 #include "kernels/q8_x4.h"
@@ -115,45 +117,70 @@ typedef struct x4_job {
     mn_pool *pool;
     uint8_t *tmp0;
     mn_q8_x4_row_fn row; /* the vector row builder, or NULL */
+    int64_t bands;       /* > 0: task t is band t of every plane (row) */
 } x4_job;
 
-/* Task t: plane (phase t / c4n, quad t % c4n); nothing for a phase no
- * tap reads. */
+/* Rows [i0, i1) of plane (phase ph, quad c4) with the vector row builder
+ * (dword columns [i0, i1) of the one row when the planes are the input
+ * planes themselves). */
+static void build_rows(const x4_job *J, int64_t ph, int64_t c4, int64_t i0,
+                       int64_t i1)
+{
+    const mn_q8_x4 *g = J->g;
+    const mn_conv_params *p = &g->p;
+    int64_t a = ph / p->sw, b = ph % p->sw, cg = p->c / p->group;
+    int64_t wq = g->wq;
+    uint8_t *dst = J->x4 + (ph * g->c4n + c4) * g->hq * wq * 4;
+    if (direct_input(g)) { /* the planes are the rows */
+        const uint8_t *r[4];
+        for (int u = 0; u < 4; u++)
+            r[u] = 4 * c4 + u < cg
+                       ? J->xg + (4 * c4 + u) * p->h * p->w + i0 : NULL;
+        J->row(r, p->h * p->w - i0, 0, 1, i1 - i0, J->xpad, J->flip,
+               dst + i0 * 4);
+        return;
+    }
+    for (int64_t i = i0; i < i1; i++) {
+        const uint8_t *r[4];
+        int64_t row = i * p->sh + a - p->pt;
+        for (int u = 0; u < 4; u++) {
+            int64_t c = 4 * c4 + u;
+            r[u] = c >= cg || row < 0 || row >= p->h
+                       ? NULL : J->xg + (c * p->h + row) * p->w;
+        }
+        J->row(r, p->w, b - p->pl, (int)p->sw, wq, J->xpad, J->flip,
+               dst + i * wq * 4);
+    }
+}
+
+/* Task t: band t of every plane (J->bands > 0), or plane (phase t / c4n,
+ * quad t % c4n); nothing for a phase no tap reads. */
 static void x4_task(void *arg, int64_t t, int thread)
 {
     const x4_job *J = arg;
     const mn_q8_x4 *g = J->g;
     const mn_conv_params *p = &g->p;
+    if (J->bands) {
+        int64_t n = direct_input(g) ? p->h * p->w : g->hq;
+        int64_t i0 = n * t / J->bands, i1 = n * (t + 1) / J->bands;
+        for (int64_t ph = 0; ph < p->sh * p->sw; ph++)
+            if (phase_used(p, ph / p->sw, ph % p->sw))
+                for (int64_t c4 = 0; c4 < g->c4n; c4++)
+                    build_rows(J, ph, c4, i0, i1);
+        return;
+    }
     int64_t ph = t / g->c4n, c4 = t % g->c4n;
     int64_t a = ph / p->sw, b = ph % p->sw, cg = p->c / p->group;
     int64_t wq = g->wq, rb = (int64_t)row_bytes(g);
     if (!phase_used(p, a, b))
         return;
+    if (J->row) {
+        build_rows(J, ph, c4, 0, direct_input(g) ? p->h * p->w : g->hq);
+        return;
+    }
     uint8_t *tmp = J->pool ? mn_pool_scratch(J->pool, thread) : J->tmp0;
     uint8_t *padrow = tmp + 4 * rb;
     uint8_t *dst = J->x4 + (ph * g->c4n + c4) * g->hq * wq * 4;
-    if (J->row && direct_input(g)) { /* the planes are the rows */
-        const uint8_t *r[4];
-        for (int u = 0; u < 4; u++)
-            r[u] = 4 * c4 + u < cg ? J->xg + (4 * c4 + u) * p->h * p->w
-                                   : NULL;
-        J->row(r, p->h * p->w, 0, 1, p->h * p->w, J->xpad, J->flip, dst);
-        return;
-    }
-    if (J->row) {
-        for (int64_t i = 0; i < g->hq; i++) {
-            const uint8_t *r[4];
-            int64_t row = i * p->sh + a - p->pt;
-            for (int u = 0; u < 4; u++) {
-                int64_t c = 4 * c4 + u;
-                r[u] = c >= cg || row < 0 || row >= p->h
-                           ? NULL : J->xg + (c * p->h + row) * p->w;
-            }
-            J->row(r, p->w, b - p->pl, (int)p->sw, wq, J->xpad, J->flip,
-                   dst + i * wq * 4);
-        }
-        return;
-    }
     memset(padrow, J->xpad, (size_t)wq);
     for (int64_t i = 0; i < g->hq; i++) {
         const uint8_t *r[4];
@@ -171,7 +198,7 @@ static void x4_task(void *arg, int64_t t, int thread)
 }
 
 uint8_t *mn_q8_x4_build(mn_pool *pool, const mn_q8_x4 *g, const uint8_t *xg,
-                        uint8_t xpad, uint8_t flip, void *scratch)
+                        uint8_t xpad, uint8_t flip, int bands, void *scratch)
 {
     x4_job J = {.g = g, .xg = xg, .xpad = xpad, .flip = flip,
                 .tmp0 = scratch,
@@ -181,7 +208,12 @@ uint8_t *mn_q8_x4_build(mn_pool *pool, const mn_q8_x4 *g, const uint8_t *xg,
     if (mn_pool_threads(pool) > 1 && mn_q8_x4_bytes(g) >= MIN_PAR_BYTES &&
         mn_pool_scratch_bytes(pool) >= tmp_bytes(g))
         J.pool = pool;
-    mn_pool_run(J.pool, x4_task, &J, g->p.sh * g->p.sw * g->c4n);
+    if (J.pool && J.row && bands > 1) {
+        int64_t n = direct_input(g) ? g->p.h * g->p.w : g->hq;
+        J.bands = min64(bands, n);
+    }
+    mn_pool_run(J.pool, x4_task, &J,
+                J.bands ? J.bands : g->p.sh * g->p.sw * g->c4n);
     /* the last vectors' lanes past the end read here (and are dropped) */
     memset(J.x4 + mn_q8_x4_bytes(g), 0, MN_Q8_X4_SLACK);
     return J.x4;

@@ -43,9 +43,12 @@ size_t mn_q8_x4_scratch(const mn_q8_x4 *g);
 /* Builds x4 of one group's input xg (its cg channel planes of h × w bytes,
  * padding byte xpad, each byte XORed with flip) in scratch, with tasks on
  * pool (NULL: the calling thread); returns x4's address in scratch.
- * Phases no tap reads are left as they are. */
+ * bands > 1: the tasks are that many bands of rows across all planes (the
+ * pool hands thread i the i-th share first), else one per plane. Phases
+ * no tap reads are left as they are. */
 uint8_t *mn_q8_x4_build(mn_pool *pool, const mn_q8_x4 *g, const uint8_t *xg,
-                        uint8_t xpad, uint8_t flip, void *scratch);
+                        uint8_t xpad, uint8_t flip, int bands,
+                        void *scratch);
 
 /* One x4 row from four input rows (src[t]: the row of channel 4·c4 + t,
  * w bytes, NULL: a row of padding): dword j < wq = bytes

@@ -213,11 +213,14 @@ void mn_q8_direct_run(const mn_kernels_q8 *kr, mn_pool *pool,
         nrc = min64(npan, ceil_div(2 * threads, J.ntp));
     J.rows_per = ceil_div(npan, nrc) * kr->mr;
     nrc = ceil_div(J.mg, J.rows_per);
+    /* tasks split by pixel tiles only: x4 is built by bands of rows, so a
+     * thread mostly reads the bands it built itself */
+    int bands = threads > 1 && nrc == 1 ? 4 * threads : 0;
     for (int64_t img = 0; img < p->n; img++)
         for (int64_t gr = 0; gr < p->group; gr++) {
             J.x4 = mn_q8_x4_build(pool, g,
                                   x + (img * p->c + gr * cg) * p->h * p->w,
-                                  xpad, flip, scratch);
+                                  xpad, flip, bands, scratch);
             J.a = a + (size_t)gr * a_group;
             J.row0 = gr * J.mg;
             J.y = (char *)y + (img * p->m + gr * J.mg) * ohw * J.esize;

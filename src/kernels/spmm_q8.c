@@ -248,7 +248,7 @@ void mn_spconv_q8_run(mn_pool *pool, const mn_spconv_q8 *s, const uint8_t *x,
         for (int64_t g = 0; g < p->group; g++) {
             J.x4 = mn_q8_x4_build(pool, &s->g,
                                   x + (img * p->c + g * cg) * p->h * p->w,
-                                  xpad, flip, scratch);
+                                  xpad, flip, 0, scratch);
             J.row0 = g * mg;
             J.y = (char *)y + (img * s->m + g * mg) * ohw * J.esize;
             mn_pool_run(J.pool, spq8_task, &J, J.ntasks_px * J.nmc);

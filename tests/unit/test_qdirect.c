@@ -271,3 +271,54 @@ TEST(qdirect_store_edges)
         CHECK(memcmp(y, want, sizeof y) == 0);
     }
 }
+
+/* x4 built by bands of rows (2 threads, 3 to 9 bands) is byte for byte the
+ * x4 built by planes, on shapes with padding, strides 1 and 2, a 1×1 whose
+ * planes are the input rows (bands of columns then), int8 flips, and
+ * bands outnumbering the rows. */
+TEST(qdirect_x4_bands_match_planes)
+{
+    mn_ctx ctx = {{0}};
+    mn_pool *pool = NULL;
+    if (mn_isa_detect() < MN_ISA_AVX512)
+        return; /* bands need the vector row builder */
+    CHECK_OK(mn_pool_create(2, 1 << 20, &pool, &ctx), &ctx);
+    otu_seed(57);
+    int banded = 0;
+    for (int it = 0; it < 40; it++) {
+        mn_conv_params p = {.n = 1, .group = 1, .dh = 1, .dw = 1};
+        p.kh = p.kw = it % 4 == 0 ? 1 : 3;
+        p.sh = p.sw = it % 3 == 2 ? 2 : 1;
+        p.pt = p.pl = p.kh == 1 ? 0 : otu_int(0, 1);
+        p.c = otu_int(40, 90);
+        p.m = 8;
+        p.h = it % 5 == 4 ? 2 : otu_int(20, 60);
+        p.w = otu_int(20, 90);
+        if (!geometry(&p, p.pt, p.pl))
+            continue;
+        mn_q8_x4 g;
+        mn_q8_x4_init(&p, &g);
+        size_t sb = mn_q8_x4_scratch(&g);
+        banded += mn_q8_x4_bytes(&g) >= 65536; /* the pool's threshold */
+        uint8_t *x = malloc((size_t)(p.c * p.h * p.w));
+        uint8_t *s0 = mn_malloc_aligned(sb), *s1 = mn_malloc_aligned(sb);
+        if (!x || !s0 || !s1) {
+            CHECK(0);
+            free(x), mn_free_aligned(s0), mn_free_aligned(s1);
+            break;
+        }
+        for (int64_t i = 0; i < p.c * p.h * p.w; i++)
+            x[i] = (uint8_t)otu_rand();
+        memset(s0, 0x3C, sb);
+        memset(s1, 0x3C, sb);
+        uint8_t pad = (uint8_t)otu_rand(), flip = it % 2 ? 0x80 : 0;
+        uint8_t *a = mn_q8_x4_build(pool, &g, x, pad, flip, 0, s0);
+        uint8_t *b = mn_q8_x4_build(pool, &g, x, pad, flip,
+                                    (int)otu_int(3, 9), s1);
+        CHECK(a - s0 == b - s1);
+        CHECK(memcmp(a, b, mn_q8_x4_bytes(&g) + MN_Q8_X4_SLACK) == 0);
+        free(x), mn_free_aligned(s0), mn_free_aligned(s1);
+    }
+    CHECK(banded >= 20);
+    mn_pool_destroy(pool);
+}
