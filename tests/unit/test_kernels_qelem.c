@@ -121,6 +121,21 @@ static void check_level(const mn_kernels_qelem *k)
         CHECK(memcmp(ya, yb, (size_t)n + 1) == 0);
         CHECK(r->sum8(a, n, i8) == k->sum8(a, n, i8));
     }
+    /* QLinearAdd's rounding at the boundary: with ma = 2^13 − 1 and shift
+     * 14 the remainder equals half (2^13 − 1) exactly, which must round
+     * down (> half rounds up), and just above it */
+    for (int i8 = 0; i8 < 2; i8++) {
+        mn_qadd_fixed p = {.ma = 8191, .mb = 8193, .za = 0, .zb = 0,
+                           .zc = i8 ? -3 : 3, .shift = 14};
+        for (int i = 0; i < 37; i++) {
+            a[i] = (uint8_t)(i % 3);
+            b[i] = (uint8_t)(i / 3 % 3);
+        }
+        ya[37] = yb[37] = 0xA5;
+        r->qadd(a, b, 37, &p, i8, ya);
+        k->qadd(a, b, 37, &p, i8, yb);
+        CHECK(memcmp(ya, yb, 38) == 0);
+    }
 out:
     free(x), free(fa), free(fb), free(a), free(b), free(ya), free(yb);
 }

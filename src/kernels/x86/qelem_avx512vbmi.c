@@ -1,8 +1,8 @@
 /* The AVX2 elementwise 8-bit table with the byte-table lookup on
  * AVX512_VBMI (see kernels/qelem.h): a 256-entry table is four zmm
  * registers; vpermi2b looks 64 bytes up in each half (it reads the low 7
- * bits of an index) and the index's top bit picks the half. QLinearMul
- * and the byte sums run on AVX-512 too, tails under masks. Bit-identical
+ * bits of an index) and the index's top bit picks the half. QLinearAdd,
+ * QLinearMul and the byte sums run on AVX-512 too, tails under masks. Bit-identical
  * to the reference. Built with -mavx512vbmi (Makefile rule
  * for *_avx512vbmi.c). */
 #include <math.h>
@@ -95,6 +95,54 @@ static void qmul_avx512(const void *a, const void *b, int64_t n, int b_bcast,
     }
 }
 
+/* QLinearAdd's fixed point on 16 lanes (mn_qadd_fixed1): the rounding
+ * shift, then the int16 clamp, + zc, and [lo, hi] (⊂ int16, so the
+ * reference's second int16 clamp is implied). */
+static void qadd_avx512(const void *a, const void *b, int64_t n,
+                        const mn_qadd_fixed *p, int i8, void *y)
+{
+    const uint8_t *pa = a, *pb = b;
+    uint8_t *d = y;
+    const __m512i ma = _mm512_set1_epi32(p->ma), mb = _mm512_set1_epi32(p->mb);
+    const __m512i za = _mm512_set1_epi32(p->za), zb = _mm512_set1_epi32(p->zb);
+    const __m512i zc = _mm512_set1_epi32(p->zc);
+    const int32_t m = (int32_t)((1u << p->shift) - 1);
+    const __m512i mask = _mm512_set1_epi32(m);
+    const __m512i half = _mm512_set1_epi32(m >> 1);
+    const __m512i one = _mm512_set1_epi32(1);
+    const __m512i s16lo = _mm512_set1_epi32(-32768);
+    const __m512i s16hi = _mm512_set1_epi32(32767);
+    const __m512i lo = _mm512_set1_epi32(i8 ? -128 : 0);
+    const __m512i hi = _mm512_set1_epi32(i8 ? 127 : 255);
+    const __m128i sh = _mm_cvtsi32_si128(p->shift);
+    if (p->zc < -32768 || p->zc > 32767) {
+        mn_kernels_qelem_ref()->qadd(a, b, n, p, i8, y);
+        return;
+    }
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF
+                                  : (__mmask16)((1u << (n - i)) - 1u);
+        __m128i xa = _mm_maskz_loadu_epi8(k, pa + i);
+        __m128i xb = _mm_maskz_loadu_epi8(k, pb + i);
+        __m512i va = i8 ? _mm512_cvtepi8_epi32(xa) : _mm512_cvtepu8_epi32(xa);
+        __m512i vb = i8 ? _mm512_cvtepi8_epi32(xb) : _mm512_cvtepu8_epi32(xb);
+        __m512i acc = _mm512_add_epi32(
+            _mm512_mullo_epi32(ma, _mm512_sub_epi32(va, za)),
+            _mm512_mullo_epi32(mb, _mm512_sub_epi32(vb, zb)));
+        __m512i rem = _mm512_add_epi32(_mm512_and_si512(acc, mask),
+                                       _mm512_srai_epi32(acc, 31));
+        __m512i v = _mm512_sra_epi32(acc, sh);
+        v = _mm512_mask_add_epi32(v, _mm512_cmpgt_epi32_mask(rem, half), v,
+                                  one);
+        v = _mm512_min_epi32(_mm512_max_epi32(v, s16lo), s16hi);
+        v = _mm512_add_epi32(v, zc);
+        v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
+        __m128i o = _mm512_cvtepi32_epi8(v);
+        __asm__("" : "+v"(o)); /* a register narrowing, then the store */
+        _mm_mask_storeu_epi8(d + i, k, o);
+    }
+}
+
 /* Byte sums: vpsadbw over 64 bytes, the tail masked (zero bytes add
  * nothing); int8 bytes flipped to uint8 (x + 128), 128 per byte taken off
  * at the end. */
@@ -126,6 +174,7 @@ static void init(void)
     table.name = "avx512vbmi";
     table.lut8 = lut8_vbmi;
     table.qmul = qmul_avx512;
+    table.qadd = qadd_avx512;
     table.sum8 = sum8_avx512;
 }
 
