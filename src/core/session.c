@@ -208,6 +208,7 @@ static mn_status compile_nodes(mn_session *s, mn_ctx *ctx)
         sp->scratch_buf = -1;
         sp->residual = -1;
         sp->lut = NULL;
+        sp->has_qres = 0;
         sp->view = (def->flags & MN_OPF_VIEW) && n->n_in > 0 && in[0] &&
                    n->out[0] >= 0 &&
                    mn_tensor_nbytes(out[0]) == mn_tensor_nbytes(in[0]);
@@ -494,6 +495,8 @@ mn_status mn_session_run(mn_session *s, const mn_tensor *const *inputs,
                       .act = sp->act, .priv = sp->prep.priv};
         if (sp->residual >= 0)
             ex.residual = s->vt[sp->residual].data;
+        if (sp->has_qres)
+            ex.qres = &sp->qres;
         if (sp->scratch_buf >= 0) {
             ex.scratch = (char *)s->arena + s->bufs[sp->scratch_buf].offset;
             ex.scratch_bytes = sp->scratch_bytes;

@@ -279,6 +279,94 @@ static void fuse_lut(mn_session *s)
     }
 }
 
+/* A scalar float32 constant input of node c, or 0 (absent or not one). */
+static int const_f32(const mn_session *s, const mn_node *c, int slot,
+                     float *out)
+{
+    int v = slot < c->n_in ? c->in[slot] : -1;
+    const mn_tensor *t = v >= 0 ? &s->vt[v] : NULL;
+    if (!t || s->kind[v] != MN_VK_CONST || t->dtype != MN_DT_F32 ||
+        mn_tensor_numel(t) != 1 || !t->data)
+        return 0;
+    *out = *(const float *)t->data;
+    return 1;
+}
+
+/* A zero point input of node c (absent: 0): 1 when constant, one value. */
+static int const_zp(const mn_session *s, const mn_node *c, int slot,
+                    int32_t *out)
+{
+    int v = slot < c->n_in ? c->in[slot] : -1;
+    *out = 0;
+    if (v < 0)
+        return 1;
+    const mn_tensor *t = &s->vt[v];
+    if (s->kind[v] != MN_VK_CONST || mn_tensor_numel(t) != 1 || !t->data ||
+        (t->dtype != MN_DT_U8 && t->dtype != MN_DT_I8))
+        return 0;
+    *out = (int32_t)mn_tensor_get_i64(t, 0);
+    return 1;
+}
+
+/* An MN_OPF_FUSE_QADD step (QLinearConv) whose 8-bit output v is read
+ * only by a QLinearAdd(v, r) or (r, v) with r of v's dtype and shape,
+ * computed before the step, constant per-tensor scales and zero points in
+ * the fixed-point range: the add runs in the step's store (its params
+ * with v as operand a: swapping the operands swaps the multipliers and
+ * zero points, and the sum commutes) and its step becomes a view. A
+ * lookup table fused into the add moves to the step (it applies to the
+ * same buffer, after the store). */
+static void fuse_qadd(mn_session *s)
+{
+    const mn_graph *g = s->g;
+    for (int k = 0; k + 1 < s->n_steps; k++) {
+        step *sp = &s->steps[k], *sq;
+        int v = g->nodes[sp->node].out[0];
+        if (!(sp->def->flags & MN_OPF_FUSE_QADD) || sp->view || sp->lut ||
+            sp->residual >= 0 || v < 0 ||
+            (s->vt[v].dtype != MN_DT_U8 && s->vt[v].dtype != MN_DT_I8) ||
+            !(sq = sole_reader(s, k + 1, v)) || sq->view)
+            continue;
+        const mn_node *c = &g->nodes[sq->node];
+        if (c->op != MN_OP_QLINEARADD || c->n_in < 7 || c->n_out != 1 ||
+            c->out[0] < 0 || c->in[0] == c->in[3])
+            continue;
+        int slot = c->in[0] == v ? 0 : c->in[3] == v ? 3 : -1;
+        int o = slot < 0 ? -1 : c->in[3 - slot];
+        if (o < 0 || s->kind[o] == MN_VK_UNUSED ||
+            g->values[o].producer >= sp->node)
+            continue;
+        const mn_tensor *tv = &s->vt[v], *to = &s->vt[o];
+        const mn_tensor *ty = &s->vt[c->out[0]];
+        int same = to->dtype == tv->dtype && ty->dtype == tv->dtype &&
+                   to->ndim == tv->ndim && ty->ndim == tv->ndim;
+        for (int d = 0; same && d < tv->ndim; d++)
+            same = to->dims[d] == tv->dims[d] && ty->dims[d] == tv->dims[d];
+        float sa, sb, sc;
+        mn_qadd_fixed fx;
+        int32_t za, zb, zc;
+        if (!same || !const_f32(s, c, 1, &sa) || !const_f32(s, c, 4, &sb) ||
+            !const_f32(s, c, 6, &sc) || !const_zp(s, c, 2, &za) ||
+            !const_zp(s, c, 5, &zb) || !const_zp(s, c, 7, &zc))
+            continue;
+        /* v as operand a */
+        if (!mn_qadd_fixed_init(slot == 0 ? sa / sc : sb / sc,
+                                slot == 0 ? sb / sc : sa / sc, &fx))
+            continue;
+        fx.za = slot == 0 ? za : zb;
+        fx.zb = slot == 0 ? zb : za;
+        fx.zc = zc;
+        sp->has_qres = 1;
+        sp->qres = fx;
+        sp->residual = o;
+        sp->lut = sq->lut;
+        sq->lut = NULL;
+        sq->view = 1;
+        sq->view_slot = slot;
+        sq->scratch_bytes = 0;
+    }
+}
+
 void mn_session_fuse(mn_session *s)
 {
     if (s->keep_values || s->training)
@@ -286,4 +374,5 @@ void mn_session_fuse(mn_session *s)
     fuse_acts(s);
     fuse_gelu(s);
     fuse_lut(s);
+    fuse_qadd(s);
 }

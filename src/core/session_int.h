@@ -6,6 +6,7 @@
 
 #include "core/pool.h"
 #include "core/session.h"
+#include "kernels/qelem.h"
 #include "ops/ops.h"
 
 typedef struct step {
@@ -22,6 +23,8 @@ typedef struct step {
     const uint8_t *lut;  /* 256-byte table applied to output 0 in place
                             after the step (a fused Cast + Gather), or
                             NULL */
+    int has_qres;        /* a fused QLinearAdd with `residual` by qres */
+    mn_qadd_fixed qres;
     mn_prepared prep;    /* from the op's prepare (packed weights) */
 } step;
 
@@ -55,8 +58,9 @@ struct mn_session {
  * MN_OPF_FUSE_ACT producer, GELU's exported erf chain into its producer's
  * store or into one Gelu step, an int8 graph's lookup activation (Cast to
  * int32 + Gather from a 256-byte table) into its producer as an in-place
- * table pass. Fused steps become views (their output is another step's
- * buffer). Not with keep_values nor training. */
+ * table pass, an int8 residual QLinearAdd into its convolution's store.
+ * Fused steps become views (their output is another step's buffer). Not
+ * with keep_values nor training. */
 void mn_session_fuse(mn_session *s);
 
 #endif

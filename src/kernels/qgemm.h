@@ -25,6 +25,8 @@
  *                   type is a fused ReLU/ReLU6.
  *   int32 out:      v = acc + add_i32[i] (wrapping; exact when the true
  *                   result fits, as the op's k bound guarantees).
+ *   A fused residual (res): the 8-bit value then goes through QLinearAdd
+ *   with the byte at the same place of another tensor (mn_qadd_fixed1).
  * Integer sums are exact, so results never depend on tiling or threads. */
 #ifndef MN_KERNELS_QGEMM_H
 #define MN_KERNELS_QGEMM_H
@@ -33,6 +35,7 @@
 #include <stdint.h>
 #include "core/pool.h"
 #include "kernels/dispatch.h"
+#include "kernels/qelem.h"
 #include "kernels/ref/ref_kernels_conv.h"
 
 typedef struct mn_qgemm_epi {
@@ -41,6 +44,12 @@ typedef struct mn_qgemm_epi {
     const int32_t *add_i32; /* per row (int32 out) */
     double yzp, lo, hi;
     int out_signed;         /* int8 (1) or uint8 (0) output */
+    /* A fused residual QLinearAdd (8-bit output only; NULL: none): each
+     * stored value v becomes mn_qadd_fixed1(res, v, r) with r the byte at
+     * the element's address + res_off (a same-layout 8-bit tensor of the
+     * output's type); v is the add's operand a. */
+    const mn_qadd_fixed *res;
+    ptrdiff_t res_off;
 } mn_qgemm_epi;
 
 /* The epilogue of one element in portable C (what the reference sparse

@@ -57,6 +57,10 @@ typedef struct mn_exec {
      * (NULL: none) having out[0]'s dtype and shape */
     mn_fused_act act;
     const void *residual;
+    /* MN_OPF_FUSE_QADD ops: out[0] = QLinearAdd(out[0], residual) in fixed
+     * point by qres (out[0] as operand a), residual an 8-bit tensor of
+     * out[0]'s dtype and shape; NULL: none */
+    const struct mn_qadd_fixed *qres;
 } mn_exec;
 
 typedef mn_status (*mn_infer_fn)(const mn_node *n, const mn_tensor *const *in,
@@ -87,9 +91,13 @@ enum {
                                    to out[0] (float32), so the session may
                                    fuse a following residual Add and
                                    activation into it */
-    MN_OPF_MS_DOMAIN = 1u << 5 /* the op is ONNX Runtime's, in the
+    MN_OPF_MS_DOMAIN = 1u << 5, /* the op is ONNX Runtime's, in the
                                    com.microsoft domain (name is its
                                    op_type there) */
+    MN_OPF_FUSE_QADD = 1u << 6  /* forward applies ex->qres with
+                                   ex->residual to its 8-bit out[0], so the
+                                   session may fuse a following same-shape
+                                   QLinearAdd into it */
 };
 
 /* What prepare knows about the session it compiles for. */

@@ -240,6 +240,7 @@ static mn_status qconv_prepared(mn_prepared *pp, mn_q8_prep *q)
 
 typedef struct dw_job {
     const mn_q8_prep *q;
+    const mn_qgemm_epi *e;
     const mn_conv_params *p;
     const uint8_t *x;
     char *y;
@@ -269,29 +270,30 @@ static void dw_task(void *arg, int64_t t, int thread)
             for (int64_t i = 0; q->xflip && i < hp * wp; i++)
                 xp[i] ^= q->xflip;
         }
-        q->kr->dw(p, xp, wp, q->taps + m * p->kh * p->kw, &q->epi, m,
+        q->kr->dw(p, xp, wp, q->taps + m * p->kh * p->kw, J->e, m,
                   J->y + (img * p->m + m) * p->oh * p->ow * J->esize);
     }
 }
 
-/* y (element size esize) = the prepared GEMM over every image and group. */
-static void qconv_run_fast(const mn_q8_prep *q, const mn_conv_params *p,
-                           const mn_tensor *x, void *y, int esize,
-                           mn_pool *pool, void *scratch)
+/* y (element size esize) = the prepared GEMM over every image and group,
+ * with the epilogue e (q's, or a copy with a fused residual add). */
+static void qconv_run_fast(const mn_q8_prep *q, const mn_qgemm_epi *e,
+                           const mn_conv_params *p, const mn_tensor *x,
+                           void *y, int esize, mn_pool *pool, void *scratch)
 {
     if (q->sp) {
-        mn_spconv_q8_run(pool, q->sp, x->data, q->xpad, q->xflip, &q->epi, y,
+        mn_spconv_q8_run(pool, q->sp, x->data, q->xpad, q->xflip, e, y,
                          scratch);
         return;
     }
     if (q->dc) {
         mn_q8_direct_run(q->kr, pool, q->dc, q->a, q->a_group, x->data,
-                         q->xpad, q->xflip, &q->epi, y, scratch);
+                         q->xpad, q->xflip, e, y, scratch);
         return;
     }
     if (q->taps) {
-        dw_job J = {q, p, x->data, y, esize, pool, scratch, p->n * p->m,
-                    p->n * p->m};
+        dw_job J = {q, e, p, x->data, y, esize, pool, scratch,
+                    p->n * p->m, p->n * p->m};
         double macs = (double)(p->n * p->m * p->oh * p->ow) *
                       (double)(p->kh * p->kw);
         int parts = 4 * mn_pool_threads(pool);
@@ -307,7 +309,7 @@ static void qconv_run_fast(const mn_q8_prep *q, const mn_conv_params *p,
         /* B[c][img] = x[img][c] (transposed), y[img][m] at img·M + m */
         mn_q8_bsrc bs = {.kind = MN_Q8B_TRANS, .b = x->data, .ldb = p->c,
                          .flip = q->xflip};
-        mn_q8_gemm_run(q->kr, pool, p->m, p->n, p->c, q->a, &bs, &q->epi, 0,
+        mn_q8_gemm_run(q->kr, pool, p->m, p->n, p->c, q->a, &bs, e, 0,
                        y, 1, p->m, scratch);
         return;
     }
@@ -329,7 +331,7 @@ static void qconv_run_fast(const mn_q8_prep *q, const mn_conv_params *p,
             }
             char *yg = (char *)y + (img * p->m + g * mg) * ohw * esize;
             mn_q8_gemm_run(q->kr, pool, mg, ohw, k,
-                           q->a + (size_t)g * q->a_group, &bs, &q->epi,
+                           q->a + (size_t)g * q->a_group, &bs, e,
                            g * mg, yg, ohw, 1, tsc);
         }
 }
@@ -448,7 +450,13 @@ static mn_status qlinearconv_forward(const mn_node *n,
     if (st != MN_OK)
         return st;
     if (ex->priv) {
-        qconv_run_fast(ex->priv, &p, in[QX], out[0]->data, 1, ex->pool,
+        const mn_q8_prep *q = ex->priv;
+        mn_qgemm_epi e = q->epi;
+        if (ex->qres && ex->residual) { /* the fused residual add */
+            e.res = ex->qres;
+            e.res_off = (const char *)ex->residual - (char *)out[0]->data;
+        }
+        qconv_run_fast(q, &e, &p, in[QX], out[0]->data, 1, ex->pool,
                        ex->scratch);
         return MN_OK;
     }
@@ -481,6 +489,13 @@ static mn_status qlinearconv_forward(const mn_node *n,
             for (int64_t i = 0; i < ohw; i++) {
                 int32_t v = mn_ref_requantize((int64_t)acc[off + i] + bv, mult,
                                               yzp, lo, hi);
+                if (ex->qres && ex->residual) { /* the fused residual add */
+                    const uint8_t *r = ex->residual;
+                    v = mn_qadd_fixed1(ex->qres, v,
+                                       sgn ? (int32_t)(int8_t)r[off + i]
+                                           : (int32_t)r[off + i],
+                                       sgn);
+                }
                 if (sgn)
                     ((int8_t *)out[0]->data)[off + i] = (int8_t)v;
                 else
@@ -496,7 +511,7 @@ const mn_op_def mn_opdef_qlinearconv = {
     .max_in = 9,
     .min_out = 1,
     .max_out = 1,
-    .flags = 0,
+    .flags = MN_OPF_FUSE_QADD,
     .infer = qlinearconv_infer,
     .scratch = qlinearconv_scratch,
     .forward = qlinearconv_forward,
@@ -590,7 +605,8 @@ static mn_status convinteger_forward(const mn_node *n,
     if (st != MN_OK)
         return st;
     if (ex->priv) {
-        qconv_run_fast(ex->priv, &p, in[0], out[0]->data, 4, ex->pool,
+        qconv_run_fast(ex->priv, &((const mn_q8_prep *)ex->priv)->epi, &p,
+                       in[0], out[0]->data, 4, ex->pool,
                        ex->scratch);
         return MN_OK;
     }

@@ -2,9 +2,11 @@
  * exported erf chain runs in its producer's store (after a Conv) or as one
  * Gelu step (after an Add), gives the unfused chain's values, and the
  * chain's other steps become views; an int8 graph's Cast + Gather lookup
- * runs as its producer's in-place table pass. */
+ * runs as its producer's in-place table pass; an int8 residual
+ * QLinearAdd runs in its convolution's store. */
 #include "core/pattern.h"
 #include "core/session.h"
+#include "kernels/dispatch.h"
 #include "passes_test_util.h"
 
 /* y = Mul(Mul(x, Add(Erf(Div(x, √2)), 1)), ½), operand orders varied by
@@ -200,4 +202,123 @@ TEST(session_fuses_byte_table_lookup_into_producer)
     CHECK_EQ_INT(run_lut_graph(0, 0), 1);
     CHECK_EQ_INT(run_lut_graph(1, 0), 1); /* int8: negative bytes wrap */
     CHECK_EQ_INT(run_lut_graph(0, 1), 0); /* q is read twice: no fusion */
+}
+
+/* A constant tensor of dtype dt (1-byte or int32 elements) from raw
+ * bytes. */
+static int rconst(mn_graph *g, const char *name, mn_dtype dt, int ndim,
+                  const int64_t *dims, const void *bytes)
+{
+    mn_ctx ctx = {{0}};
+    int idx = -1;
+    mn_tensor *t = NULL;
+    if (mn_graph_add_value(g, name, dt, ndim, dims, &idx, &ctx) != MN_OK ||
+        mn_tensor_create(dt, ndim, dims, &t, &ctx) != MN_OK)
+        return -1;
+    memcpy(t->data, bytes, mn_tensor_nbytes(t));
+    g->values[idx].init = t;
+    return idx;
+}
+
+/* x → QuantizeLinear → q → QLinearConv (kind 0: 3×3 pad 1, 1: 1×1,
+ * 2: depthwise 3×3; C → C channels) → c → QLinearAdd(c, q) (or (q, c)
+ * when `swap`) → a [→ Cast + Gather lookup when `lut`] → Dequantize → y.
+ * Runs fused (threads) and unfused; checks y bit for bit and that the add
+ * ran in the conv's store. Returns the number of fused adds. */
+static int run_qadd_graph(int i8, int kind, int swap, int lut, int threads)
+{
+    mn_ctx ctx = {{0}};
+    mn_graph *g = NULL;
+    enum { C = 12, H = 13, W = 11 };
+    int64_t d[4] = {1, C, H, W}, k = kind == 1 ? 1 : 3;
+    int64_t wd[4] = {C, kind == 2 ? 1 : C, k, k}, cd[1] = {C};
+    mn_dtype dt = i8 ? MN_DT_I8 : MN_DT_U8;
+    uint8_t zq = i8 ? 0xFB /* -5 */ : 121, zc = i8 ? 7 : 133;
+    uint8_t za = i8 ? 0xFE : 119, tb[256];
+    int8_t w[C * C * 9], wz = 0;
+    int32_t bias[C];
+    int fused = 0;
+    for (int i = 0; i < C * C * 9; i++)
+        w[i] = (int8_t)(frand(-1, 1) * 90);
+    for (int i = 0; i < C; i++)
+        bias[i] = (int32_t)(frand(-1, 1) * 3000);
+    for (int v = 0; v < 256; v++)
+        tb[v] = (uint8_t)(v * 29 + 3);
+    CHECK_OK(mn_graph_create(&g, &ctx), &ctx);
+    if (!g)
+        return -1;
+    int x = val(g, "x", 4, d), q = val(g, "q", 4, d), c = val(g, "c", 4, d);
+    int a = val(g, "a", 4, d), y = val(g, "y", 4, d);
+    int sq = fconst(g, "sq", 0, NULL, 0.02f, 0.02f);
+    int sw = fconst(g, "sw", 1, cd, 0.002f, 0.006f);
+    int sc = fconst(g, "sc", 0, NULL, 0.05f, 0.05f);
+    int sa = fconst(g, "sa", 0, NULL, 0.04f, 0.04f);
+    int zqv = rconst(g, "zq", dt, 0, NULL, &zq);
+    int zcv = rconst(g, "zc", dt, 0, NULL, &zc);
+    int zav = rconst(g, "za", dt, 0, NULL, &za);
+    int wv = rconst(g, "w", MN_DT_I8, 4, wd, w);
+    int wzv = rconst(g, "wz", MN_DT_I8, 0, NULL, &wz);
+    int bv = rconst(g, "b", MN_DT_I32, 1, cd, bias);
+    node(g, "quant", "QuantizeLinear", (int[]){x, sq, zqv}, 3, &q, 1);
+    int cv = node(g, "conv", "QLinearConv",
+                  (int[]){q, sq, zqv, wv, sw, wzv, sc, zcv, bv}, 9, &c, 1);
+    if (k == 3)
+        attr_is(g, cv, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    if (kind == 2)
+        attr_i(g, cv, "group", C);
+    int an = -1;
+    CHECK_OK(mn_graph_add_node(g, "add", "QLinearAdd", "com.microsoft", 1,
+                               swap ? (int[]){q, sq, zqv, c, sc, zcv, sa, zav}
+                                    : (int[]){c, sc, zcv, q, sq, zqv, sa, zav},
+                               8, &a, 1, &an, &ctx),
+             &ctx);
+    int dq_in = a;
+    if (lut) {
+        int ci = val(g, "ci", 4, d), li = val(g, "li", 4, d);
+        int t = rconst(g, "T", dt, 1, (int64_t[]){256}, tb);
+        attr_i(g, node(g, "cast", "Cast", &a, 1, &ci, 1), "to", 6);
+        node(g, "gather", "Gather", (int[]){t, ci}, 2, &li, 1);
+        dq_in = li;
+    }
+    node(g, "dq", "DequantizeLinear", (int[]){dq_in, sa, zav}, 3, &y, 1);
+    set_io(g, &x, 1, &y, 1);
+    CHECK_OK(mn_graph_toposort(g, &ctx), &ctx);
+    mn_session *fs, *us;
+    mn_tensor *in;
+    if (fused_and_plain(g, threads, &fs, &us, &in)) {
+        const float *f = mn_session_output(fs, 0)->data;
+        const float *u = mn_session_output(us, 0)->data;
+        CHECK(memcmp(f, u, sizeof(float) * C * H * W) == 0);
+        for (int s = 0; s < mn_session_num_steps(fs); s++) {
+            mn_step_info si;
+            mn_session_step_info(fs, s, &si);
+            const mn_node *n = &g->nodes[si.node];
+            if (n->op == MN_OP_QLINEARCONV && si.residual == q) {
+                fused++;
+                CHECK((si.lut != NULL) == (lut != 0));
+            }
+            if (n->op == MN_OP_QLINEARADD)
+                CHECK(si.view == (fused > 0));
+        }
+    }
+    mn_tensor_destroy(in);
+    mn_session_destroy(fs);
+    mn_session_destroy(us);
+    mn_graph_destroy(g);
+    return fused;
+}
+
+TEST(session_fuses_int8_residual_add_into_conv)
+{
+    static const mn_isa levels[] = {MN_ISA_REF, MN_ISA_AVX2,
+                                    MN_ISA_AVX512VNNI};
+    for (int l = 0; l < 3; l++) {
+        if (levels[l] > mn_isa_detect())
+            continue;
+        mn_isa_force(levels[l]);
+        for (int i = 0; i < 24; i++)
+            CHECK_EQ_INT(run_qadd_graph(i % 2, i / 2 % 3, i / 6 % 2,
+                                        i / 12 % 2, 1 + i % 3 % 2), 1);
+    }
+    mn_isa_force(MN_ISA_COUNT);
 }

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 #include <string.h>
 #include "kernels/qgemm.h"
+#include "kernels/x86/qadd_avx512.h"
 
 #define INL static inline __attribute__((always_inline))
 
@@ -39,8 +40,12 @@ INL __m512i requant16(__m512i v, __m512i add, __m512 mult, __m512 l,
  * vector. */
 typedef struct q8_epi {
     int i32;          /* int32 output (acc + add_i32) */
+    int sgn;          /* int8 output */
     __m512 l, h;      /* the product's clamp (requant16) */
     __m512i zp;
+    const mn_qadd_fixed *res; /* a fused residual add, or NULL */
+    ptrdiff_t res_off;
+    qadd16_k rk;      /* its constants */
 } q8_epi;
 
 /* One output row's: its addend and multiplier (or int32 addend). */
@@ -56,7 +61,28 @@ INL q8_epi q8_epi_load(const mn_qgemm_epi *e)
     k.l = _mm512_set1_ps((float)(e->lo - e->yzp));
     k.h = _mm512_set1_ps((float)(e->hi - e->yzp));
     k.zp = _mm512_set1_epi32((int32_t)e->yzp);
+    k.sgn = e->out_signed;
+    k.res = e->mult ? e->res : NULL;
+    k.res_off = e->res_off;
+    if (k.res)
+        k.rk = qadd16_load(k.res, k.sgn);
     return k;
+}
+
+/* The residual's n bytes for the elements at y + j·cs, widened. */
+INL __m512i res16(const q8_epi *k, int n, const char *y, int64_t cs)
+{
+    const char *r = y + k->res_off;
+    __m128i b;
+    if (cs == 1) {
+        b = _mm_maskz_loadu_epi8(tail16(n), r);
+    } else {
+        uint8_t t[16] = {0};
+        for (int j = 0; j < n; j++)
+            t[j] = (uint8_t)r[j * cs];
+        b = _mm_loadu_si128((const __m128i *)t);
+    }
+    return k->sgn ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
 }
 
 INL q8_row q8_row_load(const mn_qgemm_epi *e, int64_t row)
@@ -92,6 +118,8 @@ INL void store16k(__m512i acc, const q8_epi *k, const q8_row *rw, int n,
     }
     __m512i r = _mm512_add_epi32(
         requant16(acc, rw->add, rw->mult, k->l, k->h), k->zp);
+    if (k->res)
+        r = qadd16(r, res16(k, n, y, cs), &k->rk);
     __m128i b = _mm512_cvtepi32_epi8(r); /* in range: plain truncation */
     /* keep the narrowing in a register: compilers fuse it with the store
      * into vpmovdb to memory, which is microcoded and slow on AMD Zen 4/5 */

@@ -11,6 +11,7 @@
 
 #if defined(__AVX512VBMI__) && defined(__AVX512BW__)
 #include <immintrin.h>
+#include "kernels/x86/qadd_avx512.h"
 
 static void lut8_vbmi(const uint8_t *t, const uint8_t *x, int64_t n,
                       uint8_t *y)
@@ -95,51 +96,27 @@ static void qmul_avx512(const void *a, const void *b, int64_t n, int b_bcast,
     }
 }
 
-/* QLinearAdd's fixed point on 16 lanes (mn_qadd_fixed1): the rounding
- * shift, then the int16 clamp, + zc, and [lo, hi] (⊂ int16, so the
- * reference's second int16 clamp is implied). */
+/* QLinearAdd 16 bytes at a time (qadd16), the tail under a mask. */
 static void qadd_avx512(const void *a, const void *b, int64_t n,
                         const mn_qadd_fixed *p, int i8, void *y)
 {
     const uint8_t *pa = a, *pb = b;
     uint8_t *d = y;
-    const __m512i ma = _mm512_set1_epi32(p->ma), mb = _mm512_set1_epi32(p->mb);
-    const __m512i za = _mm512_set1_epi32(p->za), zb = _mm512_set1_epi32(p->zb);
-    const __m512i zc = _mm512_set1_epi32(p->zc);
-    const int32_t m = (int32_t)((1u << p->shift) - 1);
-    const __m512i mask = _mm512_set1_epi32(m);
-    const __m512i half = _mm512_set1_epi32(m >> 1);
-    const __m512i one = _mm512_set1_epi32(1);
-    const __m512i s16lo = _mm512_set1_epi32(-32768);
-    const __m512i s16hi = _mm512_set1_epi32(32767);
-    const __m512i lo = _mm512_set1_epi32(i8 ? -128 : 0);
-    const __m512i hi = _mm512_set1_epi32(i8 ? 127 : 255);
-    const __m128i sh = _mm_cvtsi32_si128(p->shift);
     if (p->zc < -32768 || p->zc > 32767) {
         mn_kernels_qelem_ref()->qadd(a, b, n, p, i8, y);
         return;
     }
+    const qadd16_k k = qadd16_load(p, i8);
     for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF
                                   : (__mmask16)((1u << (n - i)) - 1u);
-        __m128i xa = _mm_maskz_loadu_epi8(k, pa + i);
-        __m128i xb = _mm_maskz_loadu_epi8(k, pb + i);
+        __m128i xa = _mm_maskz_loadu_epi8(m, pa + i);
+        __m128i xb = _mm_maskz_loadu_epi8(m, pb + i);
         __m512i va = i8 ? _mm512_cvtepi8_epi32(xa) : _mm512_cvtepu8_epi32(xa);
         __m512i vb = i8 ? _mm512_cvtepi8_epi32(xb) : _mm512_cvtepu8_epi32(xb);
-        __m512i acc = _mm512_add_epi32(
-            _mm512_mullo_epi32(ma, _mm512_sub_epi32(va, za)),
-            _mm512_mullo_epi32(mb, _mm512_sub_epi32(vb, zb)));
-        __m512i rem = _mm512_add_epi32(_mm512_and_si512(acc, mask),
-                                       _mm512_srai_epi32(acc, 31));
-        __m512i v = _mm512_sra_epi32(acc, sh);
-        v = _mm512_mask_add_epi32(v, _mm512_cmpgt_epi32_mask(rem, half), v,
-                                  one);
-        v = _mm512_min_epi32(_mm512_max_epi32(v, s16lo), s16hi);
-        v = _mm512_add_epi32(v, zc);
-        v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
-        __m128i o = _mm512_cvtepi32_epi8(v);
+        __m128i o = _mm512_cvtepi32_epi8(qadd16(va, vb, &k));
         __asm__("" : "+v"(o)); /* a register narrowing, then the store */
-        _mm_mask_storeu_epi8(d + i, k, o);
+        _mm_mask_storeu_epi8(d + i, m, o);
     }
 }
 

@@ -54,13 +54,21 @@ INL void store8(__m256i acc, const mn_qgemm_epi *e, int64_t row, int n,
                                 _mm256_extracti128_si256(r, 1));
     s = e->out_signed ? _mm_packs_epi16(s, s) : _mm_packus_epi16(s, s);
     uint8_t t[16];
-    if (cs == 1 && n == 8) {
+    if (cs == 1 && n == 8 && !e->res) {
         _mm_storel_epi64((__m128i *)y, s);
         return;
     }
     _mm_storeu_si128((__m128i *)t, s);
-    for (int j = 0; j < n; j++)
+    for (int j = 0; j < n; j++) {
+        if (e->res) { /* a fused residual add, element by element */
+            int sg = e->out_signed;
+            uint8_t b = (uint8_t)y[j * cs + e->res_off];
+            t[j] = (uint8_t)mn_qadd_fixed1(
+                e->res, sg ? (int32_t)(int8_t)t[j] : (int32_t)t[j],
+                sg ? (int32_t)(int8_t)b : (int32_t)b, sg);
+        }
         y[j * cs] = (char)t[j];
+    }
 }
 
 static void qs8_gemm_4x16c4(int64_t kq, const void *a_, const uint8_t *b,

@@ -1,0 +1,54 @@
+/* QLinearAdd's fixed point (mn_qadd_fixed1, kernels/qelem.h) on 16 int32
+ * lanes, shared by the elementwise kernel (qelem_avx512vbmi.c) and the
+ * 8-bit GEMM/conv store that fuses a residual add (q8_avx512_epi.h).
+ * Included only from files built with AVX-512 F/BW. */
+#ifndef MN_KERNELS_X86_QADD_AVX512_H
+#define MN_KERNELS_X86_QADD_AVX512_H
+
+#include <immintrin.h>
+#include "kernels/qelem.h"
+
+typedef struct qadd16_k {
+    __m512i ma, mb, za, zb, zc, mask, half, lo, hi;
+    __m128i sh;
+} qadd16_k;
+
+static inline __attribute__((always_inline)) qadd16_k
+qadd16_load(const mn_qadd_fixed *p, int i8)
+{
+    qadd16_k k;
+    int32_t m = (int32_t)((1u << p->shift) - 1);
+    k.ma = _mm512_set1_epi32(p->ma);
+    k.mb = _mm512_set1_epi32(p->mb);
+    k.za = _mm512_set1_epi32(p->za);
+    k.zb = _mm512_set1_epi32(p->zb);
+    k.zc = _mm512_set1_epi32(p->zc);
+    k.mask = _mm512_set1_epi32(m);
+    k.half = _mm512_set1_epi32(m >> 1);
+    k.lo = _mm512_set1_epi32(i8 ? -128 : 0);
+    k.hi = _mm512_set1_epi32(i8 ? 127 : 255);
+    k.sh = _mm_cvtsi32_si128(p->shift);
+    return k;
+}
+
+/* a, b: the operands' values as int32. The rounding shift, the int16
+ * clamp, + zc, and [lo, hi] (⊂ int16, so the reference's second int16
+ * clamp is implied); zc must fit int16. */
+static inline __attribute__((always_inline)) __m512i
+qadd16(__m512i a, __m512i b, const qadd16_k *k)
+{
+    __m512i acc = _mm512_add_epi32(
+        _mm512_mullo_epi32(k->ma, _mm512_sub_epi32(a, k->za)),
+        _mm512_mullo_epi32(k->mb, _mm512_sub_epi32(b, k->zb)));
+    __m512i rem = _mm512_add_epi32(_mm512_and_si512(acc, k->mask),
+                                   _mm512_srai_epi32(acc, 31));
+    __m512i v = _mm512_sra_epi32(acc, k->sh);
+    v = _mm512_mask_add_epi32(v, _mm512_cmpgt_epi32_mask(rem, k->half), v,
+                              _mm512_set1_epi32(1));
+    v = _mm512_min_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(-32768)),
+                         _mm512_set1_epi32(32767));
+    v = _mm512_add_epi32(v, k->zc);
+    return _mm512_min_epi32(_mm512_max_epi32(v, k->lo), k->hi);
+}
+
+#endif
