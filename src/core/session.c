@@ -567,6 +567,7 @@ int mn_session_step_info(const mn_session *s, int k, mn_step_info *out)
     out->view = s->steps[k].view;
     out->view_slot = s->steps[k].view_slot;
     out->residual = s->steps[k].residual;
+    out->qadd_node = s->steps[k].has_qres ? s->steps[k].qadd_node : -1;
     out->lut = s->steps[k].lut;
     out->act = s->steps[k].act;
     out->runs_gelu = s->steps[k].def == mn_op_get(MN_OP_GELU) &&

@@ -29,6 +29,9 @@ typedef struct mn_step_info {
     const uint8_t *lut; /* 256-byte table the step applies to its 8-bit
                            output 0 in place (a fused Cast + Gather), or
                            NULL */
+    int qadd_node;      /* the QLinearAdd node fused into this step's store
+                           (its residual is `residual`; it runs before the
+                           table), or -1 */
 } mn_step_info;
 int mn_session_step_info(const mn_session *s, int k, mn_step_info *out);
 

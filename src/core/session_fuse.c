@@ -358,6 +358,7 @@ static void fuse_qadd(mn_session *s)
         fx.zc = zc;
         sp->has_qres = 1;
         sp->qres = fx;
+        sp->qadd_node = sq->node;
         sp->residual = o;
         sp->lut = sq->lut;
         sq->lut = NULL;

@@ -25,6 +25,7 @@ typedef struct step {
                             NULL */
     int has_qres;        /* a fused QLinearAdd with `residual` by qres */
     mn_qadd_fixed qres;
+    int qadd_node;       /* that QLinearAdd's node */
     mn_prepared prep;    /* from the op's prepare (packed weights) */
 } step;
 

@@ -255,6 +255,14 @@ static mn_status generate(cx *c, mn_ctx *ctx)
             continue;
         if ((st = cx_emit_step(c, &si)) != MN_OK)
             return st;
+        if (si.qadd_node >= 0) {
+            /* the session's fused residual QLinearAdd, as its own call
+             * (in place: its output shares the conv's buffer) */
+            mn_step_info ai = {.node = si.qadd_node, .residual = -1,
+                               .qadd_node = -1};
+            if ((st = cx_emit_step(c, &ai)) != MN_OK)
+                return st;
+        }
         if (si.lut && !cx_emit_lut(c, si.lut, c->g->nodes[si.node].out[0],
                                    c->g->nodes[si.node].out[0]))
             return mn_error(ctx, MN_ERR_OOM, "out of memory");

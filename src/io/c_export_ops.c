@@ -190,7 +190,7 @@ static int clip_bound(cx *c, const mn_node *n, int slot, const char *attr,
 
 static mn_status emit_unary(cx *c, const mn_node *n, int gelu)
 {
-    mn_step_info a = {.residual = -1};
+    mn_step_info a = {.residual = -1, .qadd_node = -1};
     char e[2][96], ab[120];
     if (cx_t(c, n->in[0])->dtype != MN_DT_F32)
         return cx_fail(c, "float32 only");
