@@ -43,9 +43,11 @@ typedef struct q8_epi {
     int sgn;          /* int8 output */
     __m512 l, h;      /* the product's clamp (requant16) */
     __m512i zp;
-    const mn_qadd_fixed *res; /* a fused residual add, or NULL */
+    const mn_qadd_fixed *res; /* a fused residual add, or NULL (its
+                                 vector constants are made where used:
+                                 kept here they made every kernel's
+                                 epilogue state spill) */
     ptrdiff_t res_off;
-    qadd16_k rk;      /* its constants */
 } q8_epi;
 
 /* One output row's: its addend and multiplier (or int32 addend). */
@@ -64,8 +66,6 @@ INL q8_epi q8_epi_load(const mn_qgemm_epi *e)
     k.sgn = e->out_signed;
     k.res = e->mult ? e->res : NULL;
     k.res_off = e->res_off;
-    if (k.res)
-        k.rk = qadd16_load(k.res, k.sgn);
     return k;
 }
 
@@ -118,8 +118,10 @@ INL void store16k(__m512i acc, const q8_epi *k, const q8_row *rw, int n,
     }
     __m512i r = _mm512_add_epi32(
         requant16(acc, rw->add, rw->mult, k->l, k->h), k->zp);
-    if (k->res)
-        r = qadd16(r, res16(k, n, y, cs), &k->rk);
+    if (k->res) {
+        const qadd16_k rk = qadd16_load(k->res, k->sgn);
+        r = qadd16(r, res16(k, n, y, cs), &rk);
+    }
     __m128i b = _mm512_cvtepi32_epi8(r); /* in range: plain truncation */
     /* keep the narrowing in a register: compilers fuse it with the store
      * into vpmovdb to memory, which is microcoded and slow on AMD Zen 4/5 */
