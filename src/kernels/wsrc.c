@@ -1,0 +1,185 @@
+/* Weight sources (wsrc.h): the scalar decode, which is the op table's
+ * DequantizeLinear/Cast arithmetic element by element, cut into runs over
+ * which the parameter index is constant or steps by one, so that the
+ * AVX-512 run decoders can take them whole. */
+#include "kernels/wsrc.h"
+#include "kernels/dispatch.h"
+#include "ops/ops.h"
+
+static int32_t nibble(const uint8_t *q, int64_t i, int is_signed)
+{
+    int32_t v = (q[i >> 1] >> ((i & 1) * 4)) & 15;
+    return is_signed ? (v ^ 8) - 8 : v;
+}
+
+static float scale_at(const mn_wsrc *w, int64_t p)
+{
+    return w->scale_f16 ? mn_f16_to_f32(((const uint16_t *)w->scale)[p])
+                        : ((const float *)w->scale)[p];
+}
+
+/* One value exactly as dq_forward (then Cast) computes it. */
+static float q4_value(const mn_wsrc *w, int64_t i, int64_t p)
+{
+    int32_t z = w->zp ? nibble(w->zp, p, w->is_signed) : 0;
+    float v = (float)(nibble(w->q, i, w->is_signed) - z) * scale_at(w, p);
+    return w->scale_f16 ? mn_f16_to_f32(mn_f64_to_f16(v)) : v;
+}
+
+/* Where flat element i sits in [outer, pc, inner], and the runs from
+ * there: the parameter index is constant over a run (step 0) or advances
+ * by one per element (step 1). The position advances without divisions
+ * (a decode of a panel row is a handful of runs). */
+typedef struct run_pos {
+    int64_t o, k, j;
+} run_pos;
+
+static int64_t param_run(const mn_wsrc *w, const run_pos *r, int64_t *len,
+                         int *step)
+{
+    *step = 0;
+    if (w->per_tensor) {
+        *len = INT64_MAX;
+        return 0;
+    }
+    if (!w->blk) {
+        if (w->inner > 1) {
+            *len = w->inner - r->j;
+            return r->k;
+        }
+        *len = w->pc - r->k;
+        *step = 1;
+        return r->k;
+    }
+    int64_t nb = (w->pc + w->blk - 1) / w->blk;
+    int64_t p = (r->o * nb + r->k / w->blk) * w->inner + r->j;
+    if (w->inner > 1) {
+        *len = w->inner - r->j;
+        *step = 1;
+    } else {
+        int64_t rb = w->blk - r->k % w->blk;
+        *len = rb < w->pc - r->k ? rb : w->pc - r->k;
+    }
+    return p;
+}
+
+/* Moves r by len elements, len never past the end of its run. */
+static void run_advance(const mn_wsrc *w, run_pos *r, int64_t len)
+{
+    if (w->per_tensor)
+        return;
+    if (w->inner > 1) {
+        r->j += len;
+        if (r->j < w->inner)
+            return;
+        r->j = 0;
+        len = 1;
+    }
+    r->k += len;
+    if (r->k == w->pc) {
+        r->k = 0;
+        r->o++;
+    }
+}
+
+static const mn_wsrc_kernels *active(void)
+{
+    return mn_isa_active() >= MN_ISA_AVX512 ? mn_wsrc_kernels_avx512()
+                                             : NULL;
+}
+
+void mn_wsrc_decode(const mn_wsrc *w, int64_t i, int64_t n, float *dst)
+{
+    const mn_wsrc_kernels *k = active();
+    if (w->kind == MN_WSRC_F16) {
+        const uint16_t *h = (const uint16_t *)w->q + i;
+        if (k) {
+            k->f16(h, n, dst);
+            return;
+        }
+        for (int64_t t = 0; t < n; t++)
+            dst[t] = mn_f16_to_f32(h[t]);
+        return;
+    }
+    run_pos r = {0, 0, 0};
+    if (!w->per_tensor) {
+        r.j = i % w->inner;
+        r.k = i / w->inner % w->pc;
+        r.o = i / w->inner / w->pc;
+    }
+    while (n > 0) {
+        int64_t len;
+        int step;
+        int64_t p = param_run(w, &r, &len, &step);
+        if (len > n)
+            len = n;
+        if (k && (!step || !w->zp)) {
+            int32_t z = w->zp && !step ? nibble(w->zp, p, w->is_signed) : 0;
+            const void *sv = NULL;
+            float s = 0.0f;
+            if (step)
+                sv = (const char *)w->scale + p * (w->scale_f16 ? 2 : 4);
+            else
+                s = scale_at(w, p);
+            k->q4(w->q, i, len, w->is_signed, z, s, sv, w->scale_f16,
+                  w->scale_f16, dst);
+        } else {
+            for (int64_t t = 0; t < len; t++)
+                dst[t] = q4_value(w, i + t, p + step * t);
+        }
+        run_advance(w, &r, len);
+        i += len;
+        dst += len;
+        n -= len;
+    }
+}
+
+/* Byte offset of flat element i in w->q. */
+static size_t q_byte(const mn_wsrc *w, int64_t i)
+{
+    return w->kind == MN_WSRC_F16 ? (size_t)i * 2 : (size_t)i / 2;
+}
+
+void mn_wsrc_rows(const mn_wsrc *w, int64_t r0, int64_t nr, int64_t c0,
+                  int64_t nc, float *dst, int64_t ldd)
+{
+    if (nc == w->cols && ldd == nc && c0 == 0) { /* whole rows: one run */
+        mn_wsrc_decode(w, r0 * w->cols, nr * nc, dst);
+        return;
+    }
+    /* panels walk down the rows: fetch the next panel's short row
+     * segments (strided, which the hardware prefetchers miss) meanwhile */
+    int64_t pr = r0 + nr + nr <= w->rows ? nr : w->rows - r0 - nr;
+    for (int64_t r = 0; r < nr; r++) {
+        if (r < pr) {
+            int64_t i = (r0 + nr + r) * w->cols + c0;
+            const char *a = (const char *)w->q + q_byte(w, i);
+            const char *b = (const char *)w->q + q_byte(w, i + nc - 1);
+            for (; a <= b; a += 64)
+                __builtin_prefetch(a);
+            __builtin_prefetch(b);
+        }
+        mn_wsrc_decode(w, (r0 + r) * w->cols + c0, nc, dst + r * ldd);
+    }
+}
+
+size_t mn_wsrc_bytes(const mn_wsrc *w)
+{
+    size_t n = (size_t)(w->rows * w->cols);
+    if (w->kind == MN_WSRC_F16)
+        return 2 * n;
+    size_t np = 1;
+    if (!w->per_tensor) {
+        /* parameters: one per (outer, block or channel, inner) */
+        int64_t outer = w->rows * w->cols / (w->pc * w->inner);
+        int64_t per = w->blk ? (w->pc + w->blk - 1) / w->blk : w->pc;
+        np = (size_t)(w->blk ? outer * per * w->inner : per);
+    }
+    return (n + 1) / 2 + np * (w->scale_f16 ? 2 : 4) +
+           (w->zp ? (np + 1) / 2 : 0);
+}
+
+const char *mn_wsrc_name(const mn_wsrc *w)
+{
+    return w->kind == MN_WSRC_F16 ? "fp16" : "int4";
+}
