@@ -59,6 +59,25 @@ typedef struct mn_tile_epi {
     mn_act act;
 } mn_tile_epi;
 
+/* gemv_t's store of y[j] from its dot product d (and the fused GEMV of
+ * a weight source, which must store the same bits). */
+static inline void mn_gemv_store1(const mn_tile_epi *e, float *y, int64_t j,
+                                  float d)
+{
+    float v = d;
+    if (e->alpha != 1.0f)
+        v *= e->alpha;
+    if (e->beta != 0.0f)
+        v = e->beta * y[j] + v;
+    if (e->bias_row)
+        v += e->bias_row[0];
+    if (e->bias_col)
+        v += e->bias_col[j];
+    if (e->res)
+        v += e->res[j];
+    y[j] = mn_act_scalar(&e->act, v);
+}
+
 typedef void (*mn_sgemm_tile_fn)(int64_t kc, const float *a, int64_t lda,
                                  const float *b, int64_t ldb, float *c,
                                  int64_t ldc, int mr, int nr,

@@ -166,6 +166,30 @@ typedef struct job {
     float *scratch0;
 } job;
 
+/* y[j] for rows [j, j + n) of the weight source w (row length k = its
+ * cols) dotted with x, straight from the compressed rows (mn_wsrc_dot),
+ * stored as gemv_t stores. */
+static void gemv_t_wsrc(const mn_wsrc_kernels *wk, const mn_wsrc *w,
+                        int64_t r0, int64_t n, const float *x, float *y,
+                        const mn_tile_epi *e)
+{
+    float d[GEMV_COLS];
+    for (int64_t j = 0; j < n; j += GEMV_COLS) {
+        int64_t c = min64(GEMV_COLS, n - j);
+        wk->dot_rows(w, r0 + j, c, x, d);
+        for (int64_t t = 0; t < c; t++)
+            mn_gemv_store1(e, y, j + t, d[t]);
+    }
+}
+
+/* The fused dot kernels for w when they repeat J's gemv_t. */
+static const mn_wsrc_kernels *fused_dot(const job *J, const mn_wsrc *w)
+{
+    return J->kr == mn_kernels_f32_avx512() && w->cols == J->k
+               ? mn_wsrc_dot(w)
+               : NULL;
+}
+
 /* n == 1: c[i] = A[i,:]·b, rows [i_lo, i_hi), as gemv_t with A as B. */
 static void run_gemv_col(const job *J, int64_t i_lo, int64_t i_hi,
                          float *buf)
@@ -183,6 +207,12 @@ static void run_gemv_col(const job *J, int64_t i_lo, int64_t i_hi,
     if (J->bw) { /* B, one column of k, from its weight source */
         mn_wsrc_decode(J->bw, 0, J->k, buf);
         x = buf;
+    }
+    const mn_wsrc_kernels *wk = J->aw ? fused_dot(J, J->aw) : NULL;
+    if (wk) { /* rows of A dotted from their compressed form */
+        gemv_t_wsrc(wk, J->aw, J->aw_row0 + i_lo, i_hi - i_lo, x,
+                    J->c + i_lo, &e);
+        return;
     }
     if (J->aw) { /* A in blocks of rows from its weight source */
         const float *bc = e.bias_col, *res = e.res;
@@ -215,6 +245,12 @@ static void run_gemv(const job *J, int64_t j_lo, int64_t j_hi, float *buf)
     if (J->aw) { /* A's one row from its weight source */
         mn_wsrc_decode(J->aw, J->aw_row0 * J->k, J->k, buf);
         x = buf;
+    }
+    const mn_wsrc_kernels *wk = J->bw && s->trans ? fused_dot(J, J->bw)
+                                                  : NULL;
+    if (wk) { /* rows of B (output features) dotted compressed */
+        gemv_t_wsrc(wk, J->bw, j_lo, j_hi - j_lo, x, J->c + j_lo, &e);
+        return;
     }
     if (J->bw) {
         /* blocks of GEMV_COLS columns of B decoded, all of k each: every

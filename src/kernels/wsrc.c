@@ -2,6 +2,7 @@
  * DequantizeLinear/Cast arithmetic element by element, cut into runs over
  * which the parameter index is constant or steps by one, so that the
  * AVX-512 run decoders can take them whole. */
+#include <string.h>
 #include "kernels/wsrc.h"
 #include "kernels/dispatch.h"
 #include "ops/ops.h"
@@ -26,13 +27,29 @@ static float q4_value(const mn_wsrc *w, int64_t i, int64_t p)
     return w->scale_f16 ? mn_f16_to_f32(mn_f64_to_f16(v)) : v;
 }
 
-/* Where flat element i sits in [outer, pc, inner], and the runs from
- * there: the parameter index is constant over a run (step 0) or advances
- * by one per element (step 1). The position advances without divisions
- * (a decode of a panel row is a handful of runs). */
+/* Where flat element i sits in [outer, pc, inner] (k = kb·blk + kr when
+ * blocked), and the runs from there: the parameter index is constant over
+ * a run (step 0) or advances by one per element (step 1). The position
+ * advances without divisions: a panel row is a handful of runs, and a
+ * 64-bit division costs as much as decoding a vector. */
 typedef struct run_pos {
-    int64_t o, k, j;
+    int64_t o, k, j, kb, kr, nb;
 } run_pos;
+
+static void run_start(const mn_wsrc *w, int64_t i, run_pos *r)
+{
+    memset(r, 0, sizeof *r);
+    if (w->per_tensor)
+        return;
+    r->j = i % w->inner;
+    r->k = i / w->inner % w->pc;
+    r->o = i / w->inner / w->pc;
+    if (w->blk) {
+        r->kb = r->k / w->blk;
+        r->kr = r->k % w->blk;
+        r->nb = (w->pc + w->blk - 1) / w->blk;
+    }
+}
 
 static int64_t param_run(const mn_wsrc *w, const run_pos *r, int64_t *len,
                          int *step)
@@ -51,16 +68,14 @@ static int64_t param_run(const mn_wsrc *w, const run_pos *r, int64_t *len,
         *step = 1;
         return r->k;
     }
-    int64_t nb = (w->pc + w->blk - 1) / w->blk;
-    int64_t p = (r->o * nb + r->k / w->blk) * w->inner + r->j;
     if (w->inner > 1) {
         *len = w->inner - r->j;
         *step = 1;
     } else {
-        int64_t rb = w->blk - r->k % w->blk;
+        int64_t rb = w->blk - r->kr;
         *len = rb < w->pc - r->k ? rb : w->pc - r->k;
     }
-    return p;
+    return (r->o * r->nb + r->kb) * w->inner + r->j;
 }
 
 /* Moves r by len elements, len never past the end of its run. */
@@ -76,8 +91,15 @@ static void run_advance(const mn_wsrc *w, run_pos *r, int64_t len)
         len = 1;
     }
     r->k += len;
+    if (w->blk) {
+        r->kr += len;
+        if (r->kr == w->blk) {
+            r->kr = 0;
+            r->kb++;
+        }
+    }
     if (r->k == w->pc) {
-        r->k = 0;
+        r->k = r->kb = r->kr = 0;
         r->o++;
     }
 }
@@ -101,11 +123,20 @@ void mn_wsrc_decode(const mn_wsrc *w, int64_t i, int64_t n, float *dst)
             dst[t] = mn_f16_to_f32(h[t]);
         return;
     }
-    run_pos r = {0, 0, 0};
-    if (!w->per_tensor) {
-        r.j = i % w->inner;
-        r.k = i / w->inner % w->pc;
-        r.o = i / w->inner / w->pc;
+    run_pos r;
+    run_start(w, i, &r);
+    /* minnow's int4 layout: blocks along rows, one call per row */
+    while (k && w->blk && w->inner == 1 && !w->zp && w->blk % 16 == 0 &&
+           !(i & 1) && r.kr % 16 == 0 && n > 0) {
+        int64_t len = w->pc - r.k < n ? w->pc - r.k : n;
+        const char *sp = (const char *)w->scale +
+                         (r.o * r.nb + r.kb) * (w->scale_f16 ? 2 : 4);
+        k->q4_blocked(w->q, i, len, w->is_signed, sp, w->scale_f16, w->blk,
+                      r.kr, w->scale_f16, dst);
+        if (len == n)
+            return;
+        i += len, dst += len, n -= len;
+        run_start(w, i, &r);
     }
     while (n > 0) {
         int64_t len;
@@ -161,6 +192,19 @@ void mn_wsrc_rows(const mn_wsrc *w, int64_t r0, int64_t nr, int64_t c0,
         }
         mn_wsrc_decode(w, (r0 + r) * w->cols + c0, nc, dst + r * ldd);
     }
+}
+
+const mn_wsrc_kernels *mn_wsrc_dot(const mn_wsrc *w)
+{
+    const mn_wsrc_kernels *k = active();
+    if (!k || !k->dot_rows)
+        return NULL;
+    if (w->kind == MN_WSRC_F16)
+        return k;
+    return w->blk && w->inner == 1 && w->pc == w->cols && !w->zp &&
+                   !w->per_tensor && w->blk % 16 == 0 && !(w->cols & 1)
+               ? k
+               : NULL;
 }
 
 size_t mn_wsrc_bytes(const mn_wsrc *w)

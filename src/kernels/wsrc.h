@@ -66,8 +66,28 @@ typedef struct mn_wsrc_kernels {
     void (*q4)(const uint8_t *q, int64_t i, int64_t n, int is_signed,
                int32_t z, float s, const void *sv, int s_f16, int half,
                float *dst);
+    /* q4 for n values of one row of a blocked layout without zero points
+     * (inner 1): sp points at the scale of the block holding even index
+     * i, which is kr values into it; blk and kr multiples of 16 */
+    void (*q4_blocked)(const uint8_t *q, int64_t i, int64_t n,
+                       int is_signed, const void *sp, int s_f16,
+                       int64_t blk, int64_t kr, int half, float *dst);
+    /* out[r] = the AVX-512 gemv_t's dot product of x[0..cols) with row
+     * r0 + r (r < nr) of w, decoded in registers (w as mn_wsrc_dot
+     * accepts) */
+    void (*dot_rows)(const mn_wsrc *w, int64_t r0, int64_t nr,
+                     const float *x, float *out);
 } mn_wsrc_kernels;
 
 const mn_wsrc_kernels *mn_wsrc_kernels_avx512(void);
+
+/* The kernels that compute gemv_t's dot products straight from w (no
+ * decoded copy: a batch-1 fully connected layer reads 2 or 0.5 bytes per
+ * weight), or NULL: not at this ISA level (only with the AVX-512 GEMM
+ * kernels, whose summation order they repeat), or w's layout is not one
+ * they take (float16; int4 blocked along whole rows by multiples of 16
+ * without zero points, even row length). */
+const mn_wsrc_kernels *mn_wsrc_dot(const mn_wsrc *w);
+
 
 #endif

@@ -183,6 +183,13 @@ static mn_tensor *run(const mn_graph *g, const mn_tensor *x, int threads,
     return y;
 }
 
+/* A fully connected layer forced on random_layer (NULL: all random). */
+typedef struct fc_force {
+    enc e;
+    int64_t rows, k, n;
+} fc_force;
+static const fc_force *force;
+
 /* A random layer with a random encoding of its weight: its graph, input. */
 static mn_graph *random_layer(int kind, mn_tensor **xo, char *what,
                               size_t wl)
@@ -245,6 +252,8 @@ static mn_graph *random_layer(int kind, mn_tensor **xo, char *what,
         int64_t rows = rnd() % 3 == 0 ? 1 : 1 + rnd() % 20;
         int64_t k = 1 + rnd() % 300, n = rnd() % 5 == 0 ? 1 : 1 + rnd() % 90;
         int tb = kind == 1 && rnd() % 2;
+        if (force)
+            rows = force->rows, k = force->k, n = force->n, tb = 1;
         if (kind == 2 && rnd() % 2) { /* stacked [2, rows, k] */
             xd[0] = 2, xd[1] = rows, xd[2] = k;
             xn = 3;
@@ -255,6 +264,8 @@ static mn_graph *random_layer(int kind, mn_tensor **xo, char *what,
         wd[0] = tb ? n : k, wd[1] = tb ? k : n;
         wn = 2;
         random_enc(&e, 2);
+        if (force)
+            e = force->e;
         snprintf(what, wl, "%s x[%lld,%lld] w[%lld,%lld] transB %d",
                  kind == 1 ? "Gemm" : "MatMul", (long long)rows,
                  (long long)k, (long long)wd[0], (long long)wd[1], tb);
@@ -325,6 +336,25 @@ TEST(wdecode_compact_weights_match_folded_bits)
 {
     int failed = 0;
     wd_rng = 2026;
+    /* batch-1 Linear layers on the fused GEMV (dot products straight from
+     * float16 / int4 rows): blocked int4 along whole rows */
+    for (int it = 0; it < 12 && failed < 5; it++) {
+        static const int64_t ks[] = {64, 200, 512, 1000};
+        fc_force f = {.e = {.f16 = it % 6 == 5, .u4 = it % 3 == 1,
+                            .sf16 = it % 2, .mode = 2, .axis = 1,
+                            .blk = it % 4 == 0 ? 16 : it % 4 == 1 ? 32 : 128},
+                      .rows = 1, .k = ks[it % 4], .n = 1 + rnd() % 150};
+        char what[300];
+        mn_tensor *x = NULL;
+        force = &f;
+        mn_graph *g = random_layer(1, &x, what, sizeof what);
+        force = NULL;
+        CHECK(g && x);
+        if (g && x)
+            failed += check_layer(g, x, what);
+        mn_tensor_destroy(x);
+        mn_graph_destroy(g);
+    }
     for (int it = 0; it < 90 && failed < 5; it++) {
         char what[300];
         mn_tensor *x = NULL;
