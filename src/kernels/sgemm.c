@@ -32,6 +32,7 @@
 #define GEMV_COLS 64
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static int64_t round_up(int64_t v, int64_t m) { return ceil_div(v, m) * m; }
 
@@ -68,10 +69,11 @@ size_t mn_sgemm_wsrc_extra(const mn_kernels_f32 *kr, int64_t m, int64_t n,
                            int64_t k, int a_w, int b_w)
 {
     int64_t f = 0, kk = k > 0 ? k : 1;
-    if (a_w) /* A's row (m 1), blocks of rows (n 1), else a micro-panel */
-        f = m == 1 ? kk : n == 1 ? GEMV_COLS * kk : (int64_t)kr->mr * KC;
+    if (a_w) /* the micro-panel; A's row (m 1) or rows (n 1) for GEMVs */
+        f = max64(max64((int64_t)kr->mr * KC, m == 1 ? kk : 0),
+                  n == 1 ? GEMV_COLS * kk : 0);
     else if (b_w) /* blocks of B's columns (m 1), B's column (n 1) */
-        f = m == 1 ? GEMV_COLS * kk : n == 1 ? kk : 0;
+        f = max64(m == 1 ? GEMV_COLS * kk : 0, n == 1 ? kk : 0);
     return (size_t)round_up(f, 16) * sizeof(float);
 }
 

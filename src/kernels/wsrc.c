@@ -106,8 +106,13 @@ static void run_advance(const mn_wsrc *w, run_pos *r, int64_t len)
 
 static const mn_wsrc_kernels *active(void)
 {
-    return mn_isa_active() >= MN_ISA_AVX512 ? mn_wsrc_kernels_avx512()
-                                             : NULL;
+    mn_isa isa = mn_isa_active();
+    const mn_wsrc_kernels *k = NULL;
+    if (isa >= MN_ISA_AVX512)
+        k = mn_wsrc_kernels_avx512();
+    if (!k && isa >= MN_ISA_AVX2)
+        k = mn_wsrc_kernels_avx2();
+    return k;
 }
 
 void mn_wsrc_decode(const mn_wsrc *w, int64_t i, int64_t n, float *dst)

@@ -14,7 +14,8 @@
  *                 DequantizeLinear output is float16, then Cast to float)
  * so a layer run on a weight source gives the same bits as on the folded
  * float32 weight. The AVX-512 run decoders (x86/wsrc_avx512.c) do the same
- * IEEE operations on 16 lanes; other levels decode with the scalar loop.
+ * IEEE operations on 16 lanes (x86/wsrc_avx2.c on 8), the reference level
+ * decodes with the scalar loop.
  * A source borrows its arrays (the graph's initializers). */
 #ifndef MN_KERNELS_WSRC_H
 #define MN_KERNELS_WSRC_H
@@ -80,6 +81,7 @@ typedef struct mn_wsrc_kernels {
 } mn_wsrc_kernels;
 
 const mn_wsrc_kernels *mn_wsrc_kernels_avx512(void);
+const mn_wsrc_kernels *mn_wsrc_kernels_avx2(void); /* no dot_rows */
 
 /* The kernels that compute gemv_t's dot products straight from w (no
  * decoded copy: a batch-1 fully connected layer reads 2 or 0.5 bytes per
