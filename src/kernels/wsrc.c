@@ -13,6 +13,15 @@ static int32_t nibble(const uint8_t *q, int64_t i, int is_signed)
     return is_signed ? (v ^ 8) - 8 : v;
 }
 
+float mn_wsrc_q4_one(const uint8_t *q, int64_t i, int is_signed, int32_t z,
+                     float s, const void *sv, int s_f16, int half)
+{
+    if (sv)
+        s = s_f16 ? mn_f16_to_f32(*(const uint16_t *)sv) : *(const float *)sv;
+    float v = (float)(nibble(q, i, is_signed) - z) * s;
+    return half ? mn_f16_to_f32(mn_f64_to_f16(v)) : v;
+}
+
 static float scale_at(const mn_wsrc *w, int64_t p)
 {
     return w->scale_f16 ? mn_f16_to_f32(((const uint16_t *)w->scale)[p])

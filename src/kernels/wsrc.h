@@ -80,6 +80,13 @@ typedef struct mn_wsrc_kernels {
                      const float *x, float *out);
 } mn_wsrc_kernels;
 
+/* The one value of a run whose first code is a high nibble (flat index i
+ * odd), with the run's zero point z and scale s, or its first scale at sv
+ * (float16 when s_f16); rounded through float16 when half. The vector
+ * run decoders call it before their even part. */
+float mn_wsrc_q4_one(const uint8_t *q, int64_t i, int is_signed, int32_t z,
+                     float s, const void *sv, int s_f16, int half);
+
 const mn_wsrc_kernels *mn_wsrc_kernels_avx512(void);
 const mn_wsrc_kernels *mn_wsrc_kernels_avx2(void); /* no dot_rows */
 

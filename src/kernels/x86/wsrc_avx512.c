@@ -121,15 +121,7 @@ static void q4_run(const uint8_t *q, int64_t i, int64_t n, int is_signed,
     if (n <= 0)
         return;
     if (i & 1) { /* a high nibble first: one value on its own */
-        int32_t c = (q[i >> 1] >> 4) & 15;
-        if (is_signed)
-            c = (c ^ 8) - 8;
-        float sc = s;
-        if (sv)
-            sc = s_f16 ? _cvtsh_ss(*(const uint16_t *)sv) : *(const float *)sv;
-        float v = (float)(c - z) * sc;
-        dst[0] = half ? _cvtsh_ss(_cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT))
-                      : v;
+        dst[0] = mn_wsrc_q4_one(q, i, is_signed, z, s, sv, s_f16, half);
         if (sv)
             sv = (const char *)sv + (s_f16 ? 2 : 4);
         i++, n--, dst++;
