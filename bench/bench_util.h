@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <time.h>
+#include "kernels/ref/ref_kernels_conv.h"
 
 static inline double bench_now(void)
 {
@@ -38,6 +39,19 @@ static inline void bench_best_median(double *t, int n, double *best,
     {.n = 1, .c = C, .h = H, .w = H, .m = M, .kh = K, .kw = K, .sh = S,     \
      .sw = S, .dh = 1, .dw = 1, .pt = P, .pl = P, .group = 1,               \
      .oh = (H + 2 * P - K) / S + 1, .ow = (H + 2 * P - K) / S + 1}
+
+/* A layer of the per-layer benchmarks: a convolution, or a batch-1 fully
+ * connected layer x·W^T with W fc_out × fc_in. */
+typedef struct bench_layer {
+    const char *name;
+    int kind; /* 0: conv; 1: fully connected (batch 1, x·W^T) */
+    mn_conv_params p;
+    int64_t fc_out, fc_in;
+} bench_layer;
+
+#define BENCH_CONV(nm, C, H, M, K, S, P)                                    \
+    {nm, 0, BENCH_CONV_PARAMS(C, H, M, K, S, P), 0, 0}
+#define BENCH_FC(nm, O, I) {nm, 1, {0}, O, I}
 
 /* The ResNet-50 convolution shapes at 224×224: X(name, C, H, M, K, S, P). */
 #define BENCH_RESNET50_CONVS(X)                                             \

@@ -24,16 +24,9 @@
 #include "kernels/gemm.h"
 #include "kernels/spmm_f32.h"
 
-typedef struct layer {
-    const char *name;
-    int kind; /* 0: conv; 1: fully connected (batch 1, x·W^T) */
-    mn_conv_params p;
-    int64_t fc_out, fc_in;
-} layer;
-
-#define CONV(nm, C, H, M, K, S, P)                                          \
-    {nm, 0, BENCH_CONV_PARAMS(C, H, M, K, S, P), 0, 0}
-#define FC(nm, O, I) {nm, 1, {0}, O, I}
+typedef bench_layer layer;
+#define CONV BENCH_CONV
+#define FC BENCH_FC
 
 static const layer layers[] = {
     CONV("r18 conv1 7x7/2 3->64 @224", 3, 224, 64, 7, 2, 3),

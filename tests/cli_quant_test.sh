@@ -164,6 +164,37 @@ expect 0 "int4 float32 scales" -- $M quantize $MODEL --mode int4 --scale-f32 \
 python3 -c "
 import os; a = os.path.getsize('$T/int4.onnx'); b = os.path.getsize('$T/int4f32.onnx')
 assert b > a, (a, b)" && ok || bad "float32 scales should make a larger file than the float16 default"
+# --weights: float16/int4 weights stay compressed at run time (compact, the
+# default) with the same outputs as folded to float32 (float)
+for q in float16 int4 int4c int4f32; do
+  for w in compact float; do
+    expect 0 "$q info --weights $w" -- $M info "$T/$q.onnx" --weights $w --json
+    cp "$T/out" "$T/info_$w.json"
+    expect 0 "$q run --weights $w" -- $M run "$T/$q.onnx" -i "$T/x.npy" \
+      -o "$T/o_$w" --weights $w --threads 2
+  done
+  python3 -c "
+import json
+c = json.load(open('$T/info_compact.json')); f = json.load(open('$T/info_float.json'))
+assert c['weights'] == 'compact' and f['weights'] == 'float', (c['weights'], f['weights'])
+w = c['weight_bytes']
+# compact: about the file's constants; float adds float32 copies
+assert c['resident_weight_bytes'] < 1.1 * w, (c['resident_weight_bytes'], w)
+assert f['resident_weight_bytes'] > c['resident_weight_bytes'] + w, f
+" && ok || bad "$q: --weights compact should keep the weights compressed"
+  cmp -s "$T/o_compact/output.npy" "$T/o_float/output.npy" && ok \
+    || bad "$q: compact and float weights give different outputs"
+  rm -rf "$T/o_compact" "$T/o_float"
+done
+expect 0 "bench --weights" -- $M bench "$T/int4.onnx" --runs 2 --weights \
+  compact --json
+[ "$(jget weights)" = compact ] && [ "$(jget resident_weight_bytes)" -gt 0 ] \
+  && ok || bad "bench JSON reports the weights mode and resident bytes"
+expect 0 "eval --weights float" -- $M eval "$T/int4.onnx" --data \
+  fashion-mnist:test --limit 200 --weights float --json
+expect 2 "--weights bad value" -- $M run "$T/int4.onnx" -i "$T/x.npy" \
+  -o "$T/o" --weights int4
+grep -q -- "--weights" "$T/err" && ok || bad "usage error names --weights"
 expect 1 "--group without int4" -- $M quantize $MODEL --mode float16 \
   --group 32 -o "$T/q.onnx"
 err_names "group"; no_file "$T/q.onnx"

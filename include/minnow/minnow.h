@@ -144,6 +144,14 @@ typedef struct mn_session_opts {
      * to be faster (docs/sparse.md); MINNOW_SPARSE=auto|dense|sparse in the
      * environment overrides AUTO (only AUTO), for tests and benchmarks. */
     int sparse;
+    /* Constant weights stored compressed (float16 values, or int4 codes +
+     * DequantizeLinear scales) of Conv/Gemm/MatMul layers:
+     * MN_WEIGHTS_COMPACT keeps them so and the kernels decode the panels
+     * they need on the fly (the same bits as float32 weights);
+     * MN_WEIGHTS_FLOAT folds them to float32 at compile;
+     * MN_WEIGHTS_AUTO is the default below, or MINNOW_WEIGHTS=compact|float
+     * from the environment. Training and keep_values sessions fold. */
+    int weights;
 } mn_session_opts;
 
 enum {
@@ -151,6 +159,13 @@ enum {
     MN_SPARSE_DENSE = 1, /* never sparse */
     MN_SPARSE_FORCE = 2  /* sparse for every eligible layer */
 };
+
+enum {
+    MN_WEIGHTS_AUTO = 0,    /* MINNOW_WEIGHTS, else MN_WEIGHTS_DEFAULT */
+    MN_WEIGHTS_COMPACT = 1, /* keep float16/int4 weights compressed */
+    MN_WEIGHTS_FLOAT = 2    /* fold them to float32 at compile */
+};
+#define MN_WEIGHTS_DEFAULT MN_WEIGHTS_COMPACT
 
 /* The session borrows g; g must outlive it and not be modified meanwhile. */
 mn_status mn_session_create(const mn_graph *g, const mn_session_opts *opts,
@@ -164,6 +179,13 @@ int mn_session_num_outputs(const mn_session *s);
 const mn_tensor *mn_session_output(const mn_session *s, int i);
 const mn_tensor *mn_session_input(const mn_session *s, int i); /* shape/dtype expected */
 size_t mn_session_arena_bytes(const mn_session *s);
+/* Bytes of constant data a session holds while it runs: the graph's
+ * initializers it borrows plus the constants it folded (float32 copies
+ * of compressed weights among them under MN_WEIGHTS_FLOAT). */
+size_t mn_session_weight_bytes(const mn_session *s);
+/* 1 when the session keeps weights compressed (MN_WEIGHTS_COMPACT after
+ * MINNOW_WEIGHTS; never in training or keep_values sessions). */
+int mn_session_weights_compact(const mn_session *s);
 /* Profiling: on != 0 makes every later run add each step's wall time to
  * the step's sum; the call clears the sums. mn_session_profile_step reads
  * step k's node index and summed seconds (0 past the last step). Steps run

@@ -6,13 +6,16 @@
  * chains disappear), and plans one arena for the remaining tensors from their
  * lifetimes. Reshape-like ops (MN_OPF_VIEW) alias their input's bytes. Run
  * binds the caller's input buffers, then calls each step's forward kernel; it
- * allocates nothing. */
+ * allocates nothing. Compressed weights of Conv/Gemm/MatMul layers are not
+ * folded to float32 when the session keeps them compact
+ * (session_wdecode.c). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "core/session_int.h"
 #include "core/pool.h"
 #include "kernels/qelem.h"
+#include "kernels/wsrc.h"
 #include "ops/ops.h"
 
 static mn_status node_error(const mn_graph *g, int ni, mn_status st,
@@ -115,6 +118,7 @@ static mn_status fold_node(mn_session *s, int ni, const mn_op_def *def,
         if (!out[j]->data)
             return mn_error(ctx, MN_ERR_OOM, "out of memory");
         s->folded[s->n_folded++] = out[j]->data;
+        s->folded_bytes += mn_tensor_nbytes(out[j]);
     }
     if (sbytes) {
         scratch = mn_malloc_aligned(sbytes);
@@ -126,6 +130,56 @@ static mn_status fold_node(mn_session *s, int ni, const mn_op_def *def,
     st = def->forward(n, in, n->n_in, out, n->n_out, &ex);
     mn_free_aligned(scratch);
     return st;
+}
+
+mn_status mn_session_materialize(mn_session *s, int v, mn_ctx *ctx)
+{
+    const mn_tensor *in[4] = {0};
+    mn_tensor *out[1];
+    mn_status st;
+    if (!s->deferred || v < 0 || !s->deferred[v])
+        return MN_OK;
+    int ni = s->producer[v];
+    const mn_node *n = &s->g->nodes[ni];
+    if (n->n_in > 4 || n->n_out != 1)
+        return mn_error(ctx, MN_ERR_RUNTIME, "decode chain node");
+    s->deferred[v] = 0;
+    for (int j = 0; j < n->n_in; j++) {
+        if (n->in[j] >= 0 &&
+            (st = mn_session_materialize(s, n->in[j], ctx)) != MN_OK)
+            return st;
+        in[j] = n->in[j] >= 0 ? &s->vt[n->in[j]] : NULL;
+    }
+    out[0] = &s->vt[v];
+    st = fold_node(s, ni, mn_op_get(n->op), in, out, ctx);
+    return st != MN_OK ? node_error(s->g, ni, st, ctx) : MN_OK;
+}
+
+/* Prepares step sp: the weight source first when its weight is deferred;
+ * declined, the weight is folded and prepare runs again without it. */
+static mn_status prepare_step(mn_session *s, step *sp, const mn_tensor **in,
+                              mn_tensor **out, mn_ctx *ctx)
+{
+    const mn_node *n = &s->g->nodes[sp->node];
+    mn_prepare_info pi = {.sparse = s->sparse, .threads = s->threads};
+    int wv = n->n_in > 1 ? n->in[1] : -1;
+    mn_status st;
+    if (s->deferred && wv >= 0 && s->deferred[wv] &&
+        mn_session_wdecode_source(s, wv, &s->wsrcs[sp->node]))
+        pi.wsrc = &s->wsrcs[sp->node];
+    st = sp->def->prepare(n, in, n->n_in, (const mn_tensor *const *)out,
+                          n->n_out, &pi, &sp->prep, ctx);
+    if (st != MN_OK || !s->deferred || wv < 0 || !s->deferred[wv] ||
+        sp->prep.wsrc)
+        return st;
+    if (sp->prep.release)
+        sp->prep.release(sp->prep.priv);
+    memset(&sp->prep, 0, sizeof sp->prep);
+    if ((st = mn_session_materialize(s, wv, ctx)) != MN_OK)
+        return st;
+    pi.wsrc = NULL;
+    return sp->def->prepare(n, in, n->n_in, (const mn_tensor *const *)out,
+                            n->n_out, &pi, &sp->prep, ctx);
 }
 
 static mn_status compile_nodes(mn_session *s, mn_ctx *ctx)
@@ -183,6 +237,14 @@ static mn_status compile_nodes(mn_session *s, mn_ctx *ctx)
             out[j] = v >= 0 ? &s->vt[v] : &s->dummies[out_off + j];
             memset(out[j], 0, sizeof *out[j]);
         }
+        /* a deferred weight's data: only its chain and its layer's
+         * prepare go without it */
+        for (int j = 0; s->deferred && j < n->n_in; j++)
+            if (n->in[j] >= 0 && s->deferred[n->in[j]] &&
+                s->wd_node[ni] != WD_CHAIN &&
+                !(j == 1 && s->wd_node[ni] == WD_CONSUMER && !all_const) &&
+                (st = mn_session_materialize(s, n->in[j], ctx)) != MN_OK)
+                return st;
         st = def->infer(n, in, n->n_in, out, n->n_out, ctx);
         if (st != MN_OK)
             return node_error(g, ni, st, ctx);
@@ -191,6 +253,12 @@ static mn_status compile_nodes(mn_session *s, mn_ctx *ctx)
                 return node_error(g, ni, st, ctx);
         if (def->flags & MN_OPF_SHAPE_ONLY)
             all_const = 1;
+        if (all_const && s->wd_node && s->wd_node[ni] == WD_CHAIN &&
+            n->n_out == 1 && n->out[0] >= 0) {
+            s->kind[n->out[0]] = MN_VK_CONST;
+            s->deferred[n->out[0]] = 1;
+            continue;
+        }
         if (all_const && !(def->flags & MN_OPF_NOFOLD)) {
             st = fold_node(s, ni, def, in, out, ctx);
             if (st != MN_OK)
@@ -221,9 +289,7 @@ static mn_status compile_nodes(mn_session *s, mn_ctx *ctx)
                                              (const mn_tensor *const *)out,
                                              n->n_out);
         if (def->prepare && !sp->view && !s->training) {
-            mn_prepare_info pi = {.sparse = s->sparse, .threads = s->threads};
-            st = def->prepare(n, in, n->n_in, (const mn_tensor *const *)out,
-                              n->n_out, &pi, &sp->prep, ctx);
+            st = prepare_step(s, sp, in, out, ctx);
             if (st != MN_OK)
                 return node_error(g, ni, st, ctx);
             if (sp->prep.scratch_bytes > sp->scratch_bytes)
@@ -347,6 +413,18 @@ mn_status mn_session_create(const mn_graph *g, const mn_session_opts *opts,
     s->keep_values = opts && opts->keep_values;
     s->training = opts && opts->training;
     s->sparse = opts ? opts->sparse : MN_SPARSE_AUTO;
+    {
+        int w = opts ? opts->weights : MN_WEIGHTS_AUTO;
+        const char *e = getenv("MINNOW_WEIGHTS");
+        if (w == MN_WEIGHTS_AUTO && e && !strcmp(e, "compact"))
+            w = MN_WEIGHTS_COMPACT;
+        else if (w == MN_WEIGHTS_AUTO && e && !strcmp(e, "float"))
+            w = MN_WEIGHTS_FLOAT;
+        if (w == MN_WEIGHTS_AUTO)
+            w = MN_WEIGHTS_DEFAULT;
+        s->compact = w == MN_WEIGHTS_COMPACT && !s->training &&
+                     !s->keep_values;
+    }
     if (s->sparse == MN_SPARSE_AUTO) {
         const char *e = getenv("MINNOW_SPARSE");
         if (e && !strcmp(e, "dense"))
@@ -373,6 +451,8 @@ mn_status mn_session_create(const mn_graph *g, const mn_session_opts *opts,
             goto fail;
         s->kind[g->inputs[i]] = MN_VK_INPUT;
     }
+    if (s->compact && (st = mn_session_wdecode_plan(s, ctx)) != MN_OK)
+        goto fail;
     if ((st = compile_nodes(s, ctx)) != MN_OK)
         goto fail;
     for (int i = 0; i < g->n_outputs; i++)
@@ -416,6 +496,10 @@ void mn_session_destroy(mn_session *s)
     free(s->in_ptrs);
     free(s->out_ptrs);
     free(s->dummies);
+    free(s->wd_node);
+    free(s->deferred);
+    free(s->producer);
+    free(s->wsrcs);
     mn_pool_destroy(s->pool);
     free(s);
 }
@@ -492,7 +576,8 @@ mn_status mn_session_run(mn_session *s, const mn_tensor *const *inputs,
         }
         double t0 = s->prof_on ? now_s() : 0.0;
         mn_exec ex = {.ctx = ctx, .training = s->training, .pool = s->pool,
-                      .act = sp->act, .priv = sp->prep.priv};
+                      .act = sp->act, .priv = sp->prep.priv,
+                      .wsrc = sp->prep.wsrc};
         if (sp->residual >= 0)
             ex.residual = s->vt[sp->residual].data;
         if (sp->has_qres)
@@ -546,6 +631,17 @@ const mn_tensor *mn_session_input(const mn_session *s, int i)
 }
 
 size_t mn_session_arena_bytes(const mn_session *s) { return s->arena_bytes; }
+
+size_t mn_session_weight_bytes(const mn_session *s)
+{
+    size_t b = s->folded_bytes;
+    for (int v = 0; v < s->g->n_values; v++)
+        if (s->g->values[v].init)
+            b += mn_tensor_nbytes(s->g->values[v].init);
+    return b;
+}
+
+int mn_session_weights_compact(const mn_session *s) { return s->compact; }
 
 const mn_tensor *mn_session_value(const mn_session *s, int v)
 {

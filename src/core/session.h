@@ -8,7 +8,10 @@
 
 enum { MN_VK_UNUSED = 0, MN_VK_CONST = 1, MN_VK_INPUT = 2, MN_VK_RUNTIME = 3 };
 
-/* Meta (and data, for constants) of value v as compiled. */
+/* Meta (and data, for constants) of value v as compiled. A weight the
+ * session keeps compressed (mn_session_weights_compact) and the values of
+ * its decode chain are constants without data: readers of constant data
+ * compile with MN_WEIGHTS_FLOAT (as the C export does). */
 const mn_tensor *mn_session_value(const mn_session *s, int v);
 int mn_session_value_kind(const mn_session *s, int v);
 /* Number of nodes that run at run time (after folding). */

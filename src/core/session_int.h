@@ -34,6 +34,11 @@ struct mn_session {
     int threads;
     int keep_values, training;
     int sparse;            /* MN_SPARSE_* after MINNOW_SPARSE */
+    int compact;           /* weights kept compressed (session_wdecode.c) */
+    unsigned char *wd_node;  /* per node: WD_CHAIN / WD_CONSUMER, or 0 */
+    unsigned char *deferred; /* per value: a chain's constant, not folded */
+    int *producer;           /* per value: the node computing it, or -1 */
+    struct mn_wsrc *wsrcs;   /* per node: its weight source */
     mn_tensor *vt;         /* per value: meta + data */
     unsigned char *kind;   /* MN_VK_* */
     int *root;             /* runtime value → value owning its bytes */
@@ -47,6 +52,7 @@ struct mn_session {
     mn_tensor *dummies;     /* tensors for absent optional outputs */
     void **folded;          /* data of folded constants, owned */
     int n_folded;
+    size_t folded_bytes;
     void *arena;
     mn_pool *pool;         /* threads > 1: the ops' thread pool */
     double *prof;          /* per step: wall seconds summed over runs */
@@ -63,5 +69,24 @@ struct mn_session {
  * Fused steps become views (their output is another step's buffer). Not
  * with keep_values nor training. */
 void mn_session_fuse(mn_session *s);
+
+/* Compressed weights (session_wdecode.c). A decode chain is
+ * DequantizeLinear(int4/uint4 constant, constant scales[, zero points])
+ * [→ Cast to float] [→ Reshape by a constant shape], or Cast(float16
+ * constant) [→ Reshape], whose every value has one consumer and whose
+ * end is the weight (input 1) of a Conv, Gemm or MatMul. With
+ * s->compact, plan marks the chain's nodes WD_CHAIN (compile infers
+ * them but does not fold them: their outputs are constants without data,
+ * s->deferred) and the layer WD_CONSUMER, which prepare is offered the
+ * weight as a source. Anything else that needs a deferred value's data
+ * gets it folded then (mn_session_materialize). */
+enum { WD_CHAIN = 1, WD_CONSUMER = 2 };
+mn_status mn_session_wdecode_plan(mn_session *s, mn_ctx *ctx);
+/* The weight source of deferred value v (after its chain was inferred);
+ * 0 when the chain does not describe one (then fold it). */
+int mn_session_wdecode_source(const mn_session *s, int v,
+                              struct mn_wsrc *out);
+/* Folds deferred value v (and the deferred values it reads) now. */
+mn_status mn_session_materialize(mn_session *s, int v, mn_ctx *ctx);
 
 #endif

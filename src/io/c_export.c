@@ -326,7 +326,9 @@ mn_status mn_graph_export_c(const mn_graph *g0, const char *path,
 {
     mn_graph *g = NULL;
     mn_session *s = NULL;
-    mn_session_opts so = {.batch = 1, .threads = 1};
+    /* the constants are read as float32 tensors: fold compressed weights */
+    mn_session_opts so = {.batch = 1, .threads = 1,
+                          .weights = MN_WEIGHTS_FLOAT};
     cx c = {0};
     cx_buf h = {0}, src = {0};
     char ident[64], *dir = NULL, *base = NULL;

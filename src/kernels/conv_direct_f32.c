@@ -29,7 +29,11 @@
  *
  * Per output element the sum runs over the taps in order, in the same k
  * blocks whatever the partition: results do not depend on the thread
- * count. They can differ from the im2col path by float rounding only. */
+ * count. They can differ from the im2col path by float rounding only.
+ *
+ * A weight source (wsrc.h) is decoded one MR×kc micro-panel per task, k
+ * block and row block, then used by all the task's tiles: into the pool
+ * thread's scratch, or the tail of the scratch when one thread runs. */
 #include <string.h>
 #include "kernels/kernels_f32.h"
 
@@ -65,6 +69,11 @@ int mn_conv_direct_f32_ok(const mn_kernels_f32 *kr, const mn_conv_params *p)
            !mn_ref_conv2d_is_depthwise(p) && p->oh >= 1 && p->ow >= 1;
 }
 
+size_t mn_conv_direct_f32_wsrc_extra(const mn_kernels_f32 *kr)
+{
+    return (size_t)kr->mr * KC * sizeof(float);
+}
+
 size_t mn_conv_direct_f32_scratch(const mn_conv_params *p)
 {
     const mn_kernels_f32 *kr = mn_kernels_f32_active();
@@ -83,6 +92,10 @@ typedef struct direct_job {
     geom g;
     const float *xg;                /* the group's input */
     const float *xp, *w, *b, *res;  /* planes; the group's w, b, residual */
+    const mn_wsrc *ws;              /* or the weight source (w NULL) */
+    int64_t ws_row0;                /* the group's first row in ws */
+    mn_pool *pool;                  /* NULL: one thread, panel at apanel */
+    float *apanel;
     const int64_t *boff;
     const mn_act *act;
     float *y, *wy;   /* the group's output; wide-grid scratch */
@@ -129,7 +142,7 @@ static void direct_task(void *arg, int64_t t, int thread)
      * 48 + 13, whose one-vector tile is bound by its 8 broadcasts) */
     int64_t nt = ceil_div(j_hi - j_lo, nr);
     int64_t tw = ceil_div(ceil_div(j_hi - j_lo, nt), kr->vec) * kr->vec;
-    (void)thread;
+    float *ap = J->pool ? mn_pool_scratch(J->pool, thread) : J->apanel;
     if (J->res)
         copy_part(J, m_lo, m_hi, j_lo, j_hi, 1);
     for (int64_t p0 = 0; p0 < J->k; p0 += KC) {
@@ -139,10 +152,16 @@ static void direct_task(void *arg, int64_t t, int thread)
                          .act = *J->act};
         for (int64_t m0 = m_lo; m0 < m_hi; m0 += kr->mr) {
             int mr = (int)min64(kr->mr, m_hi - m0);
-            const float *a = J->w + m0 * J->k + p0;
+            const float *a = J->w ? J->w + m0 * J->k + p0 : NULL;
+            int64_t lda = J->k;
+            if (J->ws) { /* decoded once for all the task's tiles */
+                mn_wsrc_rows(J->ws, J->ws_row0 + m0, mr, p0, kc, ap, kc);
+                a = ap;
+                lda = kc;
+            }
             e.bias_row = J->b ? J->b + m0 : NULL;
             for (int64_t j = j_lo; j < j_hi; j += tw)
-                kr->tile_off(kc, a, J->k, J->xp + j, J->boff + p0,
+                kr->tile_off(kc, a, lda, J->xp + j, J->boff + p0,
                              J->wy + m0 * pq + j, pq, mr,
                              (int)min64(tw, j_hi - j), &e);
         }
@@ -226,8 +245,9 @@ static void partition(direct_job *J, int threads)
 
 void mn_conv_direct_f32(const mn_kernels_f32 *kr, mn_pool *pool,
                         const mn_conv_params *p, const float *x,
-                        const float *w, const float *b, const mn_act *act,
-                        const float *residual, float *y, void *scratch)
+                        const float *w, const mn_wsrc *ws, const float *b,
+                        const mn_act *act, const float *residual, float *y,
+                        void *scratch)
 {
     int64_t cg = p->c / p->group, mg = p->m / p->group;
     int64_t k = cg * p->kh * p->kw, plane = p->oh * p->ow;
@@ -241,8 +261,12 @@ void mn_conv_direct_f32(const mn_kernels_f32 *kr, mn_pool *pool,
                     .act = act, .wy = wy, .k = k, .mg = mg,
                     .span = (p->oh - 1) * g.wq + p->ow,
                     .n_planes = cg * g.s * g.s};
-    if (threads == 1)
+    if (threads == 1 || (ws && mn_pool_scratch_bytes(pool) <
+                                   mn_conv_direct_f32_wsrc_extra(kr)))
         pool = NULL;
+    J.ws = ws;
+    J.pool = pool;
+    J.apanel = (float *)(boff + k); /* mn_conv_direct_f32_wsrc_extra */
     for (int64_t c = 0; c < cg; c++)
         for (int64_t ki = 0; ki < p->kh; ki++)
             for (int64_t kj = 0; kj < p->kw; kj++)
@@ -264,7 +288,8 @@ void mn_conv_direct_f32(const mn_kernels_f32 *kr, mn_pool *pool,
             int64_t yo = (in * p->m + gi * mg) * plane;
             J.xg = x + (in * p->c + gi * cg) * p->h * p->w;
             mn_pool_run(pool, pad_task, &J, pad_tasks);
-            J.w = w + gi * mg * k;
+            J.w = w ? w + gi * mg * k : NULL;
+            J.ws_row0 = gi * mg;
             J.b = b ? b + gi * mg : NULL;
             J.res = residual ? residual + yo : NULL;
             J.y = y + yo;

@@ -5,7 +5,13 @@
  * the scratch is one packed block per thread. 1×1 stride-1 unpadded
  * convolutions read the input as a plain matrix. With no fast kernels for
  * the active ISA level (MINNOW_ISA=ref, or a CPU without AVX2), the
- * reference kernel runs and the activation is applied after it. */
+ * reference kernel runs and the activation is applied after it.
+ *
+ * The weight may be a weight source (wsrc.h: float16 or int4 kept
+ * compressed): the GEMM and direct paths decode one MR×kc A micro-panel
+ * at a time, the depthwise kernel one channel's taps; the reference path
+ * (and a depthwise kernel of more than DW_TAPS_MAX taps) decodes the whole
+ * weight into the scratch first. */
 #include <string.h>
 #include "kernels/kernels_f32.h"
 
@@ -100,10 +106,13 @@ void mn_conv_bsrc_init(mn_conv_bsrc *s, const mn_conv_params *p,
 
 /* ---- depthwise ---- */
 
+#define DW_TAPS_MAX 256 /* one channel's taps decoded on the stack */
+
 typedef struct dw_job {
     mn_dwconv_plane_fn fn;
     const mn_conv_params *p;
     const float *x, *w, *b;
+    const mn_wsrc *ws; /* the weight as a source (w NULL) */
     const mn_act *act;
     float *y;
     int64_t per_task; /* output planes per task */
@@ -117,11 +126,18 @@ static void dw_task(void *arg, int64_t t, int thread)
     const mn_conv_params *p = J->p;
     int64_t mult = p->m / p->c, lo = t * J->per_task;
     int64_t hi = min64(p->n * p->m, lo + J->per_task);
+    int64_t khw = p->kh * p->kw;
+    float taps[DW_TAPS_MAX];
     (void)thread;
     for (int64_t q = lo; q < hi; q++) {
         int64_t n = q / p->m, m = q % p->m;
-        J->fn(p, J->x + (n * p->c + m / mult) * p->h * p->w,
-              J->w + m * p->kh * p->kw, J->b ? J->b[m] : 0.0f, J->act,
+        const float *w = J->w + m * khw;
+        if (J->ws) {
+            mn_wsrc_decode(J->ws, m * khw, khw, taps);
+            w = taps;
+        }
+        J->fn(p, J->x + (n * p->c + m / mult) * p->h * p->w, w,
+              J->b ? J->b[m] : 0.0f, J->act,
               J->y + (n * p->m + m) * p->oh * p->ow);
     }
 }
@@ -130,57 +146,108 @@ static void dw_task(void *arg, int64_t t, int thread)
 
 static const mn_act act_none = {MN_ACT_NONE, 0.0f, 0.0f};
 
-size_t mn_conv2d_f32_scratch(const mn_conv_params *p)
+/* The path p takes on kr (NULL: reference); ws: a weight source. */
+typedef enum conv_path {
+    PATH_DW,     /* the depthwise plane kernel */
+    PATH_REF,    /* the reference convolution (or depthwise) */
+    PATH_DIRECT, /* conv_direct_f32.c */
+    PATH_GEMM    /* the GEMM driver, implicit im2col */
+} conv_path;
+
+static conv_path path_of(const mn_kernels_f32 *kr, const mn_conv_params *p,
+                         const mn_wsrc *ws)
 {
-    const mn_kernels_f32 *kr = mn_kernels_f32_active();
     if (mn_ref_conv2d_is_depthwise(p))
-        return mn_dwconv_f32_active(p) ? 0 : mn_ref_conv2d_f32_scratch(p);
+        return mn_dwconv_f32_active(p) &&
+                       (!ws || p->kh * p->kw <= DW_TAPS_MAX)
+                   ? PATH_DW
+                   : PATH_REF;
     if (!kr)
-        return mn_ref_conv2d_f32_scratch(p);
-    if (mn_conv_direct_f32_ok(kr, p))
-        return mn_conv_direct_f32_scratch(p);
-    return mn_sgemm_thread_scratch(kr, p->oh * p->ow,
-                                   p->c / p->group * p->kh * p->kw);
+        return PATH_REF;
+    return mn_conv_direct_f32_ok(kr, p) ? PATH_DIRECT : PATH_GEMM;
 }
 
-void mn_conv2d_f32(mn_pool *pool, const mn_conv_params *p, const float *x,
-                   const float *w, const float *b, const mn_act *act,
-                   const float *residual, float *y, void *scratch)
+static size_t weight_floats(const mn_wsrc *ws)
+{
+    return (size_t)(ws->rows * ws->cols + 15) / 16 * 16;
+}
+
+static size_t scratch_of(const mn_conv_params *p, const mn_wsrc *ws)
+{
+    const mn_kernels_f32 *kr = mn_kernels_f32_active();
+    int64_t k = p->c / p->group * p->kh * p->kw;
+    switch (path_of(kr, p, ws)) {
+    case PATH_DW:
+        return 0;
+    case PATH_REF: /* a weight source decodes whole in front */
+        return mn_ref_conv2d_f32_scratch(p) +
+               (ws ? weight_floats(ws) * sizeof(float) : 0);
+    case PATH_DIRECT:
+        return mn_conv_direct_f32_scratch(p) +
+               (ws ? mn_conv_direct_f32_wsrc_extra(kr) : 0);
+    default:
+        return mn_sgemm_thread_scratch(kr, p->oh * p->ow, k) +
+               (ws ? mn_sgemm_wsrc_extra(kr, p->m / p->group, p->oh * p->ow,
+                                         k, 1, 0)
+                   : 0);
+    }
+}
+
+size_t mn_conv2d_f32_scratch(const mn_conv_params *p)
+{
+    return scratch_of(p, NULL);
+}
+
+size_t mn_conv2d_f32_wsrc_scratch(const mn_conv_params *p, const mn_wsrc *ws)
+{
+    return scratch_of(p, ws);
+}
+
+static void conv2d(mn_pool *pool, const mn_conv_params *p, const float *x,
+                   const float *w, const mn_wsrc *ws, const float *b,
+                   const mn_act *act, const float *residual, float *y,
+                   void *scratch)
 {
     const mn_kernels_f32 *kr = mn_kernels_f32_active();
     int64_t ny = p->n * p->m * p->oh * p->ow;
     if (!act)
         act = &act_none;
-    if (mn_ref_conv2d_is_depthwise(p)) {
+    switch (path_of(kr, p, ws)) {
+    case PATH_DW: {
         /* a residual after a depthwise conv is rare: added afterwards */
         dw_job J = {.fn = mn_dwconv_f32_active(p), .p = p, .x = x, .w = w,
-                    .b = b, .act = residual ? &act_none : act, .y = y};
-        if (J.fn) {
-            /* small ones on one thread, as MIN_PAR_MACS in sgemm.c */
-            double macs = (double)(p->n * p->m * p->oh * p->ow) *
-                          (double)(p->kh * p->kw);
-            int64_t planes = p->n * p->m, parts = 1;
-            if (macs < 262144.0)
-                pool = NULL;
-            else /* up to 4 tasks per thread, for the pool to balance */
-                parts = 4 * (int64_t)mn_pool_threads(pool);
-            J.per_task = (planes + parts - 1) / parts;
-            mn_pool_run(pool, dw_task, &J,
-                        (planes + J.per_task - 1) / J.per_task);
-            if (residual)
-                mn_act_apply(act, residual, y, ny);
-            return;
-        }
-        kr = NULL; /* the reference depthwise */
+                    .ws = ws, .b = b, .act = residual ? &act_none : act,
+                    .y = y};
+        /* small ones on one thread, as MIN_PAR_MACS in sgemm.c */
+        double macs = (double)(p->n * p->m * p->oh * p->ow) *
+                      (double)(p->kh * p->kw);
+        int64_t planes = p->n * p->m, parts = 1;
+        if (macs < 262144.0)
+            pool = NULL;
+        else /* up to 4 tasks per thread, for the pool to balance */
+            parts = 4 * (int64_t)mn_pool_threads(pool);
+        J.per_task = (planes + parts - 1) / parts;
+        mn_pool_run(pool, dw_task, &J, (planes + J.per_task - 1) / J.per_task);
+        if (residual)
+            mn_act_apply(act, residual, y, ny);
+        return;
     }
-    if (!kr) {
+    case PATH_REF:
+        if (ws) {
+            float *wd = scratch;
+            mn_wsrc_decode(ws, 0, ws->rows * ws->cols, wd);
+            w = wd;
+            scratch = wd + weight_floats(ws);
+        }
         mn_ref_conv2d_f32(p, x, w, b, y, scratch);
         mn_act_apply(act, residual, y, ny);
         return;
-    }
-    if (mn_conv_direct_f32_ok(kr, p)) {
-        mn_conv_direct_f32(kr, pool, p, x, w, b, act, residual, y, scratch);
+    case PATH_DIRECT:
+        mn_conv_direct_f32(kr, pool, p, x, w, ws, b, act, residual, y,
+                           scratch);
         return;
+    default:
+        break;
     }
     int64_t cg = p->c / p->group, mg = p->m / p->group;
     int64_t k = cg * p->kh * p->kw, n = p->oh * p->ow, hw = p->h * p->w;
@@ -193,7 +260,23 @@ void mn_conv2d_f32(mn_pool *pool, const mn_conv_params *p, const float *x,
                                .act = *act};
             mn_conv_bsrc src;
             mn_conv_bsrc_init(&src, p, xg);
-            mn_sgemm_run(kr, pool, mg, n, k, 1.0f, w + g * mg * k, k,
-                         &src.base, 0.0f, y + yo, n, &epi, scratch);
+            mn_sgemm_run(kr, pool, mg, n, k, 1.0f, w ? w + g * mg * k : NULL,
+                         k, ws, g * mg, &src.base, 0.0f, y + yo, n, &epi,
+                         scratch);
         }
+}
+
+void mn_conv2d_f32(mn_pool *pool, const mn_conv_params *p, const float *x,
+                   const float *w, const float *b, const mn_act *act,
+                   const float *residual, float *y, void *scratch)
+{
+    conv2d(pool, p, x, w, NULL, b, act, residual, y, scratch);
+}
+
+void mn_conv2d_f32_wsrc(mn_pool *pool, const mn_conv_params *p,
+                        const float *x, const mn_wsrc *ws, const float *b,
+                        const mn_act *act, const float *residual, float *y,
+                        void *scratch)
+{
+    conv2d(pool, p, x, NULL, ws, b, act, residual, y, scratch);
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include "core/pool.h"
 #include "kernels/ref/ref_kernels_conv.h"
+#include "kernels/wsrc.h"
 
 /* Activation fused into a kernel's store. */
 typedef enum mn_act_kind {
@@ -57,6 +58,18 @@ void mn_sgemm(mn_pool *pool, int trans_a, int trans_b, int64_t m, int64_t n,
               const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
               const mn_epilogue *epi, void *scratch);
 
+/* The same with B a weight source (wsrc.h) instead of a float32 matrix:
+ * B as stored is [k, n], or [n, k] when trans_b; bw->cols is its ldb.
+ * The same bits as mn_sgemm on the decoded matrix, decoding B's packed
+ * panels (and GEMV column blocks) on the fly; the reference level and
+ * trans_a decode the whole of B into the scratch first. */
+size_t mn_sgemm_wsrc_scratch(int trans_a, int trans_b, int64_t m, int64_t n,
+                             int64_t k, const mn_wsrc *bw);
+void mn_sgemm_wsrc(mn_pool *pool, int trans_a, int trans_b, int64_t m,
+                   int64_t n, int64_t k, float alpha, const float *a,
+                   int64_t lda, const mn_wsrc *bw, float beta, float *c,
+                   int64_t ldc, const mn_epilogue *epi, void *scratch);
+
 /* 2-D convolution, NCHW, as mn_ref_conv2d_f32, then y = act(y + residual)
  * fused into the store (act and residual may be NULL; residual has y's
  * shape and must not overlap it). Ordinary and grouped convolutions run as GEMMs whose B
@@ -67,6 +80,14 @@ size_t mn_conv2d_f32_scratch(const mn_conv_params *p);
 void mn_conv2d_f32(mn_pool *pool, const mn_conv_params *p, const float *x,
                    const float *w, const float *b, const mn_act *act,
                    const float *residual, float *y, void *scratch);
+/* The same with the weight a weight source (the same bits as on the
+ * decoded weight; conv_f32.c says where it is decoded). */
+size_t mn_conv2d_f32_wsrc_scratch(const mn_conv_params *p,
+                                  const mn_wsrc *ws);
+void mn_conv2d_f32_wsrc(mn_pool *pool, const mn_conv_params *p,
+                        const float *x, const mn_wsrc *ws, const float *b,
+                        const mn_act *act, const float *residual, float *y,
+                        void *scratch);
 
 /* y[i] = act(y[i] + residual[i]) for n floats (residual may be NULL): the
  * epilogue after kernels that do not fuse it. */

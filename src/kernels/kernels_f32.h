@@ -18,6 +18,7 @@
 #include <math.h>
 #include <stdint.h>
 #include "kernels/gemm.h"
+#include "kernels/wsrc.h"
 
 /* The activations on one float, as the vector kernels compute them (up to
  * their exp approximation, within a few ulp). */
@@ -57,6 +58,25 @@ typedef struct mn_tile_epi {
     const float *res;      /* res[i·ldc + j] at the tile's origin, or NULL */
     mn_act act;
 } mn_tile_epi;
+
+/* gemv_t's store of y[j] from its dot product d (and the fused GEMV of
+ * a weight source, which must store the same bits). */
+static inline void mn_gemv_store1(const mn_tile_epi *e, float *y, int64_t j,
+                                  float d)
+{
+    float v = d;
+    if (e->alpha != 1.0f)
+        v *= e->alpha;
+    if (e->beta != 0.0f)
+        v = e->beta * y[j] + v;
+    if (e->bias_row)
+        v += e->bias_row[0];
+    if (e->bias_col)
+        v += e->bias_col[j];
+    if (e->res)
+        v += e->res[j];
+    y[j] = mn_act_scalar(&e->act, v);
+}
 
 typedef void (*mn_sgemm_tile_fn)(int64_t kc, const float *a, int64_t lda,
                                  const float *b, int64_t ldb, float *c,
@@ -136,16 +156,35 @@ typedef struct mn_conv_bsrc {
 void mn_conv_bsrc_init(mn_conv_bsrc *s, const mn_conv_params *p,
                        const float *xg);
 
+/* B from a weight source (wsrc.h): the constant weight of a Gemm or
+ * MatMul kept compressed, decoded into the packed panels (and, for one
+ * row of A, into blocks of columns for the GEMV kernels). w is B as
+ * stored: [k, n], or [n, k] when trans. */
+typedef struct mn_wsrc_bsrc {
+    mn_bsrc base; /* first: the driver sees an mn_bsrc */
+    const mn_wsrc *w;
+} mn_wsrc_bsrc;
+void mn_wsrc_bsrc_init(mn_wsrc_bsrc *s, const mn_wsrc *w, int trans);
+
 /* Bytes of one thread's packing buffer for n columns and k reductions. */
 size_t mn_sgemm_thread_scratch(const mn_kernels_f32 *kr, int64_t n,
                                int64_t k);
+/* What a thread needs on top of that for an m×n×k product when A (a_w:
+ * the MR×kc micro-panel, or GEMV rows) or B (b_w: GEMV column blocks)
+ * comes from a weight source. */
+size_t mn_sgemm_wsrc_extra(const mn_kernels_f32 *kr, int64_t m, int64_t n,
+                           int64_t k, int a_w, int b_w);
 /* c[m×n] = act(alpha·a·B + beta·c + bias) with a row-major (lda) and B
- * from bs. scratch: one thread's buffer (used when pool is NULL); pool
- * threads use the pool's scratch. */
+ * from bs. When aw is not NULL, A is rows [aw_row0, aw_row0 + m) of the
+ * weight source aw instead (a, lda unused), decoded one MR×kc micro-panel
+ * at a time. scratch: one thread's buffer (used when pool is NULL),
+ * mn_sgemm_thread_scratch + mn_sgemm_wsrc_extra bytes; pool threads use
+ * the pool's scratch (one thread when it is smaller). */
 void mn_sgemm_run(const mn_kernels_f32 *kr, mn_pool *pool, int64_t m,
                   int64_t n, int64_t k, float alpha, const float *a,
-                  int64_t lda, const mn_bsrc *bs, float beta, float *c,
-                  int64_t ldc, const mn_epilogue *epi, void *scratch);
+                  int64_t lda, const mn_wsrc *aw, int64_t aw_row0,
+                  const mn_bsrc *bs, float beta, float *c, int64_t ldc,
+                  const mn_epilogue *epi, void *scratch);
 
 /* ---- direct convolution (conv_direct_f32.c) ---- */
 
@@ -155,11 +194,18 @@ void mn_sgemm_run(const mn_kernels_f32 *kr, mn_pool *pool, int64_t m,
 int mn_conv_direct_f32_ok(const mn_kernels_f32 *kr, const mn_conv_params *p);
 /* Scratch bytes: one padded group input and the tap offsets. */
 size_t mn_conv_direct_f32_scratch(const mn_conv_params *p);
-/* y = act(conv(x, w) + b + residual) for every image and group. */
+/* ... plus the A micro-panel a thread decodes when the weight is a
+ * weight source. */
+size_t mn_conv_direct_f32_wsrc_extra(const mn_kernels_f32 *kr);
+/* y = act(conv(x, w) + b + residual) for every image and group; the
+ * weight is w, or the weight source ws when w is NULL (one MR×kc panel
+ * decoded per task, row block and k block; a pool thread decodes into its
+ * pool scratch, the caller alone into the tail of scratch). */
 void mn_conv_direct_f32(const mn_kernels_f32 *kr, mn_pool *pool,
                         const mn_conv_params *p, const float *x,
-                        const float *w, const float *b, const mn_act *act,
-                        const float *residual, float *y, void *scratch);
+                        const float *w, const mn_wsrc *ws, const float *b,
+                        const mn_act *act, const float *residual, float *y,
+                        void *scratch);
 
 /* ---- depthwise ---- */
 

@@ -26,8 +26,13 @@
  * as fast from the shared cache already at a fraction of that size (the
  * fully connected layer of a ResNet-18, 512 KMACs). */
 #define MIN_PAR_MACS_GEMV 131072.0
+/* A GEMV on a weight source decodes the weight in blocks of this many
+ * output columns (a multiple of every level's 4·vec, the GEMV split's
+ * granularity), all of k each, into the thread's scratch. */
+#define GEMV_COLS 64
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static int64_t round_up(int64_t v, int64_t m) { return ceil_div(v, m) * m; }
 
@@ -58,6 +63,61 @@ size_t mn_sgemm_thread_scratch(const mn_kernels_f32 *kr, int64_t n,
 {
     return (size_t)(k_block(k) * round_up(min64(NC, n), kr->nr)) *
                sizeof(float) + 64;
+}
+
+size_t mn_sgemm_wsrc_extra(const mn_kernels_f32 *kr, int64_t m, int64_t n,
+                           int64_t k, int a_w, int b_w)
+{
+    int64_t f = 0, kk = k > 0 ? k : 1;
+    if (a_w) /* the micro-panel; A's row (m 1) or rows (n 1) for GEMVs */
+        f = max64(max64((int64_t)kr->mr * KC, m == 1 ? kk : 0),
+                  n == 1 ? GEMV_COLS * kk : 0);
+    else if (b_w) /* blocks of B's columns (m 1), B's column (n 1) */
+        f = max64(m == 1 ? GEMV_COLS * kk : 0, n == 1 ? kk : 0);
+    return (size_t)round_up(f, 16) * sizeof(float);
+}
+
+/* Packs like mn_bsrc_pack_matrix, decoding the weight source: a row of B
+ * (untransposed: nc columns at once) or a column (transposed: kc values)
+ * into a buffer, then into the panels. */
+static void pack_wsrc(const mn_bsrc *bs, int64_t p0, int64_t kc, int64_t j0,
+                      int64_t nc, int nr, int vec, float *dst)
+{
+    const mn_wsrc *w = ((const mn_wsrc_bsrc *)bs)->w;
+    float buf[(NC > KC ? NC : KC) + 64];
+    if (!bs->trans) {
+        for (int64_t p = 0; p < kc; p++) {
+            mn_wsrc_decode(w, (p0 + p) * w->cols + j0, nc, buf);
+            for (int64_t jr = 0; jr < nc; jr += nr) {
+                int64_t wd = min64(nr, nc - jr), wp = round_up(wd, vec);
+                float *dp = dst + jr * kc + p * wp;
+                memcpy(dp, buf + jr, (size_t)wd * sizeof *dp);
+                for (int64_t j = wd; j < wp; j++)
+                    dp[j] = 0.0f;
+            }
+        }
+        return;
+    }
+    for (int64_t jr = 0; jr < nc; jr += nr) {
+        int64_t wd = min64(nr, nc - jr), wp = round_up(wd, vec);
+        float *d = dst + jr * kc;
+        for (int64_t j = 0; j < wd; j++) {
+            mn_wsrc_decode(w, (j0 + jr + j) * w->cols + p0, kc, buf);
+            for (int64_t p = 0; p < kc; p++)
+                d[p * wp + j] = buf[p];
+        }
+        for (int64_t p = 0; p < kc; p++)
+            for (int64_t j = wd; j < wp; j++)
+                d[p * wp + j] = 0.0f;
+    }
+}
+
+void mn_wsrc_bsrc_init(mn_wsrc_bsrc *s, const mn_wsrc *w, int trans)
+{
+    memset(s, 0, sizeof *s);
+    s->base.pack = pack_wsrc;
+    s->base.trans = trans;
+    s->w = w;
 }
 
 void mn_bsrc_pack_matrix(const mn_bsrc *s, int64_t p0, int64_t kc,
@@ -93,7 +153,10 @@ typedef struct job {
     float alpha, beta;
     const float *a;
     int64_t lda;
+    const mn_wsrc *aw; /* A from a weight source (rows from aw_row0) */
+    int64_t aw_row0;
     const mn_bsrc *bs;
+    const mn_wsrc *bw; /* B's weight source (bs is its mn_wsrc_bsrc) */
     float *c;
     int64_t ldc;
     mn_epilogue epi;
@@ -105,8 +168,33 @@ typedef struct job {
     float *scratch0;
 } job;
 
+/* y[j] for rows [j, j + n) of the weight source w (row length k = its
+ * cols) dotted with x, straight from the compressed rows (mn_wsrc_dot),
+ * stored as gemv_t stores. */
+static void gemv_t_wsrc(const mn_wsrc_kernels *wk, const mn_wsrc *w,
+                        int64_t r0, int64_t n, const float *x, float *y,
+                        const mn_tile_epi *e)
+{
+    float d[GEMV_COLS];
+    for (int64_t j = 0; j < n; j += GEMV_COLS) {
+        int64_t c = min64(GEMV_COLS, n - j);
+        wk->dot_rows(w, r0 + j, c, x, d);
+        for (int64_t t = 0; t < c; t++)
+            mn_gemv_store1(e, y, j + t, d[t]);
+    }
+}
+
+/* The fused dot kernels for w when they repeat J's gemv_t. */
+static const mn_wsrc_kernels *fused_dot(const job *J, const mn_wsrc *w)
+{
+    return J->kr == mn_kernels_f32_avx512() && w->cols == J->k
+               ? mn_wsrc_dot(w)
+               : NULL;
+}
+
 /* n == 1: c[i] = A[i,:]·b, rows [i_lo, i_hi), as gemv_t with A as B. */
-static void run_gemv_col(const job *J, int64_t i_lo, int64_t i_hi)
+static void run_gemv_col(const job *J, int64_t i_lo, int64_t i_hi,
+                         float *buf)
 {
     mn_tile_epi e = {.alpha = J->alpha, .beta = J->beta, .last = 1,
                      .act = J->epi.act};
@@ -117,11 +205,33 @@ static void run_gemv_col(const job *J, int64_t i_lo, int64_t i_hi)
             e.bias_col = J->epi.bias + i_lo;
     }
     e.res = J->epi.residual ? J->epi.residual + i_lo : NULL; /* ldc == 1 */
-    J->kr->gemv_t(J->k, i_hi - i_lo, J->bs->b, J->a + i_lo * J->lda, J->lda,
+    const float *x = J->bs->b;
+    if (J->bw) { /* B, one column of k, from its weight source */
+        mn_wsrc_decode(J->bw, 0, J->k, buf);
+        x = buf;
+    }
+    const mn_wsrc_kernels *wk = J->aw ? fused_dot(J, J->aw) : NULL;
+    if (wk) { /* rows of A dotted from their compressed form */
+        gemv_t_wsrc(wk, J->aw, J->aw_row0 + i_lo, i_hi - i_lo, x,
+                    J->c + i_lo, &e);
+        return;
+    }
+    if (J->aw) { /* A in blocks of rows from its weight source */
+        const float *bc = e.bias_col, *res = e.res;
+        for (int64_t i = i_lo; i < i_hi; i += GEMV_COLS) {
+            int64_t w = min64(GEMV_COLS, i_hi - i);
+            e.bias_col = bc ? bc + (i - i_lo) : NULL;
+            e.res = res ? res + (i - i_lo) : NULL;
+            mn_wsrc_rows(J->aw, J->aw_row0 + i, w, 0, J->k, buf, J->k);
+            J->kr->gemv_t(J->k, w, x, buf, J->k, J->c + i, &e);
+        }
+        return;
+    }
+    J->kr->gemv_t(J->k, i_hi - i_lo, x, J->a + i_lo * J->lda, J->lda,
                   J->c + i_lo, &e);
 }
 
-static void run_gemv(const job *J, int64_t j_lo, int64_t j_hi)
+static void run_gemv(const job *J, int64_t j_lo, int64_t j_hi, float *buf)
 {
     mn_tile_epi e = {.alpha = J->alpha, .beta = J->beta, .last = 1,
                      .act = J->epi.act};
@@ -133,17 +243,51 @@ static void run_gemv(const job *J, int64_t j_lo, int64_t j_hi)
     }
     e.res = J->epi.residual ? J->epi.residual + j_lo : NULL; /* m == 1 */
     const mn_bsrc *s = J->bs;
+    const float *x = J->a;
+    if (J->aw) { /* A's one row from its weight source */
+        mn_wsrc_decode(J->aw, J->aw_row0 * J->k, J->k, buf);
+        x = buf;
+    }
+    const mn_wsrc_kernels *wk = J->bw && s->trans ? fused_dot(J, J->bw)
+                                                  : NULL;
+    if (wk) { /* rows of B (output features) dotted compressed */
+        gemv_t_wsrc(wk, J->bw, j_lo, j_hi - j_lo, x, J->c + j_lo, &e);
+        return;
+    }
+    if (J->bw) {
+        /* blocks of GEMV_COLS columns of B decoded, all of k each: every
+         * column's sum is the same as on the float32 matrix */
+        const float *bc = e.bias_col, *res = e.res;
+        for (int64_t j = j_lo; j < j_hi; j += GEMV_COLS) {
+            int64_t w = min64(GEMV_COLS, j_hi - j);
+            e.bias_col = bc ? bc + (j - j_lo) : NULL;
+            e.res = res ? res + (j - j_lo) : NULL;
+            if (!s->trans) {
+                mn_wsrc_rows(J->bw, 0, J->k, j, w, buf, w);
+                J->kr->gemv_n(J->k, w, x, buf, w, J->c + j, &e);
+            } else {
+                mn_wsrc_rows(J->bw, j, w, 0, J->k, buf, J->k);
+                J->kr->gemv_t(J->k, w, x, buf, J->k, J->c + j, &e);
+            }
+        }
+        return;
+    }
     if (!s->trans)
-        J->kr->gemv_n(J->k, j_hi - j_lo, J->a, s->b + j_lo, s->ldb,
+        J->kr->gemv_n(J->k, j_hi - j_lo, x, s->b + j_lo, s->ldb,
                       J->c + j_lo, &e);
     else
-        J->kr->gemv_t(J->k, j_hi - j_lo, J->a, s->b + j_lo * s->ldb, s->ldb,
+        J->kr->gemv_t(J->k, j_hi - j_lo, x, s->b + j_lo * s->ldb, s->ldb,
                       J->c + j_lo, &e);
 }
 
 static void run_region(const job *J, int64_t i_lo, int64_t i_hi,
                        int64_t j_lo, int64_t j_hi, float *bp)
 {
+    float *ap = NULL; /* the decoded A micro-panel (aw) */
+    if (J->aw) {
+        ap = bp;
+        bp += (int64_t)J->kr->mr * KC;
+    }
     const mn_kernels_f32 *kr = J->kr;
     const int MR = kr->mr, NR = kr->nr;
     const float *bias_r = J->epi.bias && !J->epi.bias_per_col ? J->epi.bias
@@ -166,7 +310,13 @@ static void run_region(const job *J, int64_t i_lo, int64_t i_hi,
             for (int64_t i0 = i_lo; i0 < i_hi; i0 += MR) {
                 int mr = (int)min64(MR, i_hi - i0);
                 const float *a = J->a + i0 * J->lda + p0;
+                int64_t lda = J->lda;
                 float *crow = J->c + i0 * J->ldc;
+                if (ap) { /* decoded once, used by every column tile */
+                    mn_wsrc_rows(J->aw, J->aw_row0 + i0, mr, p0, kc, ap, kc);
+                    a = ap;
+                    lda = kc;
+                }
                 e.bias_row = bias_r ? bias_r + i0 : NULL;
                 for (int64_t jr = 0; jr < nc; jr += tw) {
                     int w = (int)min64(tw, nc - jr);
@@ -183,8 +333,8 @@ static void run_region(const job *J, int64_t i_lo, int64_t i_hi,
                     e.res = J->epi.residual
                                 ? J->epi.residual + i0 * J->ldc + j0 + jr
                                 : NULL;
-                    kr->tile(kc, a, J->lda, b, ldb, crow + j0 + jr, J->ldc,
-                             mr, w, &e);
+                    kr->tile(kc, a, lda, b, ldb, crow + j0 + jr, J->ldc, mr,
+                             w, &e);
                 }
             }
             if (J->k == 0)
@@ -198,15 +348,15 @@ static void task(void *arg, int64_t t, int thread)
     const job *J = arg;
     int64_t i_lo = (t / J->ntn) * J->tm, j_lo = (t % J->ntn) * J->tn;
     int64_t i_hi = min64(J->m, i_lo + J->tm), j_hi = min64(J->n, j_lo + J->tn);
+    float *bp = J->pool ? mn_pool_scratch(J->pool, thread) : J->scratch0;
     if (J->gemv == 1) {
-        run_gemv(J, j_lo, j_hi);
+        run_gemv(J, j_lo, j_hi, bp);
         return;
     }
     if (J->gemv == 2) {
-        run_gemv_col(J, i_lo, i_hi);
+        run_gemv_col(J, i_lo, i_hi, bp);
         return;
     }
-    float *bp = J->pool ? mn_pool_scratch(J->pool, thread) : J->scratch0;
     run_region(J, i_lo, i_hi, j_lo, j_hi, bp);
 }
 
@@ -242,25 +392,32 @@ static void partition(job *J, int threads)
 
 void mn_sgemm_run(const mn_kernels_f32 *kr, mn_pool *pool, int64_t m,
                   int64_t n, int64_t k, float alpha, const float *a,
-                  int64_t lda, const mn_bsrc *bs, float beta, float *c,
-                  int64_t ldc, const mn_epilogue *epi, void *scratch)
+                  int64_t lda, const mn_wsrc *aw, int64_t aw_row0,
+                  const mn_bsrc *bs, float beta, float *c, int64_t ldc,
+                  const mn_epilogue *epi, void *scratch)
 {
     if (m <= 0 || n <= 0)
         return;
     job J = {.kr = kr, .m = m, .n = n, .k = k, .kcb = k_block(k),
-             .alpha = alpha, .beta = beta, .a = a, .lda = lda, .bs = bs,
-             .c = c, .ldc = ldc, .pool = pool, .scratch0 = scratch};
+             .alpha = alpha, .beta = beta, .a = a, .lda = lda, .aw = aw,
+             .aw_row0 = aw_row0, .bs = bs, .c = c, .ldc = ldc, .pool = pool,
+             .scratch0 = scratch};
     if (epi)
         J.epi = *epi;
     int plain = bs->pack == mn_bsrc_pack_matrix;
-    if (plain && m == 1 && k > 0)
+    if (bs->pack == pack_wsrc)
+        J.bw = ((const mn_wsrc_bsrc *)bs)->w;
+    if ((plain || J.bw) && m == 1 && k > 0)
         J.gemv = 1;
-    else if (plain && n == 1 && k > 0 && ldc == 1 &&
-             (bs->trans || bs->ldb == 1))
+    else if ((plain || J.bw) && n == 1 && k > 0 && ldc == 1 &&
+             (bs->trans || J.bw || bs->ldb == 1))
         J.gemv = 2; /* b's column is contiguous either way */
     J.direct = plain && !bs->trans && m <= kr->mr;
-    if (pool && mn_pool_scratch_bytes(pool) < mn_sgemm_thread_scratch(kr, n, k))
-        pool = J.pool = NULL; /* cannot happen with the default scratch */
+    if (pool && mn_pool_scratch_bytes(pool) <
+                    mn_sgemm_thread_scratch(kr, n, k) +
+                        mn_sgemm_wsrc_extra(kr, m, n, k, aw != NULL,
+                                            J.bw != NULL))
+        pool = J.pool = NULL; /* a huge k: the caller's scratch, alone */
     partition(&J, mn_pool_threads(pool));
     mn_pool_run(pool, task, &J, ceil_div(m, J.tm) * J.ntn);
 }
@@ -346,5 +503,47 @@ void mn_sgemm(mn_pool *pool, int trans_a, int trans_b, int64_t m, int64_t n,
     }
     mn_bsrc bs = {.pack = mn_bsrc_pack_matrix, .b = b, .ldb = ldb,
                   .trans = trans_b};
-    mn_sgemm_run(kr, pool, m, n, k, alpha, a, lda, &bs, beta, c, ldc, epi, s);
+    mn_sgemm_run(kr, pool, m, n, k, alpha, a, lda, NULL, 0, &bs, beta, c, ldc,
+                 epi, s);
+}
+
+/* ---- B from a weight source ---- */
+
+static size_t b_floats(const mn_wsrc *bw)
+{
+    return (size_t)round_up(bw->rows * bw->cols, 16);
+}
+
+size_t mn_sgemm_wsrc_scratch(int trans_a, int trans_b, int64_t m, int64_t n,
+                             int64_t k, const mn_wsrc *bw)
+{
+    const mn_kernels_f32 *kr = mn_kernels_f32_active();
+    if (m <= 0 || n <= 0)
+        return 0;
+    if (!kr || trans_a) /* B decoded whole, then mn_sgemm */
+        return b_floats(bw) * sizeof(float) +
+               mn_sgemm_scratch(trans_a, trans_b, m, n, k);
+    return mn_sgemm_thread_scratch(kr, n, k) +
+           mn_sgemm_wsrc_extra(kr, m, n, k, 0, 1);
+}
+
+void mn_sgemm_wsrc(mn_pool *pool, int trans_a, int trans_b, int64_t m,
+                   int64_t n, int64_t k, float alpha, const float *a,
+                   int64_t lda, const mn_wsrc *bw, float beta, float *c,
+                   int64_t ldc, const mn_epilogue *epi, void *scratch)
+{
+    const mn_kernels_f32 *kr = mn_kernels_f32_active();
+    if (m <= 0 || n <= 0)
+        return;
+    if (!kr || trans_a) {
+        float *b = scratch;
+        mn_wsrc_decode(bw, 0, bw->rows * bw->cols, b);
+        mn_sgemm(pool, trans_a, trans_b, m, n, k, alpha, a, lda, b, bw->cols,
+                 beta, c, ldc, epi, b + b_floats(bw));
+        return;
+    }
+    mn_wsrc_bsrc bs;
+    mn_wsrc_bsrc_init(&bs, bw, trans_b);
+    mn_sgemm_run(kr, pool, m, n, k, alpha, a, lda, NULL, 0, &bs.base, beta,
+                 c, ldc, epi, scratch);
 }

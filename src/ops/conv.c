@@ -1,7 +1,9 @@
 /* Conv (float32, 1-D and 2-D): shape rule and forward through the
  * dispatched kernels (src/kernels/gemm.h: implicit-im2col GEMM and
  * depthwise on AVX-512/AVX2, the reference kernels under MINNOW_ISA=ref),
- * threaded over the session's pool. */
+ * threaded over the session's pool. A weight the session keeps
+ * compressed (mn_exec.wsrc) runs through the same drivers, which decode
+ * it on the fly (src/kernels/wsrc.h). */
 #include "kernels/gemm.h"
 #include "ops/conv_shape.h"
 #include "ops/conv_sparse.h"
@@ -71,12 +73,47 @@ static mn_status conv_forward(const mn_node *n, const mn_tensor *const *in,
         return st;
     if (ex->priv) /* prepare chose the sparse kernel */
         return mn_conv_sparse_forward(in, n_in, out, ex);
-    if (ex->scratch_bytes < mn_conv2d_f32_scratch(&p))
-        return mn_error(ex->ctx, MN_ERR_RUNTIME, "Conv: scratch too small");
     const mn_tensor *b = n_in > 2 ? in[2] : NULL;
     mn_act act = {(mn_act_kind)ex->act.kind, ex->act.lo, ex->act.hi};
+    if (ex->wsrc) {
+        if (ex->scratch_bytes < mn_conv2d_f32_wsrc_scratch(&p, ex->wsrc))
+            return mn_error(ex->ctx, MN_ERR_RUNTIME,
+                            "Conv: scratch too small");
+        mn_conv2d_f32_wsrc(ex->pool, &p, in[0]->data, ex->wsrc,
+                           b ? b->data : NULL, &act, ex->residual,
+                           out[0]->data, ex->scratch);
+        return MN_OK;
+    }
+    if (ex->scratch_bytes < mn_conv2d_f32_scratch(&p))
+        return mn_error(ex->ctx, MN_ERR_RUNTIME, "Conv: scratch too small");
     mn_conv2d_f32(ex->pool, &p, in[0]->data, in[1]->data, b ? b->data : NULL,
                   &act, ex->residual, out[0]->data, ex->scratch);
+    return MN_OK;
+}
+
+/* A compressed weight offered by the session runs as it is; otherwise
+ * the sparse-or-dense choice. */
+static mn_status conv_prepare(const mn_node *n, const mn_tensor *const *in,
+                              int n_in, const mn_tensor *const *out,
+                              int n_out, const mn_prepare_info *info,
+                              mn_prepared *p, mn_ctx *ctx)
+{
+    mn_conv_params cp;
+    int64_t dims[MN_MAX_DIMS];
+    if (!info->wsrc)
+        return mn_conv_sparse_prepare(n, in, n_in, out, n_out, info, p, ctx);
+    if (conv_check(n, in, n_in, &cp, dims, NULL) != MN_OK ||
+        info->wsrc->rows * info->wsrc->cols != mn_tensor_numel(in[1]))
+        return MN_OK; /* declined: the session folds the weight */
+    mn_status st = mn_sparse_prepare_wsrc(mn_conv_sparse_prepare, n, in,
+                                          n_in, out, n_out, info, p, ctx);
+    if (st != MN_OK)
+        return st;
+    p->wsrc = info->wsrc;
+    if (!p->priv) { /* dense */
+        p->scratch_bytes = mn_conv2d_f32_wsrc_scratch(&cp, info->wsrc);
+        p->kernel = "dense";
+    }
     return MN_OK;
 }
 
@@ -90,5 +127,5 @@ const mn_op_def mn_opdef_conv = {
     .infer = conv_infer,
     .scratch = conv_scratch,
     .forward = conv_forward,
-    .prepare = mn_conv_sparse_prepare,
+    .prepare = conv_prepare,
 };

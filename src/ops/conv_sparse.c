@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include "kernels/dispatch.h"
 #include "kernels/spmm_f32.h"
+#include "kernels/wsrc.h"
 #include "ops/conv_shape.h"
 #include "ops/conv_sparse.h"
 
@@ -115,6 +116,52 @@ mn_status mn_conv_sparse_forward(const mn_tensor *const *in, int n_in,
     mn_spconv_f32(ex->pool, &st->p, st->s, in[0]->data, b ? b->data : NULL,
                   &act, ex->residual, out[0]->data, ex->scratch);
     return MN_OK;
+}
+
+/* ---- weights kept compressed ---- */
+
+static int64_t wsrc_nonzero(const mn_wsrc *w)
+{
+    float buf[1024];
+    int64_t n = w->rows * w->cols, nz = 0;
+    for (int64_t i = 0; i < n; i += 1024) {
+        int64_t c = n - i < 1024 ? n - i : 1024;
+        mn_wsrc_decode(w, i, c, buf);
+        nz += mn_f32_count_nonzero(buf, c);
+    }
+    return nz;
+}
+
+mn_status mn_sparse_prepare_wsrc(mn_prepare_fn fn, const mn_node *n,
+                                 const mn_tensor *const *in, int n_in,
+                                 const mn_tensor *const *out, int n_out,
+                                 const mn_prepare_info *info, mn_prepared *p,
+                                 mn_ctx *ctx)
+{
+    const mn_wsrc *w = info->wsrc;
+    int64_t numel = w->rows * w->cols;
+    const mn_tensor *v[3] = {0};
+    mn_tensor wt;
+    mn_status st;
+    if (info->sparse == MN_SPARSE_DENSE || n_in < 2 || n_in > 3 ||
+        numel <= 0 || numel != mn_tensor_numel(in[1]))
+        return MN_OK;
+    /* the loosest automatic rule (convolutions'): denser is never sparse */
+    if (info->sparse == MN_SPARSE_AUTO &&
+        (mn_isa_active() < MN_ISA_AVX512 ||
+         (double)wsrc_nonzero(w) >
+             MN_SPARSE_CONV_MAX_DENSITY * (double)numel + 1.0))
+        return MN_OK;
+    wt = *in[1];
+    wt.data = malloc((size_t)numel * sizeof(float));
+    if (!wt.data)
+        return mn_error(ctx, MN_ERR_OOM, "out of memory");
+    mn_wsrc_decode(w, 0, numel, wt.data);
+    for (int j = 0; j < n_in; j++)
+        v[j] = j == 1 ? &wt : in[j];
+    st = fn(n, v, n_in, out, n_out, info, p, ctx);
+    free(wt.data);
+    return st;
 }
 
 /* ---- Gemm / MatMul ---- */

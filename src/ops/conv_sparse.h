@@ -67,6 +67,17 @@ mn_status mn_matmul_sparse_prepare(const mn_node *n,
                                    const mn_tensor *const *out, int n_out,
                                    const mn_prepare_info *info,
                                    mn_prepared *p, mn_ctx *ctx);
+/* The sparse choice for a weight the session keeps compressed (info->wsrc,
+ * in[1]->data NULL): fn (one of the prepares above) runs on a temporary
+ * decoded copy of the weight when the weight may be sparse enough (its
+ * non-zeros counted from the source; a cheap filter before the rule); the
+ * blocked-CSR it builds holds its own copy. p->priv stays NULL when dense. */
+mn_status mn_sparse_prepare_wsrc(mn_prepare_fn fn, const mn_node *n,
+                                 const mn_tensor *const *in, int n_in,
+                                 const mn_tensor *const *out, int n_out,
+                                 const mn_prepare_info *info, mn_prepared *p,
+                                 mn_ctx *ctx);
+
 /* Gemm and MatMul alike. */
 mn_status mn_gemm_sparse_forward(const mn_tensor *const *in, int n_in,
                                  mn_tensor *const *out, mn_exec *ex);

@@ -3,7 +3,8 @@
  * reference blocked GEMM under MINNOW_ISA=ref), threaded over the
  * session's pool, with Gemm's bias vector fused into the store; MatMul
  * also accepts float64/int32/int64 through a simple loop (integers wrap
- * like numpy's). */
+ * like numpy's). A constant B the session keeps compressed (mn_exec.wsrc)
+ * is decoded on the fly by the same driver (mn_sgemm_wsrc). */
 #include <string.h>
 #include "kernels/gemm.h"
 #include "ops/conv_shape.h"
@@ -98,7 +99,9 @@ static mn_status gemm_forward(const mn_node *n, const mn_tensor *const *in,
         return st;
     if (ex->priv) /* prepare chose the sparse kernel */
         return mn_gemm_sparse_forward(in, n_in, out, ex);
-    if (ex->scratch_bytes < mn_sgemm_scratch(g.ta, g.tb, g.m, g.n, g.k))
+    if (ex->scratch_bytes <
+        (ex->wsrc ? mn_sgemm_wsrc_scratch(g.ta, g.tb, g.m, g.n, g.k, ex->wsrc)
+                  : mn_sgemm_scratch(g.ta, g.tb, g.m, g.n, g.k)))
         return mn_error(ex->ctx, MN_ERR_RUNTIME, "Gemm: scratch too small");
     float alpha = mn_node_attr_float(n, "alpha", 1.0f);
     float beta = c ? mn_node_attr_float(n, "beta", 1.0f) : 0.0f;
@@ -127,9 +130,41 @@ static mn_status gemm_forward(const mn_node *n, const mn_tensor *const *in,
             for (int64_t j = 0; j < g.n; j++)
                 y[i * g.n + j] = cd[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)];
     }
-    mn_sgemm(ex->pool, g.ta, g.tb, g.m, g.n, g.k, alpha, in[0]->data,
-             in[0]->dims[1], in[1]->data, in[1]->dims[1], beta, y, g.n,
-             &epi, ex->scratch);
+    if (ex->wsrc)
+        mn_sgemm_wsrc(ex->pool, g.ta, g.tb, g.m, g.n, g.k, alpha,
+                      in[0]->data, in[0]->dims[1], ex->wsrc, beta, y, g.n,
+                      &epi, ex->scratch);
+    else
+        mn_sgemm(ex->pool, g.ta, g.tb, g.m, g.n, g.k, alpha, in[0]->data,
+                 in[0]->dims[1], in[1]->data, in[1]->dims[1], beta, y, g.n,
+                 &epi, ex->scratch);
+    return MN_OK;
+}
+
+/* A compressed B offered by the session runs as it is (B as stored is
+ * the source's matrix); otherwise the sparse-or-dense choice. */
+static mn_status gemm_prepare(const mn_node *n, const mn_tensor *const *in,
+                              int n_in, const mn_tensor *const *out,
+                              int n_out, const mn_prepare_info *info,
+                              mn_prepared *p, mn_ctx *ctx)
+{
+    gemm_geom g;
+    const mn_wsrc *w = info->wsrc;
+    if (!w)
+        return mn_gemm_sparse_prepare(n, in, n_in, out, n_out, info, p, ctx);
+    if (gemm_check(n, in, n_in, &g, NULL) != MN_OK ||
+        w->rows != in[1]->dims[0] || w->cols != in[1]->dims[1])
+        return MN_OK; /* declined: the session folds the weight */
+    mn_status st = mn_sparse_prepare_wsrc(mn_gemm_sparse_prepare, n, in,
+                                          n_in, out, n_out, info, p, ctx);
+    if (st != MN_OK)
+        return st;
+    p->wsrc = w;
+    if (!p->priv) { /* dense */
+        p->scratch_bytes = mn_sgemm_wsrc_scratch(g.ta, g.tb, g.m, g.n, g.k,
+                                                 w);
+        p->kernel = "dense";
+    }
     return MN_OK;
 }
 
@@ -143,7 +178,7 @@ const mn_op_def mn_opdef_gemm = {
     .infer = gemm_infer,
     .scratch = gemm_scratch,
     .forward = gemm_forward,
-    .prepare = mn_gemm_sparse_prepare,
+    .prepare = gemm_prepare,
 };
 
 /* ---- MatMul ---- */
@@ -248,6 +283,15 @@ static mn_status matmul_forward(const mn_node *n, const mn_tensor *const *in,
         return mn_gemm_sparse_forward(in, n_in, out, ex);
     const float *a = in[0]->data, *b = in[1]->data;
     float *y = out[0]->data;
+    if (ex->wsrc) { /* B is 2-D (prepare checked): one stacked GEMM */
+        if (ex->scratch_bytes < mn_sgemm_wsrc_scratch(0, 0, s.nbatch * s.m,
+                                                      s.n, s.k, ex->wsrc))
+            return mn_error(ex->ctx, MN_ERR_RUNTIME,
+                            "MatMul: scratch too small");
+        mn_sgemm_wsrc(ex->pool, 0, 0, s.nbatch * s.m, s.n, s.k, 1.0f, a, s.k,
+                      ex->wsrc, 0.0f, y, s.n, NULL, ex->scratch);
+        return MN_OK;
+    }
     if (ex->scratch_bytes <
         mn_sgemm_scratch(0, 0, matmul_stacks(&s) ? s.nbatch * s.m : s.m, s.n,
                          s.k))
@@ -267,6 +311,34 @@ static mn_status matmul_forward(const mn_node *n, const mn_tensor *const *in,
     return MN_OK;
 }
 
+static mn_status matmul_prepare(const mn_node *n, const mn_tensor *const *in,
+                                int n_in, const mn_tensor *const *out,
+                                int n_out, const mn_prepare_info *info,
+                                mn_prepared *p, mn_ctx *ctx)
+{
+    mn_matmul_shape s;
+    mn_tensor t = {0};
+    const mn_wsrc *w = info->wsrc;
+    if (!w)
+        return mn_matmul_sparse_prepare(n, in, n_in, out, n_out, info, p,
+                                        ctx);
+    if (matmul_check(in, n_in, &s, &t, NULL) != MN_OK ||
+        t.dtype != MN_DT_F32 || in[1]->ndim != 2 || !matmul_stacks(&s) ||
+        w->rows != s.k || w->cols != s.n)
+        return MN_OK; /* declined: the session folds the weight */
+    mn_status st = mn_sparse_prepare_wsrc(mn_matmul_sparse_prepare, n, in,
+                                          n_in, out, n_out, info, p, ctx);
+    if (st != MN_OK)
+        return st;
+    p->wsrc = w;
+    if (!p->priv) { /* dense */
+        p->scratch_bytes = mn_sgemm_wsrc_scratch(0, 0, s.nbatch * s.m, s.n,
+                                                 s.k, w);
+        p->kernel = "dense";
+    }
+    return MN_OK;
+}
+
 const mn_op_def mn_opdef_matmul = {
     .name = "MatMul",
     .min_in = 2,
@@ -277,5 +349,5 @@ const mn_op_def mn_opdef_matmul = {
     .infer = matmul_infer,
     .scratch = matmul_scratch,
     .forward = matmul_forward,
-    .prepare = mn_matmul_sparse_prepare,
+    .prepare = matmul_prepare,
 };

@@ -26,6 +26,7 @@
 #include "core/graph.h"
 
 struct mn_pool;
+struct mn_wsrc;
 
 /* An activation the session fused into a producer's store (ops flagged
  * MN_OPF_FUSE_ACT): y = act(y) as the output is written. Values match
@@ -61,6 +62,10 @@ typedef struct mn_exec {
      * point by qres (out[0] as operand a), residual an 8-bit tensor of
      * out[0]'s dtype and shape; NULL: none */
     const struct mn_qadd_fixed *qres;
+    /* Conv/Gemm/MatMul: the weight (input 1) as a weight source
+     * (src/kernels/wsrc.h) that prepare accepted, in[1]->data then NULL;
+     * or NULL */
+    const struct mn_wsrc *wsrc;
 } mn_exec;
 
 typedef mn_status (*mn_infer_fn)(const mn_node *n, const mn_tensor *const *in,
@@ -104,6 +109,10 @@ enum {
 typedef struct mn_prepare_info {
     int sparse;  /* mn_session_opts.sparse after MINNOW_SPARSE: MN_SPARSE_* */
     int threads;
+    /* Conv/Gemm/MatMul: the session keeps the weight (input 1, whose data
+     * is then NULL) compressed and offers it as a weight source (float16,
+     * or int4 with its scales: src/kernels/wsrc.h); NULL otherwise */
+    const struct mn_wsrc *wsrc;
 } mn_prepare_info;
 
 /* What prepare leaves for the step: priv reaches forward as mn_exec.priv
@@ -115,6 +124,10 @@ typedef struct mn_prepared {
     void (*release)(void *priv);
     size_t scratch_bytes;
     const char *kernel;
+    /* info->wsrc when the forward runs on it (reaches forward as
+     * mn_exec.wsrc); left NULL, the session folds the weight to float32
+     * and calls prepare again without it */
+    const struct mn_wsrc *wsrc;
 } mn_prepared;
 
 /* prepare (optional): called once per compiled step, after infer, with the

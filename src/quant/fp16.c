@@ -3,9 +3,10 @@
  * Every float32 initializer of at least FP16_MIN_ELEMS values becomes a
  * float16 initializer followed by Cast(to=FLOAT) that writes the original
  * value, so readers are untouched and ONNX Runtime runs the file as is;
- * minnow folds the Cast when it compiles a session. Tensors holding a value
- * beyond float16's range (|x| > 65504) stay float32, as do tensors read only
- * by nodes kept in float. */
+ * minnow's runtime keeps the float16 weights and decodes them on the fly
+ * (src/core/session_wdecode.c), or folds the Cast (MN_WEIGHTS_FLOAT).
+ * Tensors holding a value beyond float16's range (|x| > 65504) stay
+ * float32, as do tensors read only by nodes kept in float. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

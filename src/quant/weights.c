@@ -21,8 +21,9 @@
  * per-axis DQ; 1×1 kernels: blocked along axis 1) keep their own shape.
  * With float16 scales the layer's bias becomes float16 + Cast when that
  * saves bytes (int4_bias_f16). Raising the model to opset 21 is
- * mn_q_require_opset's job. The runtime folds the DequantizeLinear at
- * compile time, so layers compute in float32. */
+ * mn_q_require_opset's job. The runtime keeps the INT4 weights and
+ * decodes them on the fly (src/core/session_wdecode.c; or folds them to
+ * float32 with MN_WEIGHTS_FLOAT), so layers compute in float32. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

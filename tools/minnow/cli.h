@@ -30,6 +30,9 @@ int cli_parse_int(const char *opt, const char *s, long long lo, long long hi,
                   long long *out);
 /* Parses "a,b,c" floats; returns count or -1. */
 int cli_parse_floats(const char *s, float *out, int max);
+/* --weights compact|float → MN_WEIGHTS_COMPACT / MN_WEIGHTS_FLOAT in *out;
+ * 0 (after a message) when s is neither. */
+int cli_parse_weights(const char *s, int *out);
 /* The input normalization a model carries (metadata minnow.mean and
  * minnow.std, as `minnow train` writes it); leaves the outputs untouched
  * when it has none. */

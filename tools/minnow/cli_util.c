@@ -147,3 +147,17 @@ void cli_json_distill(cJSON *obj, const char *teacher, double alpha,
     cJSON_AddNumberToObject(d, "temperature", round(temperature * 1e6) / 1e6);
     cJSON_AddItemToObject(obj, "distill", d);
 }
+
+int cli_parse_weights(const char *s, int *out)
+{
+    if (s && !strcmp(s, "compact"))
+        *out = MN_WEIGHTS_COMPACT;
+    else if (s && !strcmp(s, "float"))
+        *out = MN_WEIGHTS_FLOAT;
+    else {
+        fprintf(stderr, "minnow: --weights: '%s' is not compact or float\n",
+                s ? s : "");
+        return 0;
+    }
+    return 1;
+}

@@ -1,5 +1,5 @@
 /* minnow bench MODEL [--threads N] [--runs N] [--warmup N] [--batch N]
- *              [--profile] [--json]: latency percentiles (and the fastest
+ *              [--weights compact|float] [--profile] [--json]: latency percentiles (and the fastest
  *              run) on a fixed random input, and the process CPU time per
  *              run; --profile adds the time per op type and the slowest
  *              nodes. */
@@ -11,8 +11,8 @@
 #include "minnow/mnw.h"
 
 static const char *const USAGE =
-    "MODEL [--threads N] [--runs N] [--warmup N] [--batch N] [--profile] "
-    "[--json]";
+    "MODEL [--threads N] [--runs N] [--warmup N] [--batch N] "
+    "[--weights compact|float] [--profile] [--json]";
 
 #define PROF_TOP 15
 
@@ -123,6 +123,7 @@ int cmd_bench(int argc, char **argv)
     const char *path = NULL;
     long long threads = 1, runs = 50, warmup = 5, batch = 1;
     int json = 0, profile = 0, rc = CLI_ERR, n_in = 0;
+    int weights = MN_WEIGHTS_AUTO;
     mn_ctx ctx = {{0}};
     mn_graph *g = NULL;
     mn_session *s = NULL;
@@ -150,6 +151,10 @@ int cmd_bench(int argc, char **argv)
             if (!cli_parse_int(a, v, 1, 4096, &batch))
                 return CLI_USAGE;
             i++;
+        } else if (!strcmp(a, "--weights")) {
+            if (!cli_parse_weights(v, &weights))
+                return CLI_USAGE;
+            i++;
         } else if (!strcmp(a, "--help"))
             return cli_usage("bench", USAGE), CLI_OK;
         else if (a[0] == '-' || path)
@@ -164,7 +169,8 @@ int cmd_bench(int argc, char **argv)
     if (mn_graph_optimize(g, &ctx) != MN_OK)
         goto fail;
     {
-        mn_session_opts o = {.batch = (int)batch, .threads = (int)threads};
+        mn_session_opts o = {.batch = (int)batch, .threads = (int)threads,
+                             .weights = weights};
         if (mn_session_create(g, &o, &s, &ctx) != MN_OK)
             goto fail;
     }
@@ -217,6 +223,10 @@ int cmd_bench(int argc, char **argv)
         cJSON_AddNumberToObject(o, "arena_bytes",
                                 (double)mn_session_arena_bytes(s));
         cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)cli_peak_rss());
+        cJSON_AddStringToObject(o, "weights", mn_session_weights_compact(s)
+                                                  ? "compact" : "float");
+        cJSON_AddNumberToObject(o, "resident_weight_bytes",
+                                (double)mn_session_weight_bytes(s));
         if (profile && !report_profile(g, s, runs, o)) {
             cJSON_Delete(o);
             goto out;
@@ -231,6 +241,9 @@ int cmd_bench(int argc, char **argv)
         printf("cpu        %.3f ms per run (all threads)\n", cpu_ms);
         printf("arena      %zu bytes\npeak RSS   %lld bytes\n",
                mn_session_arena_bytes(s), cli_peak_rss());
+        printf("weights    %s, %zu bytes resident\n",
+               mn_session_weights_compact(s) ? "compact" : "float",
+               mn_session_weight_bytes(s));
         if (profile && !report_profile(g, s, runs, NULL))
             goto out;
     }

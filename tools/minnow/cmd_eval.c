@@ -1,13 +1,14 @@
 /* minnow eval MODEL --data SPEC [--limit N] [--batch N] [--threads N]
  *             [--mean a,b,c] [--std a,b,c] [--json] */
 #include <cjson/cJSON.h>
+#include <stdlib.h>
 #include <string.h>
 #include "cli.h"
 #include "minnow/mnw.h"
 
 static const char *const USAGE =
     "MODEL --data SPEC [--limit N] [--batch N] [--threads N] "
-    "[--mean M[,M,M]] [--std S[,S,S]] [--json]";
+    "[--mean M[,M,M]] [--std S[,S,S]] [--weights compact|float] [--json]";
 
 int cmd_eval(int argc, char **argv)
 {
@@ -44,6 +45,14 @@ int cmd_eval(int argc, char **argv)
         } else if (!strcmp(a, "--std") && v) {
             if ((dopts.n_std = cli_parse_floats(v, dopts.std, 4)) <= 0)
                 return cli_usage("eval", USAGE);
+            i++;
+        } else if (!strcmp(a, "--weights")) {
+            int w;
+            if (!cli_parse_weights(v, &w))
+                return CLI_USAGE;
+            /* the evaluation's sessions take MINNOW_WEIGHTS (their
+             * options are mn_eval_accuracy's) */
+            setenv("MINNOW_WEIGHTS", v, 1);
             i++;
         } else if (!strcmp(a, "--help")) {
             return cli_usage("eval", USAGE), CLI_OK;

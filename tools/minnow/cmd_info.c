@@ -1,11 +1,13 @@
-/* minnow info MODEL [--optimize] [--json]: what a model costs. */
+/* minnow info MODEL [--optimize] [--weights compact|float] [--json]: what
+ * a model costs. */
 #include <cjson/cJSON.h>
 #include <string.h>
 #include "cli.h"
 #include "minnow/mnw.h"
 #include "ops/ops.h"
 
-static const char *const USAGE = "MODEL [--optimize] [--json]";
+static const char *const USAGE =
+    "MODEL [--optimize] [--weights compact|float] [--json]";
 
 static cJSON *io_json(const mn_graph *g, const mn_session *s, int outputs)
 {
@@ -38,7 +40,7 @@ static cJSON *io_json(const mn_graph *g, const mn_session *s, int outputs)
 int cmd_info(int argc, char **argv)
 {
     const char *path = NULL;
-    int json = 0, optimize = 0, rc = CLI_ERR;
+    int json = 0, optimize = 0, rc = CLI_ERR, weights = MN_WEIGHTS_AUTO;
     mn_ctx ctx = {{0}};
     mn_graph *g = NULL;
     mn_session *s = NULL;
@@ -48,6 +50,10 @@ int cmd_info(int argc, char **argv)
             json = 1;
         else if (!strcmp(argv[i], "--optimize"))
             optimize = 1;
+        else if (!strcmp(argv[i], "--weights")) {
+            if (!cli_parse_weights(i + 1 < argc ? argv[++i] : NULL, &weights))
+                return CLI_USAGE;
+        }
         else if (!strcmp(argv[i], "--help"))
             return cli_usage("info", USAGE), CLI_OK;
         else if (argv[i][0] == '-' || path)
@@ -64,7 +70,7 @@ int cmd_info(int argc, char **argv)
     if (mn_model_stats_compute(g, &st, &ctx) != MN_OK)
         goto fail;
     {
-        mn_session_opts o = {.batch = 1, .threads = 1};
+        mn_session_opts o = {.batch = 1, .threads = 1, .weights = weights};
         if (mn_session_create(g, &o, &s, &ctx) != MN_OK)
             goto fail;
     }
@@ -90,6 +96,10 @@ int cmd_info(int argc, char **argv)
                                     (double)st.weight_kinds[k].bytes);
         cJSON_AddNumberToObject(o, "weight_bytes", (double)st.weight_bytes);
         cJSON_AddItemToObject(o, "weight_bytes_by_dtype", wk);
+        cJSON_AddNumberToObject(o, "resident_weight_bytes",
+                                (double)mn_session_weight_bytes(s));
+        cJSON_AddStringToObject(o, "weights", mn_session_weights_compact(s)
+                                                  ? "compact" : "float");
         cJSON_AddNumberToObject(o, "nodes", st.nodes);
         cJSON_AddBoolToObject(o, "batchnorm_folded", optimize);
         cJSON_AddItemToObject(o, "inputs", io_json(g, s, 0));
@@ -160,6 +170,10 @@ int cmd_info(int argc, char **argv)
                    (long long)st.weight_kinds[k].bytes);
         printf("); the rest of the file: %lld bytes\n",
                file_bytes - (long long)st.weight_bytes);
+        printf("resident     %zu bytes of constants while running (%s "
+               "weights)\n",
+               mn_session_weight_bytes(s),
+               mn_session_weights_compact(s) ? "compact" : "float");
         for (int i = 0, first = 1; i < st.n_layers; i++) {
             const mn_layer_stats *L = &st.layers[i];
             if (!L->quant)

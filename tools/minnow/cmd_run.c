@@ -8,7 +8,8 @@
 #include "minnow/mnw.h"
 
 static const char *const USAGE =
-    "MODEL [-i [NAME=]PATH]... -o OUTDIR [--threads N] [--batch N]";
+    "MODEL [-i [NAME=]PATH]... -o OUTDIR [--threads N] [--batch N] "
+    "[--weights compact|float]";
 
 static int ends_with(const char *s, const char *suf)
 {
@@ -38,6 +39,7 @@ int cmd_run(int argc, char **argv)
     const char *in_spec[64];
     int n_spec = 0, rc = CLI_ERR;
     long long threads = 1;
+    int weights = MN_WEIGHTS_AUTO;
     mn_ctx ctx = {{0}};
     mn_graph *g = NULL;
     mn_session *s = NULL;
@@ -52,6 +54,9 @@ int cmd_run(int argc, char **argv)
         } else if (!strcmp(argv[i], "--threads")) {
             if (!cli_parse_int("--threads", i + 1 < argc ? argv[++i] : NULL, 1,
                                256, &threads))
+                return CLI_USAGE;
+        } else if (!strcmp(argv[i], "--weights")) {
+            if (!cli_parse_weights(i + 1 < argc ? argv[++i] : NULL, &weights))
                 return CLI_USAGE;
         } else if (!strcmp(argv[i], "--help")) {
             return cli_usage("run", USAGE), CLI_OK;
@@ -103,7 +108,7 @@ int cmd_run(int argc, char **argv)
         ins[slot] = t;
     }
     {
-        mn_session_opts o = {.threads = (int)threads,
+        mn_session_opts o = {.threads = (int)threads, .weights = weights,
                              .n_input_shapes = n_in,
                              .input_shapes = (const mn_tensor *const *)ins};
         if (mn_session_create(g, &o, &s, &ctx) != MN_OK)

@@ -285,20 +285,8 @@ static void gemv_t(int64_t k, int64_t n, const float *x, const float *b,
             dot_rows(4, k, b + j * ldb, ldb, x, d);
         else
             dot_rows(1, k, b + j * ldb, ldb, x, d);
-        for (int i = 0; i < r; i++, j++) {
-            float v = d[i];
-            if (e->alpha != 1.0f)
-                v *= e->alpha;
-            if (e->beta != 0.0f)
-                v = e->beta * y[j] + v;
-            if (e->bias_row)
-                v += e->bias_row[0];
-            if (e->bias_col)
-                v += e->bias_col[j];
-            if (e->res)
-                v += e->res[j];
-            y[j] = mn_act_scalar(&e->act, v);
-        }
+        for (int i = 0; i < r; i++, j++)
+            mn_gemv_store1(e, y, j, d[i]);
     }
 }
 
