@@ -412,7 +412,11 @@ void mn_sgemm_run(const mn_kernels_f32 *kr, mn_pool *pool, int64_t m,
     else if ((plain || J.bw) && n == 1 && k > 0 && ldc == 1 &&
              (bs->trans || J.bw || bs->ldb == 1))
         J.gemv = 2; /* b's column is contiguous either way */
-    J.direct = plain && !bs->trans && m <= kr->mr;
+    /* B read in place: one row panel (nothing to reuse a packed copy for),
+     * or rows of at most 1024 floats (pointwise convs on ≤ 32×32 planes):
+     * then kc consecutive rows are a short contiguous stream, and packing
+     * them costs more (a memcpy per 48-column row) than it saves */
+    J.direct = plain && !bs->trans && (m <= kr->mr || bs->ldb <= 1024);
     if (pool && mn_pool_scratch_bytes(pool) <
                     mn_sgemm_thread_scratch(kr, n, k) +
                         mn_sgemm_wsrc_extra(kr, m, n, k, aw != NULL,
