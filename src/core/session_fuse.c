@@ -4,6 +4,19 @@
 #include "core/pattern.h"
 #include "core/session_int.h"
 
+/* A scalar float32 constant input of node c, or 0 (absent or not one). */
+static int const_f32(const mn_session *s, const mn_node *c, int slot,
+                     float *out)
+{
+    int v = slot < c->n_in ? c->in[slot] : -1;
+    const mn_tensor *t = v >= 0 ? &s->vt[v] : NULL;
+    if (!t || s->kind[v] != MN_VK_CONST || t->dtype != MN_DT_F32 ||
+        mn_tensor_numel(t) != 1 || !t->data)
+        return 0;
+    *out = *(const float *)t->data;
+    return 1;
+}
+
 /* Reads a Clip bound: an attribute (opset < 11) or a constant scalar
  * input; absent means unbounded. Returns 0 when it is not a constant. */
 static int clip_bound(const mn_session *s, const mn_node *c, int slot,
@@ -16,12 +29,7 @@ static int clip_bound(const mn_session *s, const mn_node *c, int slot,
     }
     if (c->n_in <= slot || c->in[slot] < 0)
         return 1;
-    const mn_tensor *t = &s->vt[c->in[slot]];
-    if (s->kind[c->in[slot]] != MN_VK_CONST || t->dtype != MN_DT_F32 ||
-        mn_tensor_numel(t) != 1 || !t->data)
-        return 0;
-    *out = *(const float *)t->data;
-    return 1;
+    return const_f32(s, c, slot, out);
 }
 
 /* The step that reads value v, when exactly one step does (else NULL). */
@@ -277,19 +285,6 @@ static void fuse_lut(mn_session *s)
         view_of(cs, cn, x);
         view_of(gs, gn, gn->in[1]);
     }
-}
-
-/* A scalar float32 constant input of node c, or 0 (absent or not one). */
-static int const_f32(const mn_session *s, const mn_node *c, int slot,
-                     float *out)
-{
-    int v = slot < c->n_in ? c->in[slot] : -1;
-    const mn_tensor *t = v >= 0 ? &s->vt[v] : NULL;
-    if (!t || s->kind[v] != MN_VK_CONST || t->dtype != MN_DT_F32 ||
-        mn_tensor_numel(t) != 1 || !t->data)
-        return 0;
-    *out = *(const float *)t->data;
-    return 1;
 }
 
 /* A zero point input of node c (absent: 0): 1 when constant, one value. */

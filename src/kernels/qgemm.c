@@ -47,12 +47,9 @@ void mn_qgemm_store1(const mn_qgemm_epi *e, int64_t row, int32_t acc,
     int32_t v = mn_ref_requantize((int64_t)acc + (int64_t)e->add[row],
                                   e->mult[row], (int32_t)e->yzp,
                                   (int32_t)e->lo, (int32_t)e->hi);
-    if (e->res) {
-        uint8_t r = *((const uint8_t *)y + e->res_off);
-        v = mn_qadd_fixed1(e->res, v,
-                           e->out_signed ? (int32_t)(int8_t)r : (int32_t)r,
-                           e->out_signed);
-    }
+    if (e->res)
+        v = mn_q8_res1(e->res, e->out_signed, v,
+                       (const char *)y + e->res_off);
     *(uint8_t *)y = e->out_signed ? (uint8_t)(int8_t)v : (uint8_t)v;
 }
 

@@ -52,6 +52,16 @@ typedef struct mn_qgemm_epi {
     ptrdiff_t res_off;
 } mn_qgemm_epi;
 
+/* An 8-bit value v after the fused residual add (mn_qgemm_epi.res): the
+ * QLinearAdd of v and the residual's byte at r, both of the output's type
+ * (int8 when sgn). Every store that is not the AVX-512 one adds this way. */
+static inline int32_t mn_q8_res1(const mn_qadd_fixed *res, int sgn, int32_t v,
+                                 const void *r)
+{
+    uint8_t b = *(const uint8_t *)r;
+    return mn_qadd_fixed1(res, v, sgn ? (int32_t)(int8_t)b : (int32_t)b, sgn);
+}
+
 /* The epilogue of one element in portable C (what the reference sparse
  * kernel stores with): row `row`'s requantization of acc through
  * mn_ref_requantize, the reference forwards' own function, into one byte,

@@ -489,13 +489,9 @@ static mn_status qlinearconv_forward(const mn_node *n,
             for (int64_t i = 0; i < ohw; i++) {
                 int32_t v = mn_ref_requantize((int64_t)acc[off + i] + bv, mult,
                                               yzp, lo, hi);
-                if (ex->qres && ex->residual) { /* the fused residual add */
-                    const uint8_t *r = ex->residual;
-                    v = mn_qadd_fixed1(ex->qres, v,
-                                       sgn ? (int32_t)(int8_t)r[off + i]
-                                           : (int32_t)r[off + i],
-                                       sgn);
-                }
+                if (ex->qres && ex->residual) /* the fused residual add */
+                    v = mn_q8_res1(ex->qres, sgn, v,
+                                   (const uint8_t *)ex->residual + off + i);
                 if (sgn)
                     ((int8_t *)out[0]->data)[off + i] = (int8_t)v;
                 else

@@ -128,20 +128,28 @@ TEST(session_leaves_gelu_chain_with_a_shared_intermediate)
     mn_graph_destroy(g);
 }
 
-/* A constant 8-bit tensor (dtype u8 or i8) with the given bytes. */
-static int bconst(mn_graph *g, const char *name, mn_dtype dt, int64_t n,
-                  const uint8_t *bytes)
+/* A constant tensor of dtype dt (1-byte or int32 elements) from raw
+ * bytes. */
+static int rconst(mn_graph *g, const char *name, mn_dtype dt, int ndim,
+                  const int64_t *dims, const void *bytes)
 {
     mn_ctx ctx = {{0}};
     int idx = -1;
-    int64_t dims[1] = {n};
     mn_tensor *t = NULL;
-    if (mn_graph_add_value(g, name, dt, n > 1, dims, &idx, &ctx) != MN_OK ||
-        mn_tensor_create(dt, n > 1, dims, &t, &ctx) != MN_OK)
+    if (mn_graph_add_value(g, name, dt, ndim, dims, &idx, &ctx) != MN_OK ||
+        mn_tensor_create(dt, ndim, dims, &t, &ctx) != MN_OK)
         return -1;
-    memcpy(t->data, bytes, (size_t)n);
+    memcpy(t->data, bytes, mn_tensor_nbytes(t));
     g->values[idx].init = t;
     return idx;
+}
+
+/* A constant 8-bit tensor (dtype u8 or i8) with the given bytes: a scalar
+ * when n is 1, else 1-D. */
+static int bconst(mn_graph *g, const char *name, mn_dtype dt, int64_t n,
+                  const uint8_t *bytes)
+{
+    return rconst(g, name, dt, n > 1, &n, bytes);
 }
 
 /* x → QuantizeLinear → q → Cast(int32) → Gather(T[256], ·) → y, an int8
@@ -202,22 +210,6 @@ TEST(session_fuses_byte_table_lookup_into_producer)
     CHECK_EQ_INT(run_lut_graph(0, 0), 1);
     CHECK_EQ_INT(run_lut_graph(1, 0), 1); /* int8: negative bytes wrap */
     CHECK_EQ_INT(run_lut_graph(0, 1), 0); /* q is read twice: no fusion */
-}
-
-/* A constant tensor of dtype dt (1-byte or int32 elements) from raw
- * bytes. */
-static int rconst(mn_graph *g, const char *name, mn_dtype dt, int ndim,
-                  const int64_t *dims, const void *bytes)
-{
-    mn_ctx ctx = {{0}};
-    int idx = -1;
-    mn_tensor *t = NULL;
-    if (mn_graph_add_value(g, name, dt, ndim, dims, &idx, &ctx) != MN_OK ||
-        mn_tensor_create(dt, ndim, dims, &t, &ctx) != MN_OK)
-        return -1;
-    memcpy(t->data, bytes, mn_tensor_nbytes(t));
-    g->values[idx].init = t;
-    return idx;
 }
 
 /* x → QuantizeLinear → q → QLinearConv (kind 0: 3×3 pad 1, 1: 1×1,

@@ -62,10 +62,9 @@ INL void store8(__m256i acc, const mn_qgemm_epi *e, int64_t row, int n,
     for (int j = 0; j < n; j++) {
         if (e->res) { /* a fused residual add, element by element */
             int sg = e->out_signed;
-            uint8_t b = (uint8_t)y[j * cs + e->res_off];
-            t[j] = (uint8_t)mn_qadd_fixed1(
-                e->res, sg ? (int32_t)(int8_t)t[j] : (int32_t)t[j],
-                sg ? (int32_t)(int8_t)b : (int32_t)b, sg);
+            t[j] = (uint8_t)mn_q8_res1(
+                e->res, sg, sg ? (int32_t)(int8_t)t[j] : (int32_t)t[j],
+                y + j * cs + e->res_off);
         }
         y[j * cs] = (char)t[j];
     }

@@ -44,12 +44,8 @@ static void store8(__m512i acc, const mn_qgemm_epi *e, const q8_epi *k,
         k->zp);
     _mm256_storeu_si256((__m256i *)t, _mm512_castsi512_si256(r));
     for (int i = 0; i < mr; i++) {
-        if (k->res) { /* a fused residual add, row by row */
-            uint8_t b = (uint8_t)y[i * rs + k->res_off];
-            t[i] = mn_qadd_fixed1(k->res, t[i],
-                                  k->sgn ? (int32_t)(int8_t)b : (int32_t)b,
-                                  k->sgn);
-        }
+        if (k->res) /* a fused residual add, row by row */
+            t[i] = mn_q8_res1(k->res, k->sgn, t[i], y + i * rs + k->res_off);
         y[i * rs] = (char)(uint8_t)t[i];
     }
 }
