@@ -53,6 +53,17 @@ typedef struct bench_layer {
     {nm, 0, BENCH_CONV_PARAMS(C, H, M, K, S, P), 0, 0}
 #define BENCH_FC(nm, O, I) {nm, 1, {0}, O, I}
 
+/* ResNet-18's distinct convolution shapes at 224×224 (the per-layer
+ * benchmarks' common rows): X(name, C, H, M, K, S, P). */
+#define BENCH_RESNET18_CONVS(X)                                             \
+    X("r18 conv1 7x7/2 3->64 @224", 3, 224, 64, 7, 2, 3)                    \
+    X("r18 3x3 64->64 @56", 64, 56, 64, 3, 1, 1)                            \
+    X("r18 3x3/2 64->128 @56", 64, 56, 128, 3, 2, 1)                        \
+    X("r18 1x1/2 64->128 @56", 64, 56, 128, 1, 2, 0)                        \
+    X("r18 3x3 128->128 @28", 128, 28, 128, 3, 1, 1)                        \
+    X("r18 3x3 256->256 @14", 256, 14, 256, 3, 1, 1)                        \
+    X("r18 3x3 512->512 @7", 512, 7, 512, 3, 1, 1)
+
 /* The ResNet-50 convolution shapes at 224×224: X(name, C, H, M, K, S, P). */
 #define BENCH_RESNET50_CONVS(X)                                             \
     X("conv stem 7x7/2 3->64 @224", 3, 224, 64, 7, 2, 3)                    \

@@ -27,15 +27,10 @@
 typedef bench_layer layer;
 #define CONV BENCH_CONV
 #define FC BENCH_FC
+#define CONV_ROW(...) CONV(__VA_ARGS__),
 
 static const layer layers[] = {
-    CONV("r18 conv1 7x7/2 3->64 @224", 3, 224, 64, 7, 2, 3),
-    CONV("r18 3x3 64->64 @56", 64, 56, 64, 3, 1, 1),
-    CONV("r18 3x3/2 64->128 @56", 64, 56, 128, 3, 2, 1),
-    CONV("r18 1x1/2 64->128 @56", 64, 56, 128, 1, 2, 0),
-    CONV("r18 3x3 128->128 @28", 128, 28, 128, 3, 1, 1),
-    CONV("r18 3x3 256->256 @14", 256, 14, 256, 3, 1, 1),
-    CONV("r18 3x3 512->512 @7", 512, 7, 512, 3, 1, 1),
+    BENCH_RESNET18_CONVS(CONV_ROW)
     CONV("fashion 3x3 1->32 @28", 1, 28, 32, 3, 1, 1),
     CONV("fashion 3x3 32->64 @14", 32, 14, 64, 3, 1, 1),
     CONV("fashion 3x3 64->128 @7", 64, 7, 128, 3, 1, 1),

@@ -24,15 +24,10 @@
 typedef bench_layer layer;
 #define CONV BENCH_CONV
 #define FC BENCH_FC
+#define CONV_ROW(...) CONV(__VA_ARGS__),
 
 static const layer layers[] = {
-    CONV("r18 conv1 7x7/2 3->64 @224", 3, 224, 64, 7, 2, 3),
-    CONV("r18 3x3 64->64 @56", 64, 56, 64, 3, 1, 1),
-    CONV("r18 3x3/2 64->128 @56", 64, 56, 128, 3, 2, 1),
-    CONV("r18 1x1/2 64->128 @56", 64, 56, 128, 1, 2, 0),
-    CONV("r18 3x3 128->128 @28", 128, 28, 128, 3, 1, 1),
-    CONV("r18 3x3 256->256 @14", 256, 14, 256, 3, 1, 1),
-    CONV("r18 3x3 512->512 @7", 512, 7, 512, 3, 1, 1),
+    BENCH_RESNET18_CONVS(CONV_ROW)
     FC("r18 fc 512->1000", 1000, 512),
     FC("fc 2048->1000 (r50)", 1000, 2048),
     FC("fc 4096->4096 (vgg)", 4096, 4096),
