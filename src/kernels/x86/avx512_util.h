@@ -16,6 +16,13 @@ MN_INLINE __mmask16 mn_tail_mask16(int64_t n)
                    : (__mmask16)(n <= 0 ? 0 : (1u << n) - 1u);
 }
 
+/* The first n byte lanes of a 512-bit vector (n clamped to [0, 64]). */
+MN_INLINE __mmask64 mn_tail_mask64(int64_t n)
+{
+    return n >= 64 ? ~(__mmask64)0
+                   : (__mmask64)(n <= 0 ? 0 : ((uint64_t)1 << n) - 1);
+}
+
 /* Lanes l in [0, 16) with 0 <= base + l < lim. */
 MN_INLINE __mmask16 mn_range_mask16(int64_t base, int64_t lim)
 {

@@ -118,8 +118,7 @@ void mn_q8_pad_plane_avx512(const mn_conv_params *p, const uint8_t *x,
     for (; i + 64 <= n; i += 64)
         _mm512_storeu_si512(dst + i, pv);
     if (i < n)
-        _mm512_mask_storeu_epi8(dst + i, (__mmask64)((1ull << (n - i)) - 1),
-                                pv);
+        _mm512_mask_storeu_epi8(dst + i, mn_tail_mask64(n - i), pv);
     for (int64_t r = 0; r < p->h; r++) {
         const uint8_t *s = x + r * p->w;
         uint8_t *d = dst + (p->pt + r) * wp + p->pl;
@@ -128,7 +127,7 @@ void mn_q8_pad_plane_avx512(const mn_conv_params *p, const uint8_t *x,
             _mm512_storeu_si512(
                 d + j, _mm512_xor_si512(_mm512_loadu_si512(s + j), fv));
         if (j < p->w) {
-            __mmask64 m = (__mmask64)((1ull << (p->w - j)) - 1);
+            __mmask64 m = mn_tail_mask64(p->w - j);
             _mm512_mask_storeu_epi8(
                 d + j, m,
                 _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, s + j), fv));

@@ -9,15 +9,11 @@
 #include <immintrin.h>
 #include <string.h>
 #include "kernels/qgemm.h"
+#include "kernels/x86/avx512_util.h"
 #include "kernels/x86/qadd_avx512.h"
 
 #define INL static inline __attribute__((always_inline))
 
-INL __mmask16 tail16(int n)
-{
-    return n >= 16 ? (__mmask16)0xFFFF
-                   : (__mmask16)(n <= 0 ? 0 : (1u << n) - 1u);
-}
 
 /* 16 int32 sums → round_half_even(clamp((float)(v + add)·mult, l, h)) as
  * int32, l = lo − zp and h = hi − zp (integers): mn_ref_requantize's
@@ -75,7 +71,7 @@ INL __m512i res16(const q8_epi *k, int n, const char *y, int64_t cs)
     const char *r = y + k->res_off;
     __m128i b;
     if (cs == 1) {
-        b = _mm_maskz_loadu_epi8(tail16(n), r);
+        b = _mm_maskz_loadu_epi8(mn_tail_mask16(n), r);
     } else {
         uint8_t t[16] = {0};
         for (int j = 0; j < n; j++)
@@ -103,7 +99,7 @@ INL q8_row q8_row_load(const mn_qgemm_epi *e, int64_t row)
 INL void store16k(__m512i acc, const q8_epi *k, const q8_row *rw, int n,
                   char *y, int64_t cs)
 {
-    __mmask16 m = tail16(n);
+    __mmask16 m = mn_tail_mask16(n);
     if (k->i32) {
         __m512i r = _mm512_add_epi32(acc, rw->add);
         if (cs == 1) {

@@ -11,6 +11,7 @@
 
 #if defined(__AVX512VBMI__) && defined(__AVX512BW__)
 #include <immintrin.h>
+#include "kernels/x86/avx512_util.h"
 #include "kernels/x86/qadd_avx512.h"
 
 static void lut8_vbmi(const uint8_t *t, const uint8_t *x, int64_t n,
@@ -28,7 +29,7 @@ static void lut8_vbmi(const uint8_t *t, const uint8_t *x, int64_t n,
                                        _mm512_movepi8_mask(v), lo, hi));
     }
     if (i < n) {
-        __mmask64 m = ((__mmask64)1 << (n - i)) - 1; /* n - i < 64 */
+        __mmask64 m = mn_tail_mask64(n - i);
         __m512i v = _mm512_maskz_loadu_epi8(m, x + i);
         __m512i lo = _mm512_permutex2var_epi8(t0, v, t1);
         __m512i hi = _mm512_permutex2var_epi8(t2, v, t3);
@@ -83,8 +84,7 @@ static void qmul_avx512(const void *a, const void *b, int64_t n, int b_bcast,
         vb = _mm512_set1_epi32((i8 ? (int32_t)((const int8_t *)b)[0]
                                    : (int32_t)pb[0]) - p->zb);
     for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF
-                                  : (__mmask16)((1u << (n - i)) - 1u);
+        __mmask16 m = mn_tail_mask16(n - i);
         __m128i xa = _mm_maskz_loadu_epi8(m, pa + i);
         __m512i bv = b_bcast ? vb
                              : widen_b(_mm_maskz_loadu_epi8(m, pb + i), i8,
@@ -108,8 +108,7 @@ static void qadd_avx512(const void *a, const void *b, int64_t n,
     }
     const qadd16_k k = qadd16_load(p, i8);
     for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF
-                                  : (__mmask16)((1u << (n - i)) - 1u);
+        __mmask16 m = mn_tail_mask16(n - i);
         __m128i xa = _mm_maskz_loadu_epi8(m, pa + i);
         __m128i xb = _mm_maskz_loadu_epi8(m, pb + i);
         __m512i va = i8 ? _mm512_cvtepi8_epi32(xa) : _mm512_cvtepu8_epi32(xa);
@@ -129,8 +128,7 @@ static int32_t sum8_avx512(const void *x, int64_t n, int i8)
     const __m512i flip = _mm512_set1_epi8(i8 ? (char)0x80 : 0);
     __m512i acc = _mm512_setzero_si512();
     for (int64_t i = 0; i < n; i += 64) {
-        __mmask64 m = n - i >= 64 ? ~(__mmask64)0
-                                  : ((__mmask64)1 << (n - i)) - 1;
+        __mmask64 m = mn_tail_mask64(n - i);
         __m512i v = _mm512_maskz_mov_epi8(
             m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, p + i), flip));
         acc = _mm512_add_epi64(acc,
