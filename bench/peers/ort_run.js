@@ -10,6 +10,7 @@
 //       runs once, writes DIR/<output_name>.npy for every model output
 //   node ort_run.js MODEL.onnx --bench [--threads N] [--runs R] [--warmup W] [--shape 1,3,224,224]
 //       batch-1 latency; prints {"p50_ms","p95_ms","mean_ms","cpu_ms","runs","threads","peak_rss_bytes"}
+//       (--profile PREFIX: also ORT's per-node trace, PREFIX_<date>.json)
 //   node ort_run.js MODEL.onnx --eval-npy X.npy Y.npy [--batch B] [--threads N]
 //       top-1 accuracy of argmax(output) against integer labels;
 //       prints {"accuracy","samples"}
@@ -116,11 +117,12 @@ function parseArgs(argv) {
     else if (s === '--batch') { a.batch = posInt(need(i, s), s); i++; }
     else if (s === '--shape') { a.shape = need(i, s).split(',').map(v => posInt(v, s)); i++; }
     else if (s === '--bench') a.bench = true;
+    else if (s === '--profile') { a.profile = need(i, s); i++; }
     else if (s === '--eval-npy') {
       if (i + 2 >= argv.length) die('--eval-npy needs X.npy Y.npy', 2);
       a.evalX = argv[i + 1]; a.evalY = argv[i + 2]; i += 2;
     } else if (s === '-h' || s === '--help') {
-      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(7, 15).map(l => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+      process.stdout.write(fs.readFileSync(__filename, 'utf8').split("\n").slice(7, 16).map(l => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
       process.exit(0);
     } else if (s.startsWith('--')) die('unknown option ' + s, 2);
     else if (a.model === null) a.model = s;
@@ -141,6 +143,7 @@ async function makeSession(ort, a) {
     graphOptimizationLevel: 'all',
     executionProviders: ['cpu'],
   };
+  if (a.profile) { opts.enableProfiling = true; opts.profileFilePrefix = a.profile; }
   try {
     return await ort.InferenceSession.create(a.model, opts);
   } catch (e) {
@@ -206,6 +209,7 @@ async function benchMode(ort, a) {
   // CPU time of the process (all threads) per run, user + system
   const cpu = process.cpuUsage(cpu0);
   const cpuMs = (cpu.user + cpu.system) / 1000 / a.runs;
+  if (a.profile) sess.endProfiling();
   // the kernel's high-water mark covers allocations between samples too
   if (process.resourceUsage) peak = Math.max(peak, process.resourceUsage().maxRSS * 1024);
   const sorted = times.slice().sort((x, y) => x - y);

@@ -1,8 +1,8 @@
 /* minnow bench MODEL [--threads N] [--runs N] [--warmup N] [--batch N]
  *              [--weights compact|float] [--profile] [--json]: latency percentiles (and the fastest
  *              run) on a fixed random input, and the process CPU time per
- *              run; --profile adds the time per op type and the slowest
- *              nodes. */
+ *              run; --profile adds the time per op type and per node
+ *              (with its MACs and GMAC/s). */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +19,17 @@ static const char *const USAGE =
 typedef struct prof_row {
     const char *name, *op, *kernel;
     double ms;
+    int64_t macs; /* multiply-accumulates of one run (0: none counted) */
 } prof_row;
+
+/* The node's MACs per run from the model statistics (0 when not listed). */
+static int64_t node_macs(const mn_model_stats *ms, const char *name)
+{
+    for (int i = 0; ms && i < ms->n_layers; i++)
+        if (!strcmp(ms->layers[i].name, name))
+            return ms->layers[i].macs;
+    return 0;
+}
 
 static int cmp_row(const void *a, const void *b)
 {
@@ -36,8 +46,12 @@ static int report_profile(const mn_graph *g, const mn_session *s,
     double sec, total = 0;
     prof_row *st = calloc((size_t)n + 1, sizeof *st);
     prof_row *op = calloc((size_t)n + 1, sizeof *op);
+    mn_model_stats ms;
+    int have_ms = mn_model_stats_compute(g, &ms, NULL) == MN_OK;
     if (!st || !op) {
         free(st), free(op);
+        if (have_ms)
+            mn_model_stats_free(&ms);
         return 0;
     }
     for (int k = 0; mn_session_profile_step(s, k, &node, &sec); k++) {
@@ -45,13 +59,15 @@ static int report_profile(const mn_graph *g, const mn_session *s,
         const char *kern = mn_session_node_kernel(s, node);
         st[k] = (prof_row){nd->name && nd->name[0] ? nd->name : "?",
                            nd->op_type, kern ? kern : "",
-                           sec * 1e3 / (double)runs};
+                           sec * 1e3 / (double)runs, 0};
+        if (have_ms && nd->name && nd->name[0])
+            st[k].macs = node_macs(&ms, nd->name);
         total += st[k].ms;
         int j = 0;
         while (j < nop && strcmp(op[j].op, nd->op_type))
             j++;
         if (j == nop)
-            op[nop++] = (prof_row){"", nd->op_type, "", 0.0};
+            op[nop++] = (prof_row){"", nd->op_type, "", 0.0, 0};
         op[j].ms += st[k].ms;
     }
     qsort(st, (size_t)n, sizeof *st, cmp_row);
@@ -69,13 +85,18 @@ static int report_profile(const mn_graph *g, const mn_session *s,
             cJSON_AddNumberToObject(r, "share", op[j].ms * share / 100.0);
             cJSON_AddItemToArray(bo, r);
         }
-        for (int k = 0; k < n && k < PROF_TOP; k++) {
+        for (int k = 0; k < n; k++) {
             cJSON *r = cJSON_CreateObject();
             cJSON_AddStringToObject(r, "name", st[k].name);
             cJSON_AddStringToObject(r, "op", st[k].op);
             cJSON_AddStringToObject(r, "kernel", st[k].kernel);
             cJSON_AddNumberToObject(r, "ms", st[k].ms);
             cJSON_AddNumberToObject(r, "share", st[k].ms * share / 100.0);
+            cJSON_AddNumberToObject(r, "macs", (double)st[k].macs);
+            cJSON_AddNumberToObject(r, "gmacs_per_s",
+                                    st[k].ms > 0 ? (double)st[k].macs /
+                                                       (st[k].ms * 1e6)
+                                                 : 0.0);
             cJSON_AddItemToArray(nd, r);
         }
     } else {
@@ -84,14 +105,21 @@ static int report_profile(const mn_graph *g, const mn_session *s,
         for (int j = 0; j < nop; j++)
             printf("%-28s %9.3f %6.1f\n", op[j].op, op[j].ms,
                    op[j].ms * share);
-        printf("\nslowest nodes\n%-40s %-22s %-8s %9s %6s\n", "node", "op",
-               "kernel", "ms", "%");
-        for (int k = 0; k < n && k < PROF_TOP; k++)
-            printf("%-40.40s %-22.22s %-8.8s %9.3f %6.1f\n", st[k].name,
+        printf("\nslowest nodes\n%-40s %-22s %-8s %9s %6s %8s\n", "node",
+               "op", "kernel", "ms", "%", "GMAC/s");
+        for (int k = 0; k < n && k < PROF_TOP; k++) {
+            printf("%-40.40s %-22.22s %-8.8s %9.3f %6.1f", st[k].name,
                    st[k].op, st[k].kernel, st[k].ms, st[k].ms * share);
+            if (st[k].macs > 0 && st[k].ms > 0)
+                printf(" %8.1f\n", (double)st[k].macs / (st[k].ms * 1e6));
+            else
+                printf(" %8s\n", "");
+        }
     }
     free(st);
     free(op);
+    if (have_ms)
+        mn_model_stats_free(&ms);
     return 1;
 }
 
