@@ -7,6 +7,8 @@
 #include "kernels/qdirect.h"
 
 #define BLOCK 32                /* virtual pixels per tile */
+#define CV_CH 32                /* channels per channel-vector tile */
+#define CV_PX 8                 /* output pixels per channel-vector tile */
 #define MAX_TB 16               /* blocks per task */
 /* x4 bytes one task's blocks read: in L1 (every row panel reads them
  * again), or in L2 when the weights are too big to be read once per
@@ -42,11 +44,26 @@ void mn_q8_direct_destroy(mn_q8_direct *d)
     if (!d)
         return;
     free(d->off);
+    free(d->pxoff);
     free(d);
 }
 
-mn_status mn_q8_direct_create(const mn_conv_params *p, mn_q8_direct **out,
-                              mn_ctx *ctx)
+/* Whether channel-vector tiles are the better choice: pixel tiles spend
+ * 32 lanes per block of the Hq × Wq virtual grid, channel tiles 8 per 8
+ * output pixels, with the same instructions per lane; their store costs
+ * more (it transposes, and writes 8 bytes per channel row), about two
+ * quads' worth per tile, so the lanes they save must outweigh it. */
+static int cv_better(const mn_q8_x4 *g, int64_t kq)
+{
+    double ohw = (double)(g->p.oh * g->p.ow);
+    double pix = ohw / (double)(ceil_div(g->nvp, BLOCK) * BLOCK);
+    double ch = ohw / (double)(ceil_div(g->p.oh * g->p.ow, CV_PX) * CV_PX);
+    return ch - pix >= 2.0 / (double)kq;
+}
+
+mn_status mn_q8_direct_create(const mn_kernels_q8 *kr,
+                              const mn_conv_params *p, int mode,
+                              mn_q8_direct **out, mn_ctx *ctx)
 {
     mn_q8_direct *d = calloc(1, sizeof *d);
     *out = NULL;
@@ -59,8 +76,12 @@ mn_status mn_q8_direct_create(const mn_conv_params *p, mn_q8_direct **out,
         return mn_error(ctx, MN_ERR_UNSUPPORTED,
                         "direct int8 convolution input too large");
     }
+    d->cv = kr && kr->direct_cv && mode != MN_Q8D_PIXEL &&
+            (mode == MN_Q8D_CHANNEL || cv_better(&d->g, d->kq));
+    int64_t ohw = p->oh * p->ow;
     d->off = malloc((size_t)(d->kq + 1) * sizeof *d->off);
-    if (!d->off) {
+    d->pxoff = d->cv ? malloc((size_t)ohw * sizeof *d->pxoff) : NULL;
+    if (!d->off || (d->cv && !d->pxoff)) {
         mn_q8_direct_destroy(d);
         return mn_error(ctx, MN_ERR_OOM, "out of memory");
     }
@@ -69,6 +90,10 @@ mn_status mn_q8_direct_create(const mn_conv_params *p, mn_q8_direct **out,
         for (int64_t ki = 0; ki < p->kh; ki++)
             for (int64_t kj = 0; kj < p->kw; kj++)
                 d->off[q++] = (int32_t)mn_q8_x4_offset(&d->g, c4, ki, kj);
+    /* output pixel (i, j) is virtual pixel i·Wq + j, 4 bytes each */
+    for (int64_t i = 0; d->cv && i < p->oh; i++)
+        for (int64_t j = 0; j < p->ow; j++)
+            d->pxoff[i * p->ow + j] = (int32_t)(4 * (i * d->g.wq + j));
     *out = d;
     return MN_OK;
 }
@@ -76,7 +101,8 @@ mn_status mn_q8_direct_create(const mn_conv_params *p, mn_q8_direct **out,
 size_t mn_q8_direct_a_bytes(const mn_kernels_q8 *kr, const mn_q8_direct *d,
                             int64_t m)
 {
-    return (size_t)(ceil_div(m, kr->mr) * kr->mr * d->kq * 4);
+    int64_t rows = d->cv ? CV_CH : kr->mr;
+    return (size_t)(ceil_div(m, rows) * rows * d->kq * 4);
 }
 
 void mn_q8_direct_pack_a(const mn_kernels_q8 *kr, const mn_q8_direct *d,
@@ -84,7 +110,8 @@ void mn_q8_direct_pack_a(const mn_kernels_q8 *kr, const mn_q8_direct *d,
                          void *dst)
 {
     const mn_conv_params *p = &d->g.p;
-    int64_t cg = p->c / p->group, khw = p->kh * p->kw, mr = kr->mr;
+    int64_t cg = p->c / p->group, khw = p->kh * p->kw;
+    int64_t mr = d->cv ? CV_CH : kr->mr;
     int64_t npan = ceil_div(m, mr);
     int8_t *o = dst;
     for (int64_t pn = 0; pn < npan; pn++)
@@ -171,6 +198,102 @@ static void dc_task(void *arg, int64_t t, int thread)
     }
 }
 
+/* ---- channel-vector tiles ---- */
+
+typedef struct cv_job {
+    const mn_kernels_q8 *kr;
+    const mn_q8_direct *d;
+    const uint8_t *a, *x4;
+    const mn_qgemm_epi *e;
+    char *y;      /* the group's first output channel */
+    int64_t row0; /* its epilogue row */
+    int64_t mg, npt, ncp, pt_per, cp_per, ntp;
+    int64_t chunk; /* pixel tiles whose x4 window stays in L1 */
+    int esize;
+} cv_job;
+
+/* Task t: (pixel tiles t % ntp, channel panels t / ntp), by chunks of
+ * pixel tiles: per chunk (its x4 window in L1), every panel. */
+static void cv_task(void *arg, int64_t t, int thread)
+{
+    const cv_job *J = arg;
+    const mn_q8_direct *d = J->d;
+    int64_t ohw = d->g.p.oh * d->g.p.ow;
+    int64_t t0 = t % J->ntp * J->pt_per, t1 = min64(J->npt, t0 + J->pt_per);
+    int64_t c0 = t / J->ntp * J->cp_per, c1 = min64(J->ncp, c0 + J->cp_per);
+    size_t panel = (size_t)d->kq * CV_CH * 4;
+    (void)thread;
+    for (int64_t k0 = t0; k0 < t1; k0 += J->chunk)
+    for (int64_t c = c0; c < c1; c++) {
+        const uint8_t *a = J->a + (size_t)c * panel;
+        int nc = (int)min64(CV_CH, J->mg - c * CV_CH);
+        for (int64_t pt = k0; pt < min64(t1, k0 + J->chunk); pt++) {
+            int64_t p0 = pt * CV_PX;
+            int np = (int)min64(CV_PX, ohw - p0);
+            const uint8_t *px[CV_PX];
+            for (int j = 0; j < CV_PX; j++)
+                px[j] = J->x4 + d->pxoff[p0 + (j < np ? j : 0)];
+            J->kr->direct_cv(d->kq, a, d->off, px, np, nc, J->e,
+                             J->row0 + c * CV_CH,
+                             J->y + (c * CV_CH * ohw + p0) * J->esize, ohw);
+        }
+    }
+}
+
+/* The tasks: channel panels first (each thread then reads only its share
+ * of the weights, which a small image's layer is mostly made of), pixel
+ * tiles when there are too few panels. */
+static void cv_plan(cv_job *J, int threads)
+{
+    const mn_q8_x4 *g = &J->d->g;
+    const mn_conv_params *p = &g->p;
+    /* x4 bytes a chunk of tiles reads: per channel quad and stride
+     * phase, its pixels plus the taps' further rows and columns (as
+     * mn_q8_direct_run's window) */
+    int64_t rows = (p->kh - 1) * p->dh / p->sh;
+    int64_t cols = (p->kw - 1) * p->dw / p->sw;
+    int64_t phases = min64(p->sh, p->kh) * min64(p->sw, p->kw);
+    int64_t per_tile = 4 * phases * g->c4n * CV_PX;
+    int64_t fixed = 4 * phases * g->c4n * (rows * g->wq + cols);
+    J->chunk = WINDOW_L1 > fixed ? (WINDOW_L1 - fixed) / per_tile : 1;
+    J->chunk = max64(1, J->chunk);
+    int64_t want = threads > 1 ? 4 * (int64_t)threads : 1;
+    int64_t cpt = min64(J->ncp, want);
+    int64_t ppt = min64(J->npt, ceil_div(want, cpt));
+    J->cp_per = ceil_div(J->ncp, cpt);
+    J->pt_per = ceil_div(J->npt, ppt);
+    J->ntp = ceil_div(J->npt, J->pt_per);
+}
+
+static void cv_run(const mn_kernels_q8 *kr, mn_pool *pool,
+                   const mn_q8_direct *d, const uint8_t *a, size_t a_group,
+                   const uint8_t *x, uint8_t xpad, uint8_t flip,
+                   const mn_qgemm_epi *e, void *y, void *scratch)
+{
+    const mn_conv_params *p = &d->g.p;
+    int64_t cg = p->c / p->group, ohw = p->oh * p->ow;
+    cv_job J = {.kr = kr, .d = d, .e = e, .esize = e->mult ? 1 : 4,
+                .mg = p->m / p->group};
+    J.npt = ceil_div(ohw, CV_PX);
+    J.ncp = ceil_div(J.mg, CV_CH);
+    int threads = mn_pool_threads(pool);
+    double macs = (double)J.mg * (double)ohw * (double)(d->kq * 4);
+    if (threads < 2 || macs < MIN_PAR_MACS)
+        threads = 1;
+    cv_plan(&J, threads);
+    int64_t tasks = J.ntp * ceil_div(J.ncp, J.cp_per);
+    for (int64_t img = 0; img < p->n; img++)
+        for (int64_t gr = 0; gr < p->group; gr++) {
+            J.x4 = mn_q8_x4_build(pool, &d->g,
+                                  x + (img * p->c + gr * cg) * p->h * p->w,
+                                  xpad, flip, 0, scratch);
+            J.a = a + (size_t)gr * a_group;
+            J.row0 = gr * J.mg;
+            J.y = (char *)y + (img * p->m + gr * J.mg) * ohw * J.esize;
+            mn_pool_run(threads > 1 ? pool : NULL, cv_task, &J, tasks);
+        }
+}
+
 void mn_q8_direct_run(const mn_kernels_q8 *kr, mn_pool *pool,
                       const mn_q8_direct *d, const uint8_t *a,
                       size_t a_group, const uint8_t *x, uint8_t xpad,
@@ -180,6 +303,10 @@ void mn_q8_direct_run(const mn_kernels_q8 *kr, mn_pool *pool,
     const mn_q8_x4 *g = &d->g;
     const mn_conv_params *p = &g->p;
     int64_t cg = p->c / p->group, ohw = p->oh * p->ow;
+    if (d->cv) {
+        cv_run(kr, pool, d, a, a_group, x, xpad, flip, e, y, scratch);
+        return;
+    }
     dc_job J = {.kr = kr, .d = d, .e = e, .esize = e->mult ? 1 : 4,
                 .mg = p->m / p->group};
     J.a_panel = mn_q8_direct_a_bytes(kr, d, kr->mr);

@@ -8,10 +8,12 @@
  * Weights ("quads" = 4 consecutive input channels at one tap, quad
  * q = c4·kh·kw + ki·kw + kj) are packed once as the GEMM's A panels
  * (MN_QA_S8X4: MR rows per quad, zero past the group's channels and the
- * rows); off[q] is quad q's byte offset in x4 for virtual pixel 0. A tile
+ * rows; channel-vector tiles: panels of 32 channels × 4 bytes per quad);
+ * off[q] is quad q's byte offset in x4 for virtual pixel 0. A tile
  * is MR output channels × 32 virtual pixels (mn_q8_direct_fn); the
  * virtual pixels past an output row are computed and dropped by the
- * store. The epilogue is the GEMM's (mn_qgemm_epi), integer sums are
+ * store; or 32 output channels × 8 output pixels (mn_q8_direct_cv_fn,
+ * see MN_Q8D_CHANNEL). The epilogue is the GEMM's (mn_qgemm_epi), integer sums are
  * exact: the bytes equal the GEMM path's and the reference's for any
  * tiling and thread count. run never allocates. */
 #ifndef MN_KERNELS_QDIRECT_H
@@ -25,7 +27,17 @@ typedef struct mn_q8_direct {
     mn_q8_x4 g;   /* the input's x4 geometry, p the convolution */
     int64_t kq;   /* quads: c4n·kh·kw */
     int32_t *off; /* kq byte offsets in x4 */
+    int cv;       /* channel-vector tiles (mn_q8_direct_cv_fn) */
+    int32_t *pxoff; /* cv: each output pixel's byte offset in x4 */
 } mn_q8_direct;
+
+/* How tiles run: chosen by the geometry (AUTO), or forced (the tests).
+ * Pixel-vector tiles (kr->direct) cover 32 virtual pixels each, so a
+ * small image wastes the lanes of its padding columns and of its last
+ * block (7×7: 49 of 64); channel-vector tiles (kr->direct_cv) take 8
+ * output pixels each and none else. CHANNEL without kr->direct_cv runs
+ * as PIXEL. */
+enum { MN_Q8D_AUTO = 0, MN_Q8D_PIXEL = 1, MN_Q8D_CHANNEL = 2 };
 
 /* Whether kr has a direct kernel for p (not depthwise, A layout S8X4)
  * and it is the better choice: channels not padded to quads much, 16
@@ -34,8 +46,9 @@ int mn_q8_direct_ok(const mn_kernels_q8 *kr, const mn_conv_params *p);
 /* Whether kr's direct kernel can run p at all (what the tests force). */
 int mn_q8_direct_can(const mn_kernels_q8 *kr, const mn_conv_params *p);
 
-mn_status mn_q8_direct_create(const mn_conv_params *p, mn_q8_direct **out,
-                              mn_ctx *ctx);
+mn_status mn_q8_direct_create(const mn_kernels_q8 *kr,
+                              const mn_conv_params *p, int mode,
+                              mn_q8_direct **out, mn_ctx *ctx);
 void mn_q8_direct_destroy(mn_q8_direct *d);
 
 /* Bytes of one group's packed weights (m = output channels per group). */

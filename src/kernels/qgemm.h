@@ -103,6 +103,20 @@ typedef void (*mn_q8_direct_fn)(int64_t kq, const void *a,
                                 const int64_t *yoff, const mn_qgemm_epi *e,
                                 int64_t row0, void *y, int64_t rs);
 
+/* One channel-vector direct tile (src/kernels/qdirect.h): output
+ * channels [row0, row0 + nc), nc <= 32, × np <= 8 output pixels; pixel j
+ * reads x4 at px[j] + off[q] (px[j] for j >= np: any readable pixel,
+ * ignored):
+ *   acc(i, j) = Σ_{q < kq} Σ_t a[q][i].byte t (int8) · px[j][off[q] + t]
+ * with a the 32 channels' packed weights (128 bytes per quad: 4 per
+ * channel, zero past the channels). Channel i's pixel j goes to
+ * y + (i·rs + j) elements. */
+typedef void (*mn_q8_direct_cv_fn)(int64_t kq, const void *a,
+                                   const int32_t *off,
+                                   const uint8_t *const *px, int np, int nc,
+                                   const mn_qgemm_epi *e, int64_t row0,
+                                   void *y, int64_t rs);
+
 /* How A panels are laid out: per quad q, per row i,
  *   MN_QA_S8X4:  4 int8 (w[4q..4q+3]) — the VNNI tile;
  *   MN_QA_S16X4: (w0, w2) then (w1, w3) as int16 pairs — the AVX2 tile. */
@@ -130,6 +144,7 @@ typedef struct mn_kernels_q8 {
     mn_qgemm_tile_fn tile;
     mn_q8_dw_fn dw; /* NULL: depthwise runs as grouped GEMMs */
     mn_q8_direct_fn direct; /* NULL: convolutions run as GEMMs */
+    mn_q8_direct_cv_fn direct_cv; /* NULL: direct tiles by pixels only */
     mn_q8_gemv_fn gemv;     /* NULL: one column runs as a GEMM tile */
     mn_q8_pad_fn pad;       /* NULL: mn_q8_pad_input, then the flip */
 } mn_kernels_q8;
@@ -156,6 +171,14 @@ void mn_q8_direct_avx512vnni(int64_t kq, const void *a, const int32_t *off,
                              const uint16_t *mask, const int64_t *yoff,
                              const mn_qgemm_epi *e, int64_t row0, void *y,
                              int64_t rs);
+
+/* The AVX-512 VNNI channel-vector direct tile (reached through
+ * mn_kernels_q8_avx512vnni()->direct_cv). */
+void mn_q8_direct_cv_avx512vnni(int64_t kq, const void *a,
+                                const int32_t *off,
+                                const uint8_t *const *px, int np, int nc,
+                                const mn_qgemm_epi *e, int64_t row0,
+                                void *y, int64_t rs);
 
 /* The AVX-512 (BW) plane padder (reached through
  * mn_kernels_q8_avx512vnni()->pad). */

@@ -92,7 +92,7 @@ mn_status mn_q8_prep_direct(mn_q8_prep *q, const mn_kernels_q8 *kr,
                             const mn_conv_params *p, const uint8_t *w,
                             uint8_t flip, mn_ctx *ctx)
 {
-    mn_status st = mn_q8_direct_create(p, &q->dc, ctx);
+    mn_status st = mn_q8_direct_create(kr, p, MN_Q8D_AUTO, &q->dc, ctx);
     if (st != MN_OK)
         return st;
     q->kr = kr;

@@ -16,7 +16,7 @@
 /* One random convolution through mn_q8_direct_run (uint8 x, zero point
  * zp, int8 weights) against mn_ref_conv2d_q8. */
 static void check_direct(const mn_kernels_q8 *kr, const mn_conv_params *p,
-                         int out_mode, mn_pool *pool)
+                         int out_mode, mn_pool *pool, int tiles)
 {
     mn_ctx ctx = {{0}};
     mn_q8_direct *d = NULL;
@@ -24,9 +24,10 @@ static void check_direct(const mn_kernels_q8 *kr, const mn_conv_params *p,
     int64_t k = cg * p->kh * p->kw, ohw = p->oh * p->ow;
     int64_t nx = p->n * p->c * p->h * p->w, ny = p->n * p->m * ohw;
     int32_t zp = (int32_t)otu_int(0, 255);
-    CHECK_OK(mn_q8_direct_create(p, &d, &ctx), &ctx);
+    CHECK_OK(mn_q8_direct_create(kr, p, tiles, &d, &ctx), &ctx);
     if (!d)
         return;
+    CHECK(d->cv == (tiles == MN_Q8D_CHANNEL));
     size_t a_group = (mn_q8_direct_a_bytes(kr, d, mg) + 63) / 64 * 64;
     uint8_t *x = malloc((size_t)nx), *w = malloc((size_t)(p->m * k));
     uint8_t *a = mn_malloc_aligned(a_group * (size_t)p->group);
@@ -89,12 +90,12 @@ static void check_direct(const mn_kernels_q8 *kr, const mn_conv_params *p,
     if (bad)
         mn_test_fail(__FILE__, __LINE__,
                      "direct n%lld c%lld m%lld g%lld %lldx%lld k%lldx%lld "
-                     "s%lld,%lld d%lld p%lld,%lld out%d: %d wrong",
+                     "s%lld,%lld d%lld p%lld,%lld out%d tiles%d: %d wrong",
                      (long long)p->n, (long long)p->c, (long long)p->m,
                      (long long)p->group, (long long)p->h, (long long)p->w,
                      (long long)p->kh, (long long)p->kw, (long long)p->sh,
                      (long long)p->sw, (long long)p->dh, (long long)p->pt,
-                     (long long)p->pl, out_mode, bad);
+                     (long long)p->pl, out_mode, tiles, bad);
 out:
     free(x), free(w), free(acc), free(rowsum), free(addi), free(add);
     free(mult), free(y), free(rs);
@@ -142,7 +143,9 @@ TEST(qdirect_forced_vs_ref)
         if (!geometry(&p, otu_int(0, 2), otu_int(0, 2)) ||
             !mn_q8_direct_can(kr, &p))
             continue;
-        check_direct(kr, &p, it % 3, it % 2 ? pool : NULL);
+        check_direct(kr, &p, it % 3, it % 2 ? pool : NULL, MN_Q8D_PIXEL);
+        check_direct(kr, &p, (it + 1) % 3, it % 2 ? NULL : pool,
+                     MN_Q8D_CHANNEL);
         ran++;
     }
     CHECK(ran > 200);
@@ -165,14 +168,21 @@ TEST(qdirect_forced_vs_ref)
         {.n = 1, .c = 7, .h = 5, .w = 140, .m = 8, .kh = 5, .kw = 5,
          .sh = 2, .sw = 2, .dh = 1, .dw = 2, .pt = 2, .pl = 3, .group = 1},
         {.n = 1, .c = 12, .h = 3, .w = 200, .m = 10, .kh = 1, .kw = 1,
+         .sh = 1, .sw = 1, .dh = 1, .dw = 1, .group = 1},
+        /* small images (channel-vector tiles by default): a channel
+         * panel's tail (100 = 3·32 + 4), a pixel tail (49, 196 = 8k + 4) */
+        {.n = 1, .c = 96, .h = 7, .w = 7, .m = 100, .kh = 3, .kw = 3,
+         .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .group = 1},
+        {.n = 1, .c = 40, .h = 14, .w = 14, .m = 70, .kh = 1, .kw = 1,
          .sh = 1, .sw = 1, .dh = 1, .dw = 1, .group = 1}};
     for (size_t i = 0; i < sizeof big / sizeof *big; i++) {
         if (!geometry(&big[i], big[i].pt, big[i].pl))
             continue;
-        for (int mode = 0; mode < 3; mode++) {
-            check_direct(kr, &big[i], mode, NULL);
-            check_direct(kr, &big[i], mode, pool);
-        }
+        for (int mode = 0; mode < 3; mode++)
+            for (int t = MN_Q8D_PIXEL; t <= MN_Q8D_CHANNEL; t++) {
+                check_direct(kr, &big[i], mode, NULL, t);
+                check_direct(kr, &big[i], mode, pool, t);
+            }
     }
     mn_pool_destroy(pool);
 }
@@ -269,6 +279,78 @@ TEST(qdirect_store_edges)
                 mn_qgemm_store1(&e, i, acc, &want[i * 40 + n++]);
             }
         CHECK(memcmp(y, want, sizeof y) == 0);
+    }
+}
+
+/* The channel-vector tile's store (requantized in channel lanes, then
+ * transposed) against the portable one on the same edge multipliers, for
+ * 1..8 pixels × 1..32 channels, int32 output, and a fused residual add
+ * (mn_qgemm_store1 adds it from the same offset). */
+TEST(qdirect_cv_store_edges)
+{
+    const mn_kernels_q8 *kr = mn_kernels_q8_avx512vnni();
+    if (!kr || !kr->direct_cv || mn_isa_detect() < MN_ISA_AVX512VNNI)
+        return;
+    static const float mults[8] = {0.5f, 1.5f, 1e30f, -1e30f, 1e-12f,
+                                   1.0f / 0.0f, -1.0f / 0.0f, 0.0f};
+    enum { RS = 11, CH = 32 };
+    int32_t a[CH], off[1] = {0}, add[CH], addi[CH];
+    float mult[CH];
+    uint8_t base[8 * 4 + 64];
+    /* y, then the residual at y + RES */
+    enum { RES = CH * RS * 4 + 64 };
+    uint8_t buf[2 * RES];
+    otu_seed(34);
+    for (int it = 0; it < 120; it++) {
+        int np = 1 + it % 8, nc = 1 + (it * 7) % 32, mode = it % 4;
+        for (int i = 0; i < CH; i++) {
+            a[i] = (int32_t)otu_rand();
+            add[i] = (int32_t)otu_int(-600, 600);
+            addi[i] = (int32_t)otu_int(-100000, 100000);
+            mult[i] = it % 3 ? 0.003f + 0.002f * otu_float()
+                             : mults[(i + it) % 8];
+        }
+        for (size_t i = 0; i < sizeof base; i++)
+            base[i] = (uint8_t)otu_rand();
+        const uint8_t *px[8];
+        for (int j = 0; j < 8; j++)
+            px[j] = base + 4 * (j < np ? j : 0);
+        int sgn = mode == 2;
+        mn_qadd_fixed fx;
+        CHECK(mn_qadd_fixed_init(0.9f + 0.5f * otu_float(),
+                                 0.8f + 0.6f * otu_float(), &fx));
+        fx.za = otu_int(0, 255), fx.zb = otu_int(0, 255);
+        fx.zc = sgn ? otu_int(-128, 127) : otu_int(0, 255);
+        if (sgn)
+            fx.za -= 128, fx.zb -= 128;
+        mn_qgemm_epi e = {.add = add, .mult = mode ? mult : NULL,
+                          .add_i32 = addi,
+                          .yzp = sgn ? otu_int(-128, 127) : otu_int(0, 255),
+                          .lo = sgn ? -128 : 0, .hi = sgn ? 127 : 255,
+                          .out_signed = sgn};
+        if (mode == 3) { /* a fused residual add, ReLU6-like range */
+            e.res = &fx;
+            e.res_off = RES;
+            e.lo = e.yzp > 200 ? 200 : (int32_t)e.yzp;
+            e.hi = e.lo + 40;
+        }
+        for (size_t i = 0; i < sizeof buf; i++)
+            buf[i] = (uint8_t)(i < RES ? 0xA5 : otu_rand());
+        uint8_t want[2 * RES]; /* store1 reads the residual at + RES */
+        memcpy(want, buf, sizeof want);
+        kr->direct_cv(1, a, off, px, np, nc, &e, 0, buf, RS);
+        int es = mode ? 1 : 4;
+        for (int i = 0; i < nc; i++)
+            for (int j = 0; j < np; j++) {
+                int32_t acc = 0;
+                for (int t = 0; t < 4; t++)
+                    acc += (int32_t)px[j][t] *
+                           (int8_t)((uint32_t)a[i] >> (8 * t));
+                mn_qgemm_store1(&e, i, acc, want + (i * RS + j) * es);
+            }
+        if (memcmp(buf, want, RES))
+            mn_test_fail(__FILE__, __LINE__, "cv store np%d nc%d mode%d",
+                         np, nc, mode);
     }
 }
 

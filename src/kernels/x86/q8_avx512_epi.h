@@ -95,9 +95,10 @@ INL q8_row q8_row_load(const mn_qgemm_epi *e, int64_t row)
 }
 
 /* Stores one accumulator vector of a row: lanes [0, n), element j at
- * y + j·cs (bytes or int32s). */
-INL void store16k(__m512i acc, const q8_epi *k, const q8_row *rw, int n,
-                  char *y, int64_t cs)
+ * y + j·cs (bytes or int32s); rk: the fused residual add's constants,
+ * loaded by the caller (qadd16_load of k->res), NULL when k->res is. */
+INL void store16kr(__m512i acc, const q8_epi *k, const q8_row *rw, int n,
+                   char *y, int64_t cs, const qadd16_k *rk)
 {
     __mmask16 m = mn_tail_mask16(n);
     if (k->i32) {
@@ -114,10 +115,8 @@ INL void store16k(__m512i acc, const q8_epi *k, const q8_row *rw, int n,
     }
     __m512i r = _mm512_add_epi32(
         requant16(acc, rw->add, rw->mult, k->l, k->h), k->zp);
-    if (k->res) {
-        const qadd16_k rk = qadd16_load(k->res, k->sgn);
-        r = qadd16(r, res16(k, n, y, cs), &rk);
-    }
+    if (rk)
+        r = qadd16(r, res16(k, n, y, cs), rk);
     __m128i b = _mm512_cvtepi32_epi8(r); /* in range: plain truncation */
     /* keep the narrowing in a register: compilers fuse it with the store
      * into vpmovdb to memory, which is microcoded and slow on AMD Zen 4/5 */
@@ -131,6 +130,18 @@ INL void store16k(__m512i acc, const q8_epi *k, const q8_row *rw, int n,
         _mm_storeu_si128((__m128i *)t, b);
         for (int j = 0; j < n; j++)
             y[j * cs] = (char)t[j];
+    }
+}
+
+/* store16kr with the residual's constants loaded here. */
+INL void store16k(__m512i acc, const q8_epi *k, const q8_row *rw, int n,
+                  char *y, int64_t cs)
+{
+    if (k->res) {
+        const qadd16_k rk = qadd16_load(k->res, k->sgn);
+        store16kr(acc, k, rw, n, y, cs, &rk);
+    } else {
+        store16kr(acc, k, rw, n, y, cs, NULL);
     }
 }
 

@@ -77,17 +77,23 @@ void mn_q8_direct_avx512vnni(int64_t kq, const void *a_, const int32_t *off,
         store_block32(acc, mr, &k, e, row0, y + yoff[0], rs);
         return;
     }
+    qadd16_k rk;
+    if (k.res)
+        rk = qadd16_load(k.res, k.sgn);
+    const int n0 = __builtin_popcount(mask[0]);
+    const int n1 = __builtin_popcount(mask[1]);
     for (int i = 0; i < mr; i++) {
         q8_row r = q8_row_load(e, row0 + i);
-        for (int v = 0; v < 2; v++) {
-            __mmask16 m = mask[v];
-            if (!m)
-                continue;
-            __m512i c = m == 0xFFFF ? acc[i][v]
-                                    : _mm512_maskz_compress_epi32(m, acc[i][v]);
-            store16k(c, &k, &r, __builtin_popcount(m),
-                     y + (i * rs + yoff[v]) * es, 1);
-        }
+        if (n0)
+            store16kr(n0 == 16 ? acc[i][0]
+                               : _mm512_maskz_compress_epi32(mask[0], acc[i][0]),
+                      &k, &r, n0, y + (i * rs + yoff[0]) * es, 1,
+                      k.res ? &rk : NULL);
+        if (n1)
+            store16kr(n1 == 16 ? acc[i][1]
+                               : _mm512_maskz_compress_epi32(mask[1], acc[i][1]),
+                      &k, &r, n1, y + (i * rs + yoff[1]) * es, 1,
+                      k.res ? &rk : NULL);
     }
 }
 

@@ -41,6 +41,7 @@ static const mn_kernels_q8 kernels = {
     .tile = qs8_gemm_8x32c4,
     .dw = mn_q8_dwconv_avx512vnni,
     .direct = mn_q8_direct_avx512vnni,
+    .direct_cv = mn_q8_direct_cv_avx512vnni,
     .gemv = mn_q8_gemv_avx512vnni,
     .pad = mn_q8_pad_plane_avx512,
 };
