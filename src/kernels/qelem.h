@@ -57,6 +57,14 @@ typedef struct mn_kernels_qelem {
      * MaxPool's stride-2 horizontal pass over windows inside the row;
      * reads x[0 .. 2n − 2 + k) only. */
     void (*hmax2)(const void *x, int64_t n, int k, int i8, void *y);
+    /* The float32 twin, k >= 1: y[o] = first[2·o] when that is NaN (the
+     * window's first tap was NaN), else x[2·o] maxed in order with
+     * x[2·o + t], t < k, by "larger replaces" (a later NaN is ignored):
+     * MaxPool's float32 stride-2 horizontal pass over the vertical
+     * maxima x of rows starting at first; reads x, first
+     * [0 .. 2n − 2 + k). */
+    void (*hmax2f)(const float *x, const float *first, int64_t n, int k,
+                   float *y);
 } mn_kernels_qelem;
 
 const mn_kernels_qelem *mn_kernels_qelem_ref(void);

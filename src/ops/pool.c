@@ -235,12 +235,20 @@ static void maxpool_q8_fast(const win3 *q, int64_t planes, const uint8_t *x,
 /* The float32 twin: the vertical pass skips NaN (vmaxf) and a window
  * whose first tap is NaN gives NaN, so NaN propagates exactly as in the
  * tap scan (first tap NaN → NaN, later NaNs ignored). Only the sign of a
- * zero maximum can differ (when -0 and +0 tie for it). */
+ * zero maximum can differ (when -0 and +0 tie for it). Stride 2: the
+ * windows inside the row through the hmax2f kernel. */
 static void maxpool_f32_fast(const win3 *q, int64_t planes, const float *x,
                              float *y, float *row)
 {
     const mn_kernels_qelem *kq = mn_kernels_qelem_active();
     int64_t h = q->in[1], w = q->in[2], oh_n = q->out[1], ow_n = q->out[2];
+    int64_t k = q->k[2], pb = q->pb[2];
+    /* stride 2: outputs [v0, v1) have their whole window in the row */
+    int64_t v0 = (pb + 1) / 2, v1 = v0;
+    if (q->s[2] == 2 && w - k + pb >= 0)
+        v1 = (w - k + pb) / 2 + 1 < ow_n ? (w - k + pb) / 2 + 1 : ow_n;
+    if (v1 < v0)
+        v1 = v0;
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * h * w;
         for (int64_t oh = 0; oh < oh_n; oh++) {
@@ -256,19 +264,17 @@ static void maxpool_f32_fast(const win3 *q, int64_t planes, const float *x,
             memcpy(row, first, (size_t)w * sizeof *row);
             for (int64_t t = l1 + 1; t < h1; t++)
                 kq->vmaxf(row, xp + (r0 + t) * w, w);
-            int64_t ow = 0;
-            if (q->k[2] == 2 && q->s[2] == 2 && q->pb[2] == 0)
-                /* the common 2×2/2 window, without the per-window bounds:
-                 * the same comparisons as the loop below */
-                for (; ow < ow_n && 2 * ow + 1 < w; ow++) {
-                    float a = row[2 * ow], c = row[2 * ow + 1];
-                    float f = first[2 * ow];
-                    yo[ow] = f != f ? f : c > a ? c : a;
-                }
-            for (; ow < ow_n; ow++) {
-                int64_t c0 = ow * q->s[2] - q->pb[2];
+            if (v1 > v0)
+                kq->hmax2f(row + 2 * v0 - pb, first + 2 * v0 - pb, v1 - v0,
+                           (int)k, yo + v0);
+            for (int64_t ow = 0; ow < ow_n; ow++) {
+                if (ow == v0 && v1 > v0)
+                    ow = v1;
+                if (ow >= ow_n)
+                    break;
+                int64_t c0 = ow * q->s[2] - pb;
                 int64_t lo = c0 < 0 ? -c0 : 0;
-                int64_t hi = w - c0 < q->k[2] ? w - c0 : q->k[2];
+                int64_t hi = w - c0 < k ? w - c0 : k;
                 if (lo >= hi) {
                     yo[ow] = -FLT_MAX;
                     continue;

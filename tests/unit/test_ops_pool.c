@@ -406,6 +406,67 @@ TEST(maxpool_f32_2x2_stride2_nan_as_tap_scan)
     }
 }
 
+/* The stride-2 row kernel (hmax2f) on rows wide enough for its vector
+ * steps, windows of 2-4 taps with and without padding, about 8 % NaN:
+ * the tap scan's NaN rule and maxima at every ISA level. */
+TEST(maxpool_f32_stride2_wide_rows_nan)
+{
+    static const mn_isa lv[] = {MN_ISA_REF, MN_ISA_AVX2, MN_ISA_AVX512};
+    otu_seed(58);
+    for (int it = 0; it < 24; it++) {
+        pool_case pc = {.nsp = 2, .n = 1, .c = 2};
+        pc.in[0] = otu_int(3, 9), pc.in[1] = otu_int(20, 75);
+        for (int a = 0; a < 2; a++) {
+            pc.k[a] = otu_int(2, 4), pc.s[a] = 2, pc.d[a] = 1;
+            pc.pb[a] = it % 2 ? otu_int(0, pc.k[a] - 1) : 0;
+            pc.pe[a] = it % 3 ? otu_int(0, pc.k[a] - 1) : 0;
+        }
+        int64_t out[2];
+        if (!pool_geometry(&pc, out))
+            continue;
+        int64_t nx = pc.c * pc.in[0] * pc.in[1], ny = pc.c * out[0] * out[1];
+        float *xv = malloc((size_t)nx * sizeof *xv);
+        double *want = malloc((size_t)ny * sizeof *want);
+        for (int64_t i = 0; xv && i < nx; i++)
+            xv[i] = otu_int(0, 99) < 8 ? NAN : otu_float();
+        if (!xv || !want) {
+            CHECK(0);
+            free(xv), free(want);
+            return;
+        }
+        naive_pool(&pc, out, 1, xv, want, NULL);
+        mn_tensor x = {.dtype = MN_DT_F32, .ndim = 4,
+                       .dims = {1, pc.c, pc.in[0], pc.in[1]}, .data = xv};
+        const mn_tensor *in[1] = {&x};
+        for (size_t l = 0; l < sizeof lv / sizeof lv[0]; l++) {
+            mn_node nd;
+            mn_ctx ctx = {{0}};
+            mn_tensor o[1];
+            mn_isa_force(lv[l]);
+            pool_attrs(&nd, &pc, 1);
+            CHECK_OK(otu_run(&mn_opdef_maxpool, &nd, in, 1, o, 1, &ctx),
+                     &ctx);
+            const float *y = o[0].data;
+            int bad = 0;
+            for (int64_t i = 0; y && i < ny; i++)
+                bad += want[i] != want[i] ? y[i] == y[i]
+                                          : (double)y[i] != want[i];
+            if (bad)
+                mn_test_fail(__FILE__, __LINE__,
+                             "maxpool %lldx%lld k%lldx%lld pads %lld,%lld "
+                             "level %d: %d wrong",
+                             (long long)pc.in[0], (long long)pc.in[1],
+                             (long long)pc.k[0], (long long)pc.k[1],
+                             (long long)pc.pb[1], (long long)pc.pe[1],
+                             (int)lv[l], bad);
+            otu_out_free(o, 1);
+            otu_node_free(&nd);
+        }
+        mn_isa_force(MN_ISA_COUNT);
+        free(xv), free(want);
+    }
+}
+
 TEST(globalavgpool_mean)
 {
     mn_node nd;

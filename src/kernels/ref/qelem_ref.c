@@ -106,11 +106,28 @@ static void hmax2_ref(const void *x, int64_t n, int k, int i8, void *y)
     }
 }
 
+static void hmax2f_ref(const float *x, const float *first, int64_t n, int k,
+                       float *y)
+{
+    for (int64_t o = 0; o < n; o++) {
+        const float *w = x + 2 * o;
+        float best = w[0];
+        if (first[2 * o] != first[2 * o]) {
+            y[o] = first[2 * o];
+            continue;
+        }
+        for (int t = 1; t < k; t++)
+            if (w[t] > best)
+                best = w[t];
+        y[o] = best;
+    }
+}
+
 static const mn_kernels_qelem kernels = {
     .name = "ref",       .quantize = quantize_ref, .dequantize = dequantize_ref,
     .qadd = qadd_ref,    .vmax = vmax_ref,         .vmaxf = vmaxf_ref,
     .qmul = qmul_ref,    .lut8 = lut8_ref,         .sum8 = sum8_ref,
-    .hmax2 = hmax2_ref};
+    .hmax2 = hmax2_ref,  .hmax2f = hmax2f_ref};
 
 const mn_kernels_qelem *mn_kernels_qelem_ref(void) { return &kernels; }
 

@@ -273,11 +273,44 @@ static void hmax2_avx2(const void *x_, int64_t n, int k, int i8, void *y_)
         mn_kernels_qelem_ref()->hmax2(x + 2 * o, n - o, k, i8, y + o);
 }
 
+/* The even lanes of a, then of b (8 floats of 16 in order). */
+static inline __m256 evens8(__m256 a, __m256 b)
+{
+    __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
+}
+
+/* 8 outputs per step: the k shifted windows' running maximum over 16
+ * positions (vmaxps(v, m) is "v > m ? v : m", the reference's order),
+ * then the even positions, and first's NaNs put back. A step at o reads
+ * x[2·o .. 2·o + 14 + k], allowed for o <= n − 9. */
+static void hmax2f_avx2(const float *x, const float *first, int64_t n, int k,
+                        float *y)
+{
+    int64_t o = 0;
+    for (; o + 9 <= n; o += 8) {
+        const float *w = x + 2 * o;
+        __m256 a = _mm256_loadu_ps(w), b = _mm256_loadu_ps(w + 8);
+        for (int t = 1; t < k; t++) {
+            a = _mm256_max_ps(_mm256_loadu_ps(w + t), a);
+            b = _mm256_max_ps(_mm256_loadu_ps(w + 8 + t), b);
+        }
+        __m256 e = evens8(a, b);
+        __m256 f = evens8(_mm256_loadu_ps(first + 2 * o),
+                          _mm256_loadu_ps(first + 2 * o + 8));
+        _mm256_storeu_ps(y + o,
+                         _mm256_blendv_ps(e, f, _mm256_cmp_ps(f, f, _CMP_UNORD_Q)));
+    }
+    if (o < n)
+        mn_kernels_qelem_ref()->hmax2f(x + 2 * o, first + 2 * o, n - o, k,
+                                       y + o);
+}
+
 static const mn_kernels_qelem kernels = {
     .name = "avx2",       .quantize = quantize_avx2, .dequantize = dequantize_avx2,
     .qadd = qadd_avx2,    .vmax = vmax_avx2,         .vmaxf = vmaxf_avx2,
     .qmul = qmul_avx2,    .lut8 = lut8_avx2,         .sum8 = sum8_avx2,
-    .hmax2 = hmax2_avx2};
+    .hmax2 = hmax2_avx2,  .hmax2f = hmax2f_avx2};
 
 const mn_kernels_qelem *mn_kernels_qelem_avx2(void) { return &kernels; }
 
