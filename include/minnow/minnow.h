@@ -180,8 +180,10 @@ const mn_tensor *mn_session_output(const mn_session *s, int i);
 const mn_tensor *mn_session_input(const mn_session *s, int i); /* shape/dtype expected */
 size_t mn_session_arena_bytes(const mn_session *s);
 /* Bytes of constant data a session holds while it runs: the graph's
- * initializers it borrows plus the constants it folded (float32 copies
- * of compressed weights among them under MN_WEIGHTS_FLOAT). */
+ * initializers it borrows, the constants it folded (float32 copies of
+ * compressed weights among them under MN_WEIGHTS_FLOAT) and the weights
+ * its steps packed (8-bit GEMM/direct panels, float32 channel-vector
+ * panels). */
 size_t mn_session_weight_bytes(const mn_session *s);
 /* 1 when the session keeps weights compressed (MN_WEIGHTS_COMPACT after
  * MINNOW_WEIGHTS; never in training or keep_values sessions). */

@@ -638,6 +638,8 @@ size_t mn_session_weight_bytes(const mn_session *s)
     for (int v = 0; v < s->g->n_values; v++)
         if (s->g->values[v].init)
             b += mn_tensor_nbytes(s->g->values[v].init);
+    for (int k = 0; k < s->n_steps; k++)
+        b += s->steps[k].prep.bytes;
     return b;
 }
 

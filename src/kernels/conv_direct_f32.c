@@ -15,9 +15,10 @@
  * Tiles of 8 channels × 48 pixels run over the "wide" grid of Hq×Wq
  * positions j = oh·Wq + ow, whose columns ow ≥ OW are computed and
  * dropped (so every tile but the last uses all its vector lanes, even for
- * 7×7 outputs). A residual is first copied into the grid, the tiles add
- * their sums to it (beta 1) with the fused bias and activation, and the
- * valid columns are then copied into y.
+ * 7×7 outputs). A residual is first copied into a second grid, which the
+ * last k block's store adds after the bias (the sum, then the bias, then
+ * the residual, then the activation: the unfused Conv → Add order), and
+ * the valid columns are then copied into y.
  * Reductions run in blocks of KC taps; a task is a range of output
  * channels × a range of wide positions, looping over the k blocks
  * outermost so each block of weights is reused across its positions. The
@@ -82,7 +83,7 @@ size_t mn_conv_direct_f32_scratch(const mn_conv_params *p)
     if (!mn_conv_direct_f32_ok(kr, p))
         return 0;
     g = geometry(p);
-    return (size_t)(g.in_floats + g.out_floats) * sizeof(float) +
+    return (size_t)(g.in_floats + 2 * g.out_floats) * sizeof(float) +
            (size_t)k * sizeof(int64_t);
 }
 
@@ -99,6 +100,7 @@ typedef struct direct_job {
     const int64_t *boff;
     const mn_act *act;
     float *y, *wy;   /* the group's output; wide-grid scratch */
+    float *rg;       /* the residual in the grid's layout */
     int64_t k, mg;   /* taps, output channels per group */
     int64_t tm, tj, ntm; /* task extents: channels, wide positions */
     int64_t span;    /* wide positions in use: (oh − 1)·wq + ow */
@@ -121,7 +123,8 @@ static void copy_part(const direct_job *J, int64_t m_lo, int64_t m_hi,
             int64_t c1 = min64(p->ow, j_hi - oh * wq);
             if (c1 <= c0)
                 continue;
-            float *g = J->wy + m * J->g.plane_q + oh * wq + c0;
+            float *g = (into_grid ? J->rg : J->wy) + m * J->g.plane_q +
+                       oh * wq + c0;
             size_t bytes = (size_t)(c1 - c0) * sizeof *g;
             if (into_grid)
                 memcpy(g, J->res + m * plane + oh * p->ow + c0, bytes);
@@ -147,7 +150,7 @@ static void direct_task(void *arg, int64_t t, int thread)
         copy_part(J, m_lo, m_hi, j_lo, j_hi, 1);
     for (int64_t p0 = 0; p0 < J->k; p0 += KC) {
         int64_t kc = min64(KC, J->k - p0);
-        mn_tile_epi e = {.alpha = 1.0f, .beta = J->res ? 1.0f : 0.0f,
+        mn_tile_epi e = {.alpha = 1.0f, .beta = 0.0f,
                          .accumulate = p0 > 0, .last = p0 + kc >= J->k,
                          .act = *J->act};
         for (int64_t m0 = m_lo; m0 < m_hi; m0 += kr->mr) {
@@ -160,10 +163,12 @@ static void direct_task(void *arg, int64_t t, int thread)
                 lda = kc;
             }
             e.bias_row = J->b ? J->b + m0 : NULL;
-            for (int64_t j = j_lo; j < j_hi; j += tw)
+            for (int64_t j = j_lo; j < j_hi; j += tw) {
+                e.res = J->res && e.last ? J->rg + m0 * pq + j : NULL;
                 kr->tile_off(kc, a, lda, J->xp + j, J->boff + p0,
                              J->wy + m0 * pq + j, pq, mr,
                              (int)min64(tw, j_hi - j), &e);
+            }
         }
     }
     copy_part(J, m_lo, m_hi, j_lo, j_hi, 0);
@@ -220,6 +225,37 @@ static void pad_task(void *arg, int64_t t, int thread)
         pad_plane(J->kr, J->p, &J->g, J->xg, q, 0, J->g.hq, (float *)J->xp);
 }
 
+/* ---- the planes, for the channel-vector driver (conv_cv_f32.c) ---- */
+
+void mn_conv_planes_geom(const mn_conv_params *p, mn_conv_planes *out)
+{
+    geom g = geometry(p);
+    out->s = g.s;
+    out->hq = g.hq;
+    out->wq = g.wq;
+    out->plane_q = g.plane_q;
+    out->in_floats = g.in_floats;
+}
+
+int64_t mn_conv_planes_tap(const mn_conv_planes *g, int64_t c, int64_t ki,
+                           int64_t kj)
+{
+    return ((c * g->s + ki % g->s) * g->s + kj % g->s) * g->plane_q +
+           ki / g->s * g->wq + kj / g->s;
+}
+
+void mn_conv_planes_build(const mn_kernels_f32 *kr, mn_pool *pool,
+                          const mn_conv_params *p, const float *xg,
+                          float *xp)
+{
+    int threads = mn_pool_threads(pool);
+    direct_job J = {.kr = kr, .p = p, .g = geometry(p), .xg = xg, .xp = xp,
+                    .n_planes = p->c / p->group * p->sh * p->sh};
+    J.pad_per_task = ceil_div(J.n_planes, min64(J.n_planes, 4 * threads));
+    mn_pool_run(threads > 1 ? pool : NULL, pad_task, &J,
+                ceil_div(J.n_planes, J.pad_per_task));
+}
+
 /* The task grid: up to 4 tasks per thread so the pool can balance them.
  * Every task reads its channels' weights and its positions' planes (all
  * input channels), so the split goes along the larger of the two
@@ -252,13 +288,13 @@ void mn_conv_direct_f32(const mn_kernels_f32 *kr, mn_pool *pool,
     int64_t cg = p->c / p->group, mg = p->m / p->group;
     int64_t k = cg * p->kh * p->kw, plane = p->oh * p->ow;
     geom g = geometry(p);
-    float *xp = scratch, *wy = xp + g.in_floats;
-    int64_t *boff = (int64_t *)(wy + g.out_floats);
+    float *xp = scratch, *wy = xp + g.in_floats, *rg = wy + g.out_floats;
+    int64_t *boff = (int64_t *)(rg + g.out_floats);
     double macs = (double)mg * (double)plane * (double)k;
     int threads = macs >= MIN_PAR_MACS ? mn_pool_threads(pool) : 1;
     int64_t q = 0, pad_tasks;
     direct_job J = {.kr = kr, .p = p, .g = g, .xp = xp, .boff = boff,
-                    .act = act, .wy = wy, .k = k, .mg = mg,
+                    .act = act, .wy = wy, .rg = rg, .k = k, .mg = mg,
                     .span = (p->oh - 1) * g.wq + p->ow,
                     .n_planes = cg * g.s * g.s};
     if (threads == 1 || (ws && mn_pool_scratch_bytes(pool) <

@@ -89,6 +89,22 @@ void mn_conv2d_f32_wsrc(mn_pool *pool, const mn_conv_params *p,
                         const mn_act *act, const float *residual, float *y,
                         void *scratch);
 
+/* The channel-vector convolution (conv_cv_f32.c): the weight packed once
+ * (mn_conv_cv_f32_pack into packed_floats floats), tiles of 48 output
+ * channels × 8 pixels written straight into y, for one group, not
+ * depthwise, no dilation, stride 1 or 2, at a level with the tile
+ * (mn_conv_cv_f32_can). want: whether it is the better path for p.
+ * y = act(conv + b + residual) as mn_conv2d_f32, up to float rounding. */
+int mn_conv_cv_f32_can(const mn_conv_params *p);
+int mn_conv_cv_f32_want(const mn_conv_params *p);
+size_t mn_conv_cv_f32_packed_floats(const mn_conv_params *p);
+void mn_conv_cv_f32_pack(const mn_conv_params *p, const float *w,
+                         float *dst);
+size_t mn_conv_cv_f32_scratch(const mn_conv_params *p);
+void mn_conv_cv_f32(mn_pool *pool, const mn_conv_params *p, const float *x,
+                    const float *wp, const float *b, const mn_act *act,
+                    const float *residual, float *y, void *scratch);
+
 /* y[i] = act(y[i] + residual[i]) for n floats (residual may be NULL): the
  * epilogue after kernels that do not fuse it. */
 void mn_act_apply(const mn_act *act, const float *residual, float *y,

@@ -103,6 +103,32 @@ typedef void (*mn_dwconv_plane_fn)(const mn_conv_params *p, const float *x,
                                    const float *w, float bias,
                                    const mn_act *act, float *y);
 
+/* The channel-vector convolution tile's store, on the last k block: for
+ * channel i < nc and pixel j < np,
+ *   y[i·rs + j] = act(sum + bias[i] + res[i·rs + j])
+ * (bias, res may be NULL). */
+typedef struct mn_conv_cv_epi {
+    const float *bias, *res;
+    mn_act act;
+    float *y;
+    int64_t rs;
+} mn_conv_cv_epi;
+/* A channel-vector convolution tile (conv_cv_f32.c): nc <= 48 output
+ * channels × np <= 8 pixels over one k block of kc taps,
+ *   sum(i, j) = (Σ_p a[p·lda + i] · px[j][boff[p]]) + acc(i, j)
+ * (the block's sum from 0 in tap order, then acc's term unless first: the
+ * GEMM tiles' k-block arithmetic), a the packed weights of the tile's
+ * channels (lda = their count rounded up to 16, zero past nc), px[j] the
+ * pixels' origins in the padded planes (for j >= np any readable one).
+ * Stores the sums to acc[j·48 + i] (all 8 pixels, the vectors of nc), or
+ * through e on the last k block. */
+typedef void (*mn_conv_cv_fn)(int64_t kc, const float *a, int64_t lda,
+                              const int64_t *boff, const float *const *px,
+                              int np, int nc, float *acc, int first,
+                              const mn_conv_cv_epi *e);
+/* The AVX-512 tile (NULL in a build without AVX-512). */
+mn_conv_cv_fn mn_conv_cv_avx512(void);
+
 typedef struct mn_kernels_f32 {
     const char *name;
     int mr, nr, vec;       /* tile rows, max tile columns, floats/vector */
@@ -206,6 +232,23 @@ void mn_conv_direct_f32(const mn_kernels_f32 *kr, mn_pool *pool,
                         const float *w, const mn_wsrc *ws, const float *b,
                         const mn_act *act, const float *residual, float *y,
                         void *scratch);
+
+/* The direct convolutions' padded input: for stride s (1 or 2), s·s
+ * phase planes per channel of hq × wq floats (plane_q = hq·wq), plane
+ * (c, u, v) holding padded rows i·s + u and columns j·s + v; output
+ * pixel (oh, ow) reads tap (c, ki, kj) at
+ *   planes + mn_conv_planes_tap(c, ki, kj) + oh·wq + ow.
+ * in_floats: one group's planes. build: one group's (xg its first
+ * channel), split by planes over the pool. */
+typedef struct mn_conv_planes {
+    int64_t s, hq, wq, plane_q, in_floats;
+} mn_conv_planes;
+void mn_conv_planes_geom(const mn_conv_params *p, mn_conv_planes *g);
+int64_t mn_conv_planes_tap(const mn_conv_planes *g, int64_t c, int64_t ki,
+                           int64_t kj);
+void mn_conv_planes_build(const mn_kernels_f32 *kr, mn_pool *pool,
+                          const mn_conv_params *p, const float *xg,
+                          float *xp);
 
 /* ---- depthwise ---- */
 

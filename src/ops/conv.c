@@ -4,6 +4,7 @@
  * threaded over the session's pool. A weight the session keeps
  * compressed (mn_exec.wsrc) runs through the same drivers, which decode
  * it on the fly (src/kernels/wsrc.h). */
+#include <stdlib.h>
 #include "kernels/gemm.h"
 #include "ops/conv_shape.h"
 #include "ops/conv_sparse.h"
@@ -61,6 +62,52 @@ static size_t conv_scratch(const mn_node *n, const mn_tensor *const *in,
     return mn_conv2d_f32_scratch(&p);
 }
 
+/* A dense float32 weight packed for the channel-vector convolution. */
+typedef struct cv_state {
+    mn_wprep head; /* MN_WPREP_CV */
+    float *w;
+    size_t scratch;
+} cv_state;
+
+static void cv_release(void *priv)
+{
+    cv_state *st = priv;
+    if (st)
+        mn_free_aligned(st->w);
+    free(st);
+}
+
+static const cv_state *cv_of(const mn_exec *ex)
+{
+    return mn_wprep_kind(ex->priv) == MN_WPREP_CV ? ex->priv : NULL;
+}
+
+/* Packs w for the channel-vector path when it suits p better. */
+static mn_status cv_prepare(const mn_conv_params *cp, const mn_tensor *w,
+                            mn_prepared *p, mn_ctx *ctx)
+{
+    if (!mn_conv_cv_f32_want(cp))
+        return MN_OK;
+    cv_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return mn_error(ctx, MN_ERR_OOM, "out of memory");
+    st->head.kind = MN_WPREP_CV;
+    st->w = mn_malloc_aligned(mn_conv_cv_f32_packed_floats(cp) *
+                              sizeof(float));
+    if (!st->w) {
+        free(st);
+        return mn_error(ctx, MN_ERR_OOM, "out of memory (packed weights)");
+    }
+    mn_conv_cv_f32_pack(cp, w->data, st->w);
+    st->scratch = mn_conv_cv_f32_scratch(cp);
+    p->priv = st;
+    p->release = cv_release;
+    p->scratch_bytes = st->scratch;
+    p->kernel = "dense";
+    p->bytes = mn_conv_cv_f32_packed_floats(cp) * sizeof(float);
+    return MN_OK;
+}
+
 static mn_status conv_forward(const mn_node *n, const mn_tensor *const *in,
                               int n_in, mn_tensor *const *out, int n_out,
                               mn_exec *ex)
@@ -71,10 +118,20 @@ static mn_status conv_forward(const mn_node *n, const mn_tensor *const *in,
     (void)n_out;
     if (st != MN_OK)
         return st;
-    if (ex->priv) /* prepare chose the sparse kernel */
-        return mn_conv_sparse_forward(in, n_in, out, ex);
     const mn_tensor *b = n_in > 2 ? in[2] : NULL;
     mn_act act = {(mn_act_kind)ex->act.kind, ex->act.lo, ex->act.hi};
+    const cv_state *cv = cv_of(ex);
+    if (cv && mn_conv_cv_f32_can(&p)) { /* prepare packed the weight */
+        if (ex->scratch_bytes < cv->scratch)
+            return mn_error(ex->ctx, MN_ERR_RUNTIME,
+                            "Conv: scratch too small");
+        mn_conv_cv_f32(ex->pool, &p, in[0]->data, cv->w,
+                       b ? b->data : NULL, &act, ex->residual,
+                       out[0]->data, ex->scratch);
+        return MN_OK;
+    }
+    if (ex->priv && !cv) /* prepare chose the sparse kernel */
+        return mn_conv_sparse_forward(in, n_in, out, ex);
     if (ex->wsrc) {
         if (ex->scratch_bytes < mn_conv2d_f32_wsrc_scratch(&p, ex->wsrc))
             return mn_error(ex->ctx, MN_ERR_RUNTIME,
@@ -92,7 +149,7 @@ static mn_status conv_forward(const mn_node *n, const mn_tensor *const *in,
 }
 
 /* A compressed weight offered by the session runs as it is; otherwise
- * the sparse-or-dense choice. */
+ * the sparse-or-dense choice, and a dense weight may be packed. */
 static mn_status conv_prepare(const mn_node *n, const mn_tensor *const *in,
                               int n_in, const mn_tensor *const *out,
                               int n_out, const mn_prepare_info *info,
@@ -100,8 +157,14 @@ static mn_status conv_prepare(const mn_node *n, const mn_tensor *const *in,
 {
     mn_conv_params cp;
     int64_t dims[MN_MAX_DIMS];
-    if (!info->wsrc)
-        return mn_conv_sparse_prepare(n, in, n_in, out, n_out, info, p, ctx);
+    if (!info->wsrc) {
+        mn_status st =
+            mn_conv_sparse_prepare(n, in, n_in, out, n_out, info, p, ctx);
+        if (st != MN_OK || p->priv || !in[1] || !in[1]->data ||
+            conv_check(n, in, n_in, &cp, dims, NULL) != MN_OK)
+            return st;
+        return cv_prepare(&cp, in[1], p, ctx);
+    }
     if (conv_check(n, in, n_in, &cp, dims, NULL) != MN_OK ||
         info->wsrc->rows * info->wsrc->cols != mn_tensor_numel(in[1]))
         return MN_OK; /* declined: the session folds the weight */

@@ -18,6 +18,7 @@
 #include "ops/conv_sparse.h"
 
 typedef struct sparse_state {
+    mn_wprep head;     /* MN_WPREP_SPARSE */
     mn_conv_params p;  /* Conv */
     int64_t rows;      /* Gemm/MatMul: rows of x */
     int has_bias;      /* Gemm: input 2 is a bias row */
@@ -68,6 +69,7 @@ static mn_status state_new(mn_prepared *p, sparse_state **out, mn_ctx *ctx)
     *out = calloc(1, sizeof **out);
     if (!*out)
         return mn_error(ctx, MN_ERR_OOM, "out of memory");
+    (*out)->head.kind = MN_WPREP_SPARSE;
     p->priv = *out;
     p->release = state_release;
     return MN_OK;

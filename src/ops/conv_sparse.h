@@ -7,6 +7,19 @@
 
 #include "ops/ops.h"
 
+/* The first member of every float32 Conv/Gemm/MatMul prepare state
+ * (mn_exec.priv): which variant prepare chose. */
+typedef struct mn_wprep {
+    int kind;
+} mn_wprep;
+enum { MN_WPREP_SPARSE = 1, MN_WPREP_CV = 2 };
+
+/* The variant behind priv (0 for none). */
+static inline int mn_wprep_kind(const void *priv)
+{
+    return priv ? ((const mn_wprep *)priv)->kind : 0;
+}
+
 /* The automatic choice (MN_SPARSE_AUTO): sparse when the weight's
  * fraction of non-zeros is at most the constant below. Measured on this
  * project's machine (AMD EPYC, AVX-512, 1 thread, loaded by another job)

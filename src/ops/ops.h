@@ -124,6 +124,7 @@ typedef struct mn_prepared {
     void (*release)(void *priv);
     size_t scratch_bytes;
     const char *kernel;
+    size_t bytes; /* packed weights held in priv (mn_session_weight_bytes) */
     /* info->wsrc when the forward runs on it (reaches forward as
      * mn_exec.wsrc); left NULL, the session folds the weight to float32
      * and calls prepare again without it */

@@ -147,5 +147,6 @@ mn_status mn_q8_prepared(mn_prepared *pp, mn_q8_prep *q)
 {
     pp->priv = q;
     pp->release = mn_q8_prep_destroy; /* a no-op on NULL */
+    pp->bytes = q && q->a ? q->a_group * (size_t)q->groups : 0;
     return MN_OK;
 }

@@ -322,64 +322,95 @@ static double conv_abs_sum(const mn_conv_params *p, const float *x,
     return s;
 }
 
-static int conv_case(const ccase *cc, mn_pool *pool2)
+/* got (1 thread) and got2 (pool2) against want within the float tolerance
+ * of each output's sum, and bit-identical to each other; the failures. */
+static int conv_check(const mn_conv_params *p, const char *path,
+                      const float *x, const float *w, const float *b,
+                      const float *res, const float *want, const float *got,
+                      const float *got2)
 {
-    mn_conv_params p = conv_params(cc);
-    int64_t nx = p.n * p.c * p.h * p.w, nw = p.m * (p.c / p.group) * p.kh * p.kw;
-    int64_t ny = p.n * p.m * p.oh * p.ow;
-    int64_t k = (p.c / p.group) * p.kh * p.kw;
-    float *x = frand(nx), *w = frand(nw), *b = frand(p.m);
-    float *want = frand(ny), *got = frand(ny), *got2 = frand(ny);
-    float *res = cc->res ? frand(ny) : NULL;
-    size_t sref = mn_ref_conv2d_f32_scratch(&p) + 64;
-    size_t sfast = mn_conv2d_f32_scratch(&p) + 64;
-    void *s1 = mn_malloc_aligned(sref > sfast ? sref : sfast);
-    mn_act act = make_act(cc->act);
+    int64_t k = (p->c / p->group) * p->kh * p->kw;
     int bad = 0;
-    if (!x || !w || !b || !want || !got || !got2 || !s1 || (cc->res && !res)) {
-        CHECK(!"out of memory");
-        goto out;
-    }
-    mn_ref_conv2d_f32(&p, x, w, cc->bias ? b : NULL, want, s1);
-    for (int64_t i = 0; i < ny; i++) {
-        want[i] = act_ref(&act, want[i] + (res ? res[i] : 0.0f));
-        got[i] = got2[i] = NAN; /* every output must be written */
-    }
-    mn_conv2d_f32(NULL, &p, x, w, cc->bias ? b : NULL, &act, res, got, s1);
-    mn_conv2d_f32(pool2, &p, x, w, cc->bias ? b : NULL, &act, res, got2, s1);
-    for (int64_t in = 0; in < p.n; in++)
-        for (int64_t m = 0; m < p.m; m++)
-            for (int64_t i = 0; i < p.oh; i++)
-                for (int64_t j = 0; j < p.ow; j++) {
-                    int64_t o = ((in * p.m + m) * p.oh + i) * p.ow + j;
-                    double tol = tol_of(k, conv_abs_sum(&p, x, w,
-                                                        cc->bias ? b : NULL,
-                                                        in, m, i, j) +
+    for (int64_t in = 0; in < p->n; in++)
+        for (int64_t m = 0; m < p->m; m++)
+            for (int64_t i = 0; i < p->oh; i++)
+                for (int64_t j = 0; j < p->ow; j++) {
+                    int64_t o = ((in * p->m + m) * p->oh + i) * p->ow + j;
+                    double tol = tol_of(k, conv_abs_sum(p, x, w, b, in, m, i,
+                                                        j) +
                                                (res ? fabs(res[o]) : 0.0));
                     if (!(fabs((double)got[o] - want[o]) <=
                           act_tol(tol, want[o]))) {
                         if (bad < 3)
                             mn_test_fail(
                                 __FILE__, __LINE__,
-                                "conv %s c%lld m%lld %lldx%lld k%lldx%lld "
+                                "conv %s %s c%lld m%lld %lldx%lld k%lldx%lld "
                                 "s%lld,%lld g%lld at [%lld,%lld,%lld,%lld]: "
                                 "got %.9g want %.9g",
-                                mn_isa_name(mn_isa_active()), (long long)p.c,
-                                (long long)p.m, (long long)p.h,
-                                (long long)p.w, (long long)p.kh,
-                                (long long)p.kw, (long long)p.sh,
-                                (long long)p.sw, (long long)p.group,
-                                (long long)in, (long long)m, (long long)i,
-                                (long long)j, (double)got[o], (double)want[o]);
+                                path, mn_isa_name(mn_isa_active()),
+                                (long long)p->c, (long long)p->m,
+                                (long long)p->h, (long long)p->w,
+                                (long long)p->kh, (long long)p->kw,
+                                (long long)p->sh, (long long)p->sw,
+                                (long long)p->group, (long long)in,
+                                (long long)m, (long long)i, (long long)j,
+                                (double)got[o], (double)want[o]);
                         bad++;
                     }
                     if (memcmp(&got[o], &got2[o], sizeof *got) != 0) {
                         if (bad < 3)
                             mn_test_fail(__FILE__, __LINE__,
-                                         "conv: 2 threads differ");
+                                         "conv %s: 2 threads differ", path);
                         bad++;
                     }
                 }
+    return bad;
+}
+
+/* p through mn_conv2d_f32 and, where the level has it, the channel-vector
+ * path on packed weights (conv_cv_f32.c), 1 and 2 threads each, against
+ * the reference convolution; the two paths must agree bit for bit. */
+static int conv_case(const ccase *cc, mn_pool *pool2)
+{
+    mn_conv_params p = conv_params(cc);
+    int64_t nx = p.n * p.c * p.h * p.w, nw = p.m * (p.c / p.group) * p.kh * p.kw;
+    int64_t ny = p.n * p.m * p.oh * p.ow;
+    float *x = frand(nx), *w = frand(nw), *b = frand(p.m);
+    float *want = frand(ny), *got = frand(ny), *got2 = frand(ny);
+    float *res = cc->res ? frand(ny) : NULL, *wp = NULL;
+    size_t sref = mn_ref_conv2d_f32_scratch(&p) + 64;
+    size_t sfast = mn_conv2d_f32_scratch(&p) + 64;
+    int cv = mn_conv_cv_f32_can(&p);
+    if (cv && mn_conv_cv_f32_scratch(&p) > sfast)
+        sfast = mn_conv_cv_f32_scratch(&p);
+    void *s1 = mn_malloc_aligned(sref > sfast ? sref : sfast);
+    mn_act act = make_act(cc->act);
+    const float *bias = cc->bias ? b : NULL;
+    int bad = 0;
+    if (cv)
+        wp = mn_malloc_aligned(mn_conv_cv_f32_packed_floats(&p) * 4);
+    if (!x || !w || !b || !want || !got || !got2 || !s1 ||
+        (cc->res && !res) || (cv && !wp)) {
+        CHECK(!"out of memory");
+        goto out;
+    }
+    mn_ref_conv2d_f32(&p, x, w, bias, want, s1);
+    for (int64_t i = 0; i < ny; i++) {
+        want[i] = act_ref(&act, want[i] + (res ? res[i] : 0.0f));
+        got[i] = got2[i] = NAN; /* every output must be written */
+    }
+    mn_conv2d_f32(NULL, &p, x, w, bias, &act, res, got, s1);
+    mn_conv2d_f32(pool2, &p, x, w, bias, &act, res, got2, s1);
+    bad += conv_check(&p, "fast", x, w, bias, res, want, got, got2);
+    if (cv) { /* the same bits as the fast path's */
+        mn_conv_cv_f32_pack(&p, w, wp);
+        mn_conv_cv_f32(NULL, &p, x, wp, bias, &act, res, got2, s1);
+        bad += conv_check(&p, "cv", x, w, bias, res, want, got2, got);
+        for (int64_t i = 0; i < ny; i++)
+            got[i] = NAN;
+        mn_conv_cv_f32(pool2, &p, x, wp, bias, &act, res, got, s1);
+        bad += conv_check(&p, "cv", x, w, bias, res, want, got, got2);
+    }
 out:
     mn_free_aligned(x);
     mn_free_aligned(w);
@@ -388,6 +419,7 @@ out:
     mn_free_aligned(got);
     mn_free_aligned(got2);
     mn_free_aligned(res);
+    mn_free_aligned(wp);
     mn_free_aligned(s1);
     return bad;
 }
