@@ -1,6 +1,7 @@
 /* QLinearAdd's fixed point (mn_qadd_fixed1, kernels/qelem.h) on 16 int32
  * lanes, shared by the elementwise kernel (qelem_avx512vbmi.c) and the
  * 8-bit GEMM/conv store that fuses a residual add (q8_avx512_epi.h).
+ * zc must be an 8-bit zero point (QLinearAdd's output's).
  * Included only from files built with AVX-512 F/BW. */
 #ifndef MN_KERNELS_X86_QADD_AVX512_H
 #define MN_KERNELS_X86_QADD_AVX512_H
@@ -9,7 +10,7 @@
 #include "kernels/qelem.h"
 
 typedef struct qadd16_k {
-    __m512i ma, mb, za, zb, zc, mask, half, lo, hi;
+    __m512i ma, mb, c, zc, mask, half, lo, hi;
     __m128i sh;
 } qadd16_k;
 
@@ -18,10 +19,13 @@ qadd16_load(const mn_qadd_fixed *p, int i8)
 {
     qadd16_k k;
     int32_t m = (int32_t)((1u << p->shift) - 1);
+    /* ma·(a − za) + mb·(b − zb) = ma·a + mb·b + c modulo 2^32, the
+     * reference's wrapping arithmetic */
+    uint32_t c = 0u - (uint32_t)p->ma * (uint32_t)p->za -
+                 (uint32_t)p->mb * (uint32_t)p->zb;
     k.ma = _mm512_set1_epi32(p->ma);
     k.mb = _mm512_set1_epi32(p->mb);
-    k.za = _mm512_set1_epi32(p->za);
-    k.zb = _mm512_set1_epi32(p->zb);
+    k.c = _mm512_set1_epi32((int32_t)c);
     k.zc = _mm512_set1_epi32(p->zc);
     k.mask = _mm512_set1_epi32(m);
     k.half = _mm512_set1_epi32(m >> 1);
@@ -31,22 +35,23 @@ qadd16_load(const mn_qadd_fixed *p, int i8)
     return k;
 }
 
-/* a, b: the operands' values as int32. The rounding shift, the int16
- * clamp, + zc, and [lo, hi] (⊂ int16, so the reference's second int16
- * clamp is implied); zc must fit int16. */
+/* a, b: the operands' values as int32. The rounding shift, + zc, and
+ * [lo, hi]. The reference's two int16 clamps are implied: with zc an
+ * 8-bit zero point (|zc| <= 255) a shifted value beyond int16 lands
+ * beyond [lo, hi] on the same side with or without them, and the shifted
+ * value (|·| < 2^31 >> 1) plus zc cannot overflow. */
 static inline __attribute__((always_inline)) __m512i
 qadd16(__m512i a, __m512i b, const qadd16_k *k)
 {
     __m512i acc = _mm512_add_epi32(
-        _mm512_mullo_epi32(k->ma, _mm512_sub_epi32(a, k->za)),
-        _mm512_mullo_epi32(k->mb, _mm512_sub_epi32(b, k->zb)));
+        _mm512_add_epi32(_mm512_mullo_epi32(k->ma, a),
+                         _mm512_mullo_epi32(k->mb, b)),
+        k->c);
     __m512i rem = _mm512_add_epi32(_mm512_and_si512(acc, k->mask),
                                    _mm512_srai_epi32(acc, 31));
     __m512i v = _mm512_sra_epi32(acc, k->sh);
     v = _mm512_mask_add_epi32(v, _mm512_cmpgt_epi32_mask(rem, k->half), v,
                               _mm512_set1_epi32(1));
-    v = _mm512_min_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(-32768)),
-                         _mm512_set1_epi32(32767));
     v = _mm512_add_epi32(v, k->zc);
     return _mm512_min_epi32(_mm512_max_epi32(v, k->lo), k->hi);
 }
