@@ -33,12 +33,6 @@ static mn_conv_cv_fn cv_fn(const mn_kernels_f32 *kr)
     return kr && kr == mn_kernels_f32_avx512() ? mn_conv_cv_avx512() : NULL;
 }
 
-static int pointwise(const mn_conv_params *p)
-{
-    return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
-           p->pt == 0 && p->pl == 0 && p->oh == p->h && p->ow == p->w;
-}
-
 int mn_conv_cv_f32_can(const mn_conv_params *p)
 {
     return cv_fn(mn_kernels_f32_active()) && p->group == 1 &&
@@ -85,7 +79,7 @@ size_t mn_conv_cv_f32_scratch(const mn_conv_params *p)
     int64_t k = p->c * p->kh * p->kw;
     mn_conv_planes g;
     mn_conv_planes_geom(p, &g);
-    size_t planes = pointwise(p) ? 0 : (size_t)g.in_floats;
+    size_t planes = mn_ref_conv2d_is_pointwise(p) ? 0 : (size_t)g.in_floats;
     return (planes + PARTIAL_FLOATS) * sizeof(float) +
            (size_t)k * sizeof(int64_t) + 64;
 }
@@ -150,7 +144,7 @@ void mn_conv_cv_f32(mn_pool *pool, const mn_conv_params *p, const float *x,
     const mn_kernels_f32 *kr = mn_kernels_f32_active();
     cv_job J = {.fn = cv_fn(kr), .p = p, .w = wp, .b = b, .act = act};
     int64_t ohw = p->oh * p->ow, hw = p->h * p->w;
-    int pw = pointwise(p);
+    int pw = mn_ref_conv2d_is_pointwise(p);
     J.k = p->c * p->kh * p->kw;
     mn_conv_planes_geom(p, &J.g);
     float *xp = scratch;

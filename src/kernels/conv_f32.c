@@ -18,12 +18,6 @@
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
-static int is_pointwise(const mn_conv_params *p)
-{
-    return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
-           p->pt == 0 && p->pl == 0 && p->oh == p->h && p->ow == p->w;
-}
-
 /* One im2col row (kernel tap (c, ki, kj)) for output columns [j0, j0+nc)
  * into row[0..nc): runs of an output row are contiguous input (stride 1)
  * or strided, padding is 0. */
@@ -95,7 +89,7 @@ void mn_conv_bsrc_init(mn_conv_bsrc *s, const mn_conv_params *p,
     memset(s, 0, sizeof *s);
     s->p = p;
     s->x = xg;
-    if (is_pointwise(p)) {
+    if (mn_ref_conv2d_is_pointwise(p)) {
         s->base.pack = mn_bsrc_pack_matrix;
         s->base.b = xg;
         s->base.ldb = p->h * p->w;

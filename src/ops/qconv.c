@@ -122,12 +122,6 @@ static int use_direct(const mn_kernels_q8 *kr, const mn_conv_params *p)
     return mn_q8_direct_ok(kr, p) && !folds_batch(p);
 }
 
-static int is_pointwise(const mn_conv_params *p)
-{
-    return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
-           p->pt == 0 && p->pl == 0 && p->oh == p->h && p->ow == p->w;
-}
-
 /* Whether the node can run prepared kernels: x a run-time value, the
  * weights w (zero point wzp) int8-compatible, and the other parameters
  * in[0..n) (NULL: absent) constants. */
@@ -223,7 +217,7 @@ static size_t qconv_fast_scratch(const mn_kernels_q8 *kr,
         return mn_q8_thread_scratch(kr, p->n, p->c);
     size_t b = mn_q8_thread_scratch(kr, p->oh * p->ow,
                                     p->c / p->group * p->kh * p->kw);
-    return is_pointwise(p) ? b : round64(mn_q8_pad_bytes(p)) + b;
+    return mn_ref_conv2d_is_pointwise(p) ? b : round64(mn_q8_pad_bytes(p)) + b;
 }
 
 /* Ends prepare for both ops: the state q (NULL: reference forward) and
@@ -315,7 +309,7 @@ static void qconv_run_fast(const mn_q8_prep *q, const mn_qgemm_epi *e,
     }
     int64_t cg = p->c / p->group, mg = p->m / p->group;
     int64_t k = cg * p->kh * p->kw, ohw = p->oh * p->ow, hw = p->h * p->w;
-    int pw = is_pointwise(p);
+    int pw = mn_ref_conv2d_is_pointwise(p);
     uint8_t *xp = scratch;
     char *tsc = pw ? scratch : (char *)scratch + round64(mn_q8_pad_bytes(p));
     for (int64_t img = 0; img < p->n; img++)

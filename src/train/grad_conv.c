@@ -24,12 +24,6 @@
 
 static size_t al64(size_t b) { return (b + 63) / 64 * 64; }
 
-static int pointwise(const mn_conv_params *p)
-{
-    return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
-           p->pt == 0 && p->pl == 0 && p->oh == p->h && p->ow == p->w;
-}
-
 #define DW_MAX_K 256 /* larger depthwise kernels take the grouped path */
 
 static int depthwise(const mn_conv_params *p)
@@ -208,7 +202,7 @@ static void fwd_sample(void *arg, int64_t n, int thread)
         const float *xg = j->x + (n * p->c + g * cg) * p->h * p->w;
         float *yg = j->y + (n * p->m + g * mg) * s;
         const float *src = xg;
-        if (!pointwise(p)) {
+        if (!mn_ref_conv2d_is_pointwise(p)) {
             im2col(p, xg, cg, col, s);
             src = col;
         }
@@ -231,7 +225,7 @@ static void gather_cols(const mn_conv_params *p, const float *x, int64_t n0,
     int64_t s = p->oh * p->ow, l = (n1 - n0) * s, hw = p->h * p->w;
     for (int64_t n = n0; n < n1; n++) {
         const float *xn = x + n * p->c * hw;
-        if (pointwise(p))
+        if (mn_ref_conv2d_is_pointwise(p))
             for (int64_t c = 0; c < p->c; c++)
                 memcpy(col + c * l + (n - n0) * s, xn + c * hw,
                        (size_t)s * sizeof *col);
@@ -404,7 +398,7 @@ static void bwd_chunk(void *arg, int64_t ch, int thread)
             const float *dyg = j->dy + (n * p->m + g * mg) * s;
             if (dwp) {
                 const float *src = xg;
-                if (!pointwise(p)) {
+                if (!mn_ref_conv2d_is_pointwise(p)) {
                     im2col(p, xg, cg, col, s);
                     src = col;
                 }
@@ -423,7 +417,7 @@ static void bwd_chunk(void *arg, int64_t ch, int thread)
             if (j->dx) {
                 float *dxg = j->dx + (n * p->c + g * cg) * p->h * p->w;
                 const float *wtg = j->wt + g * mg * k;
-                if (pointwise(p)) {
+                if (mn_ref_conv2d_is_pointwise(p)) {
                     mn_train_sgemm(0, 0, k, s, mg, 1.0f, wtg, mg, dyg, s,
                                    0.0f, dxg, s, gs);
                 } else {
@@ -478,7 +472,7 @@ static void bwd_chunk_batch(void *arg, int64_t ch, int thread)
                        dcol, l, gs);
         for (int64_t n = b0; n < b1; n++) {
             float *dxn = j->dx + n * p->c * hw;
-            if (pointwise(p))
+            if (mn_ref_conv2d_is_pointwise(p))
                 for (int64_t c = 0; c < p->c; c++)
                     memcpy(dxn + c * hw, dcol + c * l + (n - b0) * s,
                            (size_t)s * sizeof *dxn);

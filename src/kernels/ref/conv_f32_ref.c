@@ -8,15 +8,15 @@
 
 static int64_t round16(int64_t v) { return (v + 15) / 16 * 16; }
 
-int mn_ref_conv2d_is_depthwise(const mn_conv_params *p)
-{
-    return p->group > 1 && p->group == p->c && p->m % p->c == 0;
-}
-
-static int is_pointwise(const mn_conv_params *p)
+int mn_ref_conv2d_is_pointwise(const mn_conv_params *p)
 {
     return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
            p->pt == 0 && p->pl == 0 && p->oh == p->h && p->ow == p->w;
+}
+
+int mn_ref_conv2d_is_depthwise(const mn_conv_params *p)
+{
+    return p->group > 1 && p->group == p->c && p->m % p->c == 0;
 }
 
 size_t mn_ref_conv2d_f32_scratch(const mn_conv_params *p)
@@ -26,7 +26,7 @@ size_t mn_ref_conv2d_f32_scratch(const mn_conv_params *p)
     int64_t cg = p->c / p->group, mg = p->m / p->group;
     int64_t k = cg * p->kh * p->kw, n = p->oh * p->ow;
     size_t gemm = mn_ref_gemm_f32_scratch(mg, n, k);
-    if (is_pointwise(p))
+    if (mn_ref_conv2d_is_pointwise(p))
         return gemm;
     return (size_t)round16(k * n) * sizeof(float) + gemm;
 }
@@ -120,7 +120,7 @@ void mn_ref_conv2d_f32(const mn_conv_params *p, const float *x,
     }
     int64_t cg = p->c / p->group, mg = p->m / p->group;
     int64_t k = cg * p->kh * p->kw, n = p->oh * p->ow;
-    int pointwise = is_pointwise(p);
+    int pointwise = mn_ref_conv2d_is_pointwise(p);
     float *col = scratch;
     float *gs = pointwise ? scratch : scratch + round16(k * n);
     for (int64_t in = 0; in < p->n; in++) {

@@ -67,18 +67,12 @@ void mn_ref_gemm_s16s32(int64_t m, int64_t n, int64_t k, const int16_t *a,
     }
 }
 
-static int is_pointwise(const mn_conv_params *p)
-{
-    return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
-           p->pt == 0 && p->pl == 0 && p->oh == p->h && p->ow == p->w;
-}
-
 size_t mn_ref_conv2d_q8_scratch(const mn_conv_params *p)
 {
     int64_t cg = p->c / p->group;
     int64_t k = cg * p->kh * p->kw, n = p->oh * p->ow;
     int64_t elems = round32(p->m * k) + round32(cg * p->h * p->w);
-    if (!is_pointwise(p))
+    if (!mn_ref_conv2d_is_pointwise(p))
         elems += round32(k * n);
     return (size_t)elems * sizeof(int16_t);
 }
@@ -130,7 +124,7 @@ void mn_ref_conv2d_q8(const mn_conv_params *p, const mn_q8_operand *x,
             const char *xg = (const char *)x->data + (in * p->c + g * cg) * hw;
             mn_ref_q8_to_s16(xg, x->is_signed, xzp, cg * hw, xs);
             const int16_t *bmat = xs;
-            if (!is_pointwise(p)) {
+            if (!mn_ref_conv2d_is_pointwise(p)) {
                 im2col_s16(p, xs, cg, col);
                 bmat = col;
             }

@@ -57,6 +57,10 @@ void mn_ref_conv2d_f32(const mn_conv_params *p, const float *x,
                        const float *w, const float *b, float *y,
                        float *scratch);
 
+/* True when p is a 1×1, stride-1, unpadded convolution (its input is the
+ * GEMM's B matrix as it lies). */
+int mn_ref_conv2d_is_pointwise(const mn_conv_params *p);
+
 /* True when p is depthwise (group == c, m a multiple of c, c > 1 or m > 1):
  * handled by its own direct loop, no scratch. */
 int mn_ref_conv2d_is_depthwise(const mn_conv_params *p);
