@@ -34,6 +34,37 @@ MN_INLINE __mmask16 mn_range_mask16(int64_t base, int64_t lim)
     return (__mmask16)(mn_tail_mask16(hi) & ~mn_tail_mask16(lo));
 }
 
+/* The channel-vector tiles' transpose (qdirect_cv_avx512vnni.c,
+ * sconv_cv_avx512.c): rows r[0..7] (pixel j: 16 channels, 32-bit lanes)
+ * become t[0..7], each holding two channels' 8 pixels: t[s] channel
+ * mn_cv_ch_lo(s) in lanes 0-7 and that channel + 4 in lanes 8-15. */
+MN_INLINE int mn_cv_ch_lo(int s) { return s / 2 + 8 * (s % 2); }
+
+MN_INLINE void mn_transpose8x16(const __m512i r[8], __m512i t[8])
+{
+    const __m512i lo = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
+    const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    __m512i u[4], w[4];
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        const __m512i *s = r + 4 * h;
+        __m512i a = _mm512_unpacklo_epi32(s[0], s[1]);
+        __m512i b = _mm512_unpackhi_epi32(s[0], s[1]);
+        __m512i c = _mm512_unpacklo_epi32(s[2], s[3]);
+        __m512i d = _mm512_unpackhi_epi32(s[2], s[3]);
+        __m512i *o = h ? w : u; /* channel 4L + i of lane L, 4 pixels */
+        o[0] = _mm512_unpacklo_epi64(a, c);
+        o[1] = _mm512_unpackhi_epi64(a, c);
+        o[2] = _mm512_unpacklo_epi64(b, d);
+        o[3] = _mm512_unpackhi_epi64(b, d);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm512_permutex2var_epi64(u[i], lo, w[i]);
+        t[2 * i + 1] = _mm512_permutex2var_epi64(u[i], hi, w[i]);
+    }
+}
+
 /* e^x: x = n·ln2 + r, |r| <= ln2/2, e^r by a degree-6 polynomial (relative
  * error ~1e-7), times 2^n by vscalefps (which also under/overflows
  * properly). */

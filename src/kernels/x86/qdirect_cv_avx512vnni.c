@@ -27,37 +27,6 @@ INL __m512i bcast4(const uint8_t *p)
     return _mm512_set1_epi32(v);
 }
 
-/* Transposes rows r[0..7] (pixel j: 16 channels) into t[0..7]: t[2i]
- * holds channels i (lanes 0-7, pixels 0-7) and 4 + i (lanes 8-15),
- * t[2i + 1] channels 8 + i and 12 + i. */
-INL void transpose8x16(const __m512i r[8], __m512i t[8])
-{
-    const __m512i lo = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
-    const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
-    __m512i u[4], w[4];
-#pragma GCC unroll 2
-    for (int h = 0; h < 2; h++) {
-        const __m512i *s = r + 4 * h;
-        __m512i a = _mm512_unpacklo_epi32(s[0], s[1]);
-        __m512i b = _mm512_unpackhi_epi32(s[0], s[1]);
-        __m512i c = _mm512_unpacklo_epi32(s[2], s[3]);
-        __m512i d = _mm512_unpackhi_epi32(s[2], s[3]);
-        __m512i *o = h ? w : u; /* channel 4L + i of lane L, 4 pixels */
-        o[0] = _mm512_unpacklo_epi64(a, c);
-        o[1] = _mm512_unpackhi_epi64(a, c);
-        o[2] = _mm512_unpacklo_epi64(b, d);
-        o[3] = _mm512_unpackhi_epi64(b, d);
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm512_permutex2var_epi64(u[i], lo, w[i]);
-        t[2 * i + 1] = _mm512_permutex2var_epi64(u[i], hi, w[i]);
-    }
-}
-
-/* Channel ch of the tile's t[] (see transpose8x16), v its vector. */
-static const int8_t ch_lo[8] = {0, 8, 1, 9, 2, 10, 3, 11};
-
 /* The sums of pixels [0, npx) (npx 8, or 4 for a short tail: half the
  * broadcasts and products); the others stay 0. */
 static inline __attribute__((always_inline)) void
@@ -107,10 +76,10 @@ store_full(__m512i acc[2][8], const q8_epi *k, const mn_qgemm_epi *e,
         for (int j = 0; j < 8; j++)
             r[j] = _mm512_add_epi32(requant16(acc[v][j], add, mult, k->l, k->h),
                                     k->zp);
-        transpose8x16(r, t);
+        mn_transpose8x16(r, t);
 #pragma GCC unroll 8
         for (int s = 0; s < 8; s++) {
-            char *ya = y + (16 * v + ch_lo[s]) * rs, *yb = ya + 4 * rs;
+            char *ya = y + (16 * v + mn_cv_ch_lo(s)) * rs, *yb = ya + 4 * rs;
             __m512i z = t[s];
             if (rk) {
                 __m128i rr = _mm_unpacklo_epi64(
@@ -173,10 +142,10 @@ void mn_q8_direct_cv_avx512vnni(int64_t kq, const void *a_,
                 acc[v][j] = _mm512_add_epi32(
                     requant16(acc[v][j], add, mult, k.l, k.h), k.zp);
         }
-        transpose8x16(acc[v], t);
+        mn_transpose8x16(acc[v], t);
         for (int s = 0; s < 8; s++) {
             /* t[s]: channel ca in lanes 0-7, cb = ca + 4 in lanes 8-15 */
-            int ca = 16 * v + ch_lo[s], cb = ca + 4;
+            int ca = 16 * v + mn_cv_ch_lo(s), cb = ca + 4;
             if (ca >= nc)
                 continue;
             if (k.i32) {

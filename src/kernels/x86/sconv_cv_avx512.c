@@ -16,37 +16,16 @@
     defined(__AVX512DQ__) && defined(__FMA__)
 #include "kernels/x86/avx512_util.h"
 
-/* Transposes rows r[0..7] (pixel j: 16 channels) into t[0..7]: t[2i]
- * holds channels i (lanes 0-7, pixels 0-7) and 4 + i (lanes 8-15),
- * t[2i + 1] channels 8 + i and 12 + i. */
-MN_INLINE void transpose8x16(const __m512 r[8], __m512 t[8])
+/* mn_transpose8x16 on floats (the casts are free). */
+MN_INLINE void transpose8x16_ps(const __m512 r[8], __m512 t[8])
 {
-    const __m512i lo = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
-    const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
-    __m512d u[4], w[4];
-#pragma GCC unroll 2
-    for (int h = 0; h < 2; h++) {
-        const __m512 *s = r + 4 * h;
-        __m512 a = _mm512_unpacklo_ps(s[0], s[1]);
-        __m512 b = _mm512_unpackhi_ps(s[0], s[1]);
-        __m512 c = _mm512_unpacklo_ps(s[2], s[3]);
-        __m512 d = _mm512_unpackhi_ps(s[2], s[3]);
-        __m512d *o = h ? w : u; /* channel 4L + i of lane L, 4 pixels */
-        o[0] = _mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(c));
-        o[1] = _mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(c));
-        o[2] = _mm512_unpacklo_pd(_mm512_castps_pd(b), _mm512_castps_pd(d));
-        o[3] = _mm512_unpackhi_pd(_mm512_castps_pd(b), _mm512_castps_pd(d));
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm512_castpd_ps(_mm512_permutex2var_pd(u[i], lo, w[i]));
-        t[2 * i + 1] =
-            _mm512_castpd_ps(_mm512_permutex2var_pd(u[i], hi, w[i]));
-    }
+    __m512i ri[8], ti[8];
+    for (int j = 0; j < 8; j++)
+        ri[j] = _mm512_castps_si512(r[j]);
+    mn_transpose8x16(ri, ti);
+    for (int j = 0; j < 8; j++)
+        t[j] = _mm512_castsi512_ps(ti[j]);
 }
-
-/* Channel of t[s]'s low half (see transpose8x16); the high half's is + 4. */
-static const int8_t ch_lo[8] = {0, 8, 1, 9, 2, 10, 3, 11};
 
 /* The sums of pixels [0, npx) (8, or 4 for a short tail) over nv weight
  * vectors, each from 0 over the block's taps in order, then (unless
@@ -118,9 +97,9 @@ static void cv_store(__m512 s[8][3], int np, int nc, const mn_conv_cv_epi *e)
                            : _mm512_setzero_ps();
         for (int j = 0; j < 8; j++)
             r[j] = _mm512_add_ps(s[j][v], b);
-        transpose8x16(r, t);
+        transpose8x16_ps(r, t);
         for (int k = 0; k < 8; k++) {
-            int ca = 16 * v + ch_lo[k], cb = ca + 4;
+            int ca = 16 * v + mn_cv_ch_lo(k), cb = ca + 4;
             if (ca >= nc)
                 continue;
             float *ya = e->y + ca * e->rs, *yb = e->y + cb * e->rs;
