@@ -22,6 +22,20 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/* How many runs of `unit` consecutive (virtual) pixels fit in `window`
+ * bytes of x4 (1 when none): per channel quad and stride phase, the runs'
+ * pixels plus the taps' further rows and columns. */
+static int64_t window_units(const mn_q8_x4 *g, int64_t unit, int64_t window)
+{
+    const mn_conv_params *p = &g->p;
+    int64_t rows = (p->kh - 1) * p->dh / p->sh;
+    int64_t cols = (p->kw - 1) * p->dw / p->sw;
+    int64_t phases = min64(p->sh, p->kh) * min64(p->sw, p->kw);
+    int64_t per = 4 * phases * g->c4n * unit;
+    int64_t fixed = 4 * phases * g->c4n * (rows * g->wq + cols);
+    return window > fixed ? (window - fixed) / per : 1;
+}
+
 int mn_q8_direct_can(const mn_kernels_q8 *kr, const mn_conv_params *p)
 {
     return kr && kr->direct && kr->a_layout == MN_QA_S8X4 &&
@@ -245,18 +259,8 @@ static void cv_task(void *arg, int64_t t, int thread)
  * tiles when there are too few panels. */
 static void cv_plan(cv_job *J, int threads)
 {
-    const mn_q8_x4 *g = &J->d->g;
-    const mn_conv_params *p = &g->p;
-    /* x4 bytes a chunk of tiles reads: per channel quad and stride
-     * phase, its pixels plus the taps' further rows and columns (as
-     * mn_q8_direct_run's window) */
-    int64_t rows = (p->kh - 1) * p->dh / p->sh;
-    int64_t cols = (p->kw - 1) * p->dw / p->sw;
-    int64_t phases = min64(p->sh, p->kh) * min64(p->sw, p->kw);
-    int64_t per_tile = 4 * phases * g->c4n * CV_PX;
-    int64_t fixed = 4 * phases * g->c4n * (rows * g->wq + cols);
-    J->chunk = WINDOW_L1 > fixed ? (WINDOW_L1 - fixed) / per_tile : 1;
-    J->chunk = max64(1, J->chunk);
+    /* chunks of pixel tiles whose x4 stays in L1 */
+    J->chunk = max64(1, window_units(&J->d->g, CV_PX, WINDOW_L1));
     int64_t want = threads > 1 ? 4 * (int64_t)threads : 1;
     int64_t cpt = min64(J->ncp, want);
     int64_t ppt = min64(J->npt, ceil_div(want, cpt));
@@ -311,16 +315,9 @@ void mn_q8_direct_run(const mn_kernels_q8 *kr, mn_pool *pool,
                 .mg = p->m / p->group};
     J.a_panel = mn_q8_direct_a_bytes(kr, d, kr->mr);
     J.nb = ceil_div(g->nvp, BLOCK);
-    /* a task's blocks read, per channel quad and stride phase, their
-     * pixels plus the taps' further rows and columns */
-    int64_t rows = (p->kh - 1) * p->dh / p->sh;
-    int64_t cols = (p->kw - 1) * p->dw / p->sw;
-    int64_t phases = min64(p->sh, p->kh) * min64(p->sw, p->kw);
-    int64_t per_block = 4 * phases * g->c4n * BLOCK;
-    int64_t fixed = 4 * phases * g->c4n * (rows * g->wq + cols);
     int64_t window = (int64_t)J.a_panel * ceil_div(J.mg, kr->mr) > A_L2
                          ? WINDOW_L2 : WINDOW_L1;
-    J.tb = window > fixed ? (window - fixed) / per_block : 1;
+    J.tb = window_units(g, BLOCK, window);
     J.tb = max64(1, min64(min64(J.tb, MAX_TB), J.nb));
     J.ntp = ceil_div(J.nb, J.tb);
     int64_t npan = ceil_div(J.mg, kr->mr), nrc = 1;

@@ -91,9 +91,9 @@ static mn_status cv_prepare(const mn_conv_params *cp, const mn_tensor *w,
     cv_state *st = calloc(1, sizeof *st);
     if (!st)
         return mn_error(ctx, MN_ERR_OOM, "out of memory");
+    size_t bytes = mn_conv_cv_f32_packed_floats(cp) * sizeof(float);
     st->head.kind = MN_WPREP_CV;
-    st->w = mn_malloc_aligned(mn_conv_cv_f32_packed_floats(cp) *
-                              sizeof(float));
+    st->w = mn_malloc_aligned(bytes);
     if (!st->w) {
         free(st);
         return mn_error(ctx, MN_ERR_OOM, "out of memory (packed weights)");
@@ -104,7 +104,7 @@ static mn_status cv_prepare(const mn_conv_params *cp, const mn_tensor *w,
     p->release = cv_release;
     p->scratch_bytes = st->scratch;
     p->kernel = "dense";
-    p->bytes = mn_conv_cv_f32_packed_floats(cp) * sizeof(float);
+    p->bytes = bytes;
     return MN_OK;
 }
 
@@ -130,7 +130,7 @@ static mn_status conv_forward(const mn_node *n, const mn_tensor *const *in,
                        out[0]->data, ex->scratch);
         return MN_OK;
     }
-    if (ex->priv && !cv) /* prepare chose the sparse kernel */
+    if (mn_wprep_kind(ex->priv) == MN_WPREP_SPARSE)
         return mn_conv_sparse_forward(in, n_in, out, ex);
     if (ex->wsrc) {
         if (ex->scratch_bytes < mn_conv2d_f32_wsrc_scratch(&p, ex->wsrc))

@@ -176,6 +176,18 @@ static int maxpool_fast_ok(const win3 *q, int n_out)
            q->d[2] == 1;
 }
 
+/* Stride 2 along the row: outputs [v0, v1) have their whole window in
+ * the row (the row kernels' part); v1 = v0 otherwise. */
+static void stride2_inner(const win3 *q, int64_t *v0, int64_t *v1)
+{
+    int64_t w = q->in[2], k = q->k[2], pb = q->pb[2], ow_n = q->out[2];
+    *v0 = *v1 = (pb + 1) / 2;
+    if (q->s[2] == 2 && w - k + pb >= 0)
+        *v1 = (w - k + pb) / 2 + 1 < ow_n ? (w - k + pb) / 2 + 1 : ow_n;
+    if (*v1 < *v0)
+        *v1 = *v0;
+}
+
 /* One plane of the 8-bit fast path; row: w bytes of scratch. */
 static void maxpool_q8_plane(const win3 *q, const mn_kernels_qelem *kq,
                              const uint8_t *xp, uint8_t *yp, int i8,
@@ -184,12 +196,8 @@ static void maxpool_q8_plane(const win3 *q, const mn_kernels_qelem *kq,
     int64_t w = q->in[2], oh_n = q->out[1], ow_n = q->out[2];
     int64_t k = q->k[2], s = q->s[2], pb = q->pb[2];
     uint8_t lowest = i8 ? 0x80 : 0;
-    /* stride 2: outputs [v0, v1) have their whole window in the row */
-    int64_t v0 = (pb + 1) / 2, v1 = v0;
-    if (s == 2 && w - k + pb >= 0)
-        v1 = (w - k + pb) / 2 + 1 < ow_n ? (w - k + pb) / 2 + 1 : ow_n;
-    if (v1 < v0)
-        v1 = v0;
+    int64_t v0, v1;
+    stride2_inner(q, &v0, &v1);
     for (int64_t oh = 0; oh < oh_n; oh++) {
         uint8_t *yo = yp + oh * ow_n;
         int64_t l1, h1, r0 = oh * q->s[1] - q->pb[1];
@@ -243,12 +251,8 @@ static void maxpool_f32_fast(const win3 *q, int64_t planes, const float *x,
     const mn_kernels_qelem *kq = mn_kernels_qelem_active();
     int64_t h = q->in[1], w = q->in[2], oh_n = q->out[1], ow_n = q->out[2];
     int64_t k = q->k[2], pb = q->pb[2];
-    /* stride 2: outputs [v0, v1) have their whole window in the row */
-    int64_t v0 = (pb + 1) / 2, v1 = v0;
-    if (q->s[2] == 2 && w - k + pb >= 0)
-        v1 = (w - k + pb) / 2 + 1 < ow_n ? (w - k + pb) / 2 + 1 : ow_n;
-    if (v1 < v0)
-        v1 = v0;
+    int64_t v0, v1;
+    stride2_inner(q, &v0, &v1);
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * h * w;
         for (int64_t oh = 0; oh < oh_n; oh++) {

@@ -17,44 +17,31 @@
 
 /* The common block: both vectors whole and one contiguous run of 32 8-bit
  * outputs per row (no wide-grid columns in it), stored as one 32-byte
- * write per row with the per-vector branches of store16k hoisted. */
+ * write per row with the per-vector branches of store16k hoisted; rk the
+ * fused residual add's constants or NULL (a constant when inlined). */
 static inline __attribute__((always_inline)) void
 store_block32(__m512i acc[MR][2], int mr, const q8_epi *k,
-              const mn_qgemm_epi *e, int64_t row0, char *y, int64_t rs)
+              const mn_qgemm_epi *e, int64_t row0, char *y, int64_t rs,
+              const qadd16_k *rk)
 {
-    if (k->res) {
-        const qadd16_k rk = qadd16_load(k->res, k->sgn);
-        for (int i = 0; i < mr; i++, y += rs) {
-            q8_row r = q8_row_load(e, row0 + i);
-            __m256i rb = _mm256_loadu_si256((const __m256i *)(y + k->res_off));
-            __m128i rl = _mm256_castsi256_si128(rb);
-            __m128i rh = _mm256_extracti128_si256(rb, 1);
-            __m512i r0 = _mm512_add_epi32(
-                requant16(acc[i][0], r.add, r.mult, k->l, k->h), k->zp);
-            __m512i r1 = _mm512_add_epi32(
-                requant16(acc[i][1], r.add, r.mult, k->l, k->h), k->zp);
-            r0 = qadd16(r0, k->sgn ? _mm512_cvtepi8_epi32(rl)
-                                   : _mm512_cvtepu8_epi32(rl), &rk);
-            r1 = qadd16(r1, k->sgn ? _mm512_cvtepi8_epi32(rh)
-                                   : _mm512_cvtepu8_epi32(rh), &rk);
-            __m128i b0 = _mm512_cvtepi32_epi8(r0);
-            __m128i b1 = _mm512_cvtepi32_epi8(r1);
-            __asm__("" : "+v"(b0), "+v"(b1)); /* see store16k */
-            _mm256_storeu_si256((__m256i *)y,
-                                _mm256_inserti128_si256(
-                                    _mm256_castsi128_si256(b0), b1, 1));
-        }
-        return;
-    }
     for (int i = 0; i < mr; i++, y += rs) {
         q8_row r = q8_row_load(e, row0 + i);
         __m512i r0 = _mm512_add_epi32(
             requant16(acc[i][0], r.add, r.mult, k->l, k->h), k->zp);
         __m512i r1 = _mm512_add_epi32(
             requant16(acc[i][1], r.add, r.mult, k->l, k->h), k->zp);
+        if (rk) {
+            __m256i rb = _mm256_loadu_si256((const __m256i *)(y + k->res_off));
+            __m128i rl = _mm256_castsi256_si128(rb);
+            __m128i rh = _mm256_extracti128_si256(rb, 1);
+            r0 = qadd16(r0, k->sgn ? _mm512_cvtepi8_epi32(rl)
+                                   : _mm512_cvtepu8_epi32(rl), rk);
+            r1 = qadd16(r1, k->sgn ? _mm512_cvtepi8_epi32(rh)
+                                   : _mm512_cvtepu8_epi32(rh), rk);
+        }
         __m128i b0 = _mm512_cvtepi32_epi8(r0);
         __m128i b1 = _mm512_cvtepi32_epi8(r1);
-        __asm__("" : "+v"(b0), "+v"(b1));
+        __asm__("" : "+v"(b0), "+v"(b1)); /* see store16k */
         _mm256_storeu_si256(
             (__m256i *)y,
             _mm256_inserti128_si256(_mm256_castsi128_si256(b0), b1, 1));
@@ -74,7 +61,12 @@ void mn_q8_direct_avx512vnni(int64_t kq, const void *a_, const int32_t *off,
     q8_epi k = q8_epi_load(e);
     if (!k.i32 && mask[0] == 0xFFFF && mask[1] == 0xFFFF &&
         yoff[1] == yoff[0] + 16) {
-        store_block32(acc, mr, &k, e, row0, y + yoff[0], rs);
+        if (k.res) {
+            const qadd16_k rk = qadd16_load(k.res, k.sgn);
+            store_block32(acc, mr, &k, e, row0, y + yoff[0], rs, &rk);
+        } else {
+            store_block32(acc, mr, &k, e, row0, y + yoff[0], rs, NULL);
+        }
         return;
     }
     qadd16_k rk;
