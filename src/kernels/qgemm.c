@@ -36,6 +36,46 @@ int mn_q8_dw_ok(const mn_kernels_q8 *kr, const mn_conv_params *p)
            (p->sw == 1 || p->sw == 2);
 }
 
+int64_t mn_q8_dwcv_rows(const mn_conv_params *p)
+{
+    return (p->oh - 1) * p->sh + p->kh;
+}
+
+size_t mn_q8_dwcv_scratch(const mn_conv_params *p)
+{
+    return (size_t)(2 * mn_q8_dwcv_rows(p) * ((p->kw + 3) / 4) * p->ow) * 64;
+}
+
+int mn_q8_dwcv_ok(const mn_kernels_q8 *kr, const mn_conv_params *p)
+{
+    return kr && kr->dw_cv && mn_q8_dw_ok(kr, p) && p->dh == 1 &&
+           p->dw == 1 && (p->sh == 1 || p->sh == 2) && p->kh <= 8 &&
+           p->kw <= 8 && p->ow <= 16 && p->oh <= 64 &&
+           mn_cpu_has_avx512vbmi();
+}
+
+size_t mn_q8_dwcv_pack_bytes(const mn_conv_params *p)
+{
+    return (size_t)(ceil_div(p->m, 32) * p->kh * ((p->kw + 3) / 4)) * 128;
+}
+
+void mn_q8_dwcv_pack(const mn_conv_params *p, const int32_t *taps,
+                     int8_t *dst)
+{
+    int64_t Q = (p->kw + 3) / 4, kk = p->kh * p->kw;
+    int8_t *d = dst;
+    for (int64_t t = 0; t < ceil_div(p->m, 32); t++)
+        for (int64_t i = 0; i < p->kh; i++)
+            for (int64_t g = 0; g < Q; g++)
+                for (int64_t c = 0; c < 32; c++) /* half c/16, lane c%16 */
+                    for (int64_t b = 0; b < 4; b++, d++) {
+                        int64_t ch = 32 * t + c, j = 4 * g + b;
+                        *d = ch < p->m && j < p->kw
+                                 ? (int8_t)taps[ch * kk + i * p->kw + j]
+                                 : 0;
+                    }
+}
+
 void mn_qgemm_store1(const mn_qgemm_epi *e, int64_t row, int32_t acc,
                      void *y)
 {

@@ -88,6 +88,18 @@ typedef void (*mn_q8_dw_fn)(const mn_conv_params *p, const uint8_t *xp,
                             int64_t wp, const int32_t *taps,
                             const mn_qgemm_epi *e, int64_t row, void *y);
 
+/* Depthwise output channels [m0, m0 + nc), nc <= 32, of one image in
+ * channel-vector tiles (see mn_q8_dwcv_ok for which p): x the image's
+ * input (p->c planes of h·w bytes; padding byte pad, every byte xor flip
+ * on the way in, as mn_q8_pad_fn), wq the tile's packed weights
+ * (mn_q8_dwcv_pack: the 32 channels from m0), y the image's output
+ * (p->m planes of oh·ow elements: 1 byte, or 4 for int32 output),
+ * scratch mn_q8_dwcv_scratch(p) bytes. */
+typedef void (*mn_q8_dwcv_fn)(const mn_conv_params *p, const uint8_t *x,
+                              uint8_t pad, uint8_t flip, const int8_t *wq,
+                              const mn_qgemm_epi *e, int64_t m0, int nc,
+                              void *y, void *scratch);
+
 /* One direct-convolution tile (src/kernels/qdirect.h): rows
  * [row0, row0 + mr), mr <= MR, × 32 virtual pixels of an x4 input at
  * base (src/kernels/q8_x4.h):
@@ -143,6 +155,7 @@ typedef struct mn_kernels_q8 {
     int a_layout; /* MN_QA_* */
     mn_qgemm_tile_fn tile;
     mn_q8_dw_fn dw; /* NULL: depthwise runs as grouped GEMMs */
+    mn_q8_dwcv_fn dw_cv; /* NULL: depthwise by planes only */
     mn_q8_direct_fn direct; /* NULL: convolutions run as GEMMs */
     mn_q8_direct_cv_fn direct_cv; /* NULL: direct tiles by pixels only */
     mn_q8_gemv_fn gemv;     /* NULL: one column runs as a GEMM tile */
@@ -151,6 +164,25 @@ typedef struct mn_kernels_q8 {
 
 /* Whether kr's depthwise kernel handles p (depthwise, strides 1 or 2). */
 int mn_q8_dw_ok(const mn_kernels_q8 *kr, const mn_conv_params *p);
+/* Whether kr's channel-vector depthwise kernel runs p (and is the better
+ * one: planes up to 16 wide, where a plane vector wastes lanes): undilated,
+ * kernels up to 8×8, strides 1 or 2, and a CPU with AVX512_VBMI. */
+int mn_q8_dwcv_ok(const mn_kernels_q8 *kr, const mn_conv_params *p);
+/* Padded input rows it reads: (oh − 1)·sh + kh. */
+int64_t mn_q8_dwcv_rows(const mn_conv_params *p);
+size_t mn_q8_dwcv_scratch(const mn_conv_params *p);
+/* The weights in tiles of 32 channels: per kernel row i and quad g (taps
+ * 4g .. 4g + 3 of the row, zero past kw), 32 channels × 4 int8 (zero past
+ * m). taps: [m][kh·kw] int8 values as int32. */
+size_t mn_q8_dwcv_pack_bytes(const mn_conv_params *p);
+void mn_q8_dwcv_pack(const mn_conv_params *p, const int32_t *taps,
+                     int8_t *dst);
+/* The AVX-512 VNNI + VBMI channel-vector depthwise kernel (reached through
+ * mn_kernels_q8_avx512vnni()->dw_cv). */
+void mn_q8_dwcv_avx512vbmi(const mn_conv_params *p, const uint8_t *x,
+                           uint8_t pad, uint8_t flip, const int8_t *wq,
+                           const mn_qgemm_epi *e, int64_t m0, int nc,
+                           void *y, void *scratch);
 /* The AVX-512 VNNI depthwise kernel (defined only in a VNNI build; reached
  * through mn_kernels_q8_avx512vnni()->dw). */
 void mn_q8_dwconv_avx512vnni(const mn_conv_params *p, const uint8_t *xp,

@@ -197,6 +197,17 @@ static mn_status qconv_prep(const mn_kernels_q8 *kr, const mn_conv_params *p,
         for (int64_t i = 0; i < p->m * k; i++)
             (*out)->taps[i] = (int8_t)(((const uint8_t *)w->data)[i] ^ flip);
     }
+    if (mn_q8_dwcv_ok(kr, p)) {
+        mn_q8_prep *q = *out;
+        q->dwq_bytes = mn_q8_dwcv_pack_bytes(p);
+        q->dwq = mn_malloc_aligned(q->dwq_bytes);
+        if (!q->dwq) {
+            mn_q8_prep_destroy(q);
+            *out = NULL;
+            return mn_error(ctx, MN_ERR_OOM, "out of memory (taps)");
+        }
+        mn_q8_dwcv_pack(p, q->taps, q->dwq);
+    }
     mn_q8_prep_input(*out, x, xzp, bias);
     return MN_OK;
 }
@@ -206,6 +217,8 @@ static mn_status qconv_prep(const mn_kernels_q8 *kr, const mn_conv_params *p,
 static size_t qconv_fast_scratch(const mn_kernels_q8 *kr,
                                  const mn_conv_params *p)
 {
+    if (mn_q8_dwcv_ok(kr, p))
+        return mn_q8_dwcv_scratch(p);
     if (mn_q8_dw_ok(kr, p))
         return mn_q8_pad_bytes(p);
     if (use_direct(kr, p)) {
@@ -269,6 +282,22 @@ static void dw_task(void *arg, int64_t t, int thread)
     }
 }
 
+/* Depthwise channel-vector tile t: image t / tiles, channels from 32·(t %
+ * tiles). */
+static void dwcv_task(void *arg, int64_t t, int thread)
+{
+    const dw_job *J = arg;
+    const mn_conv_params *p = J->p;
+    const mn_q8_prep *q = J->q;
+    int64_t tiles = (p->m + 31) / 32, img = t / tiles, m0 = 32 * (t % tiles);
+    void *scr = J->pool ? mn_pool_scratch(J->pool, thread) : J->scratch0;
+    int nc = p->m - m0 < 32 ? (int)(p->m - m0) : 32;
+    q->kr->dw_cv(p, J->x + img * p->c * p->h * p->w, q->xpad, q->xflip,
+                 q->dwq + (size_t)(m0 / 32) * (q->dwq_bytes / (size_t)tiles),
+                 J->e, m0, nc,
+                 J->y + img * p->m * p->oh * p->ow * J->esize, scr);
+}
+
 /* y (element size esize) = the prepared GEMM over every image and group,
  * with the epilogue e (q's, or a copy with a fused residual add). */
 static void qconv_run_fast(const mn_q8_prep *q, const mn_qgemm_epi *e,
@@ -283,6 +312,14 @@ static void qconv_run_fast(const mn_q8_prep *q, const mn_qgemm_epi *e,
     if (q->dc) {
         mn_q8_direct_run(q->kr, pool, q->dc, q->a, q->a_group, x->data,
                          q->xpad, q->xflip, e, y, scratch);
+        return;
+    }
+    if (q->dwq) {
+        dw_job J = {q, e, p, x->data, y, esize, pool, scratch, 0, 0};
+        int64_t tasks = p->n * ((p->m + 31) / 32);
+        if (mn_pool_scratch_bytes(pool) < mn_q8_dwcv_scratch(p))
+            J.pool = NULL;
+        mn_pool_run(J.pool, dwcv_task, &J, tasks);
         return;
     }
     if (q->taps) {

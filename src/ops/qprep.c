@@ -29,6 +29,7 @@ void mn_q8_prep_destroy(void *prep)
     free(q->mult);
     free(q->add_i32);
     free(q->taps);
+    mn_free_aligned(q->dwq);
     mn_spconv_q8_destroy(q->sp);
     mn_q8_direct_destroy(q->dc);
     free(q);
@@ -148,5 +149,7 @@ mn_status mn_q8_prepared(mn_prepared *pp, mn_q8_prep *q)
     pp->priv = q;
     pp->release = mn_q8_prep_destroy; /* a no-op on NULL */
     pp->bytes = q && q->a ? q->a_group * (size_t)q->groups : 0;
+    if (q && q->dwq)
+        pp->bytes += q->dwq_bytes;
     return MN_OK;
 }

@@ -22,6 +22,9 @@ typedef struct mn_q8_prep {
     int32_t *add_i32;      /* [groups·m] */
     int32_t *taps;         /* depthwise kernel: [groups·m][k] weights, or
                               NULL (GEMM path) */
+    int8_t *dwq;           /* depthwise in channel-vector tiles: the packed
+                              weights (mn_q8_dwcv_pack), or NULL (planes) */
+    size_t dwq_bytes;
     mn_spconv_q8 *sp;      /* the sparse convolution, or NULL (dense) */
     mn_q8_direct *dc;      /* the direct convolution (a packed for it),
                               or NULL */

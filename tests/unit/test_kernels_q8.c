@@ -232,6 +232,32 @@ TEST(kernels_q8_qlinearconv_fast_vs_ref)
                      .pr = 1, .group = 24, .xs = 1, .bias = 1}};
     for (size_t i = 0; i < sizeof dw / sizeof *dw; i++)
         check_conv(&dw[i], 1, pool, lv, nl, MN_SPARSE_AUTO);
+    /* small planes (channel-vector tiles): several 32-channel tiles and a
+     * tail, a tile of 17-32 channels, 5×5 and 7×7 (two quads per row),
+     * stride 2 with uneven padding, channel multiplier 2, non-square
+     * kernels, 16 columns, int8 activations and output, int32 output */
+    cparams cv[] = {{.n = 2, .c = 72, .h = 14, .w = 14, .m = 72, .kh = 3,
+                     .kw = 3, .s = 1, .d = 1, .pt = 1, .pl = 1, .pb = 1,
+                     .pr = 1, .group = 72, .per_channel = 1, .bias = 1,
+                     .want = 4},
+                    {.n = 1, .c = 24, .h = 7, .w = 7, .m = 24, .kh = 7,
+                     .kw = 7, .s = 1, .d = 1, .pt = 3, .pl = 3, .pb = 3,
+                     .pr = 3, .group = 24, .xs = 1, .ys = 1, .want = 4},
+                    {.n = 1, .c = 33, .h = 15, .w = 16, .m = 66, .kh = 5,
+                     .kw = 5, .s = 2, .d = 1, .pt = 2, .pl = 1, .pb = 1,
+                     .pr = 2, .group = 33, .wu = 1, .bias = 1, .want = 4},
+                    {.n = 1, .c = 40, .h = 9, .w = 16, .m = 40, .kh = 2,
+                     .kw = 6, .s = 1, .d = 1, .pt = 0, .pl = 3, .pb = 1,
+                     .pr = 2, .group = 40, .per_channel = 1, .want = 4},
+                    {.n = 1, .c = 20, .h = 31, .w = 30, .m = 20, .kh = 3,
+                     .kw = 3, .s = 2, .d = 1, .pt = 1, .pl = 0, .pb = 0,
+                     .pr = 1, .group = 20, .xs = 1, .per_channel = 1,
+                     .want = 4}};
+    for (size_t i = 0; i < sizeof cv / sizeof *cv; i++) {
+        check_conv(&cv[i], 1, pool, lv, nl, MN_SPARSE_AUTO);
+        cv[i].want = 0;
+        check_conv(&cv[i], 0, pool, lv, nl, MN_SPARSE_AUTO); /* int32 */
+    }
     mn_pool_destroy(pool);
 }
 

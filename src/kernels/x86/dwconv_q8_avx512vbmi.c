@@ -14,7 +14,7 @@
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
     defined(__AVX512VNNI__) && defined(__AVX512VBMI__)
-#include "kernels/x86/q8_avx512_epi.h"
+#include "kernels/x86/q8_cv_store.h"
 
 #define MAXQ 2 /* tap quads per kernel row: kw <= 8 */
 
@@ -121,6 +121,173 @@ int mn_q8_dwconv_avx512vbmi(const mn_conv_params *p, const uint8_t *xp,
     return 1;
 }
 
+/* ---- channel-vector tiles (mn_q8_dwcv_fn: planes up to 16 wide) ----
+ *
+ * A plane narrower than a vector wastes lanes in the pixel-vector kernel
+ * above (7 of 16 on a 7×7 image) and pays its set-up per channel. Here the
+ * lanes are 16 channels: for each padded input row, each channel's row is
+ * one masked 64-byte load (the padding merged in), vpermb makes its tap
+ * quads for 16 output columns (the same permutes as above), and one 16×16
+ * dword transpose turns the 16 channels' vectors into one vector per
+ * output column. A tile then sums 32 channels × 8 output pixels, one
+ * vpdpbusd per kernel row and quad (4 taps of 16 channels), and
+ * q8_cv_store.h requantizes and transposes back to the planes. */
+
+/* q[i] lane l → q[l] lane i (16×16 dwords). */
+INL void transpose16(__m512i q[16])
+{
+    __m512i a[16], b[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        a[2 * i] = _mm512_unpacklo_epi32(q[2 * i], q[2 * i + 1]);
+        a[2 * i + 1] = _mm512_unpackhi_epi32(q[2 * i], q[2 * i + 1]);
+    }
+    /* b[4j + k], 128-bit lane L: column 4L + k of rows 4j .. 4j + 3 */
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        b[4 * j] = _mm512_unpacklo_epi64(a[4 * j], a[4 * j + 2]);
+        b[4 * j + 1] = _mm512_unpackhi_epi64(a[4 * j], a[4 * j + 2]);
+        b[4 * j + 2] = _mm512_unpacklo_epi64(a[4 * j + 1], a[4 * j + 3]);
+        b[4 * j + 3] = _mm512_unpackhi_epi64(a[4 * j + 1], a[4 * j + 3]);
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        __m512i s0 = _mm512_shuffle_i32x4(b[k], b[4 + k], 0x88);
+        __m512i s1 = _mm512_shuffle_i32x4(b[k], b[4 + k], 0xDD);
+        __m512i s2 = _mm512_shuffle_i32x4(b[8 + k], b[12 + k], 0x88);
+        __m512i s3 = _mm512_shuffle_i32x4(b[8 + k], b[12 + k], 0xDD);
+        q[k] = _mm512_shuffle_i32x4(s0, s2, 0x88);
+        q[8 + k] = _mm512_shuffle_i32x4(s0, s2, 0xDD);
+        q[4 + k] = _mm512_shuffle_i32x4(s1, s3, 0x88);
+        q[12 + k] = _mm512_shuffle_i32x4(s1, s3, 0xDD);
+    }
+}
+
+/* The quads of 16 channels (plane pointers xc, NULL: a channel past the
+ * tile, left as padding): for padded row r (input row r − pt), quad g and
+ * output column l < ow, the 16 channels' bytes x[r][s·l + 4g .. + 3] as
+ * one vector at t + ((r·Q + g)·ow + l)·64. */
+INL void cv_build(const mn_conv_params *p, const uint8_t *const *xc,
+                  __m512i padv, __m512i flipv, const __m512i *idx, int Q,
+                  int64_t hp, uint8_t *t)
+{
+    const int64_t ow = p->ow, w = p->w, pl = p->pl;
+    const __mmask64 lm = mn_tail_mask64(pl + w) & ~mn_tail_mask64(pl);
+    const __m512i pv = _mm512_xor_si512(padv, flipv);
+    for (int64_t r = 0; r < hp; r++) {
+        int64_t ih = r - p->pt;
+        uint8_t *tr = t + r * Q * ow * 64;
+        if (ih < 0 || ih >= p->h) {
+            for (int64_t l = 0; l < Q * ow; l++)
+                _mm512_storeu_si512(tr + l * 64, pv);
+            continue;
+        }
+        for (int g = 0; g < Q; g++) {
+            __m512i q[16];
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; i++)
+                q[i] = _mm512_permutexvar_epi8(
+                    idx[g],
+                    xc[i] ? _mm512_xor_si512(
+                                _mm512_mask_loadu_epi8(
+                                    padv, lm, xc[i] + ih * w - pl),
+                                flipv)
+                          : pv);
+            transpose16(q);
+#pragma GCC unroll 16
+            for (int l = 0; l < 16; l++)
+                if (l < ow)
+                    _mm512_storeu_si512(tr + (g * ow + l) * 64, q[l]);
+        }
+    }
+}
+
+/* One tile's sums: H halves of 16 channels (the second at t + hs) × npx
+ * pixels (8, or 4 for a short tail), pixel j's quads at t + pb[j] +
+ * off[q], weights wq (128 bytes per quad: both halves). */
+INL void cv_sums(const int H, const int npx, const uint8_t *t, int64_t hs,
+                 const int64_t *pb, const int64_t *off, int nq,
+                 const int8_t *wq, __m512i acc[2][8])
+{
+    const uint8_t *p0 = t + pb[0], *p1 = t + pb[1], *p2 = t + pb[2],
+                  *p3 = t + pb[3], *p4 = t + pb[npx > 4 ? 4 : 0],
+                  *p5 = t + pb[npx > 4 ? 5 : 0], *p6 = t + pb[npx > 4 ? 6 : 0],
+                  *p7 = t + pb[npx > 4 ? 7 : 0];
+    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00,
+            c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00,
+            c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+    for (int q = 0; q < nq; q++, wq += 128) {
+        const int64_t o = off[q];
+        const __m512i w0 = _mm512_loadu_si512(wq);
+        const __m512i w1 = H > 1 ? _mm512_loadu_si512(wq + 64) : w0;
+#define PIX(j)                                                                 \
+    if (j < npx) {                                                             \
+        c##j##0 = _mm512_dpbusd_epi32(c##j##0,                                 \
+                                      _mm512_loadu_si512(p##j + o), w0);        \
+        if (H > 1)                                                             \
+            c##j##1 = _mm512_dpbusd_epi32(                                     \
+                c##j##1, _mm512_loadu_si512(p##j + hs + o), w1);                \
+    }
+        PIX(0) PIX(1) PIX(2) PIX(3) PIX(4) PIX(5) PIX(6) PIX(7)
+#undef PIX
+    }
+    acc[0][0] = c00, acc[0][1] = c10, acc[0][2] = c20, acc[0][3] = c30;
+    acc[0][4] = c40, acc[0][5] = c50, acc[0][6] = c60, acc[0][7] = c70;
+    acc[1][0] = c01, acc[1][1] = c11, acc[1][2] = c21, acc[1][3] = c31;
+    acc[1][4] = c41, acc[1][5] = c51, acc[1][6] = c61, acc[1][7] = c71;
+}
+
+void mn_q8_dwcv_avx512vbmi(const mn_conv_params *p, const uint8_t *x,
+                           uint8_t pad, uint8_t flip, const int8_t *wq,
+                           const mn_qgemm_epi *e, int64_t m0, int nc,
+                           void *y, void *scratch)
+{
+    const int Q = (int)((p->kw + 3) / 4), H = nc > 16 ? 2 : 1;
+    const int64_t ow = p->ow, ohw = p->oh * ow, hp = mn_q8_dwcv_rows(p);
+    const int64_t hs = hp * Q * ow * 64, mult = p->m / p->c;
+    const int64_t rstep = p->sh * Q * ow * 64;
+    const int es = e->mult ? 1 : 4;
+    const __m512i padv = _mm512_set1_epi8((char)pad);
+    const __m512i flipv = _mm512_set1_epi8((char)flip);
+    __m512i idx[MAXQ];
+    uint8_t *t = scratch;
+    int64_t off[8 * MAXQ], pb[8];
+    for (int g = 0; g < Q; g++)
+        idx[g] = _mm512_loadu_si512(quad_idx[p->sw - 1][g]);
+    for (int h = 0; h < H; h++) {
+        const uint8_t *xc[16];
+        for (int i = 0; i < 16; i++) {
+            int64_t ch = m0 + 16 * h + i;
+            xc[i] = 16 * h + i < nc ? x + ch / mult * p->h * p->w : NULL;
+        }
+        cv_build(p, xc, padv, flipv, idx, Q, hp, t + h * hs);
+    }
+    for (int64_t i = 0; i < p->kh; i++)
+        for (int g = 0; g < Q; g++)
+            off[i * Q + g] = (i * Q + g) * ow * 64;
+    const int nq = (int)p->kh * Q;
+    int64_t oh = 0, l = 0;
+    for (int64_t P0 = 0; P0 < ohw; P0 += 8) {
+        int np = ohw - P0 < 8 ? (int)(ohw - P0) : 8;
+        __m512i acc[2][8];
+        for (int j = 0; j < 8; j++) {
+            pb[j] = j < np ? oh * rstep + l * 64 : pb[0];
+            if (j < np && ++l == ow)
+                l = 0, oh++;
+        }
+        if (H == 2 && np > 4)
+            cv_sums(2, 8, t, hs, pb, off, nq, wq, acc);
+        else if (H == 2)
+            cv_sums(2, 4, t, hs, pb, off, nq, wq, acc);
+        else if (np > 4)
+            cv_sums(1, 8, t, hs, pb, off, nq, wq, acc);
+        else
+            cv_sums(1, 4, t, hs, pb, off, nq, wq, acc);
+        mn_q8_cv_store(acc, np, nc, e, m0,
+                       (char *)y + (m0 * ohw + P0) * es, ohw);
+    }
+}
+
 #else
 int mn_q8_dwconv_avx512vbmi(const mn_conv_params *p, const uint8_t *xp,
                             int64_t wp, const int32_t *taps,
@@ -128,5 +295,13 @@ int mn_q8_dwconv_avx512vbmi(const mn_conv_params *p, const uint8_t *xp,
 {
     (void)p, (void)xp, (void)wp, (void)taps, (void)e, (void)row, (void)y;
     return 0;
+}
+void mn_q8_dwcv_avx512vbmi(const mn_conv_params *p, const uint8_t *x,
+                           uint8_t pad, uint8_t flip, const int8_t *wq,
+                           const mn_qgemm_epi *e, int64_t m0, int nc,
+                           void *y, void *scratch)
+{
+    (void)p, (void)x, (void)pad, (void)flip, (void)wq, (void)e, (void)m0;
+    (void)nc, (void)y, (void)scratch;
 }
 #endif

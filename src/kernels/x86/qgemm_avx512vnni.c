@@ -40,6 +40,7 @@ static const mn_kernels_q8 kernels = {
     .a_layout = MN_QA_S8X4,
     .tile = qs8_gemm_8x32c4,
     .dw = mn_q8_dwconv_avx512vnni,
+    .dw_cv = mn_q8_dwcv_avx512vbmi,
     .direct = mn_q8_direct_avx512vnni,
     .direct_cv = mn_q8_direct_cv_avx512vnni,
     .gemv = mn_q8_gemv_avx512vnni,

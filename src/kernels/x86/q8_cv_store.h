@@ -1,0 +1,135 @@
+/* The channel-vector tiles' requantizing store (included only from the
+ * AVX-512 VNNI kernel files: qdirect_cv_avx512vnni.c, the depthwise
+ * dwconv_q8_avx512vbmi.c): acc[v][j] holds output channels row0 + 16·v +
+ * lane of pixel j (j < np <= 8, channels < nc <= 32). Requantized in
+ * channel lanes (each lane its own multiplier and addend, loaded as
+ * vectors), then transposed to 8-pixel rows — each vector holds two
+ * channels' 8 pixels — where the fused residual add runs on the
+ * residual's bytes as they lie, and each channel's 8 bytes are one 8-byte
+ * store. Channel i's pixel j goes to y + (i·rs + j) elements. */
+#ifndef MN_KERNELS_X86_Q8_CV_STORE_H
+#define MN_KERNELS_X86_Q8_CV_STORE_H
+
+#include "kernels/x86/q8_avx512_epi.h"
+
+/* The whole tile's requantizing store (8 pixels, 32 channels, 8-bit
+ * output), straight-line: rk the fused residual add's constants or NULL
+ * (a constant when inlined). */
+INL void
+store_full(__m512i acc[2][8], const q8_epi *k, const mn_qgemm_epi *e,
+           int64_t row0, char *y, int64_t rs, const qadd16_k *rk,
+           const int sgn)
+{
+#pragma GCC unroll 2
+    for (int v = 0; v < 2; v++) {
+        __m512i add = _mm512_loadu_si512(e->add + row0 + 16 * v);
+        __m512 mult = _mm512_loadu_ps(e->mult + row0 + 16 * v);
+        __m512i r[8], t[8];
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++)
+            r[j] = _mm512_add_epi32(requant16(acc[v][j], add, mult, k->l, k->h),
+                                    k->zp);
+        mn_transpose8x16(r, t);
+#pragma GCC unroll 8
+        for (int s = 0; s < 8; s++) {
+            char *ya = y + (16 * v + mn_cv_ch_lo(s)) * rs, *yb = ya + 4 * rs;
+            __m512i z = t[s];
+            if (rk) {
+                __m128i rr = _mm_unpacklo_epi64(
+                    _mm_loadl_epi64((const __m128i *)(ya + k->res_off)),
+                    _mm_loadl_epi64((const __m128i *)(yb + k->res_off)));
+                z = qadd16(z,
+                           sgn ? _mm512_cvtepi8_epi32(rr)
+                               : _mm512_cvtepu8_epi32(rr),
+                           rk);
+            }
+            __m128i b = _mm512_cvtepi32_epi8(z); /* in range */
+            __asm__("" : "+v"(b)); /* see store16k */
+            _mm_storel_epi64((__m128i *)ya, b);
+            _mm_storeh_pi((__m64 *)yb, _mm_castsi128_ps(b));
+        }
+    }
+}
+
+/* The tile's store: straight-line for 8 pixels × 32 channels of 8-bit
+ * output, lane-masked otherwise. */
+INL void mn_q8_cv_store(__m512i acc[2][8], int np, int nc,
+                        const mn_qgemm_epi *e, int64_t row0, void *y_,
+                        int64_t rs)
+{
+    char *y = y_;
+    const __mmask16 pm = mn_tail_mask16(np);
+    q8_epi k = q8_epi_load(e);
+    if (!k.i32 && np == 8 && nc == 32) {
+        if (!k.res) {
+            store_full(acc, &k, e, row0, y, rs, NULL, 0);
+        } else {
+            const qadd16_k rk = qadd16_load(k.res, k.sgn);
+            if (k.sgn)
+                store_full(acc, &k, e, row0, y, rs, &rk, 1);
+            else
+                store_full(acc, &k, e, row0, y, rs, &rk, 0);
+        }
+        return;
+    }
+    qadd16_k rk;
+    if (k.res)
+        rk = qadd16_load(k.res, k.sgn);
+    for (int v = 0; v < 2 && 16 * v < nc; v++) {
+        const __mmask16 cm = mn_tail_mask16(nc - 16 * v);
+        const int64_t r0 = row0 + 16 * v;
+        __m512i t[8];
+        if (k.i32) {
+            __m512i add = _mm512_maskz_loadu_epi32(cm, e->add_i32 + r0);
+            for (int j = 0; j < 8; j++)
+                acc[v][j] = _mm512_add_epi32(acc[v][j], add);
+        } else {
+            __m512i add = _mm512_maskz_loadu_epi32(cm, e->add + r0);
+            __m512 mult = _mm512_maskz_loadu_ps(cm, e->mult + r0);
+            for (int j = 0; j < 8; j++)
+                acc[v][j] = _mm512_add_epi32(
+                    requant16(acc[v][j], add, mult, k.l, k.h), k.zp);
+        }
+        mn_transpose8x16(acc[v], t);
+        for (int s = 0; s < 8; s++) {
+            /* t[s]: channel ca in lanes 0-7, cb = ca + 4 in lanes 8-15 */
+            int ca = 16 * v + mn_cv_ch_lo(s), cb = ca + 4;
+            if (ca >= nc)
+                continue;
+            if (k.i32) {
+                char *ya = y + (int64_t)ca * rs * 4, *yb = y + cb * rs * 4;
+                _mm256_mask_storeu_epi32(ya, (__mmask8)pm,
+                                         _mm512_castsi512_si256(t[s]));
+                if (cb < nc)
+                    _mm256_mask_storeu_epi32(
+                        yb, (__mmask8)pm, _mm512_extracti64x4_epi64(t[s], 1));
+                continue;
+            }
+            char *ya = y + (int64_t)ca * rs, *yb = y + cb * rs;
+            __m512i z = t[s];
+            if (k.res) {
+                __m128i ra = _mm_maskz_loadu_epi8(pm, ya + k.res_off);
+                __m128i rb = cb < nc ? _mm_maskz_loadu_epi8(pm, yb + k.res_off)
+                                     : _mm_setzero_si128();
+                __m128i rr = _mm_unpacklo_epi64(ra, rb);
+                z = qadd16(z,
+                           k.sgn ? _mm512_cvtepi8_epi32(rr)
+                                 : _mm512_cvtepu8_epi32(rr),
+                           &rk);
+            }
+            __m128i b = _mm512_cvtepi32_epi8(z); /* in range */
+            __asm__("" : "+v"(b)); /* see store16k */
+            if (np == 8) {
+                _mm_storel_epi64((__m128i *)ya, b);
+                if (cb < nc)
+                    _mm_storeh_pi((__m64 *)yb, _mm_castsi128_ps(b));
+            } else {
+                _mm_mask_storeu_epi8(ya, pm, b);
+                if (cb < nc)
+                    _mm_mask_storeu_epi8(yb, pm, _mm_srli_si128(b, 8));
+            }
+        }
+    }
+}
+
+#endif
