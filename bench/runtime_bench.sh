@@ -79,6 +79,14 @@ np.save('$tmp/calib.npy', np.random.default_rng(1).random(($CALIB, 3, 224, 224),
 fi
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
+# what a core pays to read another core's writes (bench/xcore.c): the
+# 2-thread figures depend on it, and on a VM it changes with where the
+# host places the two vCPUs, so it is taken before and after the runs
+echo '{}' > "$tmp/xcore0.json"; echo '{}' > "$tmp/xcore1.json"
+if cc -O2 -std=c11 bench/xcore.c -o "$tmp/xcore" -lpthread 2>/dev/null; then
+    echo "== cross-core read cost"
+    "$tmp/xcore" | tee "$tmp/xcore0.json"
+fi
 echo "== fp32 FMA peak (one core)"
 "$tmp/fma_peak" | tee "$tmp/peak.json"
 echo "== GEMM / conv kernels (threads: $THREADS)"
@@ -115,6 +123,7 @@ for m in $MODELS; do
     done
 done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
+[ -x "$tmp/xcore" ] && "$tmp/xcore" > "$tmp/xcore1.json"
 
 mkdir -p bench/results
 TMP="$tmp" LOAD0="$load0" LOAD1="$load1" MODELS="$MODELS" THREADS="$THREADS" \
@@ -178,7 +187,9 @@ for (const m of e.MODELS.split(/\s+/).filter(Boolean)) {
 const out = {
   generated_by: 'bench/runtime_bench.sh',
   date: new Date().toISOString(),
-  machine: { cpu, cores: os.cpus().length, loadavg_before: e.LOAD0, loadavg_after: e.LOAD1 },
+  machine: { cpu, cores: os.cpus().length, loadavg_before: e.LOAD0, loadavg_after: e.LOAD1,
+             cross_core_before: rd('xcore0.json'), cross_core_after: rd('xcore1.json'),
+             cross_core_note: 'bench/xcore.c: ping-pong round trip, and GB/s reading 64 KiB another core just wrote vs one it wrote itself' },
   settings: { label: e.LABEL, runs: +e.RUNS, rounds: +e.ROUNDS, batch: 1, input: '1x3x224x224 float32',
               minnow_isa: gemm.isa, onnxruntime_node: ortVersion,
               note: 'p50 = best of the rounds\' medians; peak fraction = 2*macs/p50 / (fma peak per core * threads)' },

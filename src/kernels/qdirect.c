@@ -224,19 +224,35 @@ typedef struct cv_job {
     int64_t mg, npt, ncp, pt_per, cp_per, ntp;
     int64_t chunk; /* pixel tiles whose x4 window stays in L1 */
     int esize;
+    /* Each thread's own x4 (built on its first task, in its pool
+     * scratch), or none (x4 shared): every task reads the whole x4, and a
+     * line another core wrote is slow to read (the 2-vCPU machine we
+     * measure on moves ~13 GB/s between cores, ~100 within one), so two
+     * private builds from the input cost less than one shared build. */
+    mn_pool *pool;
+    const uint8_t *src; /* the group's input */
+    uint8_t xpad, flip;
+    const uint8_t *own[MN_POOL_MAX_THREADS];
 } cv_job;
 
 /* Task t: (pixel tiles t % ntp, channel panels t / ntp), by chunks of
  * pixel tiles: per chunk (its x4 window in L1), every panel. */
 static void cv_task(void *arg, int64_t t, int thread)
 {
-    const cv_job *J = arg;
+    cv_job *J = arg;
     const mn_q8_direct *d = J->d;
     int64_t ohw = d->g.p.oh * d->g.p.ow;
+    const uint8_t *x4 = J->x4;
+    if (J->pool) {
+        if (!J->own[thread]) /* only this thread writes its slot */
+            J->own[thread] = mn_q8_x4_build(NULL, &d->g, J->src, J->xpad,
+                                            J->flip, 0,
+                                            mn_pool_scratch(J->pool, thread));
+        x4 = J->own[thread];
+    }
     int64_t t0 = t % J->ntp * J->pt_per, t1 = min64(J->npt, t0 + J->pt_per);
     int64_t c0 = t / J->ntp * J->cp_per, c1 = min64(J->ncp, c0 + J->cp_per);
     size_t panel = (size_t)d->kq * CV_CH * 4;
-    (void)thread;
     for (int64_t k0 = t0; k0 < t1; k0 += J->chunk)
     for (int64_t c = c0; c < c1; c++) {
         const uint8_t *a = J->a + (size_t)c * panel;
@@ -246,7 +262,7 @@ static void cv_task(void *arg, int64_t t, int thread)
             int np = (int)min64(CV_PX, ohw - p0);
             const uint8_t *px[CV_PX];
             for (int j = 0; j < CV_PX; j++)
-                px[j] = J->x4 + d->pxoff[p0 + (j < np ? j : 0)];
+                px[j] = x4 + d->pxoff[p0 + (j < np ? j : 0)];
             J->kr->direct_cv(d->kq, a, d->off, px, np, nc, J->e,
                              J->row0 + c * CV_CH,
                              J->y + (c * CV_CH * ohw + p0) * J->esize, ohw);
@@ -286,11 +302,20 @@ static void cv_run(const mn_kernels_q8 *kr, mn_pool *pool,
         threads = 1;
     cv_plan(&J, threads);
     int64_t tasks = J.ntp * ceil_div(J.ncp, J.cp_per);
+    int own = threads > 1 &&
+              mn_pool_scratch_bytes(pool) >= mn_q8_x4_scratch(&d->g);
+    J.xpad = xpad;
+    J.flip = flip;
     for (int64_t img = 0; img < p->n; img++)
         for (int64_t gr = 0; gr < p->group; gr++) {
-            J.x4 = mn_q8_x4_build(pool, &d->g,
-                                  x + (img * p->c + gr * cg) * p->h * p->w,
-                                  xpad, flip, 0, scratch);
+            J.src = x + (img * p->c + gr * cg) * p->h * p->w;
+            if (own) {
+                J.pool = pool;
+                memset(J.own, 0, sizeof J.own);
+            } else {
+                J.x4 = mn_q8_x4_build(pool, &d->g, J.src, xpad, flip, 0,
+                                      scratch);
+            }
             J.a = a + (size_t)gr * a_group;
             J.row0 = gr * J.mg;
             J.y = (char *)y + (img * p->m + gr * J.mg) * ohw * J.esize;
