@@ -44,8 +44,11 @@ typedef struct mn_kernels_qelem {
     /* float32 running maximum that skips NaN: acc[i] = x[i] when acc[i]
      * is NaN or x[i] > acc[i] (MaxPool's vertical pass). */
     void (*vmaxf)(float *acc, const float *x, int64_t n);
-    /* y[i] = QLinearMul(a[i], b[b_bcast ? 0 : i]) by p. */
-    void (*qmul)(const void *a, const void *b, int64_t n, int b_bcast,
+    /* y[i] = QLinearMul(a[i], b[b_run ? i / b_run : i]) by p: b one value
+     * per run of b_run elements (a squeeze-excite gate's per-channel scale
+     * over the channel's plane; b_run >= n: one value for all), or
+     * elementwise (b_run 0). */
+    void (*qmul)(const void *a, const void *b, int64_t n, int64_t b_run,
                  const mn_qmul_p *p, int i8, void *y);
     /* y[i] = t[x[i]]: a 256-entry byte table (an int8 graph's lookup
      * activation; an int8 x indexes by its byte, i.e. x + 256 when

@@ -90,6 +90,8 @@ typedef struct qadd_arg {
     const mn_kernels_qelem *kq;
     int32_t za, zb, zc;
     float sa, sb, sc, ratio;  /* float paths */
+    int64_t run;              /* QLinearMul by rows: b's run (see qmul) */
+    int swap;                 /* ... with a the per-row operand */
 } qadd_arg;
 
 /* The float path, for ratios outside the fixed-point range. */
@@ -130,18 +132,40 @@ static int qmul_run(void *arg, int64_t o, int64_t ia, int64_t sa, int64_t ib,
     uint8_t *y = q->y;
     mn_qmul_p p = {q->za, q->zb, q->zc, q->ratio};
     if (sa == 1 && (sb == 1 || sb == 0)) {
-        q->kq->qmul(a + ia, b + ib, n, sb == 0, &p, q->i8, y + o);
+        q->kq->qmul(a + ia, b + ib, n, sb == 0 ? n : 0, &p, q->i8, y + o);
         return 0;
     }
     if (sa == 0 && sb == 1) { /* the product commutes */
         mn_qmul_p r = {q->zb, q->za, q->zc, q->ratio};
-        q->kq->qmul(b + ib, a + ia, n, 1, &r, q->i8, y + o);
+        q->kq->qmul(b + ib, a + ia, n, n, &r, q->i8, y + o);
         return 0;
     }
     for (int64_t i = 0; i < n; i++)
         st8(q->y, q->i8, o + i,
             mn_qmul1(&p, mn_ql_ld8(q->a, q->i8, ia + i * sa),
                      mn_ql_ld8(q->b, q->i8, ib + i * sb), q->i8));
+    return 0;
+}
+
+/* QLinearMul of [rows][run] by [rows] (a squeeze-excite scale: one value
+ * per channel plane), flat output range [o, o + n): whole runs in one
+ * kernel call. */
+static int qmul_rows_run(void *arg, int64_t o, int64_t ia, int64_t sa,
+                         int64_t ib, int64_t sb, int64_t n)
+{
+    const qadd_arg *q = arg;
+    const uint8_t *x = q->swap ? q->b : q->a, *s = q->swap ? q->a : q->b;
+    mn_qmul_p p = {q->swap ? q->zb : q->za, q->swap ? q->za : q->zb, q->zc,
+                   q->ratio};
+    int64_t r = o / q->run, off = o % q->run;
+    (void)ia, (void)sa, (void)ib, (void)sb;
+    if (off) { /* a range starting inside a run */
+        int64_t m = n < q->run - off ? n : q->run - off;
+        q->kq->qmul(x + o, s + r, m, m, &p, q->i8, (uint8_t *)q->y + o);
+        o += m, n -= m, r++;
+    }
+    if (n)
+        q->kq->qmul(x + o, s + r, n, q->run, &p, q->i8, (uint8_t *)q->y + o);
     return 0;
 }
 
@@ -187,6 +211,20 @@ static mn_status qmul_forward(const mn_node *n, const mn_tensor *const *in,
     q.ratio = q.sa * q.sb / q.sc;
     q.kq = mn_kernels_qelem_active();
     mn_bcast_init(&bc, out[0], in[0], in[3]);
+    /* [rows][run] · [rows] (either side): whole planes per call, ranges
+     * of whole rows per task */
+    int a_rows = bc.ndim == 2 && bc.sa[1] == 0 && bc.sa[0] == 1 &&
+                 bc.sb[1] == 1 && bc.sb[0] == bc.dims[1];
+    if (bc.ndim == 2 && bc.dims[1] > 1 &&
+        ((bc.sa[1] == 1 && bc.sa[0] == bc.dims[1] && bc.sb[1] == 0 &&
+          bc.sb[0] == 1) || a_rows)) {
+        q.run = bc.dims[1];
+        q.swap = a_rows;
+        mn_bcast b1 = {.ndim = 1, .dims = {bc.numel}, .sa = {1}, .sb = {1},
+                       .numel = bc.numel};
+        mn_bcast_run_pool(&b1, qmul_rows_run, &q, ex->pool, q.run);
+        return MN_OK;
+    }
     mn_bcast_run_pool(&bc, qmul_run, &q, ex->pool, 64);
     return MN_OK;
 }

@@ -104,10 +104,13 @@ static void check_level(const mn_kernels_qelem *k)
                                            : otu_int(0, 255)),
                         .ratio = n % 3 ? ratios[(n / 3) % 10]
                                        : otu_float() * 0.01f};
-        for (int bc = 0; bc < 2; bc++) {
+        /* elementwise, one b for all, b per run of 1-40 elements (runs
+         * shorter than a vector, ones crossing each 16-lane step) */
+        int64_t runs[] = {0, n, 1 + n % 40, 16 + n % 7, 17 + n % 23};
+        for (int bc = 0; bc < 5; bc++) {
             ya[n] = yb[n] = 0xA5;
-            r->qmul(a, b, n, bc, &mp, i8, ya);
-            k->qmul(a, b, n, bc, &mp, i8, yb);
+            r->qmul(a, b, n, runs[bc], &mp, i8, ya);
+            k->qmul(a, b, n, runs[bc], &mp, i8, yb);
             CHECK(memcmp(ya, yb, (size_t)n + 1) == 0);
         }
         uint8_t t[256];

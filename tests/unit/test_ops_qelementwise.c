@@ -8,6 +8,7 @@
 #include "test.h"
 #include "ops_test_util.h"
 #include "core/pool.h"
+#include "kernels/qelem.h"
 
 extern const mn_op_def mn_opdef_qlinearadd, mn_opdef_qlinearmul,
     mn_opdef_qlinearglobalavgpool, mn_opdef_qlinearconcat,
@@ -394,4 +395,70 @@ TEST(qlinear_infer_errors_and_domain)
     mn_tensor_destroy(s);
     mn_tensor_destroy(z);
     mn_tensor_destroy(zi);
+}
+
+/* QLinearMul of a [n, C, H, W] tensor by a per-channel [n, C, 1, 1] one
+ * (a squeeze-excite scale), either operand first: whole planes per kernel
+ * call, ranges of whole planes per task. The bytes of the reference
+ * arithmetic (mn_qmul1) element by element, at one and two threads, for
+ * planes shorter than a vector, of 49 and 196, and at every ISA level. */
+TEST(qlinear_mul_per_channel_planes_exact)
+{
+    mn_ctx ctx = {{0}};
+    mn_pool *pool = NULL;
+    mn_isa lv[MN_ISA_COUNT];
+    int nl = 0;
+    CHECK_OK(mn_pool_create(2, 0, &pool, &ctx), &ctx);
+    for (int l = 0; l < MN_ISA_COUNT; l++)
+        if (l <= (int)mn_isa_detect())
+            lv[nl++] = (mn_isa)l;
+    otu_seed(13);
+    const int64_t planes[][3] = {{37, 7, 7}, {40, 14, 14}, {300, 3, 3},
+                                 {700, 10, 13}};
+    for (int it = 0; it < 16; it++) {
+        int i8 = it & 1, swap = (it >> 1) & 1;
+        const int64_t *pl = planes[(it >> 2) & 3];
+        mn_dtype dt = i8 ? MN_DT_I8 : MN_DT_U8;
+        int64_t dx[4] = {1, pl[0], pl[1], pl[2]}, ds[4] = {1, pl[0], 1, 1};
+        int za = (int)otu_int(i8 ? -60 : 60, i8 ? 60 : 190);
+        int zb = (int)otu_int(i8 ? -60 : 60, i8 ? 60 : 190);
+        int zc = (int)otu_int(i8 ? -60 : 60, i8 ? 60 : 190);
+        float sa = 0.01f + 0.1f * (otu_float() + 1);
+        float sb = 0.003f + 0.01f * (otu_float() + 1);
+        float sc = 0.02f + 0.05f * (otu_float() + 1);
+        mn_tensor *x = otu_random(dt, 4, dx), *s = otu_random(dt, 4, ds);
+        mn_tensor *in[8] = {swap ? s : x, fscal(sa), zscal(dt, za),
+                            swap ? x : s, fscal(sb), zscal(dt, zb),
+                            fscal(sc), zscal(dt, zc)};
+        mn_qmul_p p = {za, zb, zc, sa * sb / sc};
+        mn_node nd;
+        otu_node(&nd, "QLinearMul");
+        for (int l = 0; l < nl; l++)
+            for (int t = 0; t < 2; t++) {
+                mn_tensor out;
+                mn_isa_force(lv[l]);
+                CHECK_OK(otu_run_pool(&mn_opdef_qlinearmul, &nd,
+                                      (const mn_tensor *const *)in, 8, &out,
+                                      1, t ? pool : NULL, &ctx), &ctx);
+                int64_t hw = pl[1] * pl[2], bad = 0;
+                for (int64_t i = 0; i < mn_tensor_numel(&out); i++) {
+                    int64_t vx = get8(x, i), vs = get8(s, i / hw);
+                    int32_t want = mn_qmul1(&p, (int32_t)(swap ? vs : vx),
+                                            (int32_t)(swap ? vx : vs), i8);
+                    bad += get8(&out, i) != want;
+                }
+                if (bad)
+                    mn_test_fail(__FILE__, __LINE__,
+                                 "%s C%lld %lldx%lld i8 %d swap %d threads "
+                                 "%d: %lld wrong", mn_isa_name(lv[l]),
+                                 (long long)pl[0], (long long)pl[1],
+                                 (long long)pl[2], i8, swap, t + 1,
+                                 (long long)bad);
+                otu_out_free(&out, 1);
+            }
+        mn_isa_force(MN_ISA_COUNT);
+        otu_node_free(&nd);
+        free_all(in, 8);
+    }
+    mn_pool_destroy(pool);
 }

@@ -65,11 +65,11 @@ static void vmaxf_ref(float *acc, const float *x, int64_t n)
             acc[i] = x[i];
 }
 
-static void qmul_ref(const void *a, const void *b, int64_t n, int b_bcast,
+static void qmul_ref(const void *a, const void *b, int64_t n, int64_t b_run,
                      const mn_qmul_p *p, int i8, void *y)
 {
     for (int64_t i = 0; i < n; i++) {
-        int64_t j = b_bcast ? 0 : i;
+        int64_t j = b_run ? i / b_run : i;
         if (i8)
             ((int8_t *)y)[i] = (int8_t)mn_qmul1(
                 p, ((const int8_t *)a)[i], ((const int8_t *)b)[j], 1);

@@ -170,11 +170,19 @@ static inline __m256i qmul8(__m128i a, __m256i vb, int i8, __m256i za,
     return _mm256_add_epi32(_mm256_cvtps_epi32(f), zc);
 }
 
-static void qmul_avx2(const void *a, const void *b, int64_t n, int b_bcast,
+static void qmul_avx2(const void *a, const void *b, int64_t n, int64_t b_run,
                       const mn_qmul_p *p, int i8, void *y)
 {
     const uint8_t *pa = a, *pb = b;
     uint8_t *d = y;
+    if (b_run > 0 && b_run < n) { /* a run at a time */
+        for (int64_t s = 0; s < n; s += b_run) {
+            int64_t m = n - s < b_run ? n - s : b_run;
+            qmul_avx2(pa + s, pb + s / b_run, m, m, p, i8, d + s);
+        }
+        return;
+    }
+    const int b_bcast = b_run > 0;
     const __m256i za = _mm256_set1_epi32(p->za), zb = _mm256_set1_epi32(p->zb);
     const __m256i zc = _mm256_set1_epi32(p->zc);
     const __m256 r = _mm256_set1_ps(p->ratio), lim = _mm256_set1_ps(65536.0f);
@@ -206,7 +214,7 @@ static void qmul_avx2(const void *a, const void *b, int64_t n, int b_bcast,
         }
     if (i < n)
         mn_kernels_qelem_ref()->qmul(pa + i, b_bcast ? pb : pb + i, n - i,
-                                     b_bcast, p, i8, d + i);
+                                     b_bcast ? n - i : 0, p, i8, d + i);
 }
 
 /* The reference's lookup: AVX2 has no 256-entry byte permute. */

@@ -62,16 +62,54 @@ static inline __m512i widen_b(__m128i b, int i8, __m512i zb)
                                : _mm512_cvtepu8_epi32(b), zb);
 }
 
-/* QLinearMul 16 bytes at a time, the tail under a mask (no scalar loop:
- * a squeeze-excite gate multiplies planes of 49 or 196 bytes). The same
- * conditions as the AVX2 kernel, else the reference. */
-static void qmul_avx512(const void *a, const void *b, int64_t n, int b_bcast,
-                        const mn_qmul_p *p, int i8, void *y)
+/* Where a run-wise b stands: row r, `left` elements of it from the
+ * current position (runs of at least 16: a 16-lane step crosses at most
+ * one boundary), rows in all. */
+typedef struct brun {
+    const uint8_t *b;
+    int64_t run, r, left, rows;
+    int i8;
+    __m512i zb;
+} brun;
+
+static inline int32_t b_at(const brun *s, int64_t r)
+{
+    return s->i8 ? (int32_t)((const int8_t *)s->b)[r] : (int32_t)s->b[r];
+}
+
+/* b − zb for the next 16 elements, then a step past them. */
+static inline __m512i brun16(brun *s)
+{
+    __m512i v = _mm512_set1_epi32(b_at(s, s->r));
+    if (s->left < 16 && s->r + 1 < s->rows)
+        v = _mm512_mask_blend_epi32((__mmask16)(0xFFFFu << s->left), v,
+                                    _mm512_set1_epi32(b_at(s, s->r + 1)));
+    s->left -= 16;
+    if (s->left <= 0) {
+        s->r++;
+        s->left += s->run;
+    }
+    return _mm512_sub_epi32(v, s->zb);
+}
+
+/* QLinearMul, 64 elements per step and a masked 16-lane tail (no scalar
+ * loop: a squeeze-excite gate multiplies planes of 49 or 196 bytes, which
+ * b_run lets one call cover). The same conditions as the AVX2 kernel,
+ * else the reference; runs shorter than 16 go a run at a time. */
+static void qmul_avx512(const void *a, const void *b, int64_t n,
+                        int64_t b_run, const mn_qmul_p *p, int i8, void *y)
 {
     const uint8_t *pa = a, *pb = b;
     uint8_t *d = y;
     if (!isfinite(p->ratio) || p->zc < -32768 || p->zc > 32767) {
-        mn_kernels_qelem_ref()->qmul(a, b, n, b_bcast, p, i8, y);
+        mn_kernels_qelem_ref()->qmul(a, b, n, b_run, p, i8, y);
+        return;
+    }
+    if (b_run > 0 && b_run < 16 && b_run < n) {
+        for (int64_t s = 0; s < n; s += b_run) {
+            int64_t m = n - s < b_run ? n - s : b_run;
+            qmul_avx512(pa + s, pb + s / b_run, m, m, p, i8, d + s);
+        }
         return;
     }
     const __m512i za = _mm512_set1_epi32(p->za), zb = _mm512_set1_epi32(p->zb);
@@ -79,13 +117,11 @@ static void qmul_avx512(const void *a, const void *b, int64_t n, int b_bcast,
     const __m512i lo = _mm512_set1_epi32(i8 ? -128 : 0);
     const __m512i hi = _mm512_set1_epi32(i8 ? 127 : 255);
     const __m512 r = _mm512_set1_ps(p->ratio), lim = _mm512_set1_ps(65536.0f);
-    __m512i vb = _mm512_setzero_si512();
-    if (b_bcast)
-        vb = _mm512_set1_epi32((i8 ? (int32_t)((const int8_t *)b)[0]
-                                   : (int32_t)pb[0]) - p->zb);
+    brun br = {pb, b_run, 0, b_run, b_run ? (n + b_run - 1) / b_run : 0, i8,
+               zb};
     int64_t i = 0;
-    /* 64 at a time: four 16-lane products packed to one 64-byte store
-     * (the values are in [lo, hi], so the saturating packs keep them) */
+    /* four 16-lane products packed by two saturating packs (the values
+     * are in [lo, hi], which they keep) into one 64-byte store */
     const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13,
                                            9, 5, 1, 12, 8, 4, 0);
     for (; i + 64 <= n; i += 64) {
@@ -93,26 +129,25 @@ static void qmul_avx512(const void *a, const void *b, int64_t n, int b_bcast,
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             __m128i xa = _mm_loadu_si128((const __m128i *)(pa + i + 16 * k));
-            __m512i bv = b_bcast ? vb
-                                 : widen_b(_mm_loadu_si128((const __m128i *)(
-                                               pb + i + 16 * k)),
-                                           i8, zb);
+            __m512i bv = b_run ? brun16(&br)
+                               : widen_b(_mm_loadu_si128((const __m128i *)(
+                                             pb + i + 16 * k)),
+                                         i8, zb);
             v[k] = qmul16(xa, bv, i8, za, r, lim, zc, lo, hi);
         }
         __m512i w0 = _mm512_packs_epi32(v[0], v[1]);
         __m512i w1 = _mm512_packs_epi32(v[2], v[3]);
         __m512i o = i8 ? _mm512_packs_epi16(w0, w1)
                        : _mm512_packus_epi16(w0, w1);
-        /* lane L of o: dword L holds v[k] elements 4L'.. of each k, as
-         * packs interleave within 128-bit lanes; order restores them */
+        /* dword 4L + k of o holds v[k]'s elements 4L .. 4L + 3 (packs
+         * work within 128-bit lanes); order puts them back in place */
         _mm512_storeu_si512(d + i, _mm512_permutexvar_epi32(order, o));
     }
     for (; i < n; i += 16) {
         __mmask16 m = mn_tail_mask16(n - i);
         __m128i xa = _mm_maskz_loadu_epi8(m, pa + i);
-        __m512i bv = b_bcast ? vb
-                             : widen_b(_mm_maskz_loadu_epi8(m, pb + i), i8,
-                                       zb);
+        __m512i bv = b_run ? brun16(&br)
+                           : widen_b(_mm_maskz_loadu_epi8(m, pb + i), i8, zb);
         __m128i o = _mm512_cvtepi32_epi8(
             qmul16(xa, bv, i8, za, r, lim, zc, lo, hi));
         __asm__("" : "+v"(o)); /* a register narrowing, then the store */
