@@ -277,9 +277,26 @@ static void fuse_lut(mn_session *s)
             (s->vt[gn->in[1]].dtype != MN_DT_I32 &&
              s->vt[gn->in[1]].dtype != MN_DT_I64) ||
             g->values[x].producer < 0 ||
-            !(ps = step_of(s, g->values[x].producer)) || ps->view ||
-            ps->lut || g->nodes[ps->node].out[0] != x ||
-            sole_reader(s, (int)(ps - s->steps) + 1, x) != cs)
+            !(ps = step_of(s, g->values[x].producer)) ||
+            sole_reader(s, 0, x) != cs)
+            continue;
+        /* through same-buffer views (a Reshape between a QLinearConv run
+         * as a MatMul and its lookup), each the sole reader of its
+         * input: the table then applies to the buffer they all show */
+        int xv = x;
+        while (ps->view && (ps->def->flags & MN_OPF_VIEW) &&
+               ps->view_slot == 0) {
+            int up = g->nodes[ps->node].in[0];
+            step *pp = up >= 0 && g->values[up].producer >= 0
+                           ? step_of(s, g->values[up].producer)
+                           : NULL;
+            if (!pp || sole_reader(s, 0, up) != ps)
+                break;
+            xv = up;
+            ps = pp;
+        }
+        if (ps->view || ps->lut || g->nodes[ps->node].out[0] != xv ||
+            s->vt[xv].dtype != t->dtype)
             continue;
         ps->lut = t->data;
         view_of(cs, cn, x);

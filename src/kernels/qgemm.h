@@ -129,6 +129,19 @@ typedef void (*mn_q8_direct_cv_fn)(int64_t kq, const void *a,
                                    const mn_qgemm_epi *e, int64_t row0,
                                    void *y, int64_t rs);
 
+/* One row tile of a batch of 1×1 images (a MatMul lowered to a 1×1
+ * convolution): output channels [row0, row0 + nc), nc <= 32, of np <= 8
+ * images whose k = 4·kq input bytes (flip applied: uint8) start at px[j]
+ * (px[j] for j >= np: any readable row, ignored):
+ *   acc(i, j) = Σ_{q < kq} Σ_t a[q][i].byte t (int8) · px[j][off[q] + t]
+ * a as mn_q8_direct_cv_fn's (32-row S8X4 panels), off[q] = 4·q. Image j's
+ * channel i goes to y + (j·ldy + i) elements: each image's channels are
+ * contiguous, no transpose. */
+typedef void (*mn_q8_rows_fn)(int64_t kq, const void *a, const int32_t *off,
+                              const uint8_t *const *px, int np, int nc,
+                              const mn_qgemm_epi *e, int64_t row0, void *y,
+                              int64_t ldy);
+
 /* How A panels are laid out: per quad q, per row i,
  *   MN_QA_S8X4:  4 int8 (w[4q..4q+3]) — the VNNI tile;
  *   MN_QA_S16X4: (w0, w2) then (w1, w3) as int16 pairs — the AVX2 tile. */
@@ -158,6 +171,7 @@ typedef struct mn_kernels_q8 {
     mn_q8_dwcv_fn dw_cv; /* NULL: depthwise by planes only */
     mn_q8_direct_fn direct; /* NULL: convolutions run as GEMMs */
     mn_q8_direct_cv_fn direct_cv; /* NULL: direct tiles by pixels only */
+    mn_q8_rows_fn rows_cv;  /* NULL: batches of 1×1 images as GEMMs */
     mn_q8_gemv_fn gemv;     /* NULL: one column runs as a GEMM tile */
     mn_q8_pad_fn pad;       /* NULL: mn_q8_pad_input, then the flip */
 } mn_kernels_q8;
@@ -211,6 +225,13 @@ void mn_q8_direct_cv_avx512vnni(int64_t kq, const void *a,
                                 const uint8_t *const *px, int np, int nc,
                                 const mn_qgemm_epi *e, int64_t row0,
                                 void *y, int64_t rs);
+
+/* The AVX-512 VNNI row tile (reached through
+ * mn_kernels_q8_avx512vnni()->rows_cv). */
+void mn_q8_rows_cv_avx512vnni(int64_t kq, const void *a, const int32_t *off,
+                              const uint8_t *const *px, int np, int nc,
+                              const mn_qgemm_epi *e, int64_t row0, void *y,
+                              int64_t ldy);
 
 /* The AVX-512 (BW) plane padder (reached through
  * mn_kernels_q8_avx512vnni()->pad). */

@@ -209,6 +209,28 @@ static mn_status qconv_prep(const mn_kernels_q8 *kr, const mn_conv_params *p,
         mn_q8_dwcv_pack(p, q->taps, q->dwq);
     }
     mn_q8_prep_input(*out, x, xzp, bias);
+    if (kr && kr->rows_cv && kr->a_layout == MN_QA_S8X4 && folds_batch(p) &&
+        (*out)->xflip == 0 && p->c % 4 == 0 && p->n >= 8) {
+        /* row tiles read the images' rows in place: uint8 (no flip),
+         * whole quads (no read past the last row); a single image or a
+         * few keep the GEMV and GEMM */
+        mn_q8_prep *q = *out;
+        mn_kernels_q8 k32 = *kr;
+        k32.mr = 32;
+        q->rw_bytes = mn_q8_pack_a_bytes(&k32, p->m, p->c);
+        q->rw = mn_malloc_aligned(q->rw_bytes);
+        q->rw_off = mn_calloc((size_t)(p->c / 4), sizeof(int32_t));
+        if (!q->rw || !q->rw_off) {
+            mn_q8_prep_destroy(q);
+            *out = NULL;
+            return mn_error(ctx, MN_ERR_OOM, "out of memory (packed weights)");
+        }
+        mn_q8_pack_a(&k32, p->m, p->c, w->data, p->c, flip, q->rw, NULL);
+        for (int64_t i = 0; i < p->c / 4; i++)
+            q->rw_off[i] = (int32_t)(4 * i);
+        mn_free_aligned(q->a); /* the GEMM's panels: not used */
+        q->a = NULL;
+    }
     return MN_OK;
 }
 
@@ -298,6 +320,46 @@ static void dwcv_task(void *arg, int64_t t, int thread)
                  J->y + img * p->m * p->oh * p->ow * J->esize, scr);
 }
 
+/* A batch of 1×1 images in row tiles of 8 images × 32 channels: task t
+ * takes tiles [t·per, (t+1)·per), by chunks whose input rows stay in L1,
+ * every channel panel per chunk. */
+typedef struct rows_job {
+    const mn_q8_prep *q;
+    const mn_qgemm_epi *e;
+    const mn_conv_params *p;
+    const uint8_t *x;
+    char *y;
+    int esize;
+    int64_t ntile, per, chunk;
+} rows_job;
+
+static void rows_task(void *arg, int64_t t, int thread)
+{
+    const rows_job *J = arg;
+    const mn_conv_params *p = J->p;
+    int64_t kq = p->c / 4, npan = (p->m + 31) / 32;
+    int64_t t0 = t * J->per, t1 = t0 + J->per < J->ntile ? t0 + J->per
+                                                          : J->ntile;
+    (void)thread;
+    for (int64_t k0 = t0; k0 < t1; k0 += J->chunk) {
+        int64_t k1 = k0 + J->chunk < t1 ? k0 + J->chunk : t1;
+        for (int64_t pn = 0; pn < npan; pn++) {
+            int nc = p->m - 32 * pn < 32 ? (int)(p->m - 32 * pn) : 32;
+            for (int64_t tl = k0; tl < k1; tl++) {
+                int64_t i0 = 8 * tl;
+                int np = p->n - i0 < 8 ? (int)(p->n - i0) : 8;
+                const uint8_t *px[8];
+                for (int j = 0; j < 8; j++)
+                    px[j] = J->x + (i0 + (j < np ? j : 0)) * p->c;
+                J->q->kr->rows_cv(kq, J->q->rw + (size_t)pn * kq * 128,
+                                  J->q->rw_off, px, np, nc, J->e, 32 * pn,
+                                  J->y + (i0 * p->m + 32 * pn) * J->esize,
+                                  p->m);
+            }
+        }
+    }
+}
+
 /* y (element size esize) = the prepared GEMM over every image and group,
  * with the epilogue e (q's, or a copy with a fused residual add). */
 static void qconv_run_fast(const mn_q8_prep *q, const mn_qgemm_epi *e,
@@ -334,6 +396,19 @@ static void qconv_run_fast(const mn_q8_prep *q, const mn_qgemm_epi *e,
         else /* ranges of planes: up to 4 tasks per thread */
             J.per = (J.planes + parts - 1) / parts;
         mn_pool_run(J.pool, dw_task, &J, (J.planes + J.per - 1) / J.per);
+        return;
+    }
+    if (q->rw) {
+        rows_job J = {q, e, p, x->data, y, esize, (p->n + 7) / 8, 0, 0};
+        double macs = (double)p->n * (double)p->m * (double)p->c;
+        int threads = mn_pool_threads(pool);
+        int64_t tasks = threads > 1 && macs >= 1048576.0
+                            ? (J.ntile < 4 * threads ? J.ntile : 4 * threads)
+                            : 1;
+        J.per = (J.ntile + tasks - 1) / tasks;
+        J.chunk = 32768 / (8 * p->c) > 1 ? 32768 / (8 * p->c) : 1;
+        mn_pool_run(tasks > 1 ? pool : NULL, rows_task, &J,
+                    (J.ntile + J.per - 1) / J.per);
         return;
     }
     if (folds_batch(p)) {

@@ -30,6 +30,8 @@ void mn_q8_prep_destroy(void *prep)
     free(q->add_i32);
     free(q->taps);
     mn_free_aligned(q->dwq);
+    mn_free_aligned(q->rw);
+    free(q->rw_off);
     mn_spconv_q8_destroy(q->sp);
     mn_q8_direct_destroy(q->dc);
     free(q);
@@ -151,5 +153,7 @@ mn_status mn_q8_prepared(mn_prepared *pp, mn_q8_prep *q)
     pp->bytes = q && q->a ? q->a_group * (size_t)q->groups : 0;
     if (q && q->dwq)
         pp->bytes += q->dwq_bytes;
+    if (q && q->rw)
+        pp->bytes += q->rw_bytes;
     return MN_OK;
 }

@@ -25,6 +25,11 @@ typedef struct mn_q8_prep {
     int8_t *dwq;           /* depthwise in channel-vector tiles: the packed
                               weights (mn_q8_dwcv_pack), or NULL (planes) */
     size_t dwq_bytes;
+    uint8_t *rw;           /* a batch of 1×1 images in row tiles: the
+                              weights in 32-row panels (mn_q8_rows_fn),
+                              or NULL (one GEMM) */
+    int32_t *rw_off;       /* [kq]: 4·q */
+    size_t rw_bytes;
     mn_spconv_q8 *sp;      /* the sparse convolution, or NULL (dense) */
     mn_q8_direct *dc;      /* the direct convolution (a packed for it),
                               or NULL */

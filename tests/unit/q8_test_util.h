@@ -36,7 +36,8 @@ typedef struct cparams {
     int xs, wu, ys, per_channel, bias;
     double sparsity; /* fraction of weights set to zero */
     int want;        /* the state the VNNI level must build (0: any; 4:
-                        channel-vector depthwise, on a CPU with VBMI) */
+                        channel-vector depthwise, on a CPU with VBMI; 5:
+                        row tiles of a batch of 1×1 images) */
 } cparams;
 
 static inline cparams random_conv(int kind)
@@ -93,7 +94,8 @@ static inline char *run_op(const mn_op_def *def, const mn_node *nd,
     priv = pp.priv;
     *fast = !priv ? 0 : pp.kernel && !strcmp(pp.kernel, "sparse") ? 2
                       : ((const mn_q8_prep *)priv)->dc ? 3
-                      : ((const mn_q8_prep *)priv)->dwq ? 4 : 1;
+                      : ((const mn_q8_prep *)priv)->dwq ? 4
+                      : ((const mn_q8_prep *)priv)->rw ? 5 : 1;
     *nbytes = mn_tensor_nbytes(&out);
     y = malloc(*nbytes ? *nbytes : 1);
     scr = mn_malloc_aligned(sb ? sb : 1);

@@ -198,7 +198,18 @@ TEST(kernels_q8_qlinearconv_fast_vs_ref)
                      .kw = 1, .s = 1, .d = 1, .group = 1, .per_channel = 1,
                      .bias = 1, .ys = 1},
                     {.n = 1, .c = 40, .h = 1, .w = 1, .m = 8, .kh = 1,
-                     .kw = 1, .s = 1, .d = 1, .group = 1, .bias = 1}};
+                     .kw = 1, .s = 1, .d = 1, .group = 1, .bias = 1},
+                    /* row tiles (uint8 x, whole quads, 8+ images): image
+                     * and channel tails, big enough for the pool */
+                    {.n = 37, .c = 96, .h = 1, .w = 1, .m = 65, .kh = 1,
+                     .kw = 1, .s = 1, .d = 1, .group = 1, .per_channel = 1,
+                     .bias = 1, .want = 5},
+                    {.n = 9, .c = 12, .h = 1, .w = 1, .m = 33, .kh = 1,
+                     .kw = 1, .s = 1, .d = 1, .group = 1, .ys = 1,
+                     .want = 5},
+                    {.n = 203, .c = 256, .h = 1, .w = 1, .m = 96, .kh = 1,
+                     .kw = 1, .s = 1, .d = 1, .group = 1, .wu = 1,
+                     .per_channel = 1, .want = 5}};
     for (size_t i = 0; i < sizeof mm / sizeof mm[0]; i++) {
         check_conv(&mm[i], 1, pool, lv, nl, MN_SPARSE_AUTO);
         check_conv(&mm[i], 0, pool, lv, nl, MN_SPARSE_AUTO); /* int32 out */

@@ -69,4 +69,54 @@ void mn_q8_direct_cv_avx512vnni(int64_t kq, const void *a_,
     mn_q8_cv_store(acc, np, nc, e, row0, y_, rs);
 }
 
+void mn_q8_rows_cv_avx512vnni(int64_t kq, const void *a_, const int32_t *off,
+                              const uint8_t *const *px, int np, int nc,
+                              const mn_qgemm_epi *e, int64_t row0, void *y_,
+                              int64_t ldy)
+{
+    __m512i acc[2][8];
+    if (np > 4)
+        cv_sums(8, kq, a_, off, px, acc);
+    else
+        cv_sums(4, kq, a_, off, px, acc);
+    char *y = y_;
+    q8_epi k = q8_epi_load(e);
+    qadd16_k rk;
+    if (k.res)
+        rk = qadd16_load(k.res, k.sgn);
+    /* each image's 16-channel halves: requantized in channel lanes and
+     * stored as they are (the channels of an image are contiguous) */
+    for (int v = 0; v < 2 && 16 * v < nc; v++) {
+        const __mmask16 cm = mn_tail_mask16(nc - 16 * v);
+        const int64_t r0 = row0 + 16 * v;
+        if (k.i32) {
+            __m512i add = _mm512_maskz_loadu_epi32(cm, e->add_i32 + r0);
+            for (int j = 0; j < np; j++)
+                _mm512_mask_storeu_epi32(y + (j * ldy + 16 * v) * 4, cm,
+                                         _mm512_add_epi32(acc[v][j], add));
+            continue;
+        }
+        __m512i add = _mm512_maskz_loadu_epi32(cm, e->add + r0);
+        __m512 mult = _mm512_maskz_loadu_ps(cm, e->mult + r0);
+        for (int j = 0; j < np; j++) {
+            char *yj = y + j * ldy + 16 * v;
+            __m512i z = _mm512_add_epi32(
+                requant16(acc[v][j], add, mult, k.l, k.h), k.zp);
+            if (k.res) {
+                __m128i rr = _mm_maskz_loadu_epi8(cm, yj + k.res_off);
+                z = qadd16(z,
+                           k.sgn ? _mm512_cvtepi8_epi32(rr)
+                                 : _mm512_cvtepu8_epi32(rr),
+                           &rk);
+            }
+            __m128i b = _mm512_cvtepi32_epi8(z); /* in range */
+            __asm__("" : "+v"(b)); /* see store16k */
+            if (nc - 16 * v >= 16)
+                _mm_storeu_si128((__m128i *)yj, b);
+            else
+                _mm_mask_storeu_epi8(yj, cm, b);
+        }
+    }
+}
+
 #endif

@@ -43,6 +43,7 @@ static const mn_kernels_q8 kernels = {
     .dw_cv = mn_q8_dwcv_avx512vbmi,
     .direct = mn_q8_direct_avx512vnni,
     .direct_cv = mn_q8_direct_cv_avx512vnni,
+    .rows_cv = mn_q8_rows_cv_avx512vnni,
     .gemv = mn_q8_gemv_avx512vnni,
     .pad = mn_q8_pad_plane_avx512,
 };
