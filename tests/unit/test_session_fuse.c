@@ -152,11 +152,11 @@ static int bconst(mn_graph *g, const char *name, mn_dtype dt, int64_t n,
     return rconst(g, name, dt, n > 1, &n, bytes);
 }
 
-/* x → QuantizeLinear → q → Cast(int32) → Gather(T[256], ·) → y, an int8
- * graph's lookup activation; q also a graph output when `shared`.
- * Returns the session's steps that carry a table; checks y = T[q] by the
- * byte and against the unfused session. */
-static int run_lut_graph(int i8, int shared)
+/* x → QuantizeLinear → q [→ Reshape when `reshape`] → Cast(int32) →
+ * Gather(T[256], ·) → y, an int8 graph's lookup activation; q also a
+ * graph output when `shared`. Returns the session's steps that carry a
+ * table; checks y = T[q] by the byte and against the unfused session. */
+static int run_lut_graph(int i8, int shared, int reshape)
 {
     mn_ctx ctx = {{0}};
     mn_graph *g = NULL;
@@ -168,12 +168,19 @@ static int run_lut_graph(int i8, int shared)
     CHECK_OK(mn_graph_create(&g, &ctx), &ctx);
     if (!g)
         return -1;
-    int x = val(g, "x", 4, d), q = val(g, "q", 4, d), c = val(g, "c", 4, d);
-    int y = val(g, "y", 4, d);
+    int64_t dr[4] = {1, 3, 99, 1}, four = 4;
+    int x = val(g, "x", 4, d), q = val(g, "q", 4, d);
+    int c = val(g, "c", 4, reshape ? dr : d);
+    int y = val(g, "y", 4, reshape ? dr : d), r = q;
     int s = fconst(g, "s", 0, NULL, 0.01f, 0.01f);
     int z = bconst(g, "z", dt, 1, &zp), t = bconst(g, "T", dt, 256, tb);
     node(g, "quant", "QuantizeLinear", (int[]){x, s, z}, 3, &q, 1);
-    attr_i(g, node(g, "cast", "Cast", &q, 1, &c, 1), "to", 6 /* INT32 */);
+    if (reshape) {
+        int sh = rconst(g, "shape", MN_DT_I64, 1, &four, dr);
+        r = val(g, "r", 4, dr);
+        node(g, "reshape", "Reshape", (int[]){q, sh}, 2, &r, 1);
+    }
+    attr_i(g, node(g, "cast", "Cast", &r, 1, &c, 1), "to", 6 /* INT32 */);
     node(g, "gather", "Gather", (int[]){t, c}, 2, &y, 1);
     set_io(g, &x, 1, shared ? (int[]){y, q} : (int[]){y}, shared ? 2 : 1);
     CHECK_OK(mn_graph_toposort(g, &ctx), &ctx);
@@ -191,7 +198,7 @@ static int run_lut_graph(int i8, int shared)
             mn_step_info si;
             mn_session_step_info(fs, k, &si);
             tables += si.lut != NULL;
-            if (si.lut) /* the Quantize applies it; Cast, Gather are views */
+            if (si.lut) /* the Quantize applies it; the rest are views */
                 CHECK(g->nodes[si.node].op == MN_OP_QUANTIZELINEAR);
             else if (!shared)
                 CHECK(g->nodes[si.node].op == MN_OP_QUANTIZELINEAR ||
@@ -207,9 +214,14 @@ static int run_lut_graph(int i8, int shared)
 
 TEST(session_fuses_byte_table_lookup_into_producer)
 {
-    CHECK_EQ_INT(run_lut_graph(0, 0), 1);
-    CHECK_EQ_INT(run_lut_graph(1, 0), 1); /* int8: negative bytes wrap */
-    CHECK_EQ_INT(run_lut_graph(0, 1), 0); /* q is read twice: no fusion */
+    CHECK_EQ_INT(run_lut_graph(0, 0, 0), 1);
+    CHECK_EQ_INT(run_lut_graph(1, 0, 0), 1); /* int8: negative bytes wrap */
+    CHECK_EQ_INT(run_lut_graph(0, 1, 0), 0); /* q is read twice: no fusion */
+    /* through a Reshape (a view of q's buffer), and not when q, which it
+     * shows, has another reader */
+    CHECK_EQ_INT(run_lut_graph(0, 0, 1), 1);
+    CHECK_EQ_INT(run_lut_graph(1, 0, 1), 1);
+    CHECK_EQ_INT(run_lut_graph(0, 1, 1), 0);
 }
 
 /* x → QuantizeLinear → q → QLinearConv (kind 0: 3×3 pad 1, 1: 1×1,
