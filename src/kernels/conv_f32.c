@@ -136,6 +136,35 @@ static void dw_task(void *arg, int64_t t, int thread)
     }
 }
 
+/* Channel-vector depthwise tiles (small planes): task t is image
+ * t / blocks, channels from 16·(t % blocks). */
+typedef struct dwcv_job {
+    mn_dwconv_cv_fn fn;
+    const mn_conv_params *p;
+    const float *x, *w, *b;
+    const mn_wsrc *ws;
+    const mn_act *act;
+    float *y;
+    mn_pool *pool;
+    void *scratch0;
+} dwcv_job;
+
+static void dwcv_task(void *arg, int64_t t, int thread)
+{
+    const dwcv_job *J = arg;
+    const mn_conv_params *p = J->p;
+    int64_t blocks = (p->m + 15) / 16, img = t / blocks;
+    int64_t m0 = 16 * (t % blocks), khw = p->kh * p->kw;
+    int nc = (int)min64(16, p->m - m0);
+    float taps[16 * 49]; /* kernels up to 7×7 */
+    const float *w = J->ws ? taps : J->w + m0 * khw;
+    if (J->ws)
+        mn_wsrc_decode(J->ws, m0 * khw, nc * khw, taps);
+    J->fn(p, J->x + img * p->c * p->h * p->w, w, J->b, J->act, m0, nc,
+          J->y + img * p->m * p->oh * p->ow,
+          J->pool ? mn_pool_scratch(J->pool, thread) : J->scratch0);
+}
+
 /* ---- entry points ---- */
 
 static const mn_act act_none = {MN_ACT_NONE, 0.0f, 0.0f};
@@ -172,7 +201,7 @@ static size_t scratch_of(const mn_conv_params *p, const mn_wsrc *ws)
     int64_t k = p->c / p->group * p->kh * p->kw;
     switch (path_of(kr, p, ws)) {
     case PATH_DW:
-        return 0;
+        return mn_dwconv_cv_f32_active(p) ? mn_dwconv_cv_f32_scratch(p) : 0;
     case PATH_REF: /* a weight source decodes whole in front */
         return mn_ref_conv2d_f32_scratch(p) +
                (ws ? weight_floats(ws) * sizeof(float) : 0);
@@ -208,13 +237,26 @@ static void conv2d(mn_pool *pool, const mn_conv_params *p, const float *x,
         act = &act_none;
     switch (path_of(kr, p, ws)) {
     case PATH_DW: {
+        /* small ones on one thread, as MIN_PAR_MACS in sgemm.c */
+        double macs = (double)(p->n * p->m * p->oh * p->ow) *
+                      (double)(p->kh * p->kw);
+        mn_dwconv_cv_fn cv = mn_dwconv_cv_f32_active(p);
+        if (cv) {
+            dwcv_job C = {.fn = cv, .p = p, .x = x, .w = w, .ws = ws,
+                          .b = b, .act = residual ? &act_none : act,
+                          .y = y, .pool = pool, .scratch0 = scratch};
+            if (macs < 262144.0 || mn_pool_scratch_bytes(pool) <
+                                       mn_dwconv_cv_f32_scratch(p))
+                C.pool = NULL;
+            mn_pool_run(C.pool, dwcv_task, &C, p->n * ((p->m + 15) / 16));
+            if (residual)
+                mn_act_apply(act, residual, y, ny);
+            return;
+        }
         /* a residual after a depthwise conv is rare: added afterwards */
         dw_job J = {.fn = mn_dwconv_f32_active(p), .p = p, .x = x, .w = w,
                     .ws = ws, .b = b, .act = residual ? &act_none : act,
                     .y = y};
-        /* small ones on one thread, as MIN_PAR_MACS in sgemm.c */
-        double macs = (double)(p->n * p->m * p->oh * p->ow) *
-                      (double)(p->kh * p->kw);
         int64_t planes = p->n * p->m, parts = 1;
         if (macs < 262144.0)
             pool = NULL;

@@ -258,4 +258,24 @@ mn_dwconv_plane_fn mn_dwconv_f32_avx512(const mn_conv_params *p);
 /* ... for the active ISA level; NULL means the reference depthwise. */
 mn_dwconv_plane_fn mn_dwconv_f32_active(const mn_conv_params *p);
 
+/* Depthwise output channels [m0, m0 + nc), nc <= 16, of one image in
+ * channel-vector tiles (x86/dwconv_cv_avx512.c): the plane kernel's sums
+ * and activation, the same bits. x, y: the image's input and output
+ * planes; w: the nc channels' kh·kw taps; b: the bias (all m channels)
+ * or NULL; t: mn_dwconv_cv_f32_scratch(p) bytes. */
+typedef void (*mn_dwconv_cv_fn)(const mn_conv_params *p, const float *x,
+                                const float *w, const float *b,
+                                const mn_act *act, int64_t m0, int nc,
+                                float *y, float *t);
+/* Whether it handles p (planes up to 16 wide, undilated kernels up to
+ * 7×7, strides 1 and 2; built with AVX-512). */
+int mn_dwconv_cv_f32_can(const mn_conv_params *p);
+size_t mn_dwconv_cv_f32_scratch(const mn_conv_params *p);
+void mn_dwconv_cv_f32_avx512(const mn_conv_params *p, const float *x,
+                             const float *w, const float *b,
+                             const mn_act *act, int64_t m0, int nc,
+                             float *y, float *t);
+/* The kernel for p at the active ISA level, or NULL (planes). */
+mn_dwconv_cv_fn mn_dwconv_cv_f32_active(const mn_conv_params *p);
+
 #endif

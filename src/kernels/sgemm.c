@@ -54,6 +54,13 @@ mn_dwconv_plane_fn mn_dwconv_f32_active(const mn_conv_params *p)
     return mn_isa_active() >= MN_ISA_AVX512 ? mn_dwconv_f32_avx512(p) : NULL;
 }
 
+mn_dwconv_cv_fn mn_dwconv_cv_f32_active(const mn_conv_params *p)
+{
+    return mn_dwconv_f32_active(p) && mn_dwconv_cv_f32_can(p)
+               ? mn_dwconv_cv_f32_avx512
+               : NULL;
+}
+
 /* k block length: k split into equal blocks of at most KC. */
 static int64_t k_block(int64_t k)
 {

@@ -219,13 +219,17 @@ TEST(train_dwconv_forward_matches_op_table)
     te.ex.scratch = mn_malloc_aligned(sb + 64);
     te.ex.scratch_bytes = sb;
     te.pool = pool;
-    mn_exec ex = {.ctx = &ctx};
-    CHECK_OK(mn_op_get(MN_OP_CONV)->forward(n, ci, 3, &y1, 1, &ex), &ctx);
+    const mn_op_def *conv = mn_op_get(MN_OP_CONV);
+    size_t osb = conv->scratch(n, ci, 3, co, 1); /* as a session sizes it */
+    mn_exec ex = {.ctx = &ctx, .scratch = mn_malloc_aligned(osb + 64),
+                  .scratch_bytes = osb};
+    CHECK_OK(conv->forward(n, ci, 3, &y1, 1, &ex), &ctx);
     CHECK_OK(gd->forward(n, ci, 3, &y2, 1, &te.ex), &ctx);
     const float *a = y1->data, *b = y2->data;
     for (int64_t i = 0; i < mn_tensor_numel(y1); i++)
         CHECK(fabsf(a[i] - b[i]) <= 2e-6f * (1 + fabsf(a[i])));
     mn_free_aligned(te.ex.scratch);
+    mn_free_aligned(ex.scratch);
     mn_tensor_destroy(y1);
     mn_tensor_destroy(y2);
     for (int i = 0; i < 3; i++)

@@ -65,6 +65,38 @@ MN_INLINE void mn_transpose8x16(const __m512i r[8], __m512i t[8])
     }
 }
 
+/* q[i] lane l → q[l] lane i (16×16 dwords; floats through casts): the
+ * channel-vector depthwise kernels' (dwconv_q8_avx512vbmi.c,
+ * dwconv_cv_avx512.c) turn between planes and channel lanes. */
+MN_INLINE void mn_transpose16x16(__m512i q[16])
+{
+    __m512i a[16], b[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        a[2 * i] = _mm512_unpacklo_epi32(q[2 * i], q[2 * i + 1]);
+        a[2 * i + 1] = _mm512_unpackhi_epi32(q[2 * i], q[2 * i + 1]);
+    }
+    /* b[4j + k], 128-bit lane L: column 4L + k of rows 4j .. 4j + 3 */
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        b[4 * j] = _mm512_unpacklo_epi64(a[4 * j], a[4 * j + 2]);
+        b[4 * j + 1] = _mm512_unpackhi_epi64(a[4 * j], a[4 * j + 2]);
+        b[4 * j + 2] = _mm512_unpacklo_epi64(a[4 * j + 1], a[4 * j + 3]);
+        b[4 * j + 3] = _mm512_unpackhi_epi64(a[4 * j + 1], a[4 * j + 3]);
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        __m512i s0 = _mm512_shuffle_i32x4(b[k], b[4 + k], 0x88);
+        __m512i s1 = _mm512_shuffle_i32x4(b[k], b[4 + k], 0xDD);
+        __m512i s2 = _mm512_shuffle_i32x4(b[8 + k], b[12 + k], 0x88);
+        __m512i s3 = _mm512_shuffle_i32x4(b[8 + k], b[12 + k], 0xDD);
+        q[k] = _mm512_shuffle_i32x4(s0, s2, 0x88);
+        q[8 + k] = _mm512_shuffle_i32x4(s0, s2, 0xDD);
+        q[4 + k] = _mm512_shuffle_i32x4(s1, s3, 0x88);
+        q[12 + k] = _mm512_shuffle_i32x4(s1, s3, 0xDD);
+    }
+}
+
 /* e^x: x = n·ln2 + r, |r| <= ln2/2, e^r by a degree-6 polynomial (relative
  * error ~1e-7), times 2^n by vscalefps (which also under/overflows
  * properly). */

@@ -133,36 +133,6 @@ int mn_q8_dwconv_avx512vbmi(const mn_conv_params *p, const uint8_t *xp,
  * vpdpbusd per kernel row and quad (4 taps of 16 channels), and
  * q8_cv_store.h requantizes and transposes back to the planes. */
 
-/* q[i] lane l → q[l] lane i (16×16 dwords). */
-INL void transpose16(__m512i q[16])
-{
-    __m512i a[16], b[16];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++) {
-        a[2 * i] = _mm512_unpacklo_epi32(q[2 * i], q[2 * i + 1]);
-        a[2 * i + 1] = _mm512_unpackhi_epi32(q[2 * i], q[2 * i + 1]);
-    }
-    /* b[4j + k], 128-bit lane L: column 4L + k of rows 4j .. 4j + 3 */
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) {
-        b[4 * j] = _mm512_unpacklo_epi64(a[4 * j], a[4 * j + 2]);
-        b[4 * j + 1] = _mm512_unpackhi_epi64(a[4 * j], a[4 * j + 2]);
-        b[4 * j + 2] = _mm512_unpacklo_epi64(a[4 * j + 1], a[4 * j + 3]);
-        b[4 * j + 3] = _mm512_unpackhi_epi64(a[4 * j + 1], a[4 * j + 3]);
-    }
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; k++) {
-        __m512i s0 = _mm512_shuffle_i32x4(b[k], b[4 + k], 0x88);
-        __m512i s1 = _mm512_shuffle_i32x4(b[k], b[4 + k], 0xDD);
-        __m512i s2 = _mm512_shuffle_i32x4(b[8 + k], b[12 + k], 0x88);
-        __m512i s3 = _mm512_shuffle_i32x4(b[8 + k], b[12 + k], 0xDD);
-        q[k] = _mm512_shuffle_i32x4(s0, s2, 0x88);
-        q[8 + k] = _mm512_shuffle_i32x4(s0, s2, 0xDD);
-        q[4 + k] = _mm512_shuffle_i32x4(s1, s3, 0x88);
-        q[12 + k] = _mm512_shuffle_i32x4(s1, s3, 0xDD);
-    }
-}
-
 /* The quads of 16 channels (plane pointers xc, NULL: a channel past the
  * tile, left as padding): for padded row r (input row r − pt), quad g and
  * output column l < ow, the 16 channels' bytes x[r][s·l + 4g .. + 3] as
@@ -193,7 +163,7 @@ INL void cv_build(const mn_conv_params *p, const uint8_t *const *xc,
                                     padv, lm, xc[i] + ih * w - pl),
                                 flipv)
                           : pv);
-            transpose16(q);
+            mn_transpose16x16(q);
 #pragma GCC unroll 16
             for (int l = 0; l < 16; l++)
                 if (l < ow)
