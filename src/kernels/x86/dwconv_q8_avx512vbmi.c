@@ -201,10 +201,7 @@ INL void cv_sums(const int H, const int npx, const uint8_t *t, int64_t hs,
         PIX(0) PIX(1) PIX(2) PIX(3) PIX(4) PIX(5) PIX(6) PIX(7)
 #undef PIX
     }
-    acc[0][0] = c00, acc[0][1] = c10, acc[0][2] = c20, acc[0][3] = c30;
-    acc[0][4] = c40, acc[0][5] = c50, acc[0][6] = c60, acc[0][7] = c70;
-    acc[1][0] = c01, acc[1][1] = c11, acc[1][2] = c21, acc[1][3] = c31;
-    acc[1][4] = c41, acc[1][5] = c51, acc[1][6] = c61, acc[1][7] = c71;
+    Q8_CV_ACC_OUT(acc);
 }
 
 void mn_q8_dwcv_avx512vbmi(const mn_conv_params *p, const uint8_t *x,

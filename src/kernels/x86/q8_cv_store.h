@@ -12,6 +12,24 @@
 
 #include "kernels/x86/q8_avx512_epi.h"
 
+/* z (16 requantized int32 lanes) plus the residual's 16 bytes rr, by the
+ * fused QLinearAdd's constants rk (sgn: int8 bytes). */
+INL __m512i cv_res16(__m512i z, __m128i rr, int sgn, const qadd16_k *rk)
+{
+    return qadd16(z, sgn ? _mm512_cvtepi8_epi32(rr) : _mm512_cvtepu8_epi32(rr),
+                  rk);
+}
+
+/* The channel-vector sums' 16 accumulators c<pixel><half> (cv_sums in
+ * both kernel files) into acc[half][pixel]. */
+#define Q8_CV_ACC_OUT(acc)                                                     \
+    do {                                                                       \
+        acc[0][0] = c00, acc[0][1] = c10, acc[0][2] = c20, acc[0][3] = c30;    \
+        acc[0][4] = c40, acc[0][5] = c50, acc[0][6] = c60, acc[0][7] = c70;    \
+        acc[1][0] = c01, acc[1][1] = c11, acc[1][2] = c21, acc[1][3] = c31;    \
+        acc[1][4] = c41, acc[1][5] = c51, acc[1][6] = c61, acc[1][7] = c71;    \
+    } while (0)
+
 /* The whole tile's requantizing store (8 pixels, 32 channels, 8-bit
  * output), straight-line: rk the fused residual add's constants or NULL
  * (a constant when inlined). */
@@ -38,10 +56,7 @@ store_full(__m512i acc[2][8], const q8_epi *k, const mn_qgemm_epi *e,
                 __m128i rr = _mm_unpacklo_epi64(
                     _mm_loadl_epi64((const __m128i *)(ya + k->res_off)),
                     _mm_loadl_epi64((const __m128i *)(yb + k->res_off)));
-                z = qadd16(z,
-                           sgn ? _mm512_cvtepi8_epi32(rr)
-                               : _mm512_cvtepu8_epi32(rr),
-                           rk);
+                z = cv_res16(z, rr, sgn, rk);
             }
             __m128i b = _mm512_cvtepi32_epi8(z); /* in range */
             __asm__("" : "+v"(b)); /* see store16k */
@@ -112,10 +127,7 @@ INL void mn_q8_cv_store(__m512i acc[2][8], int np, int nc,
                 __m128i rb = cb < nc ? _mm_maskz_loadu_epi8(pm, yb + k.res_off)
                                      : _mm_setzero_si128();
                 __m128i rr = _mm_unpacklo_epi64(ra, rb);
-                z = qadd16(z,
-                           k.sgn ? _mm512_cvtepi8_epi32(rr)
-                                 : _mm512_cvtepu8_epi32(rr),
-                           &rk);
+                z = cv_res16(z, rr, k.sgn, &rk);
             }
             __m128i b = _mm512_cvtepi32_epi8(z); /* in range */
             __asm__("" : "+v"(b)); /* see store16k */

@@ -49,10 +49,7 @@ cv_sums(const int npx, int64_t kq, const int8_t *a, const int32_t *off,
         PIX(0) PIX(1) PIX(2) PIX(3) PIX(4) PIX(5) PIX(6) PIX(7)
 #undef PIX
     }
-    acc[0][0] = c00, acc[0][1] = c10, acc[0][2] = c20, acc[0][3] = c30;
-    acc[0][4] = c40, acc[0][5] = c50, acc[0][6] = c60, acc[0][7] = c70;
-    acc[1][0] = c01, acc[1][1] = c11, acc[1][2] = c21, acc[1][3] = c31;
-    acc[1][4] = c41, acc[1][5] = c51, acc[1][6] = c61, acc[1][7] = c71;
+    Q8_CV_ACC_OUT(acc);
 }
 
 void mn_q8_direct_cv_avx512vnni(int64_t kq, const void *a_,
@@ -104,10 +101,7 @@ void mn_q8_rows_cv_avx512vnni(int64_t kq, const void *a_, const int32_t *off,
                 requant16(acc[v][j], add, mult, k.l, k.h), k.zp);
             if (k.res) {
                 __m128i rr = _mm_maskz_loadu_epi8(cm, yj + k.res_off);
-                z = qadd16(z,
-                           k.sgn ? _mm512_cvtepi8_epi32(rr)
-                                 : _mm512_cvtepu8_epi32(rr),
-                           &rk);
+                z = cv_res16(z, rr, k.sgn, &rk);
             }
             __m128i b = _mm512_cvtepi32_epi8(z); /* in range */
             __asm__("" : "+v"(b)); /* see store16k */
