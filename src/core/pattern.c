@@ -62,3 +62,97 @@ int mn_pattern_gelu(const mn_graph *g, int di, int chain[5], int *x)
     }
     return 1;
 }
+
+/* A ReduceMean of one axis (attribute form), keeping dims: the axis. */
+static int mean_axis(const mn_node *n, int64_t *axis)
+{
+    const mn_attr *a = mn_node_attr(n, "axes");
+    if (n->op != MN_OP_REDUCEMEAN || n->n_in != 1 || n->n_out != 1 ||
+        n->out[0] < 0 || !a || !a->ints || a->n != 1 ||
+        mn_node_attr_int(n, "keepdims", 1) != 1)
+        return 0;
+    *axis = a->ints[0];
+    return 1;
+}
+
+/* v's sole reader when it is an `op` node with one output; else -1. */
+static int next_of(const mn_graph *g, int v, mn_opcode op)
+{
+    int ni = sole_reader(g, v);
+    if (ni < 0 || g->nodes[ni].op != op || g->nodes[ni].n_out != 1 ||
+        g->nodes[ni].out[0] < 0)
+        return -1;
+    return ni;
+}
+
+int mn_pattern_layernorm(const mn_graph *g, int ri, int chain[9], int *x,
+                         int *gamma, int *beta, float *eps, int64_t axis[2])
+{
+    const mn_node *r = &g->nodes[ri];
+    int64_t ax2;
+    if (!mean_axis(r, axis) || r->in[0] < 0)
+        return 0;
+    *x = r->in[0];
+    chain[0] = ri;
+    /* d = Sub(x, m): m's sole reader */
+    int si = next_of(g, r->out[0], MN_OP_SUB);
+    if (si < 0 || g->nodes[si].n_in != 2 || g->nodes[si].in[0] != *x ||
+        g->nodes[si].in[1] != r->out[0])
+        return 0;
+    chain[1] = si;
+    int d = g->nodes[si].out[0];
+    if (g->values[d].is_output || mn_graph_use_count(g, d) != 2)
+        return 0;
+    int pi = -1, di = -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int j = 0; j < g->nodes[i].n_in; j++)
+            if (g->nodes[i].in[j] == d) {
+                if (g->nodes[i].op == MN_OP_POW && j == 0)
+                    pi = i;
+                else if (g->nodes[i].op == MN_OP_DIV && j == 0)
+                    di = i;
+            }
+    if (pi < 0 || di < 0 || g->nodes[pi].n_in != 2 ||
+        !is_scalar(g, g->nodes[pi].in[1], 2.0f) || g->nodes[pi].n_out != 1 ||
+        g->nodes[pi].out[0] < 0)
+        return 0;
+    chain[2] = pi;
+    int r2 = next_of(g, g->nodes[pi].out[0], MN_OP_REDUCEMEAN);
+    if (r2 < 0 || !mean_axis(&g->nodes[r2], &ax2))
+        return 0;
+    axis[1] = ax2;
+    chain[3] = r2;
+    int ai = next_of(g, g->nodes[r2].out[0], MN_OP_ADD);
+    if (ai < 0)
+        return 0;
+    int e = other_input(&g->nodes[ai], g->nodes[r2].out[0]);
+    const mn_tensor *et = e >= 0 ? g->values[e].init : NULL;
+    if (!et || et->dtype != MN_DT_F32 || mn_tensor_numel(et) != 1)
+        return 0;
+    *eps = *(const float *)et->data;
+    chain[4] = ai;
+    int qi = next_of(g, g->nodes[ai].out[0], MN_OP_SQRT);
+    if (qi < 0 || g->nodes[qi].n_in != 1)
+        return 0;
+    chain[5] = qi;
+    if (sole_reader(g, g->nodes[qi].out[0]) != di ||
+        g->nodes[di].n_in != 2 || g->nodes[di].in[1] != g->nodes[qi].out[0] ||
+        g->nodes[di].n_out != 1 || g->nodes[di].out[0] < 0)
+        return 0;
+    chain[6] = di;
+    int mi = next_of(g, g->nodes[di].out[0], MN_OP_MUL);
+    if (mi < 0)
+        return 0;
+    *gamma = other_input(&g->nodes[mi], g->nodes[di].out[0]);
+    if (*gamma < 0 || !g->values[*gamma].init)
+        return 0;
+    chain[7] = mi;
+    int bi = next_of(g, g->nodes[mi].out[0], MN_OP_ADD);
+    if (bi < 0)
+        return 0;
+    *beta = other_input(&g->nodes[bi], g->nodes[mi].out[0]);
+    if (*beta < 0 || !g->values[*beta].init)
+        return 0;
+    chain[8] = bi;
+    return 1;
+}

@@ -14,4 +14,19 @@
  * output. Fills chain[5] (the five node indices in order) and *x. */
 int mn_pattern_gelu(const mn_graph *g, int di, int chain[5], int *x);
 
+/* LayerNorm over the last axis as exported below opset 17:
+ *   m = ReduceMean(x); d = Sub(x, m); p = Pow(d, 2); v = ReduceMean(p);
+ *   a = Add(v, eps); s = Sqrt(a); n = Div(d, s); g = Mul(n, gamma);
+ *   y = Add(g, beta)
+ * starting at the first ReduceMean, node ri: both ReduceMeans keep their
+ * dims and reduce one axis given as an attribute (-1, or the caller
+ * checks it is the last), eps a float32 scalar initializer, gamma and
+ * beta initializers (either operand order of the Adds and the Mul); d is
+ * read by Pow and Div only, every other value of the chain by the next
+ * node only, none a graph output. Fills chain[9] (the nodes in order),
+ * *x, *gamma, *beta, *eps and axis[2] (the two ReduceMeans' axes as
+ * given: -1, or a count from the front the caller checks). */
+int mn_pattern_layernorm(const mn_graph *g, int ri, int chain[9], int *x,
+                         int *gamma, int *beta, float *eps, int64_t axis[2]);
+
 #endif

@@ -275,6 +275,7 @@ static mn_status compile_nodes(mn_session *s, mn_ctx *ctx)
         sp->out_off = out_off;
         sp->scratch_buf = -1;
         sp->residual = -1;
+        sp->ln_gamma = -1;
         sp->lut = NULL;
         sp->has_qres = 0;
         sp->view = (def->flags & MN_OPF_VIEW) && n->n_in > 0 && in[0] &&
@@ -582,6 +583,11 @@ mn_status mn_session_run(mn_session *s, const mn_tensor *const *inputs,
             ex.residual = s->vt[sp->residual].data;
         if (sp->has_qres)
             ex.qres = &sp->qres;
+        if (sp->ln_gamma >= 0) {
+            ex.ln_gamma = s->vt[sp->ln_gamma].data;
+            ex.ln_slot = sp->ln_slot;
+            ex.ln_eps = sp->ln_eps;
+        }
         if (sp->scratch_buf >= 0) {
             ex.scratch = (char *)s->arena + s->bufs[sp->scratch_buf].offset;
             ex.scratch_bytes = sp->scratch_bytes;
@@ -670,6 +676,9 @@ int mn_session_step_info(const mn_session *s, int k, mn_step_info *out)
     out->act = s->steps[k].act;
     out->runs_gelu = s->steps[k].def == mn_op_get(MN_OP_GELU) &&
                      s->g->nodes[s->steps[k].node].op != MN_OP_GELU;
+    out->ln_gamma = s->steps[k].ln_gamma;
+    out->ln_slot = s->steps[k].ln_slot;
+    out->ln_eps = s->steps[k].ln_eps;
     return 1;
 }
 

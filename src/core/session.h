@@ -35,6 +35,12 @@ typedef struct mn_step_info {
     int qadd_node;      /* the QLinearAdd node fused into this step's store
                            (its residual is `residual`; it runs before the
                            table), or -1 */
+    int ln_gamma;       /* a fused LayerNorm chain ending at this step's
+                           Add: the scale value (the other input of the
+                           Add is the shift), or -1; ln_slot: the Add's
+                           input that shows the chain's input x */
+    int ln_slot;
+    float ln_eps;
 } mn_step_info;
 int mn_session_step_info(const mn_session *s, int k, mn_step_info *out);
 

@@ -380,6 +380,59 @@ static void fuse_qadd(mn_session *s)
     }
 }
 
+/* A float32 LayerNorm exported as nine ops (mn_pattern_layernorm) over
+ * the last axis, gamma and beta constants of that axis's length: the
+ * chain's last Add runs it (mn_opdef_ln_fused, the same bits as the nine
+ * ops) and the other eight steps become views that lead its input slot
+ * back to x's buffer, so x lives until that step. */
+static void fuse_ln(mn_session *s)
+{
+    const mn_graph *g = s->g;
+    for (int k = 0; k < s->n_steps; k++) {
+        int chain[9], x, gm, bt, ok = 1;
+        float eps;
+        int64_t axis[2];
+        step *cs[9];
+        if (s->steps[k].view ||
+            g->nodes[s->steps[k].node].op != MN_OP_REDUCEMEAN ||
+            !mn_pattern_layernorm(g, s->steps[k].node, chain, &x, &gm, &bt,
+                                  &eps, axis))
+            continue;
+        const mn_tensor *xt = &s->vt[x], *gt = &s->vt[gm], *bt_ = &s->vt[bt];
+        int64_t n = xt->ndim ? xt->dims[xt->ndim - 1] : 0;
+        if (xt->dtype != MN_DT_F32 || xt->ndim < 1 ||
+            (axis[0] != -1 && axis[0] != xt->ndim - 1) ||
+            (axis[1] != -1 && axis[1] != xt->ndim - 1) ||
+            s->kind[gm] != MN_VK_CONST || s->kind[bt] != MN_VK_CONST ||
+            !gt->data || !bt_->data || gt->dtype != MN_DT_F32 ||
+            bt_->dtype != MN_DT_F32 || mn_tensor_numel(gt) != n ||
+            mn_tensor_numel(bt_) != n)
+            continue;
+        /* the chain's values keep x's shape where they are elementwise */
+        const mn_node *last = &g->nodes[chain[8]];
+        if (mn_tensor_numel(&s->vt[last->out[0]]) != mn_tensor_numel(xt))
+            continue;
+        for (int c = 0; c < 9 && ok; c++)
+            ok = (cs[c] = step_of(s, chain[c])) != NULL && !cs[c]->view;
+        if (!ok)
+            continue;
+        /* each view leads to the value its next node reads from x's side */
+        static const int from[8] = {-1, -1, 1, 2, 3, 4, 1, 6};
+        for (int c = 0; c < 8; c++) {
+            const mn_node *cn = &g->nodes[chain[c]];
+            int v = from[c] < 0 ? x : g->nodes[chain[from[c]]].out[0];
+            view_of(cs[c], cn, v);
+        }
+        step *ls = cs[8];
+        int mv = g->nodes[chain[7]].out[0];
+        ls->def = &mn_opdef_ln_fused;
+        ls->scratch_bytes = 0;
+        ls->ln_gamma = gm;
+        ls->ln_slot = last->in[0] == mv ? 0 : 1;
+        ls->ln_eps = eps;
+    }
+}
+
 void mn_session_fuse(mn_session *s)
 {
     if (s->keep_values || s->training)
@@ -387,5 +440,6 @@ void mn_session_fuse(mn_session *s)
     fuse_acts(s);
     fuse_gelu(s);
     fuse_lut(s);
+    fuse_ln(s);
     fuse_qadd(s);
 }

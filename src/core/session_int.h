@@ -26,6 +26,12 @@ typedef struct step {
     int has_qres;        /* a fused QLinearAdd with `residual` by qres */
     mn_qadd_fixed qres;
     int qadd_node;       /* that QLinearAdd's node */
+    int ln_gamma;        /* a fused LayerNorm chain (session_fuse.c): its
+                            scale value, or -1; the step is the chain's
+                            last Add, its input ln_slot the normalized
+                            input's buffer (through the chain's views) */
+    int ln_slot;
+    float ln_eps;
     mn_prepared prep;    /* from the op's prepare (packed weights) */
 } step;
 

@@ -253,7 +253,9 @@ static mn_status generate(cx *c, mn_ctx *ctx)
         mn_session_step_info(c->s, k, &si);
         if (si.view)
             continue;
-        if ((st = cx_emit_step(c, &si)) != MN_OK)
+        st = si.ln_gamma >= 0 ? cx_emit_ln_fused(c, &si)
+                              : cx_emit_step(c, &si);
+        if (st != MN_OK)
             return st;
         if (si.qadd_node >= 0) {
             /* the session's fused residual QLinearAdd, as its own call

@@ -124,6 +124,9 @@ int cx_emit_lut(cx *c, const uint8_t *t, int x, int y);
 
 /* Emits the code for step (node ni with its fused act and residual). */
 mn_status cx_emit_step(cx *c, const mn_step_info *si);
+/* A LayerNorm chain the session fused into step si (si->ln_gamma >= 0):
+ * one layernorm_f32 call over the chain's input. */
+mn_status cx_emit_ln_fused(cx *c, const mn_step_info *si);
 
 /* Appends the used kernels' source to b. */
 void cx_emit_kernels(const cx *c, cx_buf *b);

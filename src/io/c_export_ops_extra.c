@@ -145,6 +145,26 @@ static mn_status emit_layernorm(cx *c, const mn_node *n)
     return MN_OK;
 }
 
+mn_status cx_emit_ln_fused(cx *c, const mn_step_info *si)
+{
+    const mn_node *n = &c->g->nodes[si->node];
+    int xv = n->in[si->ln_slot], bv = n->in[1 - si->ln_slot];
+    const mn_tensor *x = cx_t(c, xv);
+    char e[2][96], k[2][24], fe[40];
+    int64_t len = x->ndim ? x->dims[x->ndim - 1] : 1;
+    int64_t outer = len ? mn_tensor_numel(x) / len : 0;
+    int gi = per_elem(c, cx_t(c, si->ln_gamma), len);
+    int bi = per_elem(c, cx_t(c, bv), len);
+    if (gi < 0 || bi < 0)
+        return mn_error(c->ctx, MN_ERR_OOM, "out of memory");
+    c->used[CXK_LAYERNORM_F32] = 1;
+    cx_printf(&c->body, "    layernorm_f32(%s, %s, %s, %s, %lldL, %lldL, %s);\n",
+              cx_value_expr(c, xv, e[0]), cx_arr(gi, k[0]), cx_arr(bi, k[1]),
+              cx_value_expr(c, n->out[0], e[1]), (long long)outer,
+              (long long)len, cx_fl(si->ln_eps, fe));
+    return MN_OK;
+}
+
 /* Per-tensor scale (one float) and zero point (0 when absent) of input
  * slots si, si + 1, both constants. */
 static int qparam(cx *c, const mn_node *n, int si, float *s, int32_t *z)

@@ -278,4 +278,9 @@ void mn_dwconv_cv_f32_avx512(const mn_conv_params *p, const float *x,
 /* The kernel for p at the active ISA level, or NULL (planes). */
 mn_dwconv_cv_fn mn_dwconv_cv_f32_active(const mn_conv_params *p);
 
+/* Rows of n of a fused LayerNorm chain (src/ops/layernorm.c's arithmetic,
+ * the same bits; y may be x), built with AVX-512. */
+void mn_ln_rows_f32_avx512(const float *x, const float *g, const float *b,
+                           float *y, int64_t rows, int64_t n, float eps);
+
 #endif

@@ -7,6 +7,9 @@
  * Statistics are computed in float64 with two passes over the row. */
 #include <math.h>
 #include <string.h>
+#include "core/pool.h"
+#include "kernels/dispatch.h"
+#include "kernels/kernels_f32.h"
 #include "ops/broadcast.h"
 
 typedef struct ln_shape {
@@ -184,3 +187,88 @@ const mn_op_def mn_opdef_layernorm = {
     .name = "LayerNormalization", .min_in = 2, .max_in = 3, .min_out = 1,
     .max_out = 3, .flags = MN_OPF_INPLACE, .infer = ln_infer,
     .scratch = ln_scratch, .forward = ln_forward};
+
+/* ---- the fused chain ---- */
+
+/* Rows [t·per, ...) of a fused LayerNorm chain (mn_pattern_layernorm), in
+ * the unfused chain's float32 arithmetic: m as ReduceMean gives it
+ * (mn_sum_run_f32 × 1/n in double, to float), d = x − m, d·d, the same
+ * mean of those, + eps, sqrtf, d / s, × gamma, + beta — the same bits as
+ * the nine ops, in three passes over the row and no scratch. */
+typedef struct lnf_job {
+    const float *x, *g, *b;
+    float *y;
+    int64_t n, rows, per;
+    float eps;
+} lnf_job;
+
+static void lnf_task(void *arg, int64_t t, int thread)
+{
+    const lnf_job *J = arg;
+    int64_t n = J->n, hi = (t + 1) * J->per;
+    double inv_n = 1.0 / (double)n;
+    (void)thread;
+    if (hi > J->rows)
+        hi = J->rows;
+    if (mn_isa_active() >= MN_ISA_AVX512) {
+        int64_t r0 = t * J->per;
+        mn_ln_rows_f32_avx512(J->x + r0 * n, J->g, J->b, J->y + r0 * n,
+                              hi - r0, n, J->eps);
+        return;
+    }
+    for (int64_t r = t * J->per; r < hi; r++) {
+        const float *x = J->x + r * n;
+        float *y = J->y + r * n;
+        float m = (float)((0.0 + mn_sum_run_f32(x, n)) * inv_n);
+        /* mn_sum_run_f32's order over d·d */
+        double q[16] = {0};
+        int64_t j = 0;
+        for (; j + 16 <= n; j += 16)
+            for (int k = 0; k < 16; k++) {
+                float d = x[j + k] - m;
+                q[k] += (float)(d * d);
+            }
+        for (; j < n; j++) {
+            float d = x[j] - m;
+            q[0] += (float)(d * d);
+        }
+        for (int w = 8; w >= 1; w /= 2)
+            for (int k = 0; k < w; k++)
+                q[k] = q[k] + q[k + w];
+        float v = (float)((0.0 + q[0]) * inv_n);
+        float s = sqrtf(v + J->eps);
+        /* through a local block of 16: y may be x (an in-place Add), and
+         * a fixed-length block the compiler sees alias-free it
+         * vectorizes */
+        for (j = 0; j + 16 <= n; j += 16) {
+            float t[16];
+            for (int k = 0; k < 16; k++)
+                t[k] = (x[j + k] - m) / s * J->g[j + k] + J->b[j + k];
+            memcpy(y + j, t, sizeof t);
+        }
+        for (; j < n; j++)
+            y[j] = (x[j] - m) / s * J->g[j] + J->b[j];
+    }
+}
+
+static mn_status ln_fused_forward(const mn_node *n, const mn_tensor *const *in,
+                                  int n_in, mn_tensor *const *out, int n_out,
+                                  mn_exec *ex)
+{
+    const mn_tensor *x = in[ex->ln_slot], *b = in[1 - ex->ln_slot];
+    (void)n, (void)n_in, (void)n_out;
+    lnf_job J = {x->data, ex->ln_gamma, b->data, out[0]->data,
+                 x->ndim ? x->dims[x->ndim - 1] : 1, 0, 0, ex->ln_eps};
+    J.rows = J.n ? mn_tensor_numel(x) / J.n : 0;
+    int64_t parts = mn_tensor_numel(x) >= 65536
+                        ? 4 * (int64_t)mn_pool_threads(ex->pool)
+                        : 1;
+    J.per = J.rows ? (J.rows + parts - 1) / parts : 1;
+    mn_pool_run(parts > 1 ? ex->pool : NULL, lnf_task, &J,
+                (J.rows + J.per - 1) / J.per);
+    return MN_OK;
+}
+
+const mn_op_def mn_opdef_ln_fused = {
+    .name = "LayerNorm (fused chain)", .min_in = 2, .max_in = 2,
+    .min_out = 1, .max_out = 1, .forward = ln_fused_forward};

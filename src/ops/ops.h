@@ -66,6 +66,11 @@ typedef struct mn_exec {
      * (src/kernels/wsrc.h) that prepare accepted, in[1]->data then NULL;
      * or NULL */
     const struct mn_wsrc *wsrc;
+    /* mn_opdef_ln_fused: the scale of a fused LayerNorm chain, the input
+     * slot holding the normalized tensor, epsilon */
+    const float *ln_gamma;
+    int ln_slot;
+    float ln_eps;
 } mn_exec;
 
 typedef mn_status (*mn_infer_fn)(const mn_node *n, const mn_tensor *const *in,
@@ -163,6 +168,13 @@ mn_opcode mn_op_lookup(const char *domain, const char *op_type);
 /* numpy broadcast of two shapes; MN_ERR_SHAPE when incompatible. */
 mn_status mn_broadcast_shape(const mn_tensor *a, const mn_tensor *b,
                              mn_tensor *out, mn_ctx *ctx);
+/* Σ x[0..n) in double as ReduceSum/ReduceMean add a contiguous float32
+ * run: four interleaved chains, a tail into the first, (s0+s1)+(s2+s3)
+ * (src/ops/reduce.c). */
+double mn_sum_run_f32(const float *x, int64_t n);
+/* A LayerNorm chain the session fused (src/core/session_fuse.c): not an
+ * ONNX op; it runs in the chain's last Add (see mn_exec.ln_gamma). */
+extern const mn_op_def mn_opdef_ln_fused;
 /* Normalizes axis into [0, rank); MN_ERR_SHAPE when out of range. */
 mn_status mn_norm_axis(int64_t axis, int rank, int *out, mn_ctx *ctx);
 /* Reads element i of an integer or float tensor as int64 / double. */

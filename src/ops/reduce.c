@@ -158,21 +158,22 @@ static void make_plan(const mn_tensor *x, const int *red, rplan *pl)
     }
 }
 
-/* Sums of a contiguous run; floats use four accumulators so the loop is
- * not serialized on one addition chain. */
-static double run_sum_f32(const float *x, int64_t n)
+/* Sums of a contiguous run; floats use sixteen accumulators (element j
+ * into s[j % 16], a tail into s[0], then a fixed pairwise tree) so the
+ * loop is bound by the adds' throughput, not one chain's latency. */
+double mn_sum_run_f32(const float *x, int64_t n)
 {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    double s[16] = {0};
     int64_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-        s0 += x[j];
-        s1 += x[j + 1];
-        s2 += x[j + 2];
-        s3 += x[j + 3];
-    }
+    for (; j + 16 <= n; j += 16)
+        for (int k = 0; k < 16; k++)
+            s[k] += x[j + k];
     for (; j < n; j++)
-        s0 += x[j];
-    return (s0 + s1) + (s2 + s3);
+        s[0] += x[j];
+    for (int w = 8; w >= 1; w /= 2)
+        for (int k = 0; k < w; k++)
+            s[k] = s[k] + s[k + w];
+    return s[0];
 }
 
 static double run_sum_f64(const double *x, int64_t n)
@@ -244,6 +245,7 @@ INT_RUN_SUM(i64, int64_t)
 #define IADD(a, v) ((int64_t)((uint64_t)(a) + (uint64_t)(v)))
 #define IMAX(a, v) ((v) > (a) ? (v) : (a))
 
+#define run_sum_f32 mn_sum_run_f32
 REDUCE_WALK(f32, float, double, FADD, FMAX)
 REDUCE_WALK(f64, double, double, FADD, FMAX)
 REDUCE_WALK(i32, int32_t, int64_t, IADD, IMAX)
