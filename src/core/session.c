@@ -275,6 +275,7 @@ static mn_status compile_nodes(mn_session *s, mn_ctx *ctx)
         sp->out_off = out_off;
         sp->scratch_buf = -1;
         sp->residual = -1;
+        sp->bias = -1;
         sp->ln_gamma = -1;
         sp->lut = NULL;
         sp->has_qres = 0;
@@ -581,6 +582,8 @@ mn_status mn_session_run(mn_session *s, const mn_tensor *const *inputs,
                       .wsrc = sp->prep.wsrc};
         if (sp->residual >= 0)
             ex.residual = s->vt[sp->residual].data;
+        if (sp->bias >= 0)
+            ex.bias = s->vt[sp->bias].data;
         if (sp->has_qres)
             ex.qres = &sp->qres;
         if (sp->ln_gamma >= 0) {
@@ -671,6 +674,7 @@ int mn_session_step_info(const mn_session *s, int k, mn_step_info *out)
     out->view = s->steps[k].view;
     out->view_slot = s->steps[k].view_slot;
     out->residual = s->steps[k].residual;
+    out->bias = s->steps[k].bias;
     out->qadd_node = s->steps[k].has_qres ? s->steps[k].qadd_node : -1;
     out->lut = s->steps[k].lut;
     out->act = s->steps[k].act;

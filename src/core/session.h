@@ -26,6 +26,9 @@ const char *mn_session_node_kernel(const mn_session *s, int node);
  * index or -1). Returns 0 when k is out of range. */
 typedef struct mn_step_info {
     int node, view, view_slot, residual;
+    int bias;           /* MatMul: the fused bias Add's constant (one value
+                           per output column, added before the residual
+                           and the activation), or -1 */
     mn_fused_act act;
     int runs_gelu; /* the node's step computes GELU of its input 0 (a
                       fused erf chain's first node) */

@@ -146,6 +146,31 @@ static int as_residual_add(const mn_session *s, const step *sp,
     return slot;
 }
 
+/* Add(v, b) or Add(b, v) after a MatMul (step sp, output v) with a
+ * constant float32 matrix B: b a constant of v's last dimension (shape
+ * [n] or [1, ..., 1, n]), one value per output column. Returns the slot
+ * of v or -1. */
+static int as_bias_add(const mn_session *s, const step *sp, const step *sq,
+                       int v, int *b)
+{
+    const mn_graph *g = s->g;
+    const mn_node *mm = &g->nodes[sp->node], *c = &g->nodes[sq->node];
+    if (mm->op != MN_OP_MATMUL || mm->in[1] < 0 ||
+        s->kind[mm->in[1]] != MN_VK_CONST || s->vt[mm->in[1]].ndim != 2 ||
+        c->op != MN_OP_ADD || c->n_in != 2 || c->n_out != 1 || c->out[0] < 0)
+        return -1;
+    int slot = c->in[0] == v ? 0 : 1, o = c->in[1 - slot];
+    const mn_tensor *tv = &s->vt[v], *to = o >= 0 ? &s->vt[o] : NULL;
+    if (c->in[slot] != v || !to || o == v || s->kind[o] != MN_VK_CONST ||
+        !to->data || to->dtype != MN_DT_F32 || tv->ndim < 1 ||
+        to->ndim > tv->ndim ||
+        mn_tensor_numel(to) != tv->dims[tv->ndim - 1] ||
+        (to->ndim >= 1 && to->dims[to->ndim - 1] != tv->dims[tv->ndim - 1]))
+        return -1;
+    *b = o;
+    return slot;
+}
+
 /* Fuses into an MN_OPF_FUSE_ACT step (Conv, Gemm) whose float output has a
  * single reader: a residual Add of a same-shape value computed earlier,
  * then a Relu or constant-bound Clip — applied in the producer's store.
@@ -175,6 +200,17 @@ static void fuse_acts(mn_session *s)
         sq = sole_reader(s, k + 1, v);
         if (!sq)
             continue;
+        int bv;
+        if ((slot = as_bias_add(s, sp, sq, v, &bv)) >= 0) {
+            sp->bias = bv; /* a MatMul's bias, added in its store */
+            sq->view = 1;
+            sq->view_slot = slot;
+            sq->scratch_bytes = 0;
+            v = g->nodes[sq->node].out[0];
+            sq = sole_reader(s, (int)(sq - s->steps) + 1, v);
+            if (!sq)
+                continue;
+        }
         if ((slot = as_residual_add(s, sp, sq, v, &r)) >= 0) {
             sp->residual = r;
             sq->view = 1;
@@ -233,9 +269,23 @@ static void fuse_gelu(mn_session *s)
             continue;
         if (g->values[x].producer >= 0)
             ps = step_of(s, g->values[x].producer);
+        /* x may be a MatMul's fused bias Add (a view of the MatMul's
+         * output, which x then is) */
+        int xo = x;
+        if (ps && ps->view && g->nodes[ps->node].op == MN_OP_ADD) {
+            int u = g->nodes[ps->node].in[ps->view_slot];
+            step *pp = u >= 0 && g->values[u].producer >= 0
+                           ? step_of(s, g->values[u].producer)
+                           : NULL;
+            if (pp && pp->bias >= 0 && !pp->view &&
+                g->nodes[pp->node].out[0] == u && pp->residual < 0) {
+                ps = pp;
+                xo = u;
+            }
+        }
         if (ps && !ps->view && (ps->def->flags & MN_OPF_FUSE_ACT) &&
             ps->act.kind == MN_FUSED_NONE &&
-            g->nodes[ps->node].out[0] == x && !g->values[x].is_output &&
+            g->nodes[ps->node].out[0] == xo && !g->values[x].is_output &&
             mn_graph_use_count(g, x) == 2) {
             ps->act.kind = MN_FUSED_GELU;
             view_of(cs[0], &g->nodes[chain[0]], x);

@@ -19,6 +19,8 @@ typedef struct step {
     int scratch_buf;     /* index into s->bufs, or -1 */
     mn_fused_act act;    /* activation fused into this step's store */
     int residual;        /* value added before act (fused Add), or -1 */
+    int bias;            /* MatMul: a fused Add of a constant row (one
+                            value per output column), or -1 */
     int view_slot;       /* the input a view step's output aliases */
     const uint8_t *lut;  /* 256-byte table applied to output 0 in place
                             after the step (a fused Cast + Gather), or

@@ -107,8 +107,10 @@ static mn_status emit_conv(cx *c, const mn_node *n, const mn_step_info *si)
 static mn_status emit_gemm(cx *c, const mn_node *n, const mn_step_info *si)
 {
     const mn_tensor *a = cx_t(c, n->in[0]), *bt = cx_t(c, n->in[1]);
-    const mn_tensor *ct = n->op == MN_OP_GEMM ? opt_in(c, n, 2) : NULL;
     int gemm = n->op == MN_OP_GEMM;
+    /* Gemm's C, or the bias Add the session fused into a MatMul */
+    const mn_tensor *ct = gemm ? opt_in(c, n, 2)
+                          : si->bias >= 0 ? cx_t(c, si->bias) : NULL;
     int ta = gemm && mn_node_attr_int(n, "transA", 0) != 0;
     int tb = gemm && mn_node_attr_int(n, "transB", 0) != 0;
     float alpha = gemm ? mn_node_attr_float(n, "alpha", 1.0f) : 1.0f;
@@ -118,7 +120,7 @@ static mn_status emit_gemm(cx *c, const mn_node *n, const mn_step_info *si)
         return cx_fail(c, "float32 only");
     if (!cx_is_const(c, n->in[1]) || bt->ndim != 2)
         return cx_fail(c, "B must be a constant matrix");
-    if (ct && !cx_is_const(c, n->in[2]))
+    if (ct && gemm && !cx_is_const(c, n->in[2]))
         return cx_fail(c, "C is not constant");
     int64_t K = tb ? bt->dims[1] : bt->dims[0], J = tb ? bt->dims[0] : bt->dims[1];
     int64_t R = K ? mn_tensor_numel(a) / K : 0;

@@ -252,7 +252,8 @@ mn_status mn_gemm_sparse_forward(const mn_tensor *const *in, int n_in,
 {
     const sparse_state *st = ex->priv;
     mn_act act = {(mn_act_kind)ex->act.kind, ex->act.lo, ex->act.hi};
-    const float *bias = st->has_bias && n_in > 2 ? in[2]->data : NULL;
+    /* Gemm's C, or a MatMul's fused bias */
+    const float *bias = st->has_bias && n_in > 2 ? in[2]->data : ex->bias;
     mn_spgemm_f32(ex->pool, st->s, st->rows, in[0]->data, bias, ex->residual,
                   &act, out[0]->data);
     return MN_OK;

@@ -283,13 +283,18 @@ static mn_status matmul_forward(const mn_node *n, const mn_tensor *const *in,
         return mn_gemm_sparse_forward(in, n_in, out, ex);
     const float *a = in[0]->data, *b = in[1]->data;
     float *y = out[0]->data;
+    /* fused by the session (MN_OPF_FUSE_ACT, a bias Add): in the store */
+    mn_epilogue epi = {.bias = ex->bias, .bias_per_col = 1,
+                       .residual = ex->residual,
+                       .act = {(mn_act_kind)ex->act.kind, ex->act.lo,
+                               ex->act.hi}};
     if (ex->wsrc) { /* B is 2-D (prepare checked): one stacked GEMM */
         if (ex->scratch_bytes < mn_sgemm_wsrc_scratch(0, 0, s.nbatch * s.m,
                                                       s.n, s.k, ex->wsrc))
             return mn_error(ex->ctx, MN_ERR_RUNTIME,
                             "MatMul: scratch too small");
         mn_sgemm_wsrc(ex->pool, 0, 0, s.nbatch * s.m, s.n, s.k, 1.0f, a, s.k,
-                      ex->wsrc, 0.0f, y, s.n, NULL, ex->scratch);
+                      ex->wsrc, 0.0f, y, s.n, &epi, ex->scratch);
         return MN_OK;
     }
     if (ex->scratch_bytes <
@@ -298,7 +303,7 @@ static mn_status matmul_forward(const mn_node *n, const mn_tensor *const *in,
         return mn_error(ex->ctx, MN_ERR_RUNTIME, "MatMul: scratch too small");
     if (matmul_stacks(&s)) {
         mn_sgemm(ex->pool, 0, 0, s.nbatch * s.m, s.n, s.k, 1.0f, a, s.k, b,
-                 s.n, 0.0f, y, s.n, NULL, ex->scratch);
+                 s.n, 0.0f, y, s.n, &epi, ex->scratch);
         return MN_OK;
     }
     for (int64_t i = 0; i < s.nbatch; i++) {
@@ -307,6 +312,15 @@ static mn_status matmul_forward(const mn_node *n, const mn_tensor *const *in,
         mn_sgemm(ex->pool, 0, 0, s.m, s.n, s.k, 1.0f, a + ia * s.m * s.k, s.k,
                  b + ib * s.k * s.n, s.n, 0.0f, y + i * s.m * s.n, s.n, NULL,
                  ex->scratch);
+    }
+    /* batches of B (never fused: the session fuses only a constant
+     * matrix B, which stacks), kept exact if ever: bias, residual, act */
+    if (ex->bias || ex->residual || epi.act.kind != MN_ACT_NONE) {
+        int64_t rows = s.nbatch * s.m;
+        for (int64_t r = 0; ex->bias && r < rows; r++)
+            for (int64_t j = 0; j < s.n; j++)
+                y[r * s.n + j] += ex->bias[j];
+        mn_act_apply(&epi.act, ex->residual, y, rows * s.n);
     }
     return MN_OK;
 }
@@ -345,7 +359,7 @@ const mn_op_def mn_opdef_matmul = {
     .max_in = 2,
     .min_out = 1,
     .max_out = 1,
-    .flags = 0,
+    .flags = MN_OPF_FUSE_ACT,
     .infer = matmul_infer,
     .scratch = matmul_scratch,
     .forward = matmul_forward,

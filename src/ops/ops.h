@@ -58,6 +58,9 @@ typedef struct mn_exec {
      * (NULL: none) having out[0]'s dtype and shape */
     mn_fused_act act;
     const void *residual;
+    /* MatMul: a fused bias Add's constant, one float per output column
+     * (added before residual and act), or NULL */
+    const float *bias;
     /* MN_OPF_FUSE_QADD ops: out[0] = QLinearAdd(out[0], residual) in fixed
      * point by qres (out[0] as operand a), residual an 8-bit tensor of
      * out[0]'s dtype and shape; NULL: none */

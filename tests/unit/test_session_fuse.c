@@ -326,3 +326,65 @@ TEST(session_fuses_int8_residual_add_into_conv)
     }
     mn_isa_force(MN_ISA_COUNT);
 }
+
+/* x [1,4,6,24] → MatMul(W [24,7]) → Add(bias [7], either order) → GELU
+ * chain (gelu) or Relu: the bias and the activation run in the MatMul's
+ * store (the Add and the chain become views); Relu's result is the
+ * unfused session's bit for bit, GELU's within the fused GELU's rounding. */
+static void run_matmul_bias(int gelu, int flip)
+{
+    mn_ctx ctx = {{0}};
+    mn_graph *g = NULL;
+    int64_t xd[4] = {1, 4, 6, 24}, wd[2] = {24, 7}, bd[1] = {7};
+    int64_t yd[4] = {1, 4, 6, 7};
+    CHECK_OK(mn_graph_create(&g, &ctx), &ctx);
+    if (!g)
+        return;
+    int x = val(g, "x", 4, xd), w = fconst(g, "w", 2, wd, -0.5f, 0.5f);
+    int b = fconst(g, "b", 1, bd, -1.0f, 1.0f);
+    int m = val(g, "m", 4, yd), a = val(g, "a", 4, yd), y = -1;
+    node(g, "mm", "MatMul", (int[]){x, w}, 2, &m, 1);
+    node(g, "bias", "Add", flip ? (int[]){b, m} : (int[]){m, b}, 2, &a, 1);
+    if (gelu) {
+        y = gelu_chain(g, "g_", a, flip);
+    } else {
+        y = val(g, "y", 4, yd);
+        node(g, "relu", "Relu", &a, 1, &y, 1);
+    }
+    set_io(g, &x, 1, &y, 1);
+    CHECK_OK(mn_graph_toposort(g, &ctx), &ctx);
+    mn_session *fs, *us;
+    mn_tensor *in;
+    if (fused_and_plain(g, 1, &fs, &us, &in)) {
+        const float *f = mn_session_output(fs, 0)->data;
+        const float *u = mn_session_output(us, 0)->data;
+        int bad = 0;
+        for (int i = 0; i < 4 * 6 * 7; i++)
+            bad += gelu ? !(fabsf(f[i] - u[i]) <= 2e-6f * (1.0f + fabsf(u[i])))
+                        : memcmp(&f[i], &u[i], sizeof *f) != 0;
+        CHECK_EQ_INT(bad, 0);
+        int fused = 0, views = 0;
+        for (int k = 0; k < mn_session_num_steps(fs); k++) {
+            mn_step_info si;
+            mn_session_step_info(fs, k, &si);
+            const mn_node *n = &g->nodes[si.node];
+            fused += n->op == MN_OP_MATMUL && si.bias == b &&
+                     si.act.kind == (gelu ? MN_FUSED_GELU : MN_FUSED_RELU);
+            views += si.view;
+        }
+        CHECK_EQ_INT(fused, 1);
+        CHECK_EQ_INT(views, gelu ? 6 : 2);
+    }
+    mn_tensor_destroy(in);
+    mn_session_destroy(fs);
+    mn_session_destroy(us);
+    mn_graph_destroy(g);
+}
+
+TEST(session_fuses_matmul_bias_and_activation)
+{
+    for (int flip = 0; flip < 2; flip++) {
+        run_matmul_bias(0, flip);
+        run_matmul_bias(1, flip);
+    }
+}
