@@ -278,6 +278,16 @@ void mn_dwconv_cv_f32_avx512(const mn_conv_params *p, const float *x,
 /* The kernel for p at the active ISA level, or NULL (planes). */
 mn_dwconv_cv_fn mn_dwconv_cv_f32_active(const mn_conv_params *p);
 
+/* One output of a fused LayerNorm chain: its Div, Mul and Add as three
+ * float32 ops. Two statements, so no compiler contracts the product and
+ * the sum into an FMA (clang does within one expression), which the
+ * unfused Mul and Add never see. */
+static inline float mn_ln_out(float x, float m, float s, float g, float b)
+{
+    float t = (x - m) / s * g;
+    return t + b;
+}
+
 /* Rows of n of a fused LayerNorm chain (src/ops/layernorm.c's arithmetic,
  * the same bits; y may be x), built with AVX-512. */
 void mn_ln_rows_f32_avx512(const float *x, const float *g, const float *b,

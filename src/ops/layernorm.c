@@ -243,11 +243,11 @@ static void lnf_task(void *arg, int64_t t, int thread)
         for (j = 0; j + 16 <= n; j += 16) {
             float t[16];
             for (int k = 0; k < 16; k++)
-                t[k] = (x[j + k] - m) / s * J->g[j + k] + J->b[j + k];
+                t[k] = mn_ln_out(x[j + k], m, s, J->g[j + k], J->b[j + k]);
             memcpy(y + j, t, sizeof t);
         }
         for (; j < n; j++)
-            y[j] = (x[j] - m) / s * J->g[j] + J->b[j];
+            y[j] = mn_ln_out(x[j], m, s, J->g[j], J->b[j]);
     }
 }
 

@@ -77,7 +77,7 @@ void mn_ln_rows_f32_avx512(const float *x, const float *g, const float *b,
             _mm512_storeu_ps(y + j, _mm512_add_ps(t, _mm512_loadu_ps(b + j)));
         }
         for (; j < n; j++)
-            y[j] = (x[j] - m) / s * g[j] + b[j];
+            y[j] = mn_ln_out(x[j], m, s, g[j], b[j]);
     }
 }
 
