@@ -85,6 +85,17 @@ static int next_of(const mn_graph *g, int v, mn_opcode op)
     return ni;
 }
 
+/* v's sole reader, an `op` node whose other input is an initializer (in
+ * *c); else -1. */
+static int with_const(const mn_graph *g, int v, mn_opcode op, int *c)
+{
+    int ni = next_of(g, v, op);
+    if (ni < 0)
+        return -1;
+    *c = other_input(&g->nodes[ni], v);
+    return *c >= 0 && g->values[*c].init ? ni : -1;
+}
+
 int mn_pattern_layernorm(const mn_graph *g, int ri, int chain[9], int *x,
                          int *gamma, int *beta, float *eps, int64_t axis[2])
 {
@@ -140,18 +151,12 @@ int mn_pattern_layernorm(const mn_graph *g, int ri, int chain[9], int *x,
         g->nodes[di].n_out != 1 || g->nodes[di].out[0] < 0)
         return 0;
     chain[6] = di;
-    int mi = next_of(g, g->nodes[di].out[0], MN_OP_MUL);
+    int mi = with_const(g, g->nodes[di].out[0], MN_OP_MUL, gamma);
     if (mi < 0)
         return 0;
-    *gamma = other_input(&g->nodes[mi], g->nodes[di].out[0]);
-    if (*gamma < 0 || !g->values[*gamma].init)
-        return 0;
     chain[7] = mi;
-    int bi = next_of(g, g->nodes[mi].out[0], MN_OP_ADD);
+    int bi = with_const(g, g->nodes[mi].out[0], MN_OP_ADD, beta);
     if (bi < 0)
-        return 0;
-    *beta = other_input(&g->nodes[bi], g->nodes[mi].out[0]);
-    if (*beta < 0 || !g->values[*beta].init)
         return 0;
     chain[8] = bi;
     return 1;

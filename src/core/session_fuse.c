@@ -171,6 +171,17 @@ static int as_bias_add(const mn_session *s, const step *sp, const step *sq,
     return slot;
 }
 
+/* Step sq (an Add fused into its producer) becomes a view of its input
+ * `slot`; *v moves to its output. Returns that output's sole reader. */
+static step *absorb_add(mn_session *s, step *sq, int slot, int *v)
+{
+    sq->view = 1;
+    sq->view_slot = slot;
+    sq->scratch_bytes = 0;
+    *v = s->g->nodes[sq->node].out[0];
+    return sole_reader(s, (int)(sq - s->steps) + 1, *v);
+}
+
 /* Fuses into an MN_OPF_FUSE_ACT step (Conv, Gemm) whose float output has a
  * single reader: a residual Add of a same-shape value computed earlier,
  * then a Relu or constant-bound Clip — applied in the producer's store.
@@ -203,22 +214,12 @@ static void fuse_acts(mn_session *s)
         int bv;
         if ((slot = as_bias_add(s, sp, sq, v, &bv)) >= 0) {
             sp->bias = bv; /* a MatMul's bias, added in its store */
-            sq->view = 1;
-            sq->view_slot = slot;
-            sq->scratch_bytes = 0;
-            v = g->nodes[sq->node].out[0];
-            sq = sole_reader(s, (int)(sq - s->steps) + 1, v);
-            if (!sq)
+            if (!(sq = absorb_add(s, sq, slot, &v)))
                 continue;
         }
         if ((slot = as_residual_add(s, sp, sq, v, &r)) >= 0) {
             sp->residual = r;
-            sq->view = 1;
-            sq->view_slot = slot;
-            sq->scratch_bytes = 0;
-            v = g->nodes[sq->node].out[0];
-            sq = sole_reader(s, (int)(sq - s->steps) + 1, v);
-            if (!sq)
+            if (!(sq = absorb_add(s, sq, slot, &v)))
                 continue;
         }
         mn_fused_act act = {MN_FUSED_NONE, 0.0f, 0.0f};
