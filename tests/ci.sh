@@ -1,6 +1,7 @@
 #!/bin/sh
 # The whole test suite (make test): build, unit + CLI + conformance tests,
-# valgrind over the parsers and the CLI, the tests again under ASan+UBSan,
+# the unit tests built with clang (its FP contraction and warnings differ
+# from gcc's), valgrind over the parsers and the CLI, the tests again under ASan+UBSan,
 # and a bounded fuzz run. Ends with one line
 # "N passed, M failed" summing every stage.
 # usage: tests/ci.sh [FUZZ_SECONDS]
@@ -24,6 +25,18 @@ echo "== build (gcc, -O2)"
 make -j"$jobs" all build/minnow_tests > "$L/build" 2>&1 || { tail -30 "$L/build"; echo "0 passed, 1 failed"; exit 1; }
 sh tests/run_all.sh build 2>&1 | tee "$L/normal"
 stage "tests" "$L/normal"
+
+echo "== build (clang, -O2) + unit tests"
+if command -v clang >/dev/null 2>&1; then
+  if make -j"$jobs" CC=clang BUILD=build-clang build-clang/minnow_tests > "$L/build-clang" 2>&1; then
+    ./build-clang/minnow_tests 2>&1 | tail -5 | tee "$L/clang"
+    stage "unit tests (clang)" "$L/clang"
+  else
+    tail -30 "$L/build-clang"; echo "== build (clang): failed"; F=$((F + 1))
+  fi
+else
+  echo "== clang not installed: stage skipped (make test installs it)"
+fi
 
 echo "== valgrind"
 sh tests/valgrind.sh build 2>&1 | tee "$L/valgrind"
