@@ -114,7 +114,24 @@ static void cv_task(void *arg, int64_t t, int thread)
             for (int64_t k0 = 0; k0 < J->k; k0 += J->kcb) {
                 int64_t kc = min64(J->kcb, J->k - k0);
                 int last = k0 + kc >= J->k;
+                /* the weights the next block reads (this panel's next
+                 * block, or the next panel's first: one stream), spread
+                 * over this block's tiles */
+                const float *nx = NULL;
+                int64_t nx_lines = 0;
+                if (!last || ch1 < t1 || q + 1 < c1) {
+                    nx = !last ? wq + (k0 + kc) * wd
+                               : ch1 < t1 ? wq : wq + CV_M * J->k;
+                    int64_t nkc = !last ? min64(J->kcb, J->k - k0 - kc)
+                                        : min64(J->kcb, J->k);
+                    int64_t nwd = !last || ch1 < t1 ? wd
+                                                    : panel_width(p->m, q + 1);
+                    nx_lines = ceil_div(nkc * nwd, 16);
+                }
+                int64_t per = ceil_div(nx_lines, ch1 - ch);
                 for (int64_t tl = ch; tl < ch1; tl++) {
+                    int64_t l0 = min64(nx_lines, (tl - ch) * per);
+                    int64_t nl = min64(nx_lines - l0, per);
                     int64_t p0 = tl * CV_PX;
                     int np = (int)min64(CV_PX, ohw - p0);
                     const float *px[CV_PX];
@@ -130,7 +147,8 @@ static void cv_task(void *arg, int64_t t, int thread)
                         .rs = ohw};
                     J->fn(kc, wq + k0 * wd, wd, J->boff + k0, px, np, nc,
                           part + (tl - ch) * CV_PX * CV_M, k0 == 0,
-                          last ? &e : NULL);
+                          last ? &e : NULL,
+                          nx ? (const char *)(nx + 16 * l0) : NULL, nl);
                 }
             }
         }

@@ -121,11 +121,15 @@ typedef struct mn_conv_cv_epi {
  * channels (lda = their count rounded up to 16, zero past nc), px[j] the
  * pixels' origins in the padded planes (for j >= np any readable one).
  * Stores the sums to acc[j·48 + i] (all 8 pixels, the vectors of nc), or
- * through e on the last k block. */
+ * through e on the last k block. Meanwhile it prefetches pf_lines cache
+ * lines from pf into L2, one per tap (the weights a later tile will read:
+ * the driver spreads the next block's over this block's tiles, so they
+ * arrive from memory while the sums run). */
 typedef void (*mn_conv_cv_fn)(int64_t kc, const float *a, int64_t lda,
                               const int64_t *boff, const float *const *px,
                               int np, int nc, float *acc, int first,
-                              const mn_conv_cv_epi *e);
+                              const mn_conv_cv_epi *e, const char *pf,
+                              int64_t pf_lines);
 /* The AVX-512 tile (NULL in a build without AVX-512). */
 mn_conv_cv_fn mn_conv_cv_avx512(void);
 

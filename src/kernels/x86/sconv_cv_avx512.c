@@ -34,7 +34,7 @@ MN_INLINE void transpose8x16_ps(const __m512 r[8], __m512 t[8])
 MN_INLINE void cv_sums(const int nv, const int npx, int64_t kc,
                        const float *a, int64_t lda, const int64_t *boff,
                        const float *const *px, int first, const float *acc,
-                       __m512 out[8][3])
+                       __m512 out[8][3], const char *pf, int64_t pf_lines)
 {
     const float *p0 = px[0], *p1 = px[1], *p2 = px[2], *p3 = px[3],
                 *p4 = px[npx > 4 ? 4 : 0], *p5 = px[npx > 4 ? 5 : 0],
@@ -46,6 +46,8 @@ MN_INLINE void cv_sums(const int nv, const int npx, int64_t kc,
            c70 = z, c71 = z, c72 = z;
     for (int64_t p = 0; p < kc; p++, a += lda) {
         const int64_t o = boff[p];
+        if (p < pf_lines)
+            _mm_prefetch(pf + 64 * p, _MM_HINT_T1);
         const __m512 w0 = _mm512_loadu_ps(a);
         const __m512 w1 = nv > 1 ? _mm512_loadu_ps(a + 16) : z;
         const __m512 w2 = nv > 2 ? _mm512_loadu_ps(a + 32) : z;
@@ -123,13 +125,14 @@ static void cv_store(__m512 s[8][3], int np, int nc, const mn_conv_cv_epi *e)
 MN_INLINE void cv_tile_nv(const int nv, int64_t kc, const float *a,
                           int64_t lda, const int64_t *boff,
                           const float *const *px, int np, int nc, float *acc,
-                          int first, const mn_conv_cv_epi *e)
+                          int first, const mn_conv_cv_epi *e, const char *pf,
+                          int64_t pf_lines)
 {
     __m512 s[8][3];
     if (np > 4)
-        cv_sums(nv, 8, kc, a, lda, boff, px, first, acc, s);
+        cv_sums(nv, 8, kc, a, lda, boff, px, first, acc, s, pf, pf_lines);
     else
-        cv_sums(nv, 4, kc, a, lda, boff, px, first, acc, s);
+        cv_sums(nv, 4, kc, a, lda, boff, px, first, acc, s, pf, pf_lines);
     if (e) {
         cv_store(s, np, nc, e);
         return;
@@ -141,14 +144,18 @@ MN_INLINE void cv_tile_nv(const int nv, int64_t kc, const float *a,
 
 static void cv_tile(int64_t kc, const float *a, int64_t lda,
                     const int64_t *boff, const float *const *px, int np,
-                    int nc, float *acc, int first, const mn_conv_cv_epi *e)
+                    int nc, float *acc, int first, const mn_conv_cv_epi *e,
+                    const char *pf, int64_t pf_lines)
 {
     if (nc > 32)
-        cv_tile_nv(3, kc, a, lda, boff, px, np, nc, acc, first, e);
+        cv_tile_nv(3, kc, a, lda, boff, px, np, nc, acc, first, e, pf,
+                   pf_lines);
     else if (nc > 16)
-        cv_tile_nv(2, kc, a, lda, boff, px, np, nc, acc, first, e);
+        cv_tile_nv(2, kc, a, lda, boff, px, np, nc, acc, first, e, pf,
+                   pf_lines);
     else
-        cv_tile_nv(1, kc, a, lda, boff, px, np, nc, acc, first, e);
+        cv_tile_nv(1, kc, a, lda, boff, px, np, nc, acc, first, e, pf,
+                   pf_lines);
 }
 
 mn_conv_cv_fn mn_conv_cv_avx512(void) { return cv_tile; }
