@@ -257,7 +257,16 @@ static void cv_task(void *arg, int64_t t, int thread)
     for (int64_t c = c0; c < c1; c++) {
         const uint8_t *a = J->a + (size_t)c * panel;
         int nc = (int)min64(CV_CH, J->mg - c * CV_CH);
-        for (int64_t pt = k0; pt < min64(t1, k0 + J->chunk); pt++) {
+        int64_t k1 = min64(t1, k0 + J->chunk);
+        /* the next panel's weights (or this task's first, for the next
+         * chunk) into L2, spread over this panel's tiles */
+        const uint8_t *nx = c + 1 < c1 ? a + panel
+                            : k1 < t1  ? J->a + (size_t)c0 * panel
+                                       : NULL;
+        int64_t lines = nx ? (int64_t)panel / 64 : 0;
+        int64_t per = ceil_div(lines, k1 - k0);
+        for (int64_t pt = k0; pt < k1; pt++) {
+            int64_t l0 = min64(lines, (pt - k0) * per);
             int64_t p0 = pt * CV_PX;
             int np = (int)min64(CV_PX, ohw - p0);
             const uint8_t *px[CV_PX];
@@ -265,7 +274,9 @@ static void cv_task(void *arg, int64_t t, int thread)
                 px[j] = x4 + d->pxoff[p0 + (j < np ? j : 0)];
             J->kr->direct_cv(d->kq, a, d->off, px, np, nc, J->e,
                              J->row0 + c * CV_CH,
-                             J->y + (c * CV_CH * ohw + p0) * J->esize, ohw);
+                             J->y + (c * CV_CH * ohw + p0) * J->esize, ohw,
+                             nx ? nx + 64 * l0 : NULL,
+                             min64(lines - l0, per));
         }
     }
 }

@@ -122,12 +122,16 @@ typedef void (*mn_q8_direct_fn)(int64_t kq, const void *a,
  *   acc(i, j) = Σ_{q < kq} Σ_t a[q][i].byte t (int8) · px[j][off[q] + t]
  * with a the 32 channels' packed weights (128 bytes per quad: 4 per
  * channel, zero past the channels). Channel i's pixel j goes to
- * y + (i·rs + j) elements. */
+ * y + (i·rs + j) elements. Meanwhile it prefetches pf_lines cache lines
+ * from pf into L2, one per quad: the weights a later tile reads (the
+ * drivers spread the next panel's over a panel's tiles, so a layer's
+ * weights arrive from memory while the sums run). */
 typedef void (*mn_q8_direct_cv_fn)(int64_t kq, const void *a,
                                    const int32_t *off,
                                    const uint8_t *const *px, int np, int nc,
                                    const mn_qgemm_epi *e, int64_t row0,
-                                   void *y, int64_t rs);
+                                   void *y, int64_t rs, const void *pf,
+                                   int64_t pf_lines);
 
 /* One row tile of a batch of 1×1 images (a MatMul lowered to a 1×1
  * convolution): output channels [row0, row0 + nc), nc <= 32, of np <= 8
@@ -136,11 +140,11 @@ typedef void (*mn_q8_direct_cv_fn)(int64_t kq, const void *a,
  *   acc(i, j) = Σ_{q < kq} Σ_t a[q][i].byte t (int8) · px[j][off[q] + t]
  * a as mn_q8_direct_cv_fn's (32-row S8X4 panels), off[q] = 4·q. Image j's
  * channel i goes to y + (j·ldy + i) elements: each image's channels are
- * contiguous, no transpose. */
+ * contiguous, no transpose. pf, pf_lines: as mn_q8_direct_cv_fn's. */
 typedef void (*mn_q8_rows_fn)(int64_t kq, const void *a, const int32_t *off,
                               const uint8_t *const *px, int np, int nc,
                               const mn_qgemm_epi *e, int64_t row0, void *y,
-                              int64_t ldy);
+                              int64_t ldy, const void *pf, int64_t pf_lines);
 
 /* How A panels are laid out: per quad q, per row i,
  *   MN_QA_S8X4:  4 int8 (w[4q..4q+3]) — the VNNI tile;
@@ -224,14 +228,15 @@ void mn_q8_direct_cv_avx512vnni(int64_t kq, const void *a,
                                 const int32_t *off,
                                 const uint8_t *const *px, int np, int nc,
                                 const mn_qgemm_epi *e, int64_t row0,
-                                void *y, int64_t rs);
+                                void *y, int64_t rs, const void *pf,
+                                int64_t pf_lines);
 
 /* The AVX-512 VNNI row tile (reached through
  * mn_kernels_q8_avx512vnni()->rows_cv). */
 void mn_q8_rows_cv_avx512vnni(int64_t kq, const void *a, const int32_t *off,
                               const uint8_t *const *px, int np, int nc,
                               const mn_qgemm_epi *e, int64_t row0, void *y,
-                              int64_t ldy);
+                              int64_t ldy, const void *pf, int64_t pf_lines);
 
 /* The AVX-512 (BW) plane padder (reached through
  * mn_kernels_q8_avx512vnni()->pad). */

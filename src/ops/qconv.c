@@ -345,16 +345,27 @@ static void rows_task(void *arg, int64_t t, int thread)
         int64_t k1 = k0 + J->chunk < t1 ? k0 + J->chunk : t1;
         for (int64_t pn = 0; pn < npan; pn++) {
             int nc = p->m - 32 * pn < 32 ? (int)(p->m - 32 * pn) : 32;
+            /* the next panel's weights into L2, spread over the tiles
+             * (the kernels' pf contract) */
+            const uint8_t *a = J->q->rw + (size_t)pn * kq * 128;
+            const uint8_t *nx = pn + 1 < npan ? a + kq * 128
+                                : k1 < t1     ? J->q->rw
+                                              : NULL;
+            int64_t lines = nx ? kq * 2 : 0, per = (lines + k1 - k0 - 1) /
+                                                   (k1 - k0);
             for (int64_t tl = k0; tl < k1; tl++) {
+                int64_t l0 = (tl - k0) * per < lines ? (tl - k0) * per
+                                                     : lines;
                 int64_t i0 = 8 * tl;
                 int np = p->n - i0 < 8 ? (int)(p->n - i0) : 8;
                 const uint8_t *px[8];
                 for (int j = 0; j < 8; j++)
                     px[j] = J->x + (i0 + (j < np ? j : 0)) * p->c;
-                J->q->kr->rows_cv(kq, J->q->rw + (size_t)pn * kq * 128,
-                                  J->q->rw_off, px, np, nc, J->e, 32 * pn,
+                J->q->kr->rows_cv(kq, a, J->q->rw_off, px, np, nc, J->e,
+                                  32 * pn,
                                   J->y + (i0 * p->m + 32 * pn) * J->esize,
-                                  p->m);
+                                  p->m, nx ? nx + 64 * l0 : NULL,
+                                  lines - l0 < per ? lines - l0 : per);
             }
         }
     }

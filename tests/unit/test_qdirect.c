@@ -338,7 +338,7 @@ TEST(qdirect_cv_store_edges)
             buf[i] = (uint8_t)(i < RES ? 0xA5 : otu_rand());
         uint8_t want[2 * RES]; /* store1 reads the residual at + RES */
         memcpy(want, buf, sizeof want);
-        kr->direct_cv(1, a, off, px, np, nc, &e, 0, buf, RS);
+        kr->direct_cv(1, a, off, px, np, nc, &e, 0, buf, RS, a, 1);
         int es = mode ? 1 : 4;
         for (int i = 0; i < nc; i++)
             for (int j = 0; j < np; j++) {

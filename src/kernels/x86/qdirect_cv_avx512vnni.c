@@ -27,7 +27,8 @@ INL __m512i bcast4(const uint8_t *p)
  * broadcasts and products); the others stay 0. */
 static inline __attribute__((always_inline)) void
 cv_sums(const int npx, int64_t kq, const int8_t *a, const int32_t *off,
-        const uint8_t *const *px, __m512i acc[2][8])
+        const uint8_t *const *px, __m512i acc[2][8], const char *pf,
+        int64_t pf_lines)
 {
     const uint8_t *p0 = px[0], *p1 = px[1], *p2 = px[2], *p3 = px[3],
                   *p4 = px[npx > 4 ? 4 : 0], *p5 = px[npx > 4 ? 5 : 0],
@@ -37,6 +38,8 @@ cv_sums(const int npx, int64_t kq, const int8_t *a, const int32_t *off,
             c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
     for (int64_t q = 0; q < kq; q++, a += 128) {
         const int32_t o = off[q];
+        if (q < pf_lines)
+            _mm_prefetch(pf + 64 * q, _MM_HINT_T1);
         const __m512i w0 = _mm512_loadu_si512(a);
         const __m512i w1 = _mm512_loadu_si512(a + 64);
         __m512i x;
@@ -56,26 +59,27 @@ void mn_q8_direct_cv_avx512vnni(int64_t kq, const void *a_,
                                 const int32_t *off,
                                 const uint8_t *const *px, int np, int nc,
                                 const mn_qgemm_epi *e, int64_t row0,
-                                void *y_, int64_t rs)
+                                void *y_, int64_t rs, const void *pf,
+                                int64_t pf_lines)
 {
     __m512i acc[2][8];
     if (np > 4)
-        cv_sums(8, kq, a_, off, px, acc);
+        cv_sums(8, kq, a_, off, px, acc, pf, pf_lines);
     else
-        cv_sums(4, kq, a_, off, px, acc);
+        cv_sums(4, kq, a_, off, px, acc, pf, pf_lines);
     mn_q8_cv_store(acc, np, nc, e, row0, y_, rs);
 }
 
 void mn_q8_rows_cv_avx512vnni(int64_t kq, const void *a_, const int32_t *off,
                               const uint8_t *const *px, int np, int nc,
                               const mn_qgemm_epi *e, int64_t row0, void *y_,
-                              int64_t ldy)
+                              int64_t ldy, const void *pf, int64_t pf_lines)
 {
     __m512i acc[2][8];
     if (np > 4)
-        cv_sums(8, kq, a_, off, px, acc);
+        cv_sums(8, kq, a_, off, px, acc, pf, pf_lines);
     else
-        cv_sums(4, kq, a_, off, px, acc);
+        cv_sums(4, kq, a_, off, px, acc, pf, pf_lines);
     char *y = y_;
     q8_epi k = q8_epi_load(e);
     qadd16_k rk;
