@@ -46,9 +46,23 @@ size_t mn_conv_cv_f32_packed_floats(const mn_conv_params *p)
     return (size_t)(ceil_div(p->m, CV_M) * CV_M * p->c * p->kh * p->kw);
 }
 
-/* Panel q's width: its channels rounded up to whole vectors. */
+/* Panel q's first channel and width (its channels rounded up to whole
+ * vectors). Panels are 48 channels but when 16 would be left for the
+ * last: then the last two take 32 each, since a one-vector tile is bound
+ * by its 8 broadcasts (8 FMAs per 9 loads) where a two-vector one is not.
+ * There are ceil(m / 48) panels either way, panel q stored at q·48·k. */
+static int64_t panel_ch0(int64_t m, int64_t q)
+{
+    int64_t np = ceil_div(m, CV_M);
+    return m > CV_M && m % CV_M == 16 && q == np - 1 ? q * CV_M - 16
+                                                     : q * CV_M;
+}
+
 static int64_t panel_width(int64_t m, int64_t q)
 {
+    int64_t np = ceil_div(m, CV_M);
+    if (m > CV_M && m % CV_M == 16 && q >= np - 2)
+        return 32;
     return min64(CV_M, ceil_div(m - q * CV_M, 16) * 16);
 }
 
@@ -60,7 +74,7 @@ void mn_conv_cv_f32_pack(const mn_conv_params *p, const float *w, float *dst)
         float *d = dst + q * CV_M * k;
         for (int64_t t = 0; t < k; t++)
             for (int64_t i = 0; i < wd; i++) {
-                int64_t r = q * CV_M + i;
+                int64_t r = panel_ch0(p->m, q) + i;
                 d[t * wd + i] = r < p->m ? w[r * k + t] : 0.0f;
             }
     }
@@ -106,8 +120,8 @@ static void cv_task(void *arg, int64_t t, int thread)
     int64_t c0 = t / J->ntp * J->cp_per, c1 = min64(J->ncp, c0 + J->cp_per);
     float *part = J->pool ? mn_pool_scratch(J->pool, thread) : J->partial;
     for (int64_t q = c0; q < c1; q++) {
-        int64_t wd = panel_width(p->m, q);
-        int nc = (int)min64(CV_M, p->m - q * CV_M);
+        int64_t wd = panel_width(p->m, q), m0 = panel_ch0(p->m, q);
+        int nc = (int)min64(wd, p->m - m0);
         const float *wq = J->w + q * CV_M * J->k;
         for (int64_t ch = t0; ch < t1; ch += CHUNK) {
             int64_t ch1 = min64(t1, ch + CHUNK);
@@ -140,10 +154,10 @@ static void cv_task(void *arg, int64_t t, int thread)
                         px[j] = J->xp + pix / p->ow * J->g.wq + pix % p->ow;
                     }
                     mn_conv_cv_epi e = {
-                        .bias = J->b ? J->b + q * CV_M : NULL,
-                        .res = J->res ? J->res + q * CV_M * ohw + p0 : NULL,
+                        .bias = J->b ? J->b + m0 : NULL,
+                        .res = J->res ? J->res + m0 * ohw + p0 : NULL,
                         .act = *J->act,
-                        .y = J->y + q * CV_M * ohw + p0,
+                        .y = J->y + m0 * ohw + p0,
                         .rs = ohw};
                     J->fn(kc, wq + k0 * wd, wd, J->boff + k0, px, np, nc,
                           part + (tl - ch) * CV_PX * CV_M, k0 == 0,

@@ -453,6 +453,8 @@ static const ccase conv_fixed[] = {
     {1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 64, 1, 2, 0},
     {1, 48, 40, 40, 48, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, 48, 1, 4, 1},
     {1, 200, 14, 14, 200, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 200, 1, 2, 1}, /* cv */
+    /* channel-vector panels 48 + 32 + 32 (112 = 2·48 + 16), threaded */
+    {1, 24, 14, 14, 112, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     /* direct path: stride 2 on odd sizes with a residual, threaded; more
      * than 256 taps (several k blocks) with a residual; few channels
      * (split over positions); two groups with a residual */
