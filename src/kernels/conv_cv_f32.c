@@ -227,6 +227,9 @@ void mn_conv_cv_f32(mn_pool *pool, const mn_conv_params *p, const float *x,
  * the layers timed both ways): outputs of at most 28×28, where the other
  * paths spend lanes on the wide grid's padding columns and on short last
  * tiles; strided k×k convolutions at any size (no wide grid to copy out).
+ * But large outputs in rows of whole vectors (224×224 stems, 112 wide)
+ * run faster on the direct path's row tiles (7×7 stride 2, 3 → 64:
+ * 1.67 vs 1.74 ms, best run of 60, median of 8 alternating rounds).
  * Not 1×1 stride 2 (its phase planes copy four times the input it reads),
  * nor 1×1 on 28×28 with fewer than 256 taps (the transposing store's share
  * grows as the sums shrink). */
@@ -237,5 +240,7 @@ int mn_conv_cv_f32_want(const mn_conv_params *p)
     int64_t ohw = p->oh * p->ow, k = p->c * p->kh * p->kw;
     if (p->kh * p->kw == 1)
         return p->sh == 1 && (ohw <= 196 || (ohw <= 784 && k >= 256));
+    if (ohw > 784 && mn_conv_direct_f32_rows(mn_kernels_f32_active(), p))
+        return 0; /* a large strided output in whole-vector rows (stems) */
     return ohw <= 784 || p->sh == 2;
 }

@@ -70,6 +70,14 @@ int mn_conv_direct_f32_ok(const mn_kernels_f32 *kr, const mn_conv_params *p)
            !mn_ref_conv2d_is_depthwise(p) && p->oh >= 1 && p->ow >= 1;
 }
 
+/* Rows of whole vectors, at least two: every lane used, and no grid to
+ * copy out (on a large output that copy goes through memory). */
+int mn_conv_direct_f32_rows(const mn_kernels_f32 *kr, const mn_conv_params *p)
+{
+    return mn_conv_direct_f32_ok(kr, p) && p->ow % kr->vec == 0 &&
+           p->ow >= 2 * kr->vec;
+}
+
 size_t mn_conv_direct_f32_wsrc_extra(const mn_kernels_f32 *kr)
 {
     return (size_t)kr->mr * KC * sizeof(float);
@@ -106,6 +114,7 @@ typedef struct direct_job {
     int64_t span;    /* wide positions in use: (oh − 1)·wq + ow */
     int64_t pad_per_task, n_planes; /* phase planes per pad task, in all */
     int64_t pad_bands; /* > 0: pad task t builds band t of rows instead */
+    int rows;          /* tiles within output rows, stored straight to y */
 } direct_job;
 
 /* Channels [m_lo, m_hi) × wide positions [j_lo, j_hi) between y's layout
@@ -133,6 +142,48 @@ static void copy_part(const direct_job *J, int64_t m_lo, int64_t m_hi,
         }
 }
 
+/* Row mode: the task's output rows [r_lo, r_hi), each row split into
+ * tiles of whole vectors — ceil(v / 3) tiles of v vectors as equal as
+ * they go, so no one-vector tile unless the row is one vector — stored
+ * straight into y, the residual read from its own layout (the same sums
+ * and epilogue as through the grid, so the same bits). */
+static void rows_part(const direct_job *J, int64_t m_lo, int64_t m_hi,
+                      int64_t r_lo, int64_t r_hi, float *ap)
+{
+    const mn_kernels_f32 *kr = J->kr;
+    const mn_conv_params *p = J->p;
+    int64_t plane = p->oh * p->ow, wq = J->g.wq, vec = kr->vec;
+    int64_t nv = kr->nr / vec, v = ceil_div(p->ow, vec);
+    int64_t nt = ceil_div(v, nv), base = v / nt, extra = v % nt;
+    for (int64_t p0 = 0; p0 < J->k; p0 += KC) {
+        int64_t kc = min64(KC, J->k - p0);
+        mn_tile_epi e = {.alpha = 1.0f, .beta = 0.0f,
+                         .accumulate = p0 > 0, .last = p0 + kc >= J->k,
+                         .act = *J->act};
+        for (int64_t m0 = m_lo; m0 < m_hi; m0 += kr->mr) {
+            int mr = (int)min64(kr->mr, m_hi - m0);
+            const float *a = J->w ? J->w + m0 * J->k + p0 : NULL;
+            int64_t lda = J->k;
+            if (J->ws) {
+                mn_wsrc_rows(J->ws, J->ws_row0 + m0, mr, p0, kc, ap, kc);
+                a = ap;
+                lda = kc;
+            }
+            e.bias_row = J->b ? J->b + m0 : NULL;
+            for (int64_t r = r_lo; r < r_hi; r++)
+                for (int64_t i = 0, x0 = 0; i < nt; i++) {
+                    int64_t w = min64((base + (i < extra)) * vec, p->ow - x0);
+                    int64_t o = m0 * plane + r * p->ow + x0;
+                    e.res = J->res && e.last ? J->res + o : NULL;
+                    kr->tile_off(kc, a, lda, J->xp + r * wq + x0,
+                                 J->boff + p0, J->y + o, plane, mr, (int)w,
+                                 &e);
+                    x0 += w;
+                }
+        }
+    }
+}
+
 static void direct_task(void *arg, int64_t t, int thread)
 {
     const direct_job *J = arg;
@@ -146,6 +197,11 @@ static void direct_task(void *arg, int64_t t, int thread)
     int64_t nt = ceil_div(j_hi - j_lo, nr);
     int64_t tw = ceil_div(ceil_div(j_hi - j_lo, nt), kr->vec) * kr->vec;
     float *ap = J->pool ? mn_pool_scratch(J->pool, thread) : J->apanel;
+    if (J->rows) { /* j_lo is a row's start; j_hi in or past the last */
+        rows_part(J, m_lo, m_hi, j_lo / J->g.wq, ceil_div(j_hi, J->g.wq),
+                  ap);
+        return;
+    }
     if (J->res)
         copy_part(J, m_lo, m_hi, j_lo, j_hi, 1);
     for (int64_t p0 = 0; p0 < J->k; p0 += KC) {
@@ -272,7 +328,9 @@ static void partition(direct_job *J, int threads)
     J->tj = J->span;
     if (threads > 1) {
         if ((pbytes >= wbytes && tiles >= 2 * threads) || rows < 2 * threads)
-            J->tj = ceil_div(tiles, min64(parts, tiles)) * kr->nr;
+            J->tj = J->rows ? ceil_div(J->p->oh, min64(parts, J->p->oh)) *
+                                  J->g.wq
+                            : ceil_div(tiles, min64(parts, tiles)) * kr->nr;
         else
             J->tm = ceil_div(rows, min64(parts, rows)) * kr->mr;
     }
@@ -297,6 +355,7 @@ void mn_conv_direct_f32(const mn_kernels_f32 *kr, mn_pool *pool,
                     .act = act, .wy = wy, .rg = rg, .k = k, .mg = mg,
                     .span = (p->oh - 1) * g.wq + p->ow,
                     .n_planes = cg * g.s * g.s};
+    J.rows = mn_conv_direct_f32_rows(kr, p);
     if (threads == 1 || (ws && mn_pool_scratch_bytes(pool) <
                                    mn_conv_direct_f32_wsrc_extra(kr)))
         pool = NULL;

@@ -222,6 +222,11 @@ void mn_sgemm_run(const mn_kernels_f32 *kr, mn_pool *pool, int64_t m,
  * kernel larger than 1×1, not depthwise, output rows that fill most
  * vector lanes, and kr has a tile_off kernel. */
 int mn_conv_direct_f32_ok(const mn_kernels_f32 *kr, const mn_conv_params *p);
+/* 1 when the direct path runs p in row tiles stored straight to y: output
+ * rows of whole vectors, at least two (else tiles over the padded grid,
+ * copied out after). */
+int mn_conv_direct_f32_rows(const mn_kernels_f32 *kr,
+                            const mn_conv_params *p);
 /* Scratch bytes: one padded group input and the tap offsets. */
 size_t mn_conv_direct_f32_scratch(const mn_conv_params *p);
 /* ... plus the A micro-panel a thread decodes when the weight is a

@@ -462,6 +462,12 @@ static const ccase conv_fixed[] = {
     {2, 40, 12, 12, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1},
     {1, 16, 40, 40, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
     {1, 12, 16, 16, 12, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, 2, 1, 1, 1},
+    /* direct path in row tiles (outputs of whole vectors, >= 2): 32 wide
+     * with two k blocks, a residual, threaded; a stem-like 7×7 stride 2
+     * to 48 wide with a residual; 80 wide (5 vectors: 3 + 2) */
+    {1, 32, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {1, 3, 96, 96, 16, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 1, 1, 1, 1},
+    {1, 4, 6, 80, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 2, 0},
 };
 
 static void random_conv(ccase *cc)
