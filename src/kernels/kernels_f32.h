@@ -297,6 +297,11 @@ static inline float mn_ln_out(float x, float m, float s, float g, float b)
     return t + b;
 }
 
+/* mn_sum_run_f32 (src/ops/reduce.c: 16 double chains, then a tree) with
+ * two vectors of 8 chains: the same bits; reached through it when
+ * AVX-512 is active (a build without it: never called). */
+double mn_sum_f32_avx512(const float *x, int64_t n);
+
 /* Rows of n of a fused LayerNorm chain (src/ops/layernorm.c's arithmetic,
  * the same bits; y may be x), built with AVX-512. */
 void mn_ln_rows_f32_avx512(const float *x, const float *g, const float *b,

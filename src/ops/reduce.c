@@ -9,6 +9,8 @@
  * types) scratch array the size of the output. */
 #include <math.h>
 #include <string.h>
+#include "kernels/dispatch.h"
+#include "kernels/kernels_f32.h"
 #include "ops/ops.h"
 
 enum { R_SUM, R_MEAN, R_MAX };
@@ -163,6 +165,8 @@ static void make_plan(const mn_tensor *x, const int *red, rplan *pl)
  * loop is bound by the adds' throughput, not one chain's latency. */
 double mn_sum_run_f32(const float *x, int64_t n)
 {
+    if (mn_isa_active() >= MN_ISA_AVX512)
+        return mn_sum_f32_avx512(x, n); /* the same order in vectors */
     double s[16] = {0};
     int64_t j = 0;
     for (; j + 16 <= n; j += 16)

@@ -492,6 +492,56 @@ TEST(globalavgpool_mean)
     otu_node_free(&nd);
 }
 
+/* GlobalAveragePool sums as ReduceMean does (mn_sum_run_f32: element j
+ * into chain j % 16 in double, a tail into chain 0, a pairwise tree):
+ * the same bits at the reference level and with AVX-512 (two vectors of
+ * 8 chains), on planes with and without tails. */
+TEST(gap_sum_order_same_bits_every_level)
+{
+    static const int64_t hw[][2] = {{1, 1}, {3, 5}, {4, 4}, {7, 7},
+                                    {5, 13}, {14, 14}, {56, 57}};
+    mn_ctx ctx = {{0}};
+    mn_node nd;
+    otu_seed(15);
+    otu_node(&nd, "GlobalAveragePool");
+    for (size_t c = 0; c < sizeof hw / sizeof *hw; c++) {
+        int64_t sz = hw[c][0] * hw[c][1];
+        mn_tensor *x = otu_random(MN_DT_F32, 4,
+                                  (int64_t[]){1, 3, hw[c][0], hw[c][1]});
+        const mn_tensor *in[1] = {x};
+        for (int64_t i = 0; i < 3 * sz; i++) /* spread the magnitudes */
+            ((float *)x->data)[i] *= (float)(1 + i % 1000);
+        float want[3];
+        for (int p = 0; p < 3; p++) {
+            const float *xp = (const float *)x->data + p * sz;
+            double ch[16] = {0};
+            int64_t j = 0;
+            for (; j + 16 <= sz; j += 16)
+                for (int k = 0; k < 16; k++)
+                    ch[k] += xp[j + k];
+            for (; j < sz; j++)
+                ch[0] += xp[j];
+            for (int w = 8; w >= 1; w /= 2)
+                for (int k = 0; k < w; k++)
+                    ch[k] = ch[k] + ch[k + w];
+            want[p] = (float)(ch[0] / (double)sz);
+        }
+        for (int lv = MN_ISA_REF; lv < MN_ISA_COUNT; lv++) {
+            if (mn_isa_force((mn_isa)lv) != (mn_isa)lv)
+                continue;
+            mn_tensor out[1];
+            CHECK_OK(otu_run(&mn_opdef_globalavgpool, &nd, in, 1, out, 1,
+                             &ctx), &ctx);
+            for (int p = 0; out[0].data && p < 3; p++)
+                CHECK(memcmp(&((float *)out[0].data)[p], &want[p], 4) == 0);
+            otu_out_free(out, 1);
+        }
+        mn_isa_force(MN_ISA_COUNT);
+        mn_tensor_destroy(x);
+    }
+    otu_node_free(&nd);
+}
+
 TEST(pool_infer_errors)
 {
     mn_node nd;

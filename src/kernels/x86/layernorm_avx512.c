@@ -3,7 +3,8 @@
  * the same bits. Each sum is mn_sum_run_f32's: element j into chain
  * j % 16 — here lane j % 8 of two vectors of doubles, in order —, a tail
  * into chain 0, then the pairwise tree; d = x − m, d·d, d / s · gamma +
- * beta in float32 lanes. */
+ * beta in float32 lanes. mn_sum_f32_avx512 is mn_sum_run_f32 itself
+ * when AVX-512 is active (ReduceMean, GlobalAveragePool). */
 #include <math.h>
 #include <string.h>
 #include "kernels/kernels_f32.h"
@@ -24,7 +25,7 @@ static double tree16(__m512d lo, __m512d hi)
     return s[0];
 }
 
-static double sum_x(const float *x, int64_t n)
+double mn_sum_f32_avx512(const float *x, int64_t n)
 {
     __m512d a = _mm512_setzero_pd(), b = a;
     int64_t j = 0;
@@ -64,7 +65,7 @@ void mn_ln_rows_f32_avx512(const float *x, const float *g, const float *b,
 {
     double inv_n = 1.0 / (double)n;
     for (int64_t r = 0; r < rows; r++, x += n, y += n) {
-        float m = (float)((0.0 + sum_x(x, n)) * inv_n);
+        float m = (float)((0.0 + mn_sum_f32_avx512(x, n)) * inv_n);
         float v = (float)((0.0 + sum_d2(x, n, m)) * inv_n);
         float s = sqrtf(v + eps);
         const __m512 mv = _mm512_set1_ps(m), sv = _mm512_set1_ps(s);
@@ -82,6 +83,12 @@ void mn_ln_rows_f32_avx512(const float *x, const float *g, const float *b,
 }
 
 #else
+double mn_sum_f32_avx512(const float *x, int64_t n)
+{
+    (void)x, (void)n;
+    return 0.0;
+}
+
 void mn_ln_rows_f32_avx512(const float *x, const float *g, const float *b,
                            float *y, int64_t rows, int64_t n, float eps)
 {
