@@ -277,6 +277,7 @@ static mn_status compile_nodes(mn_session *s, mn_ctx *ctx)
         sp->residual = -1;
         sp->bias = -1;
         sp->ln_gamma = -1;
+        sp->in_scale = -1;
         sp->lut = NULL;
         sp->has_qres = 0;
         sp->view = (def->flags & MN_OPF_VIEW) && n->n_in > 0 && in[0] &&
@@ -352,6 +353,10 @@ static mn_status plan_memory(mn_session *s, mn_ctx *ctx)
             if (v >= 0 && s->kind[v] == MN_VK_RUNTIME && last[s->root[v]] < k)
                 last[s->root[v]] = k;
         }
+        /* a fused Mul's factor is read by the Conv after it */
+        int f = sp->in_scale;
+        if (f >= 0 && s->kind[f] == MN_VK_RUNTIME && last[s->root[f]] < k)
+            last[s->root[f]] = k;
     }
     for (int i = 0; i < g->n_outputs; i++) {
         int v = g->outputs[i];
@@ -586,6 +591,8 @@ mn_status mn_session_run(mn_session *s, const mn_tensor *const *inputs,
             ex.bias = s->vt[sp->bias].data;
         if (sp->has_qres)
             ex.qres = &sp->qres;
+        if (sp->in_scale >= 0)
+            ex.in_scale = s->vt[sp->in_scale].data;
         if (sp->ln_gamma >= 0) {
             ex.ln_gamma = s->vt[sp->ln_gamma].data;
             ex.ln_slot = sp->ln_slot;
@@ -683,6 +690,7 @@ int mn_session_step_info(const mn_session *s, int k, mn_step_info *out)
     out->ln_gamma = s->steps[k].ln_gamma;
     out->ln_slot = s->steps[k].ln_slot;
     out->ln_eps = s->steps[k].ln_eps;
+    out->in_scale = s->steps[k].in_scale;
     return 1;
 }
 

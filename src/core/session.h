@@ -44,6 +44,9 @@ typedef struct mn_step_info {
                            input that shows the chain's input x */
     int ln_slot;
     float ln_eps;
+    int in_scale;       /* Conv: a fused squeeze-excite Mul's per-channel
+                           factor (the Mul became a view of x, its other
+                           input): input 0 times it; or -1 */
 } mn_step_info;
 int mn_session_step_info(const mn_session *s, int k, mn_step_info *out);
 

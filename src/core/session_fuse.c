@@ -484,6 +484,48 @@ static void fuse_ln(mn_session *s)
     }
 }
 
+/* A squeeze-excite Mul, y = x · f with f [N, C, 1, 1] (x's N and C),
+ * whose y only a Conv reads as its input and that Conv can take the
+ * factor (mn_conv_takes_scale: the same bits): the Conv multiplies as it
+ * packs its input, the Mul becomes a view of x. */
+static void fuse_scale(mn_session *s)
+{
+    const mn_graph *g = s->g;
+    for (int k = 0; k < s->n_steps; k++) {
+        step *sm = &s->steps[k];
+        const mn_node *m = &g->nodes[sm->node];
+        if (sm->view || m->op != MN_OP_MUL || sm->def != mn_op_get(MN_OP_MUL) ||
+            m->n_in != 2 || m->in[0] < 0 || m->in[1] < 0 ||
+            sm->act.kind != MN_FUSED_NONE || sm->residual >= 0)
+            continue;
+        int y = m->out[0];
+        step *sc = sole_reader(s, k + 1, y);
+        if (!sc || sc->view || sc->in_scale >= 0 ||
+            g->nodes[sc->node].op != MN_OP_CONV ||
+            g->nodes[sc->node].in[0] != y)
+            continue;
+        for (int slot = 0; slot < 2; slot++) {
+            int x = m->in[slot], f = m->in[1 - slot];
+            const mn_tensor *xt = &s->vt[x], *ft = &s->vt[f],
+                            *yt = &s->vt[y];
+            if (xt->dtype != MN_DT_F32 || ft->dtype != MN_DT_F32 ||
+                xt->ndim != 4 || ft->ndim != 4 ||
+                mn_tensor_numel(xt) != mn_tensor_numel(yt) ||
+                ft->dims[0] != xt->dims[0] || ft->dims[1] != xt->dims[1] ||
+                ft->dims[2] != 1 || ft->dims[3] != 1 ||
+                (s->kind[f] != MN_VK_RUNTIME && !ft->data))
+                continue;
+            const mn_node *c = &g->nodes[sc->node];
+            if (!mn_conv_takes_scale(c, s->in_ptrs + sc->in_off, c->n_in,
+                                     &sc->prep))
+                break;
+            view_of(sm, m, x);
+            sc->in_scale = f;
+            break;
+        }
+    }
+}
+
 void mn_session_fuse(mn_session *s)
 {
     if (s->keep_values || s->training)
@@ -493,4 +535,5 @@ void mn_session_fuse(mn_session *s)
     fuse_lut(s);
     fuse_ln(s);
     fuse_qadd(s);
+    fuse_scale(s);
 }

@@ -34,6 +34,8 @@ typedef struct step {
                             input's buffer (through the chain's views) */
     int ln_slot;
     float ln_eps;
+    int in_scale;        /* Conv: a fused squeeze-excite Mul's factor
+                            (mn_exec.in_scale), or -1 */
     mn_prepared prep;    /* from the op's prepare (packed weights) */
 } step;
 

@@ -89,6 +89,11 @@ static mn_status plan(cx *c)
                 last[c->root[v]] < k)
                 last[c->root[v]] = k;
         }
+        /* a fused Mul's factor is read by the Conv after it */
+        int f = si.in_scale;
+        if (f >= 0 && mn_session_value_kind(c->s, f) == MN_VK_RUNTIME &&
+            last[c->root[f]] < k)
+            last[c->root[f]] = k;
     }
     for (int i = 0; i < g->n_outputs; i++) {
         int v = g->outputs[i];
@@ -261,6 +266,7 @@ static mn_status generate(cx *c, mn_ctx *ctx)
             /* the session's fused residual QLinearAdd, as its own call
              * (in place: its output shares the conv's buffer) */
             mn_step_info ai = {.node = si.qadd_node, .residual = -1,
+                               .in_scale = -1,
                                .qadd_node = -1};
             if ((st = cx_emit_step(c, &ai)) != MN_OK)
                 return st;

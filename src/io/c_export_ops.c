@@ -95,8 +95,14 @@ static mn_status emit_conv(cx *c, const mn_node *n, const mn_step_info *si)
     int gi = cx_geom(c, g, 16);
     act_of(c, si, ab);
     c->used[CXK_CONV_F32] = c->used[CXK_ACT] = 1;
-    cx_printf(&c->body, "    conv_f32(%s, %s, %s, %s, %s, %s, %s, %s, %s);\n",
-              cx_value_expr(c, n->in[0], e[0]), cx_arr(wv, k[0]), cx_arr(wm, k[1]),
+    char xs[96];
+    if (si->in_scale >= 0 && !cx_value_expr(c, si->in_scale, xs))
+        return cx_fail(c, "fused input scale without a buffer");
+    cx_printf(&c->body,
+              "    conv_f32(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s);\n",
+              cx_value_expr(c, n->in[0], e[0]),
+              si->in_scale >= 0 ? xs : "NULL", cx_arr(wv, k[0]),
+              cx_arr(wm, k[1]),
               cx_arr(wr, k[2]), cx_arr(bi, k[3]),
               si->residual >= 0 ? cx_value_expr(c, si->residual, e[1]) : "NULL",
               cx_value_expr(c, n->out[0], e[2]), cx_arr(gi, e[3]), ab);

@@ -83,6 +83,30 @@ static void pack_im2col(const mn_bsrc *bs, int64_t p0, int64_t kc, int64_t j0,
     }
 }
 
+/* mn_bsrc_pack_matrix's panels (untransposed) of the pointwise input,
+ * row p (input channel p) multiplied by scale[p] on the way. */
+static void pack_scaled(const mn_bsrc *bs, int64_t p0, int64_t kc,
+                        int64_t j0, int64_t nc, int nr, int vec, float *dst)
+{
+    const mn_conv_bsrc *s = (const mn_conv_bsrc *)bs;
+    for (int64_t jr = 0; jr < nc; jr += nr) {
+        int64_t w = min64(nr, nc - jr), wp = (w + vec - 1) / vec * vec;
+        float *d = dst + jr * kc;
+        for (int64_t p = 0; p < kc; p++) {
+            const float *src = bs->b + (p0 + p) * bs->ldb + j0 + jr;
+            const float sc = s->scale[p0 + p];
+            float *dp = d + p * wp;
+            if (s->scale_fn)
+                s->scale_fn(src, sc, dp, w);
+            else
+                for (int64_t j = 0; j < w; j++)
+                    dp[j] = src[j] * sc;
+            for (int64_t j = w; j < wp; j++)
+                dp[j] = 0.0f;
+        }
+    }
+}
+
 void mn_conv_bsrc_init(mn_conv_bsrc *s, const mn_conv_params *p,
                        const float *xg)
 {
@@ -226,10 +250,19 @@ size_t mn_conv2d_f32_wsrc_scratch(const mn_conv_params *p, const mn_wsrc *ws)
     return scratch_of(p, ws);
 }
 
+int mn_conv2d_f32_scales_input(const mn_conv_params *p)
+{
+    const mn_kernels_f32 *kr = mn_kernels_f32_active();
+    return kr && path_of(kr, p, NULL) == PATH_GEMM && p->group == 1 &&
+           mn_ref_conv2d_is_pointwise(p) && p->m > 1 && p->oh * p->ow > 1 &&
+           mn_sgemm_packs_b(kr, p->m, p->h * p->w);
+}
+
+/* xs: a fused input scale (mn_conv2d_f32_scaled), or NULL. */
 static void conv2d(mn_pool *pool, const mn_conv_params *p, const float *x,
-                   const float *w, const mn_wsrc *ws, const float *b,
-                   const mn_act *act, const float *residual, float *y,
-                   void *scratch)
+                   const float *xs, const float *w, const mn_wsrc *ws,
+                   const float *b, const mn_act *act, const float *residual,
+                   float *y, void *scratch)
 {
     const mn_kernels_f32 *kr = mn_kernels_f32_active();
     int64_t ny = p->n * p->m * p->oh * p->ow;
@@ -296,6 +329,11 @@ static void conv2d(mn_pool *pool, const mn_conv_params *p, const float *x,
                                .act = *act};
             mn_conv_bsrc src;
             mn_conv_bsrc_init(&src, p, xg);
+            if (xs) { /* pointwise, one group (scales_input) */
+                src.scale = xs + in * p->c;
+                src.scale_fn = kr->scale;
+                src.base.pack = pack_scaled;
+            }
             mn_sgemm_run(kr, pool, mg, n, k, 1.0f, w ? w + g * mg * k : NULL,
                          k, ws, g * mg, &src.base, 0.0f, y + yo, n, &epi,
                          scratch);
@@ -306,7 +344,15 @@ void mn_conv2d_f32(mn_pool *pool, const mn_conv_params *p, const float *x,
                    const float *w, const float *b, const mn_act *act,
                    const float *residual, float *y, void *scratch)
 {
-    conv2d(pool, p, x, w, NULL, b, act, residual, y, scratch);
+    conv2d(pool, p, x, NULL, w, NULL, b, act, residual, y, scratch);
+}
+
+void mn_conv2d_f32_scaled(mn_pool *pool, const mn_conv_params *p,
+                          const float *x, const float *xs, const float *w,
+                          const float *b, const mn_act *act,
+                          const float *residual, float *y, void *scratch)
+{
+    conv2d(pool, p, x, xs, w, NULL, b, act, residual, y, scratch);
 }
 
 void mn_conv2d_f32_wsrc(mn_pool *pool, const mn_conv_params *p,
@@ -314,5 +360,5 @@ void mn_conv2d_f32_wsrc(mn_pool *pool, const mn_conv_params *p,
                         const mn_act *act, const float *residual, float *y,
                         void *scratch)
 {
-    conv2d(pool, p, x, NULL, ws, b, act, residual, y, scratch);
+    conv2d(pool, p, x, NULL, NULL, ws, b, act, residual, y, scratch);
 }

@@ -89,6 +89,20 @@ void mn_conv2d_f32_wsrc(mn_pool *pool, const mn_conv_params *p,
                         const mn_act *act, const float *residual, float *y,
                         void *scratch);
 
+/* A squeeze-excite product fused into the convolution that reads it:
+ * the input is x · xs, xs[n·c + ch] one float per image and input channel
+ * (ONNX Mul by an [N, C, 1, 1] tensor), each product formed as the
+ * input's rows are packed for the GEMM — the same bits as the Mul then
+ * mn_conv2d_f32. scales_input: whether p runs that way at the active
+ * level (a pointwise, ungrouped convolution whose GEMM packs its input:
+ * more than one output channel and pixel, planes over 1024 floats or
+ * more rows than a tile has); the scaled call is only for such p. */
+int mn_conv2d_f32_scales_input(const mn_conv_params *p);
+void mn_conv2d_f32_scaled(mn_pool *pool, const mn_conv_params *p,
+                          const float *x, const float *xs, const float *w,
+                          const float *b, const mn_act *act,
+                          const float *residual, float *y, void *scratch);
+
 /* The channel-vector convolution (conv_cv_f32.c): the weight packed once
  * (mn_conv_cv_f32_pack into packed_floats floats), tiles of 48 output
  * channels × 8 pixels written straight into y, for one group, not

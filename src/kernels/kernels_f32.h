@@ -146,6 +146,9 @@ typedef struct mn_kernels_f32 {
     /* dst[j] = src[2·j] for j < n (reads src[0 .. 2n−2] only): the direct
      * convolution's stride-2 phase planes; NULL: a plain loop */
     void (*even)(const float *src, float *dst, int64_t n);
+    /* dst[j] = src[j] · s for n floats (a fused squeeze-excite product
+     * as the GEMM packs its input); NULL: a plain loop */
+    void (*scale)(const float *src, float s, float *dst, int64_t n);
 } mn_kernels_f32;
 
 const mn_kernels_f32 *mn_kernels_f32_avx512(void);
@@ -182,6 +185,9 @@ typedef struct mn_conv_bsrc {
     mn_bsrc base; /* first: the driver sees an mn_bsrc */
     const mn_conv_params *p;
     const float *x; /* the group's first input channel */
+    const float *scale; /* pointwise: input channel c's rows × scale[c]
+                           as they are packed, or NULL */
+    void (*scale_fn)(const float *src, float s, float *dst, int64_t n);
 } mn_conv_bsrc;
 void mn_conv_bsrc_init(mn_conv_bsrc *s, const mn_conv_params *p,
                        const float *xg);
@@ -210,6 +216,10 @@ size_t mn_sgemm_wsrc_extra(const mn_kernels_f32 *kr, int64_t m, int64_t n,
  * at a time. scratch: one thread's buffer (used when pool is NULL),
  * mn_sgemm_thread_scratch + mn_sgemm_wsrc_extra bytes; pool threads use
  * the pool's scratch (one thread when it is smaller). */
+/* Whether mn_sgemm_run packs a plain untransposed B of row stride ldb
+ * for m rows of A (else its tiles read B in place: one row panel, or
+ * rows of at most 1024 floats, a short contiguous stream per tap). */
+int mn_sgemm_packs_b(const mn_kernels_f32 *kr, int64_t m, int64_t ldb);
 void mn_sgemm_run(const mn_kernels_f32 *kr, mn_pool *pool, int64_t m,
                   int64_t n, int64_t k, float alpha, const float *a,
                   int64_t lda, const mn_wsrc *aw, int64_t aw_row0,

@@ -108,6 +108,16 @@ static mn_status cv_prepare(const mn_conv_params *cp, const mn_tensor *w,
     return MN_OK;
 }
 
+int mn_conv_takes_scale(const mn_node *n, const mn_tensor *const *in,
+                        int n_in, const mn_prepared *prep)
+{
+    mn_conv_params p;
+    int64_t dims[MN_MAX_DIMS];
+    return !prep->priv && !prep->wsrc && in[0]->dtype == MN_DT_F32 &&
+           conv_check(n, in, n_in, &p, dims, NULL) == MN_OK &&
+           mn_conv2d_f32_scales_input(&p);
+}
+
 static mn_status conv_forward(const mn_node *n, const mn_tensor *const *in,
                               int n_in, mn_tensor *const *out, int n_out,
                               mn_exec *ex)
@@ -121,6 +131,17 @@ static mn_status conv_forward(const mn_node *n, const mn_tensor *const *in,
     const mn_tensor *b = n_in > 2 ? in[2] : NULL;
     mn_act act = {(mn_act_kind)ex->act.kind, ex->act.lo, ex->act.hi};
     const cv_state *cv = cv_of(ex);
+    if (ex->in_scale) { /* the session checked mn_conv_takes_scale */
+        if (ex->priv || ex->wsrc || !mn_conv2d_f32_scales_input(&p) ||
+            ex->scratch_bytes < mn_conv2d_f32_scratch(&p))
+            return mn_error(ex->ctx, MN_ERR_RUNTIME,
+                            "Conv %s: fused input scale on another path",
+                            n->name ? n->name : "");
+        mn_conv2d_f32_scaled(ex->pool, &p, in[0]->data, ex->in_scale,
+                             in[1]->data, b ? b->data : NULL, &act,
+                             ex->residual, out[0]->data, ex->scratch);
+        return MN_OK;
+    }
     if (cv && mn_conv_cv_f32_can(&p)) { /* prepare packed the weight */
         if (ex->scratch_bytes < cv->scratch)
             return mn_error(ex->ctx, MN_ERR_RUNTIME,

@@ -74,6 +74,10 @@ typedef struct mn_exec {
     const float *ln_gamma;
     int ln_slot;
     float ln_eps;
+    /* Conv: a squeeze-excite Mul the session fused (mn_conv_takes_scale):
+     * input 0 is x · in_scale, one float per image and input channel; or
+     * NULL */
+    const float *in_scale;
 } mn_exec;
 
 typedef mn_status (*mn_infer_fn)(const mn_node *n, const mn_tensor *const *in,
@@ -175,6 +179,13 @@ mn_status mn_broadcast_shape(const mn_tensor *a, const mn_tensor *b,
  * run: four interleaved chains, a tail into the first, (s0+s1)+(s2+s3)
  * (src/ops/reduce.c). */
 double mn_sum_run_f32(const float *x, int64_t n);
+/* Whether Conv node n (inputs in, prepared as prep) can take its input
+ * times a per-channel scale (mn_exec.in_scale) in the same bits as a Mul
+ * before it: float32, run by the dense GEMM that packs its input
+ * (mn_conv2d_f32_scales_input; not the packed-weight, sparse or
+ * weight-source paths). */
+int mn_conv_takes_scale(const mn_node *n, const mn_tensor *const *in,
+                        int n_in, const mn_prepared *prep);
 /* A LayerNorm chain the session fused (src/core/session_fuse.c): not an
  * ONNX op; it runs in the chain's last Add (see mn_exec.ln_gamma). */
 extern const mn_op_def mn_opdef_ln_fused;

@@ -277,6 +277,48 @@ static void export_and_compare(mn_graph *g, const char *name, int count,
     mn_session_destroy(s);
 }
 
+/* A squeeze-excite product the session fuses into the 1×1 Conv after it
+ * (36×36 planes: that Conv's GEMM packs its input): the export passes the
+ * factor to conv_f32 and emits no Mul. */
+static mn_graph *se_graph(void)
+{
+    static const int64_t xd[4] = {1, 12, 36, 36}, wd[4] = {20, 12, 1, 1},
+                         c20[1] = {20};
+    mn_graph *g = new_graph(xd, "r");
+    cst(g, "w", MN_DT_F32, 4, wd, -8, 8);
+    cst(g, "b", MN_DT_F32, 1, c20, -8, 8);
+    node(g, "GlobalAveragePool", "x", "p");
+    node(g, "Sigmoid", "p", "f");
+    node(g, "Mul", "f,x", "y");
+    node(g, "Conv", "y,w,b", "z");
+    node(g, "Relu", "z", "r");
+    return g;
+}
+
+TEST(c_export_fused_squeeze_excite)
+{
+    mn_graph *g = se_graph();
+    char path[600], line[512];
+    export_and_compare(g, "se", 3, 0);
+    snprintf(path, sizeof path, "%s/cx_se/se.c", mn_test_tmp_dir());
+    FILE *f = fopen(path, "r");
+    int scaled = 0, muls = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        const char *cv = strstr(line, "    conv_f32(");
+        const char *a2 = cv ? strstr(cv, ", ") : NULL;
+        if (a2 && strncmp(a2 + 2, "NULL", 4) != 0)
+            scaled++; /* the second argument: the factor, not NULL */
+        if (strstr(line, "    binary_f32(") || strstr(line, "    mul_f32("))
+            muls++;
+    }
+    if (f)
+        fclose(f);
+    CHECK(f != NULL);
+    CHECK_EQ_INT(scaled, 1);
+    CHECK_EQ_INT(muls, 0);
+    mn_graph_destroy(g);
+}
+
 TEST(c_export_float_ops_match_session)
 {
     mn_graph *g = float_graph();

@@ -302,6 +302,19 @@ static void act_apply(const mn_act *a, const float *x, const float *res,
     }
 }
 
+static void scale_row(const float *src, float s, float *dst, int64_t n)
+{
+    const __m256 sv = _mm256_set1_ps(s);
+    int64_t j = 0;
+    for (; j + VL <= n; j += VL)
+        _mm256_storeu_ps(dst + j, _mm256_mul_ps(_mm256_loadu_ps(src + j), sv));
+    if (j < n) {
+        __m256i m = tail_mask(n - j);
+        _mm256_maskstore_ps(dst + j, m,
+                            _mm256_mul_ps(_mm256_maskload_ps(src + j, m), sv));
+    }
+}
+
 static const mn_kernels_f32 kernels = {
     .name = "avx2",
     .mr = MR,
@@ -311,6 +324,7 @@ static const mn_kernels_f32 kernels = {
     .gemv_n = gemv_n,
     .gemv_t = gemv_t,
     .act = act_apply,
+    .scale = scale_row,
 };
 
 const mn_kernels_f32 *mn_kernels_f32_avx2(void) { return &kernels; }

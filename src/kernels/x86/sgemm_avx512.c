@@ -259,6 +259,20 @@ static void even_lanes(const float *src, float *dst, int64_t n)
     }
 }
 
+static void scale_row(const float *src, float s, float *dst, int64_t n)
+{
+    const __m512 sv = _mm512_set1_ps(s);
+    int64_t j = 0;
+    for (; j + VL <= n; j += VL)
+        _mm512_storeu_ps(dst + j, _mm512_mul_ps(_mm512_loadu_ps(src + j), sv));
+    if (j < n) {
+        __mmask16 m = mn_tail_mask16(n - j);
+        _mm512_mask_storeu_ps(dst + j, m,
+                              _mm512_mul_ps(_mm512_maskz_loadu_ps(m, src + j),
+                                            sv));
+    }
+}
+
 static const mn_kernels_f32 kernels = {
     .name = "avx512",
     .mr = MR,
@@ -270,6 +284,7 @@ static const mn_kernels_f32 kernels = {
     .gemv_t = gemv_t,
     .act = act_apply,
     .even = even_lanes,
+    .scale = scale_row,
 };
 
 const mn_kernels_f32 *mn_kernels_f32_avx512(void) { return &kernels; }
