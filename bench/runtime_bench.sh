@@ -13,9 +13,10 @@
 #
 # usage: sh bench/runtime_bench.sh [BUILD]          (BUILD: default build)
 # environment: MODELS="resnet18 ..."  THREADS="1 2"  RUNS=50  WARMUP=5
-#              ROUNDS=3 (minnow and ORT alternate ROUNDS times per model and
-#              thread count; each engine's best round p50 is reported, the
-#              one least disturbed by other processes, all rounds are kept)
+#              ROUNDS=3 (minnow and ORT alternate per model and thread count,
+#              and every model runs once per round, rounds outermost; each
+#              engine's best round p50 is reported, the one least disturbed
+#              by other processes, all rounds are kept)
 #              OUT=bench/results/runtime.json  LABEL="free text stored in the JSON"
 #              INT8=1 (0: fp32 only)  CALIB=16 (random calibration images)
 # Needs: a built minnow (make), cc, node, /usr/bin/python3 with torch and
@@ -104,11 +105,15 @@ one() {
     echo "{\"model\":\"$5\",\"threads\":$3,\"engine\":\"$1\",\"kind\":\"$6\",\"round\":$4,\"r\":$j}" >> "$tmp/runs.jsonl"
 }
 for m in $MODELS; do
-    f="bench/models/$m.onnx"
-    "$B/minnow" info "$f" --json > "$tmp/info_$m.json"
-    for t in $THREADS; do
-        r=1
-        while [ "$r" -le "$ROUNDS" ]; do
+    "$B/minnow" info "bench/models/$m.onnx" --json > "$tmp/info_$m.json"
+done
+# rounds outermost: the host's noisy minutes then hit one round of many
+# models, not every round of one (each figure is its best round)
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+    for m in $MODELS; do
+        f="bench/models/$m.onnx"
+        for t in $THREADS; do
             one minnow "$f" "$t" "$r" "$m" fp32
             one ort "$f" "$t" "$r" "$m" fp32
             if [ "$INT8" = 1 ]; then
@@ -117,10 +122,10 @@ for m in $MODELS; do
                     one ort "$tmp/${m}_$fmt.onnx" "$t" "$r" "$m" "int8_$fmt"
                 done
             fi
-            r=$((r + 1))
         done
-        echo "   $m, $t thread(s) done"
     done
+    echo "   round $r of $ROUNDS done"
+    r=$((r + 1))
 done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 [ -x "$tmp/xcore" ] && "$tmp/xcore" > "$tmp/xcore1.json"
