@@ -142,6 +142,21 @@ static void copy_part(const direct_job *J, int64_t m_lo, int64_t m_hi,
         }
 }
 
+/* Rows [m0, m0 + mr) × taps [p0, p0 + kc) of the weights, and their
+ * stride: in place, or a weight source's decoded once into ap for all
+ * the task's tiles. */
+static const float *weights(const direct_job *J, int64_t m0, int mr,
+                            int64_t p0, int64_t kc, float *ap, int64_t *lda)
+{
+    if (J->ws) {
+        mn_wsrc_rows(J->ws, J->ws_row0 + m0, mr, p0, kc, ap, kc);
+        *lda = kc;
+        return ap;
+    }
+    *lda = J->k;
+    return J->w + m0 * J->k + p0;
+}
+
 /* Row mode: the task's output rows [r_lo, r_hi), each row split into
  * tiles of whole vectors — ceil(v / 3) tiles of v vectors as equal as
  * they go, so no one-vector tile unless the row is one vector — stored
@@ -162,13 +177,8 @@ static void rows_part(const direct_job *J, int64_t m_lo, int64_t m_hi,
                          .act = *J->act};
         for (int64_t m0 = m_lo; m0 < m_hi; m0 += kr->mr) {
             int mr = (int)min64(kr->mr, m_hi - m0);
-            const float *a = J->w ? J->w + m0 * J->k + p0 : NULL;
-            int64_t lda = J->k;
-            if (J->ws) {
-                mn_wsrc_rows(J->ws, J->ws_row0 + m0, mr, p0, kc, ap, kc);
-                a = ap;
-                lda = kc;
-            }
+            int64_t lda;
+            const float *a = weights(J, m0, mr, p0, kc, ap, &lda);
             e.bias_row = J->b ? J->b + m0 : NULL;
             for (int64_t r = r_lo; r < r_hi; r++)
                 for (int64_t i = 0, x0 = 0; i < nt; i++) {
@@ -211,13 +221,8 @@ static void direct_task(void *arg, int64_t t, int thread)
                          .act = *J->act};
         for (int64_t m0 = m_lo; m0 < m_hi; m0 += kr->mr) {
             int mr = (int)min64(kr->mr, m_hi - m0);
-            const float *a = J->w ? J->w + m0 * J->k + p0 : NULL;
-            int64_t lda = J->k;
-            if (J->ws) { /* decoded once for all the task's tiles */
-                mn_wsrc_rows(J->ws, J->ws_row0 + m0, mr, p0, kc, ap, kc);
-                a = ap;
-                lda = kc;
-            }
+            int64_t lda;
+            const float *a = weights(J, m0, mr, p0, kc, ap, &lda);
             e.bias_row = J->b ? J->b + m0 : NULL;
             for (int64_t j = j_lo; j < j_hi; j += tw) {
                 e.res = J->res && e.last ? J->rg + m0 * pq + j : NULL;
