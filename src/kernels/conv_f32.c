@@ -254,8 +254,7 @@ int mn_conv2d_f32_scales_input(const mn_conv_params *p)
 {
     const mn_kernels_f32 *kr = mn_kernels_f32_active();
     return kr && path_of(kr, p, NULL) == PATH_GEMM && p->group == 1 &&
-           mn_ref_conv2d_is_pointwise(p) && p->m > 1 && p->oh * p->ow > 1 &&
-           mn_sgemm_packs_b(kr, p->m, p->h * p->w);
+           mn_ref_conv2d_is_pointwise(p) && p->m > 1 && p->oh * p->ow > 1;
 }
 
 /* xs: a fused input scale (mn_conv2d_f32_scaled), or NULL. */

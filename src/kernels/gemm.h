@@ -92,11 +92,12 @@ void mn_conv2d_f32_wsrc(mn_pool *pool, const mn_conv_params *p,
 /* A squeeze-excite product fused into the convolution that reads it:
  * the input is x · xs, xs[n·c + ch] one float per image and input channel
  * (ONNX Mul by an [N, C, 1, 1] tensor), each product formed as the
- * input's rows are packed for the GEMM — the same bits as the Mul then
- * mn_conv2d_f32. scales_input: whether p runs that way at the active
- * level (a pointwise, ungrouped convolution whose GEMM packs its input:
- * more than one output channel and pixel, planes over 1024 floats or
- * more rows than a tile has); the scaled call is only for such p. */
+ * input's rows are packed for the GEMM (always packed then, where the
+ * plain call may read small planes in place: the same tiles over the same
+ * values) — the same bits as the Mul then mn_conv2d_f32. scales_input:
+ * whether p runs that way at the active level (a pointwise, ungrouped
+ * convolution on the GEMM path with more than one output channel and
+ * pixel); the scaled call is only for such p. */
 int mn_conv2d_f32_scales_input(const mn_conv_params *p);
 void mn_conv2d_f32_scaled(mn_pool *pool, const mn_conv_params *p,
                           const float *x, const float *xs, const float *w,

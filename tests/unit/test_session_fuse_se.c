@@ -2,9 +2,10 @@
  * fuse_scale): y = x · f, f [N, C, 1, 1], read only by a 1×1 Conv whose
  * GEMM packs its input, runs as that Conv multiplying the input's rows as
  * it packs them (mn_conv2d_f32_scaled) with the same bits as the Mul then
- * the Conv; the Mul becomes a view of x. Not fused when y has another
- * reader, when the Conv reads its input in place (planes of at most 1024
- * floats), or at the reference level. */
+ * the Conv, also where the plain GEMM would read its input in place; the
+ * Mul becomes a view of x. Not fused when y has another reader, for one
+ * output channel (a GEMV), on the channel-vector path, or at the
+ * reference level. */
 #include <string.h>
 #include "core/session.h"
 #include "kernels/dispatch.h"
@@ -97,7 +98,24 @@ TEST(session_fuses_squeeze_excite_mul_into_conv_bit_exact)
             CHECK_EQ_INT(run_se(g, 2), fast);
             mn_graph_destroy(g);
         }
-    mn_graph *g = se_graph(1, 30, 20, 0, 0); /* 900 floats: read in place */
+    /* 30×30 (900 floats, which the plain GEMM reads in place) and 8
+     * output channels (one tile row, likewise): packed when fused */
+    mn_graph *g = se_graph(1, 30, 20, 0, 0);
+    if (g) {
+        CHECK_EQ_INT(run_se(g, 2), fast);
+        mn_graph_destroy(g);
+    }
+    g = se_graph(2, 36, 8, 1, 0);
+    if (g) {
+        CHECK_EQ_INT(run_se(g, 1), fast);
+        mn_graph_destroy(g);
+    }
+    g = se_graph(1, 36, 1, 0, 0); /* one output channel: a GEMV */
+    if (g) {
+        CHECK_EQ_INT(run_se(g, 1), 0);
+        mn_graph_destroy(g);
+    }
+    g = se_graph(1, 14, 20, 0, 0); /* 14×14: the channel-vector path */
     if (g) {
         CHECK_EQ_INT(run_se(g, 1), 0);
         mn_graph_destroy(g);
