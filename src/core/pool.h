@@ -45,4 +45,15 @@ void mn_pool_run(mn_pool *p, mn_pool_fn fn, void *arg, int64_t ntasks);
 void *mn_pool_scratch(mn_pool *p, int thread);
 size_t mn_pool_scratch_bytes(const mn_pool *p); /* 0 when p is NULL */
 
+/* Part i of n items cut into `parts` shares of ceil(n / parts): its first
+ * item, and in *count how many (0 for parts past the last item). */
+static inline int64_t mn_share(int64_t n, int64_t parts, int64_t i,
+                               int64_t *count)
+{
+    int64_t per = parts > 0 ? (n + parts - 1) / parts : n;
+    int64_t first = i * per < n ? i * per : n;
+    *count = n - first < per ? n - first : per;
+    return first;
+}
+
 #endif

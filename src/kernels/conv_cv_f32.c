@@ -142,10 +142,9 @@ static void cv_task(void *arg, int64_t t, int thread)
                                                     : panel_width(p->m, q + 1);
                     nx_lines = ceil_div(nkc * nwd, 16);
                 }
-                int64_t per = ceil_div(nx_lines, ch1 - ch);
                 for (int64_t tl = ch; tl < ch1; tl++) {
-                    int64_t l0 = min64(nx_lines, (tl - ch) * per);
-                    int64_t nl = min64(nx_lines - l0, per);
+                    int64_t nl;
+                    int64_t l0 = mn_share(nx_lines, ch1 - ch, tl - ch, &nl);
                     int64_t p0 = tl * CV_PX;
                     int np = (int)min64(CV_PX, ohw - p0);
                     const float *px[CV_PX];

@@ -264,9 +264,8 @@ static void cv_task(void *arg, int64_t t, int thread)
                             : k1 < t1  ? J->a + (size_t)c0 * panel
                                        : NULL;
         int64_t lines = nx ? (int64_t)panel / 64 : 0;
-        int64_t per = ceil_div(lines, k1 - k0);
         for (int64_t pt = k0; pt < k1; pt++) {
-            int64_t l0 = min64(lines, (pt - k0) * per);
+            int64_t nl, l0 = mn_share(lines, k1 - k0, pt - k0, &nl);
             int64_t p0 = pt * CV_PX;
             int np = (int)min64(CV_PX, ohw - p0);
             const uint8_t *px[CV_PX];
@@ -275,8 +274,7 @@ static void cv_task(void *arg, int64_t t, int thread)
             J->kr->direct_cv(d->kq, a, d->off, px, np, nc, J->e,
                              J->row0 + c * CV_CH,
                              J->y + (c * CV_CH * ohw + p0) * J->esize, ohw,
-                             nx ? nx + 64 * l0 : NULL,
-                             min64(lines - l0, per));
+                             nx ? nx + 64 * l0 : NULL, nl);
         }
     }
 }

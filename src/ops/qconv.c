@@ -351,11 +351,9 @@ static void rows_task(void *arg, int64_t t, int thread)
             const uint8_t *nx = pn + 1 < npan ? a + kq * 128
                                 : k1 < t1     ? J->q->rw
                                               : NULL;
-            int64_t lines = nx ? kq * 2 : 0, per = (lines + k1 - k0 - 1) /
-                                                   (k1 - k0);
+            int64_t lines = nx ? kq * 2 : 0;
             for (int64_t tl = k0; tl < k1; tl++) {
-                int64_t l0 = (tl - k0) * per < lines ? (tl - k0) * per
-                                                     : lines;
+                int64_t nl, l0 = mn_share(lines, k1 - k0, tl - k0, &nl);
                 int64_t i0 = 8 * tl;
                 int np = p->n - i0 < 8 ? (int)(p->n - i0) : 8;
                 const uint8_t *px[8];
@@ -364,8 +362,7 @@ static void rows_task(void *arg, int64_t t, int thread)
                 J->q->kr->rows_cv(kq, a, J->q->rw_off, px, np, nc, J->e,
                                   32 * pn,
                                   J->y + (i0 * p->m + 32 * pn) * J->esize,
-                                  p->m, nx ? nx + 64 * l0 : NULL,
-                                  lines - l0 < per ? lines - l0 : per);
+                                  p->m, nx ? nx + 64 * l0 : NULL, nl);
             }
         }
     }

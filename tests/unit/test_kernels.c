@@ -1,6 +1,7 @@
 /* Fast kernels (src/kernels/) against the reference kernels, at every ISA
- * level the CPU has (forced through the dispatcher), plus the thread pool,
- * the dispatcher itself, and thread-count independence of whole sessions.
+ * level the CPU has (forced through the dispatcher), plus the dispatcher
+ * itself and thread-count independence of whole sessions (the thread pool:
+ * test_pool.c).
  *
  * Tolerance. The fast and the reference kernels add the same products in
  * different orders (k blocking, FMA contraction). Any order of summing k
@@ -18,7 +19,6 @@
  * threads must be bit-identical. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "core/pool.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
@@ -602,90 +602,6 @@ TEST(kernels_depthwise_dispatch)
     if (use_level(MN_ISA_AVX2))
         CHECK(mn_dwconv_f32_active(&p) == NULL);
     mn_isa_force(MN_ISA_COUNT);
-}
-
-/* ---- thread pool ---- */
-
-typedef struct pool_probe {
-    int slow;         /* tasks on workers sleep this many ms */
-    int count[1000];
-    int thread_of[1000];
-} pool_probe;
-
-static void probe_task(void *arg, int64_t t, int thread)
-{
-    pool_probe *p = arg;
-    p->count[t]++;
-    p->thread_of[t] = thread;
-    if (p->slow && thread != 0) {
-        struct timespec ts = {0, p->slow * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-}
-
-TEST(pool_runs_every_task_exactly_once)
-{
-    mn_ctx ctx = {{0}};
-    static pool_probe pp;
-    for (int threads = 1; threads <= 3; threads++) {
-        mn_pool *p = NULL;
-        CHECK_OK(mn_pool_create(threads, 4096, &p, &ctx), &ctx);
-        if (!p)
-            return;
-        CHECK_EQ_INT(mn_pool_threads(p), threads);
-        CHECK(mn_pool_scratch_bytes(p) >= 4096);
-        for (int t = 0; t < threads; t++) {
-            char *s = mn_pool_scratch(p, t);
-            CHECK(s != NULL && (uintptr_t)s % 64 == 0);
-            if (s)
-                memset(s, t, 4096); /* owned, writable, distinct */
-        }
-        CHECK(mn_pool_scratch(p, threads) == NULL);
-        for (int t = 0; t < threads; t++)
-            CHECK(((char *)mn_pool_scratch(p, t))[4095] == (char)t);
-        /* many rounds, sizes below and above the thread count */
-        for (int round = 0; round < 2000; round++) {
-            int64_t n = round % 7 == 0 ? 1 : (round * 37) % 1000;
-            memset(&pp, 0, sizeof pp);
-            mn_pool_run(p, probe_task, &pp, n);
-            int ok = 1;
-            for (int64_t t = 0; t < n; t++)
-                ok &= pp.count[t] == 1 && pp.thread_of[t] >= 0 &&
-                      pp.thread_of[t] < threads;
-            for (int64_t t = n; t < 1000; t++)
-                ok &= pp.count[t] == 0;
-            if (!ok) {
-                CHECK(!"a task ran twice, never, or on a bad thread");
-                break;
-            }
-        }
-        if (threads > 1) {
-            /* a stalled worker does not hold the caller up: the caller
-             * takes the worker's unstarted tasks */
-            memset(&pp, 0, sizeof pp);
-            pp.slow = 50;
-            mn_pool_run(p, probe_task, &pp, 12);
-            int on0 = 0;
-            for (int t = 0; t < 12; t++) {
-                CHECK_EQ_INT(pp.count[t], 1);
-                on0 += pp.thread_of[t] == 0;
-            }
-            CHECK(on0 >= 12 - 2 * (threads - 1));
-        }
-        mn_pool_destroy(p);
-    }
-    /* NULL pool: in order on the caller */
-    memset(&pp, 0, sizeof pp);
-    mn_pool_run(NULL, probe_task, &pp, 10);
-    for (int t = 0; t < 10; t++)
-        CHECK(pp.count[t] == 1 && pp.thread_of[t] == 0);
-    CHECK_EQ_INT(mn_pool_threads(NULL), 1);
-    CHECK(mn_pool_scratch(NULL, 0) == NULL);
-    mn_pool *bad = NULL;
-    CHECK(mn_pool_create(0, 0, &bad, &ctx) == MN_ERR_ARG && bad == NULL);
-    CHECK(mn_pool_create(MN_POOL_MAX_THREADS + 1, 0, &bad, &ctx) ==
-          MN_ERR_ARG);
-    mn_pool_destroy(NULL);
 }
 
 /* ---- dispatcher ---- */
