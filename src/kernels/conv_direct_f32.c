@@ -157,41 +157,46 @@ static const float *weights(const direct_job *J, int64_t m0, int mr,
     return J->w + m0 * J->k + p0;
 }
 
-/* Row mode: the task's output rows [r_lo, r_hi), each row split into
- * tiles of whole vectors — ceil(v / 3) tiles of v vectors as equal as
- * they go, so no one-vector tile unless the row is one vector — stored
- * straight into y, the residual read from its own layout (the same sums
- * and epilogue as through the grid, so the same bits). */
-static void rows_part(const direct_job *J, int64_t m_lo, int64_t m_hi,
-                      int64_t r_lo, int64_t r_hi, float *ap)
+/* One row of tiles over the task's positions for output channels
+ * [m0, m0 + mr) and one k block (weights a, lda): the grid mode's tiles
+ * over wide positions [j_lo, j_hi) (tw wide, into the grid), or in row
+ * mode each output row of [r_lo, r_hi) split into tiles of whole vectors
+ * — nt tiles of v vectors as equal as they go (`base` or base + 1, the
+ * first `extra` wider), so no one-vector tile unless the row is one
+ * vector — stored straight into y, the residual read from its own layout
+ * (the same sums and epilogue as through the grid, so the same bits). */
+typedef struct sweep {
+    int64_t j_lo, j_hi, tw;          /* grid mode */
+    int64_t r_lo, r_hi, nt, base, extra; /* row mode */
+} sweep;
+
+static void tiles(const direct_job *J, const sweep *w, int64_t m0, int mr,
+                  int64_t p0, int64_t kc, const float *a, int64_t lda,
+                  mn_tile_epi *e)
 {
     const mn_kernels_f32 *kr = J->kr;
     const mn_conv_params *p = J->p;
-    int64_t plane = p->oh * p->ow, wq = J->g.wq, vec = kr->vec;
-    int64_t nv = kr->nr / vec, v = ceil_div(p->ow, vec);
-    int64_t nt = ceil_div(v, nv), base = v / nt, extra = v % nt;
-    for (int64_t p0 = 0; p0 < J->k; p0 += KC) {
-        int64_t kc = min64(KC, J->k - p0);
-        mn_tile_epi e = {.alpha = 1.0f, .beta = 0.0f,
-                         .accumulate = p0 > 0, .last = p0 + kc >= J->k,
-                         .act = *J->act};
-        for (int64_t m0 = m_lo; m0 < m_hi; m0 += kr->mr) {
-            int mr = (int)min64(kr->mr, m_hi - m0);
-            int64_t lda;
-            const float *a = weights(J, m0, mr, p0, kc, ap, &lda);
-            e.bias_row = J->b ? J->b + m0 : NULL;
-            for (int64_t r = r_lo; r < r_hi; r++)
-                for (int64_t i = 0, x0 = 0; i < nt; i++) {
-                    int64_t w = min64((base + (i < extra)) * vec, p->ow - x0);
-                    int64_t o = m0 * plane + r * p->ow + x0;
-                    e.res = J->res && e.last ? J->res + o : NULL;
-                    kr->tile_off(kc, a, lda, J->xp + r * wq + x0,
-                                 J->boff + p0, J->y + o, plane, mr, (int)w,
-                                 &e);
-                    x0 += w;
-                }
+    if (!J->rows) {
+        int64_t pq = J->g.plane_q;
+        for (int64_t j = w->j_lo; j < w->j_hi; j += w->tw) {
+            e->res = J->res && e->last ? J->rg + m0 * pq + j : NULL;
+            kr->tile_off(kc, a, lda, J->xp + j, J->boff + p0,
+                         J->wy + m0 * pq + j, pq, mr,
+                         (int)min64(w->tw, w->j_hi - j), e);
         }
+        return;
     }
+    int64_t plane = p->oh * p->ow;
+    for (int64_t r = w->r_lo; r < w->r_hi; r++)
+        for (int64_t i = 0, x0 = 0; i < w->nt; i++) {
+            int64_t wd = min64((w->base + (i < w->extra)) * kr->vec,
+                               p->ow - x0);
+            int64_t o = m0 * plane + r * p->ow + x0;
+            e->res = J->res && e->last ? J->res + o : NULL;
+            kr->tile_off(kc, a, lda, J->xp + r * J->g.wq + x0, J->boff + p0,
+                         J->y + o, plane, mr, (int)wd, e);
+            x0 += wd;
+        }
 }
 
 static void direct_task(void *arg, int64_t t, int thread)
@@ -199,21 +204,24 @@ static void direct_task(void *arg, int64_t t, int thread)
     const direct_job *J = arg;
     const mn_kernels_f32 *kr = J->kr;
     int64_t m_lo = (t % J->ntm) * J->tm, m_hi = min64(J->mg, m_lo + J->tm);
-    int64_t j_lo = (t / J->ntm) * J->tj, nr = kr->nr, pq = J->g.plane_q;
+    sweep w;
     /* wide positions [j_lo, j_hi) of the grid's used part */
-    int64_t j_hi = min64(J->span, j_lo + J->tj);
+    w.j_lo = (t / J->ntm) * J->tj;
+    w.j_hi = min64(J->span, w.j_lo + J->tj);
     /* tiles of equal width in whole vectors (61 positions: 32 + 29, not
      * 48 + 13, whose one-vector tile is bound by its 8 broadcasts) */
-    int64_t nt = ceil_div(j_hi - j_lo, nr);
-    int64_t tw = ceil_div(ceil_div(j_hi - j_lo, nt), kr->vec) * kr->vec;
+    int64_t nt = ceil_div(w.j_hi - w.j_lo, kr->nr);
+    w.tw = ceil_div(ceil_div(w.j_hi - w.j_lo, nt), kr->vec) * kr->vec;
+    /* row mode: j_lo is a row's start, j_hi in or past the last */
+    int64_t v = ceil_div(J->p->ow, kr->vec);
+    w.r_lo = w.j_lo / J->g.wq;
+    w.r_hi = ceil_div(w.j_hi, J->g.wq);
+    w.nt = ceil_div(v, kr->nr / kr->vec);
+    w.base = v / w.nt;
+    w.extra = v % w.nt;
     float *ap = J->pool ? mn_pool_scratch(J->pool, thread) : J->apanel;
-    if (J->rows) { /* j_lo is a row's start; j_hi in or past the last */
-        rows_part(J, m_lo, m_hi, j_lo / J->g.wq, ceil_div(j_hi, J->g.wq),
-                  ap);
-        return;
-    }
-    if (J->res)
-        copy_part(J, m_lo, m_hi, j_lo, j_hi, 1);
+    if (J->res && !J->rows)
+        copy_part(J, m_lo, m_hi, w.j_lo, w.j_hi, 1);
     for (int64_t p0 = 0; p0 < J->k; p0 += KC) {
         int64_t kc = min64(KC, J->k - p0);
         mn_tile_epi e = {.alpha = 1.0f, .beta = 0.0f,
@@ -224,15 +232,11 @@ static void direct_task(void *arg, int64_t t, int thread)
             int64_t lda;
             const float *a = weights(J, m0, mr, p0, kc, ap, &lda);
             e.bias_row = J->b ? J->b + m0 : NULL;
-            for (int64_t j = j_lo; j < j_hi; j += tw) {
-                e.res = J->res && e.last ? J->rg + m0 * pq + j : NULL;
-                kr->tile_off(kc, a, lda, J->xp + j, J->boff + p0,
-                             J->wy + m0 * pq + j, pq, mr,
-                             (int)min64(tw, j_hi - j), &e);
-            }
+            tiles(J, &w, m0, mr, p0, kc, a, lda, &e);
         }
     }
-    copy_part(J, m_lo, m_hi, j_lo, j_hi, 0);
+    if (!J->rows)
+        copy_part(J, m_lo, m_hi, w.j_lo, w.j_hi, 0);
 }
 
 /* Rows [i0, i1) of phase plane q = (c·s + u)·s + v of the group's input:
