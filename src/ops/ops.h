@@ -175,9 +175,11 @@ mn_opcode mn_op_lookup(const char *domain, const char *op_type);
 /* numpy broadcast of two shapes; MN_ERR_SHAPE when incompatible. */
 mn_status mn_broadcast_shape(const mn_tensor *a, const mn_tensor *b,
                              mn_tensor *out, mn_ctx *ctx);
-/* Σ x[0..n) in double as ReduceSum/ReduceMean add a contiguous float32
- * run: four interleaved chains, a tail into the first, (s0+s1)+(s2+s3)
- * (src/ops/reduce.c). */
+/* Σ x[0..n) in double as ReduceSum/ReduceMean (and GlobalAveragePool,
+ * the fused LayerNorm) add a contiguous float32 run: sixteen interleaved
+ * chains (element j into chain j % 16), a tail into the first, then a
+ * fixed pairwise tree; as two vectors of 8 chains when AVX-512 is active,
+ * the same bits (src/ops/reduce.c). */
 double mn_sum_run_f32(const float *x, int64_t n);
 /* Whether Conv node n (inputs in, prepared as prep) can take its input
  * times a per-channel scale (mn_exec.in_scale) in the same bits as a Mul
