@@ -216,10 +216,6 @@ size_t mn_sgemm_wsrc_extra(const mn_kernels_f32 *kr, int64_t m, int64_t n,
  * at a time. scratch: one thread's buffer (used when pool is NULL),
  * mn_sgemm_thread_scratch + mn_sgemm_wsrc_extra bytes; pool threads use
  * the pool's scratch (one thread when it is smaller). */
-/* Whether mn_sgemm_run packs a plain untransposed B of row stride ldb
- * for m rows of A (else its tiles read B in place: one row panel, or
- * rows of at most 1024 floats, a short contiguous stream per tap). */
-int mn_sgemm_packs_b(const mn_kernels_f32 *kr, int64_t m, int64_t ldb);
 void mn_sgemm_run(const mn_kernels_f32 *kr, mn_pool *pool, int64_t m,
                   int64_t n, int64_t k, float alpha, const float *a,
                   int64_t lda, const mn_wsrc *aw, int64_t aw_row0,

@@ -399,11 +399,6 @@ static void partition(job *J, int threads)
     J->ntn = ceil_div(J->n, J->tn);
 }
 
-int mn_sgemm_packs_b(const mn_kernels_f32 *kr, int64_t m, int64_t ldb)
-{
-    return m > kr->mr && ldb > 1024;
-}
-
 void mn_sgemm_run(const mn_kernels_f32 *kr, mn_pool *pool, int64_t m,
                   int64_t n, int64_t k, float alpha, const float *a,
                   int64_t lda, const mn_wsrc *aw, int64_t aw_row0,
@@ -430,7 +425,7 @@ void mn_sgemm_run(const mn_kernels_f32 *kr, mn_pool *pool, int64_t m,
      * or rows of at most 1024 floats (pointwise convs on ≤ 32×32 planes):
      * then kc consecutive rows are a short contiguous stream, and packing
      * them costs more (a memcpy per 48-column row) than it saves */
-    J.direct = plain && !bs->trans && !mn_sgemm_packs_b(kr, m, bs->ldb);
+    J.direct = plain && !bs->trans && (m <= kr->mr || bs->ldb <= 1024);
     if (pool && mn_pool_scratch_bytes(pool) <
                     mn_sgemm_thread_scratch(kr, n, k) +
                         mn_sgemm_wsrc_extra(kr, m, n, k, aw != NULL,
