@@ -117,6 +117,7 @@ typedef struct x4_job {
     mn_pool *pool;
     uint8_t *tmp0;
     mn_q8_x4_row_fn row; /* the vector row builder, or NULL */
+    mn_q8_x4_plane_fn plane; /* the vector plane builder (short rows) */
     int64_t bands;       /* > 0: task t is band t of every plane (row) */
 } x4_job;
 
@@ -138,6 +139,15 @@ static void build_rows(const x4_job *J, int64_t ph, int64_t c4, int64_t i0,
                        ? J->xg + (4 * c4 + u) * p->h * p->w + i0 : NULL;
         J->row(r, p->h * p->w - i0, 0, 1, i1 - i0, J->xpad, J->flip,
                dst + i0 * 4);
+        return;
+    }
+    if (J->plane && p->sw == 1 && wq <= MN_Q8_X4_PLANE_WQ) {
+        const uint8_t *r[4];
+        for (int u = 0; u < 4; u++)
+            r[u] = 4 * c4 + u < cg ? J->xg + (4 * c4 + u) * p->h * p->w
+                                   : NULL;
+        J->plane(r, p->h, p->w, a - p->pt, (int)p->sh, b - p->pl, wq, i0,
+                 i1, J->xpad, J->flip, dst);
         return;
     }
     for (int64_t i = i0; i < i1; i++) {
@@ -203,8 +213,10 @@ uint8_t *mn_q8_x4_build(mn_pool *pool, const mn_q8_x4 *g, const uint8_t *xg,
     x4_job J = {.g = g, .xg = xg, .xpad = xpad, .flip = flip,
                 .tmp0 = scratch,
                 .x4 = (uint8_t *)scratch + tmp_bytes(g)};
-    if (mn_isa_active() >= MN_ISA_AVX512 && g->p.sw <= 2)
+    if (mn_isa_active() >= MN_ISA_AVX512 && g->p.sw <= 2) {
         J.row = mn_q8_x4_row_avx512();
+        J.plane = mn_q8_x4_plane_avx512();
+    }
     if (mn_pool_threads(pool) > 1 && mn_q8_x4_bytes(g) >= MIN_PAR_BYTES &&
         mn_pool_scratch_bytes(pool) >= tmp_bytes(g))
         J.pool = pool;

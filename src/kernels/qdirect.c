@@ -75,6 +75,21 @@ static int cv_better(const mn_q8_x4 *g, int64_t kq)
     return ch - pix >= 2.0 / (double)kq;
 }
 
+/* Whether every stride phase holds taps: flat x4 is then no bigger than
+ * the phases (a 1×1 stride-2 layer reads one phase of four). */
+static int phases_all_used(const mn_conv_params *p)
+{
+    uint32_t rows = 0, cols = 0;
+    if (p->sh > 32 || p->sw > 32)
+        return 0;
+    for (int64_t ki = 0; ki < p->kh; ki++)
+        rows |= 1u << (ki * p->dh % p->sh);
+    for (int64_t kj = 0; kj < p->kw; kj++)
+        cols |= 1u << (kj * p->dw % p->sw);
+    return rows == (uint32_t)((1ull << p->sh) - 1) &&
+           cols == (uint32_t)((1ull << p->sw) - 1);
+}
+
 mn_status mn_q8_direct_create(const mn_kernels_q8 *kr,
                               const mn_conv_params *p, int mode,
                               mn_q8_direct **out, mn_ctx *ctx)
@@ -83,15 +98,26 @@ mn_status mn_q8_direct_create(const mn_kernels_q8 *kr,
     *out = NULL;
     if (!d)
         return mn_error(ctx, MN_ERR_OOM, "out of memory");
+    d->p = *p;
     mn_q8_x4_init(p, &d->g);
     d->kq = d->g.c4n * p->kh * p->kw;
+    d->cv = kr && kr->direct_cv && mode != MN_Q8D_PIXEL &&
+            (mode == MN_Q8D_CHANNEL || cv_better(&d->g, d->kq));
+    int flat = d->cv && (p->sh > 1 || p->sw > 1) && phases_all_used(p);
+    if (flat) {
+        /* flat: x4 of the stride-1 layer whose output rows and columns
+         * reach as far into the padded input */
+        mn_conv_params f = *p;
+        f.sh = f.sw = 1;
+        f.oh = (p->oh - 1) * p->sh + 1;
+        f.ow = (p->ow - 1) * p->sw + 1;
+        mn_q8_x4_init(&f, &d->g);
+    }
     if (mn_q8_x4_bytes(&d->g) + MN_Q8_X4_SLACK >= INT32_MAX) {
         mn_q8_direct_destroy(d);
         return mn_error(ctx, MN_ERR_UNSUPPORTED,
                         "direct int8 convolution input too large");
     }
-    d->cv = kr && kr->direct_cv && mode != MN_Q8D_PIXEL &&
-            (mode == MN_Q8D_CHANNEL || cv_better(&d->g, d->kq));
     int64_t ohw = p->oh * p->ow;
     d->off = malloc((size_t)(d->kq + 1) * sizeof *d->off);
     d->pxoff = d->cv ? malloc((size_t)ohw * sizeof *d->pxoff) : NULL;
@@ -104,10 +130,13 @@ mn_status mn_q8_direct_create(const mn_kernels_q8 *kr,
         for (int64_t ki = 0; ki < p->kh; ki++)
             for (int64_t kj = 0; kj < p->kw; kj++)
                 d->off[q++] = (int32_t)mn_q8_x4_offset(&d->g, c4, ki, kj);
-    /* output pixel (i, j) is virtual pixel i·Wq + j, 4 bytes each */
+    /* output pixel (i, j) is virtual pixel i·Wq + j, 4 bytes each (flat:
+     * row i·sh, column j·sw) */
+    int64_t fh = flat ? p->sh : 1, fw = flat ? p->sw : 1;
     for (int64_t i = 0; d->cv && i < p->oh; i++)
         for (int64_t j = 0; j < p->ow; j++)
-            d->pxoff[i * p->ow + j] = (int32_t)(4 * (i * d->g.wq + j));
+            d->pxoff[i * p->ow + j] =
+                (int32_t)(4 * (i * fh * d->g.wq + j * fw));
     *out = d;
     return MN_OK;
 }
@@ -123,7 +152,7 @@ void mn_q8_direct_pack_a(const mn_kernels_q8 *kr, const mn_q8_direct *d,
                          int64_t m, const uint8_t *w, uint8_t flip,
                          void *dst)
 {
-    const mn_conv_params *p = &d->g.p;
+    const mn_conv_params *p = &d->p;
     int64_t cg = p->c / p->group, khw = p->kh * p->kw;
     int64_t mr = d->cv ? CV_CH : kr->mr;
     int64_t npan = ceil_div(m, mr);
@@ -195,7 +224,7 @@ static void dc_task(void *arg, int64_t t, int thread)
     int64_t b0 = t % J->ntp * J->tb, b1 = min64(J->nb, b0 + J->tb);
     int64_t r0 = t / J->ntp * J->rows_per;
     int64_t r1 = min64(J->mg, r0 + J->rows_per);
-    int64_t ohw = d->g.p.oh * d->g.p.ow;
+    int64_t ohw = d->p.oh * d->p.ow;
     uint16_t mask[MAX_TB][2];
     int64_t yoff[MAX_TB][2];
     (void)thread;
@@ -241,7 +270,7 @@ static void cv_task(void *arg, int64_t t, int thread)
 {
     cv_job *J = arg;
     const mn_q8_direct *d = J->d;
-    int64_t ohw = d->g.p.oh * d->g.p.ow;
+    int64_t ohw = d->p.oh * d->p.ow;
     const uint8_t *x4 = J->x4;
     if (J->pool) {
         if (!J->own[thread]) /* only this thread writes its slot */
@@ -299,7 +328,7 @@ static void cv_run(const mn_kernels_q8 *kr, mn_pool *pool,
                    const uint8_t *x, uint8_t xpad, uint8_t flip,
                    const mn_qgemm_epi *e, void *y, void *scratch)
 {
-    const mn_conv_params *p = &d->g.p;
+    const mn_conv_params *p = &d->p;
     int64_t cg = p->c / p->group, ohw = p->oh * p->ow;
     cv_job J = {.kr = kr, .d = d, .e = e, .esize = e->mult ? 1 : 4,
                 .mg = p->m / p->group};

@@ -24,7 +24,12 @@
 #include "kernels/qgemm.h"
 
 typedef struct mn_q8_direct {
-    mn_q8_x4 g;   /* the input's x4 geometry, p the convolution */
+    mn_conv_params p; /* the convolution */
+    /* the input's x4 geometry: of p, or (flat channel-vector tiles) of p
+     * at stride 1 over the same padded input, one phase: a strided
+     * layer whose taps read every phase then builds x4 from whole rows,
+     * no column gather, and tiles step pxoff by the stride */
+    mn_q8_x4 g;
     int64_t kq;   /* quads: c4n·kh·kw */
     int32_t *off; /* kq byte offsets in x4 */
     int cv;       /* channel-vector tiles (mn_q8_direct_cv_fn) */

@@ -55,6 +55,22 @@ load64(const uint8_t *src, int64_t w, int64_t cb, int sw, __m512i pad)
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
+/* 16 dwords from four rows of 16 bytes (byte t of dword j = r[t][j]),
+ * XORed with fv. */
+static inline __attribute__((always_inline)) __m512i
+interleave16(const __m128i r[4], __m512i fv)
+{
+    __m128i ab0 = _mm_unpacklo_epi8(r[0], r[1]);
+    __m128i ab1 = _mm_unpackhi_epi8(r[0], r[1]);
+    __m128i ce0 = _mm_unpacklo_epi8(r[2], r[3]);
+    __m128i ce1 = _mm_unpackhi_epi8(r[2], r[3]);
+    __m512i z = _mm512_castsi128_si512(_mm_unpacklo_epi16(ab0, ce0));
+    z = _mm512_inserti32x4(z, _mm_unpackhi_epi16(ab0, ce0), 1);
+    z = _mm512_inserti32x4(z, _mm_unpacklo_epi16(ab1, ce1), 2);
+    z = _mm512_inserti32x4(z, _mm_unpackhi_epi16(ab1, ce1), 3);
+    return _mm512_xor_si512(z, fv);
+}
+
 static void x4_row_avx512(const uint8_t *const src[4], int64_t w,
                           int64_t c0, int sw, int64_t wq, uint8_t xpad,
                           uint8_t flip, uint8_t *dst)
@@ -111,23 +127,53 @@ static void x4_row_avx512(const uint8_t *const src[4], int64_t w,
                                     pad32, m, src[t] + cb))
                               : pad16;
         }
-        __m128i ab0 = _mm_unpacklo_epi8(r[0], r[1]);
-        __m128i ab1 = _mm_unpackhi_epi8(r[0], r[1]);
-        __m128i ce0 = _mm_unpacklo_epi8(r[2], r[3]);
-        __m128i ce1 = _mm_unpackhi_epi8(r[2], r[3]);
-        __m512i z = _mm512_castsi128_si512(_mm_unpacklo_epi16(ab0, ce0));
-        z = _mm512_inserti32x4(z, _mm_unpackhi_epi16(ab0, ce0), 1);
-        z = _mm512_inserti32x4(z, _mm_unpacklo_epi16(ab1, ce1), 2);
-        z = _mm512_inserti32x4(z, _mm_unpackhi_epi16(ab1, ce1), 3);
         int64_t left = wq - j;
         __mmask16 sm = left >= 16 ? (__mmask16)0xFFFF
                                   : (__mmask16)((1u << left) - 1u);
-        _mm512_mask_storeu_epi32(dst + 4 * j, sm, _mm512_xor_si512(z, fv));
+        _mm512_mask_storeu_epi32(dst + 4 * j, sm, interleave16(r, fv));
+    }
+}
+
+static void x4_plane_avx512(const uint8_t *const src[4], int64_t h,
+                            int64_t w, int64_t r0, int sh, int64_t c0,
+                            int64_t wq, int64_t i0, int64_t i1, uint8_t xpad,
+                            uint8_t flip, uint8_t *dst)
+{
+    enum { NCH = MN_Q8_X4_PLANE_WQ / 16 };
+    const __m128i pad16 = _mm_set1_epi8((char)xpad);
+    const __m512i fv = _mm512_set1_epi8((char)flip);
+    const __m512i padrow = _mm512_set1_epi8((char)(xpad ^ flip));
+    __mmask16 lm[NCH], sm[NCH];
+    int nch = (int)((wq + 15) / 16);
+    for (int c = 0; c < nch; c++) {
+        /* the columns inside the row, the dwords inside x4's row */
+        lm[c] = (__mmask16)range_mask(-(c0 + 16 * c), w - (c0 + 16 * c), 16);
+        sm[c] = (__mmask16)range_mask(0, wq - 16 * c, 16);
+    }
+    for (int64_t i = i0; i < i1; i++) {
+        int64_t row = i * sh + r0;
+        uint8_t *o = dst + i * wq * 4;
+        if (row < 0 || row >= h) {
+            for (int c = 0; c < nch; c++)
+                _mm512_mask_storeu_epi32(o + 64 * c, sm[c], padrow);
+            continue;
+        }
+        for (int c = 0; c < nch; c++) {
+            __m128i r[4];
+            for (int t = 0; t < 4; t++)
+                r[t] = src[t] ? _mm_mask_loadu_epi8(pad16, lm[c],
+                                                    src[t] + row * w + c0 +
+                                                        16 * c)
+                              : pad16;
+            _mm512_mask_storeu_epi32(o + 64 * c, sm[c], interleave16(r, fv));
+        }
     }
 }
 
 mn_q8_x4_row_fn mn_q8_x4_row_avx512(void) { return x4_row_avx512; }
+mn_q8_x4_plane_fn mn_q8_x4_plane_avx512(void) { return x4_plane_avx512; }
 
 #else
 mn_q8_x4_row_fn mn_q8_x4_row_avx512(void) { return 0; }
+mn_q8_x4_plane_fn mn_q8_x4_plane_avx512(void) { return 0; }
 #endif
