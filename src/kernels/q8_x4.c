@@ -141,13 +141,13 @@ static void build_rows(const x4_job *J, int64_t ph, int64_t c4, int64_t i0,
                dst + i0 * 4);
         return;
     }
-    if (J->plane && p->sw == 1 && wq <= MN_Q8_X4_PLANE_WQ) {
+    if (J->plane && wq <= MN_Q8_X4_PLANE_WQ) {
         const uint8_t *r[4];
         for (int u = 0; u < 4; u++)
             r[u] = 4 * c4 + u < cg ? J->xg + (4 * c4 + u) * p->h * p->w
                                    : NULL;
-        J->plane(r, p->h, p->w, a - p->pt, (int)p->sh, b - p->pl, wq, i0,
-                 i1, J->xpad, J->flip, dst);
+        J->plane(r, p->h, p->w, a - p->pt, (int)p->sh, (int)p->sw,
+                 b - p->pl, wq, i0, i1, J->xpad, J->flip, dst);
         return;
     }
     for (int64_t i = i0; i < i1; i++) {

@@ -61,16 +61,17 @@ typedef void (*mn_q8_x4_row_fn)(const uint8_t *const src[4], int64_t w,
 mn_q8_x4_row_fn mn_q8_x4_row_avx512(void);
 
 /* Rows [i0, i1) of one x4 plane of at most MN_Q8_X4_PLANE_WQ dwords per
- * row, at column stride 1, in one call (a small image's rows are too
- * short to pay a call each): row i of the plane from input row
- * i·sh + r0 of the four channel planes src[t] (h × w bytes, NULL: a
- * channel of padding), dword j = bytes src[t][row][j + c0] ^ flip,
- * xpad ^ flip outside the plane. */
+ * row, in one call (a small image's rows are too short to pay a call
+ * each): row i of the plane from input row i·sh + r0 of the four channel
+ * planes src[t] (h × w bytes, NULL: a channel of padding), dword j =
+ * bytes src[t][row][j·sw + c0] ^ flip (sw 1 or 2), xpad ^ flip outside
+ * the plane. */
 #define MN_Q8_X4_PLANE_WQ 32
 typedef void (*mn_q8_x4_plane_fn)(const uint8_t *const src[4], int64_t h,
-                                  int64_t w, int64_t r0, int sh, int64_t c0,
-                                  int64_t wq, int64_t i0, int64_t i1,
-                                  uint8_t xpad, uint8_t flip, uint8_t *dst);
+                                  int64_t w, int64_t r0, int sh, int sw,
+                                  int64_t c0, int64_t wq, int64_t i0,
+                                  int64_t i1, uint8_t xpad, uint8_t flip,
+                                  uint8_t *dst);
 /* The AVX-512 BW plane builder, NULL if not built (used at ISA avx512
  * and up). */
 mn_q8_x4_plane_fn mn_q8_x4_plane_avx512(void);

@@ -135,19 +135,23 @@ static void x4_row_avx512(const uint8_t *const src[4], int64_t w,
 }
 
 static void x4_plane_avx512(const uint8_t *const src[4], int64_t h,
-                            int64_t w, int64_t r0, int sh, int64_t c0,
+                            int64_t w, int64_t r0, int sh, int sw, int64_t c0,
                             int64_t wq, int64_t i0, int64_t i1, uint8_t xpad,
                             uint8_t flip, uint8_t *dst)
 {
     enum { NCH = MN_Q8_X4_PLANE_WQ / 16 };
     const __m128i pad16 = _mm_set1_epi8((char)xpad);
+    const __m256i pad32 = _mm256_set1_epi8((char)xpad);
     const __m512i fv = _mm512_set1_epi8((char)flip);
     const __m512i padrow = _mm512_set1_epi8((char)(xpad ^ flip));
-    __mmask16 lm[NCH], sm[NCH];
+    uint32_t lm[NCH];
+    __mmask16 sm[NCH];
     int nch = (int)((wq + 15) / 16);
     for (int c = 0; c < nch; c++) {
-        /* the columns inside the row, the dwords inside x4's row */
-        lm[c] = (__mmask16)range_mask(-(c0 + 16 * c), w - (c0 + 16 * c), 16);
+        /* the columns inside the row (16·sw from column cb), the dwords
+         * inside x4's row */
+        int64_t cb = 16 * c * sw + c0;
+        lm[c] = range_mask(-cb, w - cb, 16 * sw);
         sm[c] = (__mmask16)range_mask(0, wq - 16 * c, 16);
     }
     for (int64_t i = i0; i < i1; i++) {
@@ -159,12 +163,18 @@ static void x4_plane_avx512(const uint8_t *const src[4], int64_t h,
             continue;
         }
         for (int c = 0; c < nch; c++) {
+            int64_t off = row * w + 16 * c * sw + c0;
             __m128i r[4];
-            for (int t = 0; t < 4; t++)
-                r[t] = src[t] ? _mm_mask_loadu_epi8(pad16, lm[c],
-                                                    src[t] + row * w + c0 +
-                                                        16 * c)
-                              : pad16;
+            for (int t = 0; t < 4; t++) {
+                if (!src[t])
+                    r[t] = pad16;
+                else if (sw == 1)
+                    r[t] = _mm_mask_loadu_epi8(pad16, (__mmask16)lm[c],
+                                               src[t] + off);
+                else /* the even columns of 32 */
+                    r[t] = _mm256_cvtepi16_epi8(_mm256_mask_loadu_epi8(
+                        pad32, (__mmask32)lm[c], src[t] + off));
+            }
             _mm512_mask_storeu_epi32(o + 64 * c, sm[c], interleave16(r, fv));
         }
     }
