@@ -156,6 +156,50 @@ TEST(qelem_fast_levels_match_ref)
         check_level(k);
 }
 
+/* Quantization where x / s lands within a few ulps of a half-integer (and
+ * on it), over random scales, zero points and both signs: the kernels
+ * that multiply by 1/s must still round as the division does. */
+TEST(qelem_quantize_near_halves)
+{
+    const mn_kernels_qelem *r = mn_kernels_qelem_ref();
+    const mn_kernels_qelem *lv[2] = {NULL, NULL};
+    enum { N = 4096 };
+    float *x = malloc(N * sizeof *x);
+    uint8_t *ya = malloc(N), *yb = malloc(N);
+    if (mn_isa_detect() >= MN_ISA_AVX2)
+        lv[0] = mn_kernels_qelem_avx2();
+    if (mn_cpu_has_avx512vbmi())
+        lv[1] = mn_kernels_qelem_avx512vbmi();
+    otu_seed(23);
+    int bad = 0;
+    for (int it = 0; it < 60 && x && ya && yb; it++) {
+        int i8 = it & 1;
+        /* scales over many binades, mantissas random */
+        float s = ldexpf(1.0f + otu_float(), (int)otu_int(-20, 4));
+        int32_t zp = i8 ? (int32_t)otu_int(-128, 127)
+                        : (int32_t)otu_int(0, 255);
+        for (int64_t i = 0; i < N; i++) {
+            float h = (float)otu_int(-300, 300) + 0.5f;
+            float v = h * s;
+            for (int64_t u = otu_int(-6, 6); u > 0; u--)
+                v = nextafterf(v, INFINITY);
+            for (int64_t u = otu_int(-6, 6); u > 0; u--)
+                v = nextafterf(v, -INFINITY);
+            x[i] = v;
+        }
+        r->quantize(x, N, s, zp, i8, ya);
+        for (int l = 0; l < 2; l++) {
+            if (!lv[l])
+                continue;
+            lv[l]->quantize(x, N, s, zp, i8, yb);
+            bad += memcmp(ya, yb, N) != 0;
+        }
+    }
+    CHECK(x && ya && yb);
+    CHECK(bad == 0);
+    free(x), free(ya), free(yb);
+}
+
 TEST(qelem_ref_arithmetic)
 {
     const mn_kernels_qelem *r = mn_kernels_qelem_ref();
