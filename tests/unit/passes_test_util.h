@@ -181,6 +181,50 @@ static inline mn_tensor *random_input(const mn_graph *g, int i, int batch)
     return t;
 }
 
+/* A fused session of g (`threads`) and an unfused one (keep_values), both
+ * run `reps` times on the same random inputs in[i] (one per graph input,
+ * at most 2; in[1] NULL for one); with `same`, every output must be the
+ * same bytes after each run (a second run: no stale state). Returns 1
+ * with the sessions, 0 on a failure (reported); either way the caller
+ * ends with fused_and_plain_free. */
+static inline int fused_and_plain(const mn_graph *g, int threads, int reps,
+                                  int same, mn_session **fs, mn_session **us,
+                                  mn_tensor *in[2])
+{
+    mn_ctx ctx = {{0}};
+    mn_session_opts fo = {.batch = 1, .threads = threads},
+                    uo = {.batch = 1, .keep_values = 1};
+    *fs = *us = NULL;
+    in[0] = random_input(g, 0, 1);
+    in[1] = g->n_inputs > 1 ? random_input(g, 1, 1) : NULL;
+    CHECK(g->n_inputs <= 2);
+    CHECK_OK(mn_session_create(g, &fo, fs, &ctx), &ctx);
+    CHECK_OK(mn_session_create(g, &uo, us, &ctx), &ctx);
+    if (!*fs || !*us || !in[0] || g->n_inputs > 2)
+        return 0;
+    for (int rep = 0; rep < reps; rep++) {
+        CHECK_OK(mn_session_run(*fs, (const mn_tensor *const *)in,
+                                g->n_inputs, &ctx), &ctx);
+        CHECK_OK(mn_session_run(*us, (const mn_tensor *const *)in,
+                                g->n_inputs, &ctx), &ctx);
+        for (int o = 0; same && o < g->n_outputs; o++) {
+            const mn_tensor *a = mn_session_output(*fs, o),
+                            *b = mn_session_output(*us, o);
+            CHECK(memcmp(a->data, b->data, mn_tensor_nbytes(a)) == 0);
+        }
+    }
+    return 1;
+}
+
+static inline void fused_and_plain_free(mn_session *fs, mn_session *us,
+                                        mn_tensor *in[2])
+{
+    mn_tensor_destroy(in[0]);
+    mn_tensor_destroy(in[1]);
+    mn_session_destroy(fs);
+    mn_session_destroy(us);
+}
+
 static inline int close_enough(float a, float b)
 {
     double tol = 1e-5 * fmax(1.0, fabs((double)b));

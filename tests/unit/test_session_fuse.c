@@ -31,26 +31,6 @@ static int gelu_chain(mn_graph *g, const char *p, int x, int flip)
     return y;
 }
 
-/* Runs g on one random input in a fused session (threads) and in an
- * unfused keep-values one; 1 when both were created and ran. The caller
- * destroys *fs, *us and *in. */
-static int fused_and_plain(const mn_graph *g, int threads, mn_session **fs,
-                           mn_session **us, mn_tensor **in)
-{
-    mn_ctx ctx = {{0}};
-    mn_session_opts fo = {.batch = 1, .threads = threads},
-                    uo = {.batch = 1, .keep_values = 1};
-    *fs = *us = NULL;
-    *in = random_input(g, 0, 1);
-    CHECK_OK(mn_session_create(g, &fo, fs, &ctx), &ctx);
-    CHECK_OK(mn_session_create(g, &uo, us, &ctx), &ctx);
-    if (!*fs || !*us || !*in)
-        return 0;
-    CHECK_OK(mn_session_run(*fs, (const mn_tensor *const *)in, 1, &ctx), &ctx);
-    CHECK_OK(mn_session_run(*us, (const mn_tensor *const *)in, 1, &ctx), &ctx);
-    return 1;
-}
-
 TEST(session_fuses_gelu_chain_into_producer_and_one_step)
 {
     mn_ctx ctx = {{0}};
@@ -76,8 +56,8 @@ TEST(session_fuses_gelu_chain_into_producer_and_one_step)
         found += mn_pattern_gelu(g, i, chain, &xv);
     CHECK_EQ_INT(found, 2);
     mn_session *fs, *us;
-    mn_tensor *in;
-    if (fused_and_plain(g, 1, &fs, &us, &in)) {
+    mn_tensor *in[2];
+    if (fused_and_plain(g, 1, 1, 0, &fs, &us, in)) {
         const float *f = mn_session_output(fs, 0)->data;
         const float *u = mn_session_output(us, 0)->data;
         for (int i = 0; i < 4 * 6 * 7; i++)
@@ -101,9 +81,7 @@ TEST(session_fuses_gelu_chain_into_producer_and_one_step)
         CHECK_EQ_INT(views, 9);
         CHECK_EQ_INT(run_div, 1);
     }
-    mn_tensor_destroy(in);
-    mn_session_destroy(fs);
-    mn_session_destroy(us);
+    fused_and_plain_free(fs, us, in);
     mn_graph_destroy(g);
 }
 
@@ -185,8 +163,8 @@ static int run_lut_graph(int i8, int shared, int reshape)
     set_io(g, &x, 1, shared ? (int[]){y, q} : (int[]){y}, shared ? 2 : 1);
     CHECK_OK(mn_graph_toposort(g, &ctx), &ctx);
     mn_session *fs, *us;
-    mn_tensor *in;
-    if (fused_and_plain(g, 2, &fs, &us, &in)) {
+    mn_tensor *in[2];
+    if (fused_and_plain(g, 2, 1, 0, &fs, &us, in)) {
         const uint8_t *f = mn_session_output(fs, 0)->data;
         const uint8_t *u = mn_session_output(us, 0)->data;
         const uint8_t *qb = mn_session_value(us, q)->data;
@@ -205,9 +183,7 @@ static int run_lut_graph(int i8, int shared, int reshape)
                       si.view);
         }
     }
-    mn_tensor_destroy(in);
-    mn_session_destroy(fs);
-    mn_session_destroy(us);
+    fused_and_plain_free(fs, us, in);
     mn_graph_destroy(g);
     return tables;
 }
@@ -288,8 +264,8 @@ static int run_qadd_graph(int i8, int kind, int swap, int lut, int threads)
     set_io(g, &x, 1, &y, 1);
     CHECK_OK(mn_graph_toposort(g, &ctx), &ctx);
     mn_session *fs, *us;
-    mn_tensor *in;
-    if (fused_and_plain(g, threads, &fs, &us, &in)) {
+    mn_tensor *in[2];
+    if (fused_and_plain(g, threads, 1, 0, &fs, &us, in)) {
         const float *f = mn_session_output(fs, 0)->data;
         const float *u = mn_session_output(us, 0)->data;
         CHECK(memcmp(f, u, sizeof(float) * C * H * W) == 0);
@@ -305,9 +281,7 @@ static int run_qadd_graph(int i8, int kind, int swap, int lut, int threads)
                 CHECK(si.view == (fused > 0));
         }
     }
-    mn_tensor_destroy(in);
-    mn_session_destroy(fs);
-    mn_session_destroy(us);
+    fused_and_plain_free(fs, us, in);
     mn_graph_destroy(g);
     return fused;
 }
@@ -354,8 +328,8 @@ static void run_matmul_bias(int gelu, int flip)
     set_io(g, &x, 1, &y, 1);
     CHECK_OK(mn_graph_toposort(g, &ctx), &ctx);
     mn_session *fs, *us;
-    mn_tensor *in;
-    if (fused_and_plain(g, 1, &fs, &us, &in)) {
+    mn_tensor *in[2];
+    if (fused_and_plain(g, 1, 1, 0, &fs, &us, in)) {
         const float *f = mn_session_output(fs, 0)->data;
         const float *u = mn_session_output(us, 0)->data;
         int bad = 0;
@@ -375,9 +349,7 @@ static void run_matmul_bias(int gelu, int flip)
         CHECK_EQ_INT(fused, 1);
         CHECK_EQ_INT(views, gelu ? 6 : 2);
     }
-    mn_tensor_destroy(in);
-    mn_session_destroy(fs);
-    mn_session_destroy(us);
+    fused_and_plain_free(fs, us, in);
     mn_graph_destroy(g);
 }
 

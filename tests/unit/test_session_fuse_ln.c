@@ -47,44 +47,28 @@ static mn_graph *ln_graph(int64_t n, int extra, int gamma_in)
     return g;
 }
 
-/* Runs g fused and unfused (keep_values) on the same input(s); returns the
- * fused LayerNorm steps, -1 on a failure (reported). */
+/* Runs g fused and unfused on the same input(s), outputs the same bytes;
+ * returns the fused LayerNorm steps, -1 on a failure (reported). */
 static int run_ln(mn_graph *g, int threads)
 {
-    mn_ctx ctx = {{0}};
-    mn_session_opts fo = {.batch = 1, .threads = threads},
-                    uo = {.batch = 1, .keep_values = 1};
-    mn_session *fs = NULL, *us = NULL;
-    mn_tensor *in[2] = {random_input(g, 0, 1),
-                        g->n_inputs > 1 ? random_input(g, 1, 1) : NULL};
+    mn_session *fs, *us;
+    mn_tensor *in[2];
     int fused = -1;
-    CHECK_OK(mn_session_create(g, &fo, &fs, &ctx), &ctx);
-    CHECK_OK(mn_session_create(g, &uo, &us, &ctx), &ctx);
-    if (!fs || !us || !in[0])
-        goto out;
-    CHECK_OK(mn_session_run(fs, (const mn_tensor *const *)in, g->n_inputs,
-                            &ctx), &ctx);
-    CHECK_OK(mn_session_run(us, (const mn_tensor *const *)in, g->n_inputs,
-                            &ctx), &ctx);
-    const mn_tensor *a = mn_session_output(fs, 0), *b = mn_session_output(us, 0);
-    CHECK(memcmp(a->data, b->data, mn_tensor_nbytes(a)) == 0);
-    fused = 0;
-    int views = 0;
-    for (int k = 0; k < mn_session_num_steps(fs); k++) {
-        mn_step_info si;
-        mn_session_step_info(fs, k, &si);
-        views += si.view;
-        if (si.ln_gamma >= 0) {
-            fused++;
-            CHECK(g->nodes[si.node].op == MN_OP_ADD && !si.view);
+    if (fused_and_plain(g, threads, 1, 1, &fs, &us, in)) {
+        fused = 0;
+        int views = 0;
+        for (int k = 0; k < mn_session_num_steps(fs); k++) {
+            mn_step_info si;
+            mn_session_step_info(fs, k, &si);
+            views += si.view;
+            if (si.ln_gamma >= 0) {
+                fused++;
+                CHECK(g->nodes[si.node].op == MN_OP_ADD && !si.view);
+            }
         }
+        CHECK_EQ_INT(views, fused ? 8 : 0); /* the chain's first 8 steps */
     }
-    CHECK_EQ_INT(views, fused ? 8 : 0); /* the chain's first eight steps */
-out:
-    mn_tensor_destroy(in[0]);
-    mn_tensor_destroy(in[1]);
-    mn_session_destroy(fs);
-    mn_session_destroy(us);
+    fused_and_plain_free(fs, us, in);
     return fused;
 }
 

@@ -39,48 +39,30 @@ static mn_graph *se_graph(int64_t n, int64_t hw, int64_t m, int swap,
     return g;
 }
 
-/* Runs g fused and unfused (keep_values) on the same input; returns the
- * Convs that took a fused scale, -1 on a failure (reported). */
+/* Runs g fused and unfused on the same input, twice, outputs the same
+ * bytes; returns the Convs that took a fused scale, -1 on a failure
+ * (reported). */
 static int run_se(mn_graph *g, int threads)
 {
-    mn_ctx ctx = {{0}};
-    mn_session_opts fo = {.batch = 1, .threads = threads},
-                    uo = {.batch = 1, .keep_values = 1};
-    mn_session *fs = NULL, *us = NULL;
-    mn_tensor *in = random_input(g, 0, 1);
+    mn_session *fs, *us;
+    mn_tensor *in[2];
     int fused = -1;
-    CHECK_OK(mn_session_create(g, &fo, &fs, &ctx), &ctx);
-    CHECK_OK(mn_session_create(g, &uo, &us, &ctx), &ctx);
-    if (!fs || !us || !in)
-        goto out;
-    for (int rep = 0; rep < 2; rep++) { /* a second run: no stale state */
-        CHECK_OK(mn_session_run(fs, (const mn_tensor *const *)&in, 1, &ctx),
-                 &ctx);
-        CHECK_OK(mn_session_run(us, (const mn_tensor *const *)&in, 1, &ctx),
-                 &ctx);
-        for (int o = 0; o < g->n_outputs; o++) {
-            const mn_tensor *a = mn_session_output(fs, o),
-                            *b = mn_session_output(us, o);
-            CHECK(memcmp(a->data, b->data, mn_tensor_nbytes(a)) == 0);
+    if (fused_and_plain(g, threads, 2, 1, &fs, &us, in)) {
+        fused = 0;
+        int views = 0;
+        for (int k = 0; k < mn_session_num_steps(fs); k++) {
+            mn_step_info si;
+            mn_session_step_info(fs, k, &si);
+            if (g->nodes[si.node].op == MN_OP_MUL)
+                views += si.view;
+            if (si.in_scale >= 0) {
+                fused++;
+                CHECK(g->nodes[si.node].op == MN_OP_CONV && !si.view);
+            }
         }
+        CHECK_EQ_INT(views, fused);
     }
-    fused = 0;
-    int views = 0;
-    for (int k = 0; k < mn_session_num_steps(fs); k++) {
-        mn_step_info si;
-        mn_session_step_info(fs, k, &si);
-        if (g->nodes[si.node].op == MN_OP_MUL)
-            views += si.view;
-        if (si.in_scale >= 0) {
-            fused++;
-            CHECK(g->nodes[si.node].op == MN_OP_CONV && !si.view);
-        }
-    }
-    CHECK_EQ_INT(views, fused);
-out:
-    mn_tensor_destroy(in);
-    mn_session_destroy(fs);
-    mn_session_destroy(us);
+    fused_and_plain_free(fs, us, in);
     return fused;
 }
 
