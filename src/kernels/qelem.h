@@ -56,6 +56,11 @@ typedef struct mn_kernels_qelem {
     void (*lut8)(const uint8_t *t, const uint8_t *x, int64_t n, uint8_t *y);
     /* The sum of n int8 (i8) or uint8 values, n < 2^23. */
     int32_t (*sum8)(const void *x, int64_t n, int i8);
+    /* s[p] = sum8 of the p-th of `planes` consecutive runs of n values
+     * (QLinearGlobalAveragePool's planes, several per call: a small
+     * plane's sum costs less than its call and its reduction). */
+    void (*sums8)(const void *x, int64_t planes, int64_t n, int i8,
+                  int32_t *s);
     /* y[o] = max_{t < k} x[2·o + t] for o < n, int8 (i8) or uint8, k >= 1:
      * MaxPool's stride-2 horizontal pass over windows inside the row;
      * reads x[0 .. 2n − 2 + k) only. */

@@ -80,10 +80,14 @@ static void qgap_task(void *arg, int64_t t, int thread)
     const qgap_job *J = arg;
     int64_t hi = (t + 1) * J->per < J->planes ? (t + 1) * J->per : J->planes;
     (void)thread;
-    for (int64_t k = t * J->per; k < hi; k++) {
-        int32_t acc = -J->zx * (int32_t)J->hw +
-                      J->kq->sum8(J->x + k * J->hw, J->hw, J->i8);
-        st_round(J->y, J->i8, k, (float)acc * J->s, J->zy);
+    int32_t sums[64];
+    for (int64_t k0 = t * J->per; k0 < hi; k0 += 64) {
+        int64_t np = hi - k0 < 64 ? hi - k0 : 64;
+        J->kq->sums8(J->x + k0 * J->hw, np, J->hw, J->i8, sums);
+        for (int64_t k = 0; k < np; k++) {
+            int32_t acc = -J->zx * (int32_t)J->hw + sums[k];
+            st_round(J->y, J->i8, k0 + k, (float)acc * J->s, J->zy);
+        }
     }
 }
 

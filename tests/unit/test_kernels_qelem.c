@@ -123,6 +123,14 @@ static void check_level(const mn_kernels_qelem *k)
         k->lut8(t, yb, n, yb);
         CHECK(memcmp(ya, yb, (size_t)n + 1) == 0);
         CHECK(r->sum8(a, n, i8) == k->sum8(a, n, i8));
+        /* the sums of runs of a: 1..19 of n / 19 values (0 to 215) */
+        if (n > 0) {
+            int32_t sa[19], sb[19];
+            int64_t np = 1 + n % 19, len = n / np;
+            r->sums8(a, np, len, i8, sa);
+            k->sums8(a, np, len, i8, sb);
+            CHECK(memcmp(sa, sb, (size_t)np * sizeof *sa) == 0);
+        }
     }
     /* QLinearAdd's rounding at the boundary: with ma = 2^13 − 1 and shift
      * 14 the remainder equals half (2^13 − 1) exactly, which must round

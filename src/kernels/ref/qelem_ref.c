@@ -94,6 +94,13 @@ static int32_t sum8_ref(const void *x, int64_t n, int i8)
     return acc;
 }
 
+static void sums8_ref(const void *x, int64_t planes, int64_t n, int i8,
+                      int32_t *s)
+{
+    for (int64_t p = 0; p < planes; p++)
+        s[p] = sum8_ref((const uint8_t *)x + p * n, n, i8);
+}
+
 static void hmax2_ref(const void *x, int64_t n, int k, int i8, void *y)
 {
     for (int64_t o = 0; o < n; o++) {
@@ -127,6 +134,7 @@ static const mn_kernels_qelem kernels = {
     .name = "ref",       .quantize = quantize_ref, .dequantize = dequantize_ref,
     .qadd = qadd_ref,    .vmax = vmax_ref,         .vmaxf = vmaxf_ref,
     .qmul = qmul_ref,    .lut8 = lut8_ref,         .sum8 = sum8_ref,
+    .sums8 = sums8_ref,
     .hmax2 = hmax2_ref,  .hmax2f = hmax2f_ref};
 
 const mn_kernels_qelem *mn_kernels_qelem_ref(void) { return &kernels; }

@@ -245,6 +245,13 @@ static int32_t sum8_avx2(const void *x, int64_t n, int i8)
     return (int32_t)t + mn_kernels_qelem_ref()->sum8(p + i, n - i, i8);
 }
 
+static void sums8_avx2(const void *x, int64_t planes, int64_t n, int i8,
+                       int32_t *s)
+{
+    for (int64_t p = 0; p < planes; p++)
+        s[p] = sum8_avx2((const uint8_t *)x + p * n, n, i8);
+}
+
 /* 32 outputs per step: the k shifted 64-byte windows' maximum, then the
  * even bytes (masked to words and packed; packus works per 128-bit lane,
  * vpermq restores the order). Reads x[2·o .. 2·o + 63 + k − 1]. */
@@ -318,6 +325,7 @@ static const mn_kernels_qelem kernels = {
     .name = "avx2",       .quantize = quantize_avx2, .dequantize = dequantize_avx2,
     .qadd = qadd_avx2,    .vmax = vmax_avx2,         .vmaxf = vmaxf_avx2,
     .qmul = qmul_avx2,    .lut8 = lut8_avx2,         .sum8 = sum8_avx2,
+    .sums8 = sums8_avx2,
     .hmax2 = hmax2_avx2,  .hmax2f = hmax2f_avx2};
 
 const mn_kernels_qelem *mn_kernels_qelem_avx2(void) { return &kernels; }
