@@ -73,6 +73,14 @@ typedef struct mn_kernels_qelem {
      * [0 .. 2n − 2 + k). */
     void (*hmax2f)(const float *x, const float *first, int64_t n, int k,
                    float *y);
+    /* A whole 8-bit MaxPool output row at stride 2 along the row, in one
+     * call: y[o] = max over the nr input rows rows[i] (w values each) and
+     * the taps t < k (1 <= k <= 4) of rows[i][c0 + 2·o + t], o < n, the
+     * columns outside [0, w) skipped (the type's lowest value when none
+     * is inside). Reads columns inside [0, w) only. NULL: not at this
+     * level. */
+    void (*maxrow2)(const void *const *rows, int nr, int64_t w, int64_t c0,
+                    int64_t n, int k, int i8, void *y);
 } mn_kernels_qelem;
 
 const mn_kernels_qelem *mn_kernels_qelem_ref(void);

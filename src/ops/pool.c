@@ -206,6 +206,14 @@ static void maxpool_q8_plane(const win3 *q, const mn_kernels_qelem *kq,
             memset(yo, lowest, (size_t)ow_n);
             continue;
         }
+        if (kq->maxrow2 && s == 2 && k <= 4 && h1 - l1 <= 16) {
+            /* the whole row in one call, padding columns skipped */
+            const void *rows[16];
+            for (int64_t t = l1; t < h1; t++)
+                rows[t - l1] = xp + (r0 + t) * w;
+            kq->maxrow2(rows, (int)(h1 - l1), w, -pb, ow_n, (int)k, i8, yo);
+            continue;
+        }
         memcpy(row, xp + (r0 + l1) * w, (size_t)w);
         for (int64_t t = l1 + 1; t < h1; t++)
             kq->vmax(row, xp + (r0 + t) * w, w, i8);

@@ -83,6 +83,19 @@ static void check_level(const mn_kernels_qelem *k)
             k->hmax2(a, no, kk, i8, yb);
             CHECK(memcmp(ya, yb, (size_t)no + 1) == 0);
         }
+        /* whole stride-2 MaxPool rows over 1..5 input rows (a, b and
+         * shifted copies), k = 1..4, left padding 0..3, right windows
+         * running past the row: padding columns are skipped */
+        for (int kk = 1; kk <= 4 && n >= 2 && k->maxrow2; kk++) {
+            int nr = 1 + (int)((n + kk) % 5);
+            int64_t w = n / 2, c0 = -(int64_t)((n + kk) % 4);
+            int64_t no = (w - c0) / 2 + 1;
+            const void *rw[5] = {a, b, a + n / 2, b + 1, a + 3};
+            ya[no] = yb[no] = 0x5A;
+            r->maxrow2(rw, nr, w, c0, no, kk, i8, ya);
+            k->maxrow2(rw, nr, w, c0, no, kk, i8, yb);
+            CHECK(memcmp(ya, yb, (size_t)no + 1) == 0);
+        }
         /* float running max with NaN on either side, ±0 ties */
         for (int64_t i = 0; i < n; i++) {
             fa[i] = special(i + 3 * n, 1.0f);

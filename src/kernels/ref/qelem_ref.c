@@ -130,12 +130,30 @@ static void hmax2f_ref(const float *x, const float *first, int64_t n, int k,
     }
 }
 
+static void maxrow2_ref(const void *const *rows, int nr, int64_t w,
+                        int64_t c0, int64_t n, int k, int i8, void *y)
+{
+    for (int64_t o = 0; o < n; o++) {
+        int best = i8 ? -128 : 0;
+        for (int i = 0; i < nr; i++)
+            for (int t = 0; t < k; t++) {
+                int64_t c = c0 + 2 * o + t;
+                if (c < 0 || c >= w)
+                    continue;
+                const uint8_t *r = rows[i];
+                int v = i8 ? (int8_t)r[c] : r[c];
+                best = v > best ? v : best;
+            }
+        ((uint8_t *)y)[o] = (uint8_t)best;
+    }
+}
+
 static const mn_kernels_qelem kernels = {
     .name = "ref",       .quantize = quantize_ref, .dequantize = dequantize_ref,
     .qadd = qadd_ref,    .vmax = vmax_ref,         .vmaxf = vmaxf_ref,
     .qmul = qmul_ref,    .lut8 = lut8_ref,         .sum8 = sum8_ref,
     .sums8 = sums8_ref,
-    .hmax2 = hmax2_ref,  .hmax2f = hmax2f_ref};
+    .hmax2 = hmax2_ref,  .hmax2f = hmax2f_ref,  .maxrow2 = maxrow2_ref};
 
 const mn_kernels_qelem *mn_kernels_qelem_ref(void) { return &kernels; }
 

@@ -304,6 +304,64 @@ static void quantize_avx512(const float *x, int64_t n, float s, int32_t zp,
     }
 }
 
+/* Byte o (< 32) of column 2·o + t gathered from a register pair, per
+ * t < 4 (static tables: built on the stack per call, 64 byte stores then
+ * a vector load stall on store forwarding). */
+#define C2(t, o) (2 * (o) + (t))
+#define C2R(t, o) C2(t, o), C2(t, o + 1), C2(t, o + 2), C2(t, o + 3)
+#define C2H(t)                                                             \
+    C2R(t, 0), C2R(t, 4), C2R(t, 8), C2R(t, 12), C2R(t, 16), C2R(t, 20),    \
+        C2R(t, 24), C2R(t, 28)
+static const uint8_t COLS2[4][64] __attribute__((aligned(64))) = {
+    {C2H(0), C2H(0)}, {C2H(1), C2H(1)}, {C2H(2), C2H(2)}, {C2H(3), C2H(3)}};
+
+/* Bits [lo, hi) of a 64-bit mask, clamped to [0, 64]. */
+static __mmask64 span64(int64_t lo, int64_t hi)
+{
+    lo = lo < 0 ? 0 : lo > 64 ? 64 : lo;
+    hi = hi < 0 ? 0 : hi > 64 ? 64 : hi;
+    if (hi <= lo)
+        return 0;
+    uint64_t h = hi == 64 ? ~0ull : (1ull << hi) - 1;
+    return (__mmask64)(h & ~((1ull << lo) - 1));
+}
+
+/* 32 outputs per step: every row's 64 + k − 2 columns from cb under masks
+ * (the type's lowest value outside [0, w) and past the step's last
+ * column) into two registers, their maximum over the rows, then per tap
+ * t the bytes of columns 2·o + t (vpermt2b) and their maximum. */
+static void maxrow2_vbmi(const void *const *rows, int nr, int64_t w,
+                         int64_t c0, int64_t n, int k, int i8, void *y)
+{
+    const __m512i lowest = _mm512_set1_epi8((char)(i8 ? 0x80 : 0));
+    __m512i ix[4];
+    for (int t = 0; t < k; t++)
+        ix[t] = _mm512_load_si512(COLS2[t]);
+    for (int64_t o = 0; o < n; o += 32) {
+        int64_t no = n - o < 32 ? n - o : 32, cb = c0 + 2 * o;
+        int64_t end = 2 * no - 2 + k; /* columns cb .. cb + end − 1 */
+        __mmask64 ma = span64(-cb, (w - cb < end ? w - cb : end));
+        __mmask64 mb = span64(-cb - 64, (w - cb < end ? w - cb : end) - 64);
+        __m512i a = lowest, b = lowest;
+        for (int i = 0; i < nr; i++) {
+            uintptr_t r = (uintptr_t)rows[i] + (uintptr_t)cb;
+            __m512i u = _mm512_mask_loadu_epi8(lowest, ma, (const void *)r);
+            __m512i v = _mm512_mask_loadu_epi8(lowest, mb,
+                                               (const void *)(r + 64));
+            a = i8 ? _mm512_max_epi8(a, u) : _mm512_max_epu8(a, u);
+            b = i8 ? _mm512_max_epi8(b, v) : _mm512_max_epu8(b, v);
+        }
+        __m512i h = _mm512_permutex2var_epi8(a, ix[0], b);
+        for (int t = 1; t < k; t++) {
+            __m512i g = _mm512_permutex2var_epi8(a, ix[t], b);
+            h = i8 ? _mm512_max_epi8(h, g) : _mm512_max_epu8(h, g);
+        }
+        __mmask32 sm = no >= 32 ? 0xFFFFFFFFu : (1u << no) - 1u;
+        _mm256_mask_storeu_epi8((uint8_t *)y + o, sm,
+                                _mm512_castsi512_si256(h));
+    }
+}
+
 static mn_kernels_qelem table;
 
 static void init(void)
@@ -317,6 +375,7 @@ static void init(void)
     table.qadd = qadd_avx512;
     table.sum8 = sum8_avx512;
     table.sums8 = sums8_avx512;
+    table.maxrow2 = maxrow2_vbmi;
 }
 
 const mn_kernels_qelem *mn_kernels_qelem_avx512vbmi(void)
