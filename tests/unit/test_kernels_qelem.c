@@ -221,6 +221,50 @@ TEST(qelem_quantize_near_halves)
     free(x), free(ya), free(yb);
 }
 
+/* QLinearAdd's rounding shift on every (a, b) byte pair, for shifts 1 to
+ * 30 (small shifts make exact halves common, on both signs of the sum)
+ * and multipliers up to 2^22: the fast levels against the reference. */
+TEST(qelem_qadd_rounding_all_pairs)
+{
+    const mn_kernels_qelem *r = mn_kernels_qelem_ref();
+    const mn_kernels_qelem *lv[2] = {NULL, NULL};
+    uint8_t *a = malloc(65536), *b = malloc(65536);
+    uint8_t *ya = malloc(65536), *yb = malloc(65536);
+    if (mn_isa_detect() >= MN_ISA_AVX2)
+        lv[0] = mn_kernels_qelem_avx2();
+    if (mn_cpu_has_avx512vbmi())
+        lv[1] = mn_kernels_qelem_avx512vbmi();
+    otu_seed(29);
+    int bad = 0;
+    for (int i = 0; a && b && i < 65536; i++) {
+        a[i] = (uint8_t)i;
+        b[i] = (uint8_t)(i >> 8);
+    }
+    static const int32_t shifts[] = {1, 2, 3, 5, 9, 14, 21, 30};
+    for (int si = 0; a && b && ya && yb && si < 8; si++)
+        for (int i8 = 0; i8 < 2; i8++) {
+            mn_qadd_fixed p = {
+                .ma = (int32_t)otu_int(1, (1 << 22) - 1),
+                .mb = (int32_t)otu_int(1, (1 << 22) - 1),
+                .za = i8 ? (int32_t)otu_int(-128, 127) : (int32_t)otu_int(0, 255),
+                .zb = i8 ? (int32_t)otu_int(-128, 127) : (int32_t)otu_int(0, 255),
+                .zc = i8 ? (int32_t)otu_int(-128, 127) : (int32_t)otu_int(0, 255),
+                .shift = shifts[si]};
+            if (si % 2) /* small multipliers: sums near zero, both signs */
+                p.ma = (int32_t)otu_int(1, 7), p.mb = (int32_t)otu_int(1, 7);
+            r->qadd(a, b, 65536, &p, i8, ya);
+            for (int l = 0; l < 2; l++) {
+                if (!lv[l])
+                    continue;
+                lv[l]->qadd(a, b, 65536, &p, i8, yb);
+                bad += memcmp(ya, yb, 65536) != 0;
+            }
+        }
+    CHECK(a && b && ya && yb);
+    CHECK(bad == 0);
+    free(a), free(b), free(ya), free(yb);
+}
+
 TEST(qelem_ref_arithmetic)
 {
     const mn_kernels_qelem *r = mn_kernels_qelem_ref();
