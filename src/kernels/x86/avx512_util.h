@@ -23,6 +23,16 @@ MN_INLINE __mmask64 mn_tail_mask64(int64_t n)
                    : (__mmask64)(n <= 0 ? 0 : ((uint64_t)1 << n) - 1);
 }
 
+/* Bits [lo, hi) of a 64-lane mask, lo and hi clamped to [0, 64]. */
+MN_INLINE __mmask64 mn_span_mask64(int64_t lo, int64_t hi)
+{
+    lo = lo < 0 ? 0 : lo > 64 ? 64 : lo;
+    hi = hi < 0 ? 0 : hi > 64 ? 64 : hi;
+    if (hi <= lo)
+        return 0;
+    return (__mmask64)(mn_tail_mask64(hi) & ~mn_tail_mask64(lo));
+}
+
 /* Lanes l in [0, 16) with 0 <= base + l < lim. */
 MN_INLINE __mmask16 mn_range_mask16(int64_t base, int64_t lim)
 {

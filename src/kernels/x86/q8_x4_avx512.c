@@ -9,6 +9,7 @@
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 #include <immintrin.h>
+#include "kernels/x86/avx512_util.h"
 
 /* Bits [lo, hi) of a mask of n <= 32 bits, lo and hi clamped to [0, n]. */
 static uint32_t range_mask(int64_t lo, int64_t hi, int n)
@@ -18,17 +19,6 @@ static uint32_t range_mask(int64_t lo, int64_t hi, int n)
     if (hi <= lo)
         return 0;
     return (uint32_t)(((1ull << hi) - 1) & ~((1ull << lo) - 1));
-}
-
-/* Bits [lo, hi) of a 64-bit mask, clamped to [0, 64]. */
-static __mmask64 range_mask64(int64_t lo, int64_t hi)
-{
-    lo = lo < 0 ? 0 : lo > 64 ? 64 : lo;
-    hi = hi < 0 ? 0 : hi > 64 ? 64 : hi;
-    if (hi <= lo)
-        return 0;
-    uint64_t h = hi == 64 ? ~0ull : (1ull << hi) - 1;
-    return (__mmask64)(h & ~((1ull << lo) - 1));
 }
 
 /* 64 input bytes of one row for output dwords j .. j + 63 (input column
@@ -46,12 +36,12 @@ load64(const uint8_t *src, int64_t w, int64_t cb, int sw, __m512i pad)
         return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
     }
     if (sw == 1)
-        return _mm512_mask_loadu_epi8(pad, range_mask64(-cb, w - cb),
+        return _mm512_mask_loadu_epi8(pad, mn_span_mask64(-cb, w - cb),
                                       src + cb);
     __m256i lo = _mm512_cvtepi16_epi8(_mm512_mask_loadu_epi8(
-        pad, range_mask64(-cb, w - cb), src + cb));
+        pad, mn_span_mask64(-cb, w - cb), src + cb));
     __m256i hi = _mm512_cvtepi16_epi8(_mm512_mask_loadu_epi8(
-        pad, range_mask64(-cb - 64, w - cb - 64), src + cb + 64));
+        pad, mn_span_mask64(-cb - 64, w - cb - 64), src + cb + 64));
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 

@@ -315,17 +315,6 @@ static void quantize_avx512(const float *x, int64_t n, float s, int32_t zp,
 static const uint8_t COLS2[4][64] __attribute__((aligned(64))) = {
     {C2H(0), C2H(0)}, {C2H(1), C2H(1)}, {C2H(2), C2H(2)}, {C2H(3), C2H(3)}};
 
-/* Bits [lo, hi) of a 64-bit mask, clamped to [0, 64]. */
-static __mmask64 span64(int64_t lo, int64_t hi)
-{
-    lo = lo < 0 ? 0 : lo > 64 ? 64 : lo;
-    hi = hi < 0 ? 0 : hi > 64 ? 64 : hi;
-    if (hi <= lo)
-        return 0;
-    uint64_t h = hi == 64 ? ~0ull : (1ull << hi) - 1;
-    return (__mmask64)(h & ~((1ull << lo) - 1));
-}
-
 /* 32 outputs per step: every row's 64 + k − 2 columns from cb under masks
  * (the type's lowest value outside [0, w) and past the step's last
  * column) into two registers, their maximum over the rows, then per tap
@@ -340,8 +329,8 @@ static void maxrow2_vbmi(const void *const *rows, int nr, int64_t w,
     for (int64_t o = 0; o < n; o += 32) {
         int64_t no = n - o < 32 ? n - o : 32, cb = c0 + 2 * o;
         int64_t end = 2 * no - 2 + k; /* columns cb .. cb + end − 1 */
-        __mmask64 ma = span64(-cb, (w - cb < end ? w - cb : end));
-        __mmask64 mb = span64(-cb - 64, (w - cb < end ? w - cb : end) - 64);
+        __mmask64 ma = mn_span_mask64(-cb, (w - cb < end ? w - cb : end));
+        __mmask64 mb = mn_span_mask64(-cb - 64, (w - cb < end ? w - cb : end) - 64);
         __m512i a = lowest, b = lowest;
         for (int i = 0; i < nr; i++) {
             uintptr_t r = (uintptr_t)rows[i] + (uintptr_t)cb;
@@ -356,8 +345,7 @@ static void maxrow2_vbmi(const void *const *rows, int nr, int64_t w,
             __m512i g = _mm512_permutex2var_epi8(a, ix[t], b);
             h = i8 ? _mm512_max_epi8(h, g) : _mm512_max_epu8(h, g);
         }
-        __mmask32 sm = no >= 32 ? 0xFFFFFFFFu : (1u << no) - 1u;
-        _mm256_mask_storeu_epi8((uint8_t *)y + o, sm,
+        _mm256_mask_storeu_epi8((uint8_t *)y + o, (__mmask32)mn_tail_mask64(no),
                                 _mm512_castsi512_si256(h));
     }
 }
