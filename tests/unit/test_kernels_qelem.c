@@ -164,17 +164,23 @@ out:
     free(x), free(fa), free(fb), free(a), free(b), free(ya), free(yb);
 }
 
+/* The fast tables this CPU runs: lv[0] AVX2, lv[1] AVX-512 VBMI (NULL:
+ * not built or not on this CPU). */
+static void fast_levels(const mn_kernels_qelem *lv[2])
+{
+    lv[0] = mn_isa_detect() >= MN_ISA_AVX2 ? mn_kernels_qelem_avx2() : NULL;
+    lv[1] = mn_cpu_has_avx512vbmi() ? mn_kernels_qelem_avx512vbmi() : NULL;
+}
+
 TEST(qelem_fast_levels_match_ref)
 {
+    const mn_kernels_qelem *lv[2];
     otu_seed(21);
-    const mn_kernels_qelem *k = mn_kernels_qelem_avx2();
-    if (k && mn_isa_detect() >= MN_ISA_AVX2)
-        check_level(k);
-    else
-        check_level(mn_kernels_qelem_ref()); /* at least run the ref */
-    k = mn_kernels_qelem_avx512vbmi();
-    if (k && mn_cpu_has_avx512vbmi())
-        check_level(k);
+    fast_levels(lv);
+    /* at least run the ref */
+    check_level(lv[0] ? lv[0] : mn_kernels_qelem_ref());
+    if (lv[1])
+        check_level(lv[1]);
 }
 
 /* Quantization where x / s lands within a few ulps of a half-integer (and
@@ -183,14 +189,11 @@ TEST(qelem_fast_levels_match_ref)
 TEST(qelem_quantize_near_halves)
 {
     const mn_kernels_qelem *r = mn_kernels_qelem_ref();
-    const mn_kernels_qelem *lv[2] = {NULL, NULL};
+    const mn_kernels_qelem *lv[2];
     enum { N = 4096 };
     float *x = malloc(N * sizeof *x);
     uint8_t *ya = malloc(N), *yb = malloc(N);
-    if (mn_isa_detect() >= MN_ISA_AVX2)
-        lv[0] = mn_kernels_qelem_avx2();
-    if (mn_cpu_has_avx512vbmi())
-        lv[1] = mn_kernels_qelem_avx512vbmi();
+    fast_levels(lv);
     otu_seed(23);
     int bad = 0;
     for (int it = 0; it < 60 && x && ya && yb; it++) {
@@ -227,13 +230,10 @@ TEST(qelem_quantize_near_halves)
 TEST(qelem_qadd_rounding_all_pairs)
 {
     const mn_kernels_qelem *r = mn_kernels_qelem_ref();
-    const mn_kernels_qelem *lv[2] = {NULL, NULL};
+    const mn_kernels_qelem *lv[2];
     uint8_t *a = malloc(65536), *b = malloc(65536);
     uint8_t *ya = malloc(65536), *yb = malloc(65536);
-    if (mn_isa_detect() >= MN_ISA_AVX2)
-        lv[0] = mn_kernels_qelem_avx2();
-    if (mn_cpu_has_avx512vbmi())
-        lv[1] = mn_kernels_qelem_avx512vbmi();
+    fast_levels(lv);
     otu_seed(29);
     int bad = 0;
     for (int i = 0; a && b && i < 65536; i++) {
