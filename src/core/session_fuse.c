@@ -374,7 +374,8 @@ static int const_zp(const mn_session *s, const mn_node *c, int slot,
 /* An MN_OPF_FUSE_QADD step (QLinearConv) whose 8-bit output v is read
  * only by a QLinearAdd(v, r) or (r, v) with r of v's dtype and shape,
  * computed before the step, constant per-tensor scales and zero points in
- * the fixed-point range: the add runs in the step's store (its params
+ * the fixed-point range and within the vector form's bound
+ * (mn_qadd_fixed_vec_ok): the add runs in the step's store (its params
  * with v as operand a: swapping the operands swaps the multipliers and
  * zero points, and the sum commutes) and its step becomes a view. A
  * lookup table fused into the add moves to the step (it applies to the
@@ -419,6 +420,8 @@ static void fuse_qadd(mn_session *s)
         fx.za = slot == 0 ? za : zb;
         fx.zb = slot == 0 ? zb : za;
         fx.zc = zc;
+        if (!mn_qadd_fixed_vec_ok(&fx, tv->dtype == MN_DT_I8))
+            continue;
         sp->has_qres = 1;
         sp->qres = fx;
         sp->qadd_node = sq->node;

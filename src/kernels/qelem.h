@@ -115,6 +115,22 @@ static inline int mn_qadd_fixed_init(float ra, float rb, mn_qadd_fixed *p)
     return 1;
 }
 
+/* Whether |ma·(a − za)| + |mb·(b − zb)| + 2^(shift − 1) < 2^31 for all
+ * 8-bit a, b (int8 when i8): then the sum and its rounding half stay in
+ * int32, which the fused residual add's vector form (x86/qadd_avx512.h,
+ * qres16) needs. Scale ratios below 1/4 with zero points at the type's
+ * ends can break it; such an add is not fused. */
+static inline int mn_qadd_fixed_vec_ok(const mn_qadd_fixed *p, int i8)
+{
+    int64_t lo = i8 ? -128 : 0, hi = i8 ? 127 : 255;
+    int64_t ra = p->za - lo > hi - p->za ? p->za - lo : hi - p->za;
+    int64_t rb = p->zb - lo > hi - p->zb ? p->zb - lo : hi - p->zb;
+    return p->ma >= 0 && p->mb >= 0 && p->shift >= 1 && p->shift <= 30 &&
+           (int64_t)p->ma * ra + (int64_t)p->mb * rb +
+                   ((int64_t)1 << (p->shift - 1)) <
+               ((int64_t)1 << 31);
+}
+
 /* One element of qadd (the reference arithmetic, shared by the kernels'
  * tails). */
 static inline int32_t mn_qadd_fixed1(const mn_qadd_fixed *p, int32_t a,

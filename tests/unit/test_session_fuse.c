@@ -204,8 +204,11 @@ TEST(session_fuses_byte_table_lookup_into_producer)
  * 2: depthwise 3×3; C → C channels) → c → QLinearAdd(c, q) (or (q, c)
  * when `swap`) → a [→ Cast + Gather lookup when `lut`] → Dequantize → y.
  * Runs fused (threads) and unfused; checks y bit for bit and that the add
- * ran in the conv's store. Returns the number of fused adds. */
-static int run_qadd_graph(int i8, int kind, int swap, int lut, int threads)
+ * ran in the conv's store. Returns the number of fused adds. `wide`:
+ * both add inputs at zero point 0 (−128) and scale ratios 2^-8.08, past
+ * the bound of the fused add's vector form (mn_qadd_fixed_vec_ok). */
+static int run_qadd_graph(int i8, int kind, int swap, int lut, int threads,
+                          int wide)
 {
     mn_ctx ctx = {{0}};
     mn_graph *g = NULL;
@@ -214,6 +217,8 @@ static int run_qadd_graph(int i8, int kind, int swap, int lut, int threads)
     int64_t wd[4] = {C, kind == 2 ? 1 : C, k, k}, cd[1] = {C};
     mn_dtype dt = i8 ? MN_DT_I8 : MN_DT_U8;
     uint8_t zq = i8 ? 0xFB /* -5 */ : 121, zc = i8 ? 7 : 133;
+    if (wide)
+        zq = zc = i8 ? 0x80 : 0;
     uint8_t za = i8 ? 0xFE : 119, tb[256];
     int8_t w[C * C * 9], wz = 0;
     int32_t bias[C];
@@ -229,10 +234,11 @@ static int run_qadd_graph(int i8, int kind, int swap, int lut, int threads)
         return -1;
     int x = val(g, "x", 4, d), q = val(g, "q", 4, d), c = val(g, "c", 4, d);
     int a = val(g, "a", 4, d), y = val(g, "y", 4, d);
-    int sq = fconst(g, "sq", 0, NULL, 0.02f, 0.02f);
+    float sqv = wide ? 0.05f : 0.02f, sav = wide ? 0.05f * 270.0f : 0.04f;
+    int sq = fconst(g, "sq", 0, NULL, sqv, sqv);
     int sw = fconst(g, "sw", 1, cd, 0.002f, 0.006f);
     int sc = fconst(g, "sc", 0, NULL, 0.05f, 0.05f);
-    int sa = fconst(g, "sa", 0, NULL, 0.04f, 0.04f);
+    int sa = fconst(g, "sa", 0, NULL, sav, sav);
     int zqv = rconst(g, "zq", dt, 0, NULL, &zq);
     int zcv = rconst(g, "zc", dt, 0, NULL, &zc);
     int zav = rconst(g, "za", dt, 0, NULL, &za);
@@ -296,7 +302,22 @@ TEST(session_fuses_int8_residual_add_into_conv)
         mn_isa_force(levels[l]);
         for (int i = 0; i < 24; i++)
             CHECK_EQ_INT(run_qadd_graph(i % 2, i / 2 % 3, i / 6 % 2,
-                                        i / 12 % 2, 1 + i % 3 % 2), 1);
+                                        i / 12 % 2, 1 + i % 3 % 2, 0), 1);
+    }
+    mn_isa_force(MN_ISA_COUNT);
+}
+
+/* An add past the vector form's bound stays a step of its own, with the
+ * same bytes. */
+TEST(session_keeps_residual_add_past_the_bound_unfused)
+{
+    static const mn_isa levels[] = {MN_ISA_REF, MN_ISA_AVX512VNNI};
+    for (int l = 0; l < 2; l++) {
+        if (levels[l] > mn_isa_detect())
+            continue;
+        mn_isa_force(levels[l]);
+        for (int i = 0; i < 6; i++)
+            CHECK_EQ_INT(run_qadd_graph(i % 2, i / 2 % 3, 0, 0, 1, 1), 0);
     }
     mn_isa_force(MN_ISA_COUNT);
 }

@@ -39,6 +39,7 @@ typedef struct q8_epi {
     int sgn;          /* int8 output */
     __m512 l, h;      /* the product's clamp (requant16) */
     __m512i zp;
+    int32_t yzp;      /* the zero point as an integer (qres16_load) */
     const mn_qadd_fixed *res; /* a fused residual add, or NULL (its
                                  vector constants are made where used:
                                  kept here they made every kernel's
@@ -59,18 +60,22 @@ INL q8_epi q8_epi_load(const mn_qgemm_epi *e)
     k.l = _mm512_set1_ps((float)(e->lo - e->yzp));
     k.h = _mm512_set1_ps((float)(e->hi - e->yzp));
     k.zp = _mm512_set1_epi32((int32_t)e->yzp);
+    k.yzp = (int32_t)e->yzp;
     k.sgn = e->out_signed;
     k.res = e->mult ? e->res : NULL;
     k.res_off = e->res_off;
     return k;
 }
 
-/* The residual's n bytes for the elements at y + j·cs, widened. */
-INL __m512i res16(const q8_epi *k, int n, const char *y, int64_t cs)
+/* The residual's n bytes for the elements at y + j·cs, broadcast to the
+ * four 128-bit lanes (qres16's operand). */
+INL __m512i res_bb(const q8_epi *k, int n, const char *y, int64_t cs)
 {
     const char *r = y + k->res_off;
     __m128i b;
-    if (cs == 1) {
+    if (cs == 1 && n == 16) {
+        return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)r));
+    } else if (cs == 1) {
         b = _mm_maskz_loadu_epi8(mn_tail_mask16(n), r);
     } else {
         uint8_t t[16] = {0};
@@ -78,7 +83,7 @@ INL __m512i res16(const q8_epi *k, int n, const char *y, int64_t cs)
             t[j] = (uint8_t)r[j * cs];
         b = _mm_loadu_si128((const __m128i *)t);
     }
-    return k->sgn ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+    return _mm512_broadcast_i32x4(b);
 }
 
 INL q8_row q8_row_load(const mn_qgemm_epi *e, int64_t row)
@@ -94,11 +99,17 @@ INL q8_row q8_row_load(const mn_qgemm_epi *e, int64_t row)
     return r;
 }
 
+/* The fused residual add's constants (k->res set). */
+INL qres16_k q8_res_load(const q8_epi *k)
+{
+    return qres16_load(k->res, k->sgn, k->yzp);
+}
+
 /* Stores one accumulator vector of a row: lanes [0, n), element j at
  * y + j·cs (bytes or int32s); rk: the fused residual add's constants,
- * loaded by the caller (qadd16_load of k->res), NULL when k->res is. */
+ * loaded by the caller (q8_res_load), NULL when k->res is. */
 INL void store16kr(__m512i acc, const q8_epi *k, const q8_row *rw, int n,
-                   char *y, int64_t cs, const qadd16_k *rk)
+                   char *y, int64_t cs, const qres16_k *rk)
 {
     __mmask16 m = mn_tail_mask16(n);
     if (k->i32) {
@@ -113,14 +124,17 @@ INL void store16kr(__m512i acc, const q8_epi *k, const q8_row *rw, int n,
         }
         return;
     }
-    __m512i r = _mm512_add_epi32(
-        requant16(acc, rw->add, rw->mult, k->l, k->h), k->zp);
-    if (rk)
-        r = qadd16(r, res16(k, n, y, cs), rk);
-    __m128i b = _mm512_cvtepi32_epi8(r); /* in range: plain truncation */
-    /* keep the narrowing in a register: compilers fuse it with the store
-     * into vpmovdb to memory, which is microcoded and slow on AMD Zen 4/5 */
-    __asm__("" : "+v"(b));
+    __m512i r = requant16(acc, rw->add, rw->mult, k->l, k->h);
+    __m128i b;
+    if (rk) {
+        b = qres_pack1(qres16(r, res_bb(k, n, y, cs), rk, k->sgn), k->sgn);
+    } else {
+        b = _mm512_cvtepi32_epi8(_mm512_add_epi32(r, k->zp)); /* in range */
+        /* keep the narrowing in a register: compilers fuse it with the
+         * store into vpmovdb to memory, which is microcoded and slow on
+         * AMD Zen 4/5 */
+        __asm__("" : "+v"(b));
+    }
     if (cs == 1 && n == 16) { /* a masked byte store costs more */
         _mm_storeu_si128((__m128i *)y, b);
     } else if (cs == 1) {
@@ -138,7 +152,7 @@ INL void store16k(__m512i acc, const q8_epi *k, const q8_row *rw, int n,
                   char *y, int64_t cs)
 {
     if (k->res) {
-        const qadd16_k rk = qadd16_load(k->res, k->sgn);
+        const qres16_k rk = q8_res_load(k);
         store16kr(acc, k, rw, n, y, cs, &rk);
     } else {
         store16kr(acc, k, rw, n, y, cs, NULL);

@@ -12,12 +12,24 @@
 
 #include "kernels/x86/q8_avx512_epi.h"
 
-/* z (16 requantized int32 lanes) plus the residual's 16 bytes rr, by the
- * fused QLinearAdd's constants rk (sgn: int8 bytes). */
-INL __m512i cv_res16(__m512i z, __m128i rr, int sgn, const qadd16_k *rk)
+/* z (16 requantized int32 lanes before the zero point) plus the
+ * residual's 16 bytes rr, by the fused QLinearAdd's constants rk (sgn:
+ * int8 bytes): the 16 output bytes. */
+INL __m128i cv_res16(__m512i z, __m128i rr, int sgn, const qres16_k *rk)
 {
-    return qadd16(z, sgn ? _mm512_cvtepi8_epi32(rr) : _mm512_cvtepu8_epi32(rr),
-                  rk);
+    return qres_pack1(qres16(z, _mm512_broadcast_i32x4(rr), rk, sgn), sgn);
+}
+
+/* The same with lanes 0-7 from the 8 bytes at ra and lanes 8-15 from the
+ * 8 at rb (two channels' pixels), loaded straight into qres16's lanes. */
+INL __m128i cv_res16ab(__m512i z, const char *ra, const char *rb, int sgn,
+                       const qres16_k *rk)
+{
+    __m512i bb = _mm512_inserti64x4(
+        _mm512_castsi256_si512(
+            _mm256_broadcastq_epi64(_mm_loadl_epi64((const __m128i *)ra))),
+        _mm256_broadcastq_epi64(_mm_loadl_epi64((const __m128i *)rb)), 1);
+    return qres_pack1(qres16(z, bb, rk, sgn), sgn);
 }
 
 /* The channel-vector sums' 16 accumulators c<pixel><half> (cv_sums in
@@ -35,7 +47,7 @@ INL __m512i cv_res16(__m512i z, __m128i rr, int sgn, const qadd16_k *rk)
  * (a constant when inlined). */
 INL void
 store_full(__m512i acc[2][8], const q8_epi *k, const mn_qgemm_epi *e,
-           int64_t row0, char *y, int64_t rs, const qadd16_k *rk,
+           int64_t row0, char *y, int64_t rs, const qres16_k *rk,
            const int sgn)
 {
 #pragma GCC unroll 2
@@ -44,22 +56,23 @@ store_full(__m512i acc[2][8], const q8_epi *k, const mn_qgemm_epi *e,
         __m512 mult = _mm512_loadu_ps(e->mult + row0 + 16 * v);
         __m512i r[8], t[8];
 #pragma GCC unroll 8
-        for (int j = 0; j < 8; j++)
-            r[j] = _mm512_add_epi32(requant16(acc[v][j], add, mult, k->l, k->h),
-                                    k->zp);
+        for (int j = 0; j < 8; j++) {
+            r[j] = requant16(acc[v][j], add, mult, k->l, k->h);
+            if (!rk)
+                r[j] = _mm512_add_epi32(r[j], k->zp);
+        }
         mn_transpose8x16(r, t);
 #pragma GCC unroll 8
         for (int s = 0; s < 8; s++) {
             char *ya = y + (16 * v + mn_cv_ch_lo(s)) * rs, *yb = ya + 4 * rs;
-            __m512i z = t[s];
+            __m128i b;
             if (rk) {
-                __m128i rr = _mm_unpacklo_epi64(
-                    _mm_loadl_epi64((const __m128i *)(ya + k->res_off)),
-                    _mm_loadl_epi64((const __m128i *)(yb + k->res_off)));
-                z = cv_res16(z, rr, sgn, rk);
+                b = cv_res16ab(t[s], ya + k->res_off, yb + k->res_off, sgn,
+                               rk);
+            } else {
+                b = _mm512_cvtepi32_epi8(t[s]); /* in range */
+                __asm__("" : "+v"(b)); /* see store16k */
             }
-            __m128i b = _mm512_cvtepi32_epi8(z); /* in range */
-            __asm__("" : "+v"(b)); /* see store16k */
             _mm_storel_epi64((__m128i *)ya, b);
             _mm_storeh_pi((__m64 *)yb, _mm_castsi128_ps(b));
         }
@@ -79,7 +92,7 @@ INL void mn_q8_cv_store(__m512i acc[2][8], int np, int nc,
         if (!k.res) {
             store_full(acc, &k, e, row0, y, rs, NULL, 0);
         } else {
-            const qadd16_k rk = qadd16_load(k.res, k.sgn);
+            const qres16_k rk = q8_res_load(&k);
             if (k.sgn)
                 store_full(acc, &k, e, row0, y, rs, &rk, 1);
             else
@@ -87,9 +100,9 @@ INL void mn_q8_cv_store(__m512i acc[2][8], int np, int nc,
         }
         return;
     }
-    qadd16_k rk;
+    qres16_k rk;
     if (k.res)
-        rk = qadd16_load(k.res, k.sgn);
+        rk = q8_res_load(&k);
     for (int v = 0; v < 2 && 16 * v < nc; v++) {
         const __mmask16 cm = mn_tail_mask16(nc - 16 * v);
         const int64_t r0 = row0 + 16 * v;
@@ -101,9 +114,11 @@ INL void mn_q8_cv_store(__m512i acc[2][8], int np, int nc,
         } else {
             __m512i add = _mm512_maskz_loadu_epi32(cm, e->add + r0);
             __m512 mult = _mm512_maskz_loadu_ps(cm, e->mult + r0);
-            for (int j = 0; j < 8; j++)
-                acc[v][j] = _mm512_add_epi32(
-                    requant16(acc[v][j], add, mult, k.l, k.h), k.zp);
+            for (int j = 0; j < 8; j++) {
+                acc[v][j] = requant16(acc[v][j], add, mult, k.l, k.h);
+                if (!k.res)
+                    acc[v][j] = _mm512_add_epi32(acc[v][j], k.zp);
+            }
         }
         mn_transpose8x16(acc[v], t);
         for (int s = 0; s < 8; s++) {
@@ -121,16 +136,16 @@ INL void mn_q8_cv_store(__m512i acc[2][8], int np, int nc,
                 continue;
             }
             char *ya = y + (int64_t)ca * rs, *yb = y + cb * rs;
-            __m512i z = t[s];
+            __m128i b;
             if (k.res) {
                 __m128i ra = _mm_maskz_loadu_epi8(pm, ya + k.res_off);
                 __m128i rb = cb < nc ? _mm_maskz_loadu_epi8(pm, yb + k.res_off)
                                      : _mm_setzero_si128();
-                __m128i rr = _mm_unpacklo_epi64(ra, rb);
-                z = cv_res16(z, rr, k.sgn, &rk);
+                b = cv_res16(t[s], _mm_unpacklo_epi64(ra, rb), k.sgn, &rk);
+            } else {
+                b = _mm512_cvtepi32_epi8(t[s]); /* in range */
+                __asm__("" : "+v"(b)); /* see store16k */
             }
-            __m128i b = _mm512_cvtepi32_epi8(z); /* in range */
-            __asm__("" : "+v"(b)); /* see store16k */
             if (np == 8) {
                 _mm_storel_epi64((__m128i *)ya, b);
                 if (cb < nc)

@@ -22,23 +22,23 @@
 static inline __attribute__((always_inline)) void
 store_block32(__m512i acc[MR][2], int mr, const q8_epi *k,
               const mn_qgemm_epi *e, int64_t row0, char *y, int64_t rs,
-              const qadd16_k *rk)
+              const qres16_k *rk)
 {
     for (int i = 0; i < mr; i++, y += rs) {
         q8_row r = q8_row_load(e, row0 + i);
-        __m512i r0 = _mm512_add_epi32(
-            requant16(acc[i][0], r.add, r.mult, k->l, k->h), k->zp);
-        __m512i r1 = _mm512_add_epi32(
-            requant16(acc[i][1], r.add, r.mult, k->l, k->h), k->zp);
+        __m512i r0 = requant16(acc[i][0], r.add, r.mult, k->l, k->h);
+        __m512i r1 = requant16(acc[i][1], r.add, r.mult, k->l, k->h);
         if (rk) {
-            __m256i rb = _mm256_loadu_si256((const __m256i *)(y + k->res_off));
-            __m128i rl = _mm256_castsi256_si128(rb);
-            __m128i rh = _mm256_extracti128_si256(rb, 1);
-            r0 = qadd16(r0, k->sgn ? _mm512_cvtepi8_epi32(rl)
-                                   : _mm512_cvtepu8_epi32(rl), rk);
-            r1 = qadd16(r1, k->sgn ? _mm512_cvtepi8_epi32(rh)
-                                   : _mm512_cvtepu8_epi32(rh), rk);
+            const __m128i *rp = (const __m128i *)(y + k->res_off);
+            r0 = qres16(r0, _mm512_broadcast_i32x4(_mm_loadu_si128(rp)), rk,
+                        k->sgn);
+            r1 = qres16(r1, _mm512_broadcast_i32x4(_mm_loadu_si128(rp + 1)),
+                        rk, k->sgn);
+            _mm256_storeu_si256((__m256i *)y, qres_pack2(r0, r1, k->sgn));
+            continue;
         }
+        r0 = _mm512_add_epi32(r0, k->zp);
+        r1 = _mm512_add_epi32(r1, k->zp);
         __m128i b0 = _mm512_cvtepi32_epi8(r0);
         __m128i b1 = _mm512_cvtepi32_epi8(r1);
         __asm__("" : "+v"(b0), "+v"(b1)); /* see store16k */
@@ -62,16 +62,16 @@ void mn_q8_direct_avx512vnni(int64_t kq, const void *a_, const int32_t *off,
     if (!k.i32 && mask[0] == 0xFFFF && mask[1] == 0xFFFF &&
         yoff[1] == yoff[0] + 16) {
         if (k.res) {
-            const qadd16_k rk = qadd16_load(k.res, k.sgn);
+            const qres16_k rk = q8_res_load(&k);
             store_block32(acc, mr, &k, e, row0, y + yoff[0], rs, &rk);
         } else {
             store_block32(acc, mr, &k, e, row0, y + yoff[0], rs, NULL);
         }
         return;
     }
-    qadd16_k rk;
+    qres16_k rk;
     if (k.res)
-        rk = qadd16_load(k.res, k.sgn);
+        rk = q8_res_load(&k);
     const int n0 = __builtin_popcount(mask[0]);
     const int n1 = __builtin_popcount(mask[1]);
     for (int i = 0; i < mr; i++) {

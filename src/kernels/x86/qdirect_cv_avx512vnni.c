@@ -82,9 +82,9 @@ void mn_q8_rows_cv_avx512vnni(int64_t kq, const void *a_, const int32_t *off,
         cv_sums(4, kq, a_, off, px, acc, pf, pf_lines);
     char *y = y_;
     q8_epi k = q8_epi_load(e);
-    qadd16_k rk;
+    qres16_k rk;
     if (k.res)
-        rk = qadd16_load(k.res, k.sgn);
+        rk = q8_res_load(&k);
     /* each image's 16-channel halves: requantized in channel lanes and
      * stored as they are (the channels of an image are contiguous) */
     for (int v = 0; v < 2 && 16 * v < nc; v++) {
@@ -101,14 +101,15 @@ void mn_q8_rows_cv_avx512vnni(int64_t kq, const void *a_, const int32_t *off,
         __m512 mult = _mm512_maskz_loadu_ps(cm, e->mult + r0);
         for (int j = 0; j < np; j++) {
             char *yj = y + j * ldy + 16 * v;
-            __m512i z = _mm512_add_epi32(
-                requant16(acc[v][j], add, mult, k.l, k.h), k.zp);
+            __m512i z = requant16(acc[v][j], add, mult, k.l, k.h);
+            __m128i b;
             if (k.res) {
                 __m128i rr = _mm_maskz_loadu_epi8(cm, yj + k.res_off);
-                z = cv_res16(z, rr, k.sgn, &rk);
+                b = cv_res16(z, rr, k.sgn, &rk);
+            } else {
+                b = _mm512_cvtepi32_epi8(_mm512_add_epi32(z, k.zp));
+                __asm__("" : "+v"(b)); /* see store16k; in range */
             }
-            __m128i b = _mm512_cvtepi32_epi8(z); /* in range */
-            __asm__("" : "+v"(b)); /* see store16k */
             if (nc - 16 * v >= 16)
                 _mm_storeu_si128((__m128i *)yj, b);
             else
