@@ -61,6 +61,32 @@ interleave16(const __m128i r[4], __m512i fv)
     return _mm512_xor_si512(z, fv);
 }
 
+/* 64 dwords from four rows of 64 bytes (byte t of dword j = row t's
+ * byte j) in o[0..3], XORed with fv: the unpacks work within 128-bit
+ * lanes (lane L of q_u holds dwords 16·L + 4·u .. + 3), then a 4 × 4
+ * transpose of the lanes. */
+static inline __attribute__((always_inline)) void
+interleave64(__m512i a, __m512i b, __m512i c, __m512i d, __m512i fv,
+             __m512i o[4])
+{
+    __m512i ab0 = _mm512_unpacklo_epi8(a, b);
+    __m512i ab1 = _mm512_unpackhi_epi8(a, b);
+    __m512i cd0 = _mm512_unpacklo_epi8(c, d);
+    __m512i cd1 = _mm512_unpackhi_epi8(c, d);
+    __m512i q0 = _mm512_unpacklo_epi16(ab0, cd0);
+    __m512i q1 = _mm512_unpackhi_epi16(ab0, cd0);
+    __m512i q2 = _mm512_unpacklo_epi16(ab1, cd1);
+    __m512i q3 = _mm512_unpackhi_epi16(ab1, cd1);
+    __m512i t0 = _mm512_shuffle_i32x4(q0, q1, 0x44);
+    __m512i t1 = _mm512_shuffle_i32x4(q2, q3, 0x44);
+    __m512i t2 = _mm512_shuffle_i32x4(q0, q1, 0xEE);
+    __m512i t3 = _mm512_shuffle_i32x4(q2, q3, 0xEE);
+    o[0] = _mm512_xor_si512(_mm512_shuffle_i32x4(t0, t1, 0x88), fv);
+    o[1] = _mm512_xor_si512(_mm512_shuffle_i32x4(t0, t1, 0xDD), fv);
+    o[2] = _mm512_xor_si512(_mm512_shuffle_i32x4(t2, t3, 0x88), fv);
+    o[3] = _mm512_xor_si512(_mm512_shuffle_i32x4(t2, t3, 0xDD), fv);
+}
+
 static void x4_row_avx512(const uint8_t *const src[4], int64_t w,
                           int64_t c0, int sw, int64_t wq, uint8_t xpad,
                           uint8_t flip, uint8_t *dst)
@@ -70,37 +96,33 @@ static void x4_row_avx512(const uint8_t *const src[4], int64_t w,
     const __m512i pad64 = _mm512_set1_epi8((char)xpad);
     const __m512i fv = _mm512_set1_epi8((char)flip);
     int64_t j = 0;
-    /* 64 dwords per step while more than 32 are left: the unpacks work
-     * within 128-bit lanes (lane L of q_u holds dwords 16·L + 4·u .. + 3),
-     * then a 4 × 4 transpose of the lanes */
+    __m512i o[4];
+    if (sw == 1 && c0 >= 0 && src[0] && src[1] && src[2] && src[3]) {
+        /* the steps inside all four rows and x4's row (a 1×1 layer's
+         * whole planes): plain loads and stores, nothing to mask */
+        const uint8_t *s0 = src[0] + c0, *s1 = src[1] + c0;
+        const uint8_t *s2 = src[2] + c0, *s3 = src[3] + c0;
+        int64_t end = w - c0 < wq ? w - c0 : wq;
+        for (; j + 64 <= end; j += 64) {
+            interleave64(_mm512_loadu_si512(s0 + j), _mm512_loadu_si512(s1 + j),
+                         _mm512_loadu_si512(s2 + j), _mm512_loadu_si512(s3 + j),
+                         fv, o);
+            for (int u = 0; u < 4; u++)
+                _mm512_storeu_si512(dst + 4 * (j + 16 * u), o[u]);
+        }
+    }
+    /* 64 dwords per step while more than 32 are left */
     for (; wq - j > 32; j += 64) {
         int64_t cb = j * sw + c0;
-        __m512i a = load64(src[0], w, cb, sw, pad64);
-        __m512i b = load64(src[1], w, cb, sw, pad64);
-        __m512i c = load64(src[2], w, cb, sw, pad64);
-        __m512i d = load64(src[3], w, cb, sw, pad64);
-        __m512i ab0 = _mm512_unpacklo_epi8(a, b);
-        __m512i ab1 = _mm512_unpackhi_epi8(a, b);
-        __m512i cd0 = _mm512_unpacklo_epi8(c, d);
-        __m512i cd1 = _mm512_unpackhi_epi8(c, d);
-        __m512i q0 = _mm512_unpacklo_epi16(ab0, cd0);
-        __m512i q1 = _mm512_unpackhi_epi16(ab0, cd0);
-        __m512i q2 = _mm512_unpacklo_epi16(ab1, cd1);
-        __m512i q3 = _mm512_unpackhi_epi16(ab1, cd1);
-        __m512i t0 = _mm512_shuffle_i32x4(q0, q1, 0x44);
-        __m512i t1 = _mm512_shuffle_i32x4(q2, q3, 0x44);
-        __m512i t2 = _mm512_shuffle_i32x4(q0, q1, 0xEE);
-        __m512i t3 = _mm512_shuffle_i32x4(q2, q3, 0xEE);
-        __m512i o[4] = {_mm512_shuffle_i32x4(t0, t1, 0x88),
-                        _mm512_shuffle_i32x4(t0, t1, 0xDD),
-                        _mm512_shuffle_i32x4(t2, t3, 0x88),
-                        _mm512_shuffle_i32x4(t2, t3, 0xDD)};
+        interleave64(load64(src[0], w, cb, sw, pad64),
+                     load64(src[1], w, cb, sw, pad64),
+                     load64(src[2], w, cb, sw, pad64),
+                     load64(src[3], w, cb, sw, pad64), fv, o);
         /* the row's last step may end early: masked stores there */
         for (int u = 0; u < 4; u++)
             _mm512_mask_storeu_epi32(
                 dst + 4 * (j + 16 * u),
-                (__mmask16)range_mask(0, wq - j - 16 * u, 16),
-                _mm512_xor_si512(o[u], fv));
+                (__mmask16)range_mask(0, wq - j - 16 * u, 16), o[u]);
     }
     for (; j < wq; j += 16) {
         int64_t cb = j * sw + c0; /* input column of output dword j */
