@@ -4,6 +4,7 @@
  * thread pool. A task owns one column tile: it packs that tile's B (all k)
  * into its thread's scratch and runs every A panel of its row range over
  * it. Integer sums are exact, so any tiling gives the same bits. */
+#include <math.h>
 #include <string.h>
 #include "kernels/qgemm.h"
 #if defined(__SSE2__)
@@ -74,6 +75,21 @@ void mn_q8_dwcv_pack(const mn_conv_params *p, const int32_t *taps,
                                  ? (int8_t)taps[ch * kk + i * p->kw + j]
                                  : 0;
                     }
+}
+
+int mn_q8_epi_fast(const mn_qgemm_epi *e, int64_t rows, int64_t k)
+{
+    double acc = (double)k * 255.0 * 128.0;
+    if (!e->mult || !e->add || acc >= 2147483647.0)
+        return 0;
+    for (int64_t r = 0; r < rows; r++) {
+        double m = fabs((double)e->mult[r]);
+        double s = fabs((double)e->add[r]) + acc;
+        /* s must not wrap in int32 either */
+        if (!(m <= 3.4e38) || s >= 2147483647.0 || s * m >= 1073741824.0)
+            return 0;
+    }
+    return 1;
 }
 
 void mn_qgemm_store1(const mn_qgemm_epi *e, int64_t row, int32_t acc,

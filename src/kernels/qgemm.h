@@ -50,7 +50,17 @@ typedef struct mn_qgemm_epi {
      * output's type); v is the add's operand a. */
     const mn_qadd_fixed *res;
     ptrdiff_t res_off;
+    /* Set by mn_q8_epi_fast: no product (acc + add)·mult can reach 2^30,
+     * so the AVX-512 stores may round it without the float clamp and
+     * clamp by saturating narrowing (when [lo, hi] is the type's range):
+     * the same bytes. */
+    int fast;
 } mn_qgemm_epi;
+
+/* Whether every row r < rows of e (8-bit output) keeps
+ * (|add[r]| + k·255·128)·|mult[r]| below 2^30 with mult finite: the
+ * bound of any sum over k products of a uint8 and an int8 (e.fast). */
+int mn_q8_epi_fast(const mn_qgemm_epi *e, int64_t rows, int64_t k);
 
 /* An 8-bit value v after the fused residual add (mn_qgemm_epi.res): the
  * QLinearAdd of v and the residual's byte at r, both of the output's type

@@ -144,6 +144,8 @@ void mn_q8_prep_requant(mn_q8_prep *q, const mn_tensor *xst,
     q->epi.lo = sgn ? -128.0 : 0.0;
     q->epi.hi = sgn ? 127.0 : 255.0;
     q->epi.out_signed = sgn;
+    /* after mn_q8_prep_input (the addends) */
+    q->epi.fast = mn_q8_epi_fast(&q->epi, q->m * q->groups, q->k);
 }
 
 mn_status mn_q8_prepared(mn_prepared *pp, mn_q8_prep *q)

@@ -76,7 +76,9 @@ void mn_q8_prep_input(mn_q8_prep *q, const mn_tensor *x,
  * scale tensors exactly as the reference forwards compute them,
  * x_scale · w_scale[r] / y_scale in float32, with w_scale per tensor
  * or per row, the output zero point yz (NULL: 0) and the saturation range
- * of out_dt. Without it the epilogue writes int32. */
+ * of out_dt, and whether the stores may take the unclamped form
+ * (mn_q8_epi_fast; after mn_q8_prep_input). Without it the epilogue
+ * writes int32. */
 void mn_q8_prep_requant(mn_q8_prep *q, const mn_tensor *xs,
                         const mn_tensor *ws, const mn_tensor *ys,
                         const mn_tensor *yz, mn_dtype out_dt);

@@ -44,6 +44,31 @@ MN_INLINE __mmask16 mn_range_mask16(int64_t base, int64_t lim)
     return (__mmask16)(mn_tail_mask16(hi) & ~mn_tail_mask16(lo));
 }
 
+/* 32 bytes from two vectors of int32 lanes (lanes 0-15 of v0, then of
+ * v1): each value plus zp16's 16-bit lanes, saturated to int8 (sgn) or
+ * uint8. The values pass a saturating int16 step first, which changes no
+ * result while |zp| <= 255. packs works within 128-bit lanes; one dword
+ * permute puts the bytes in order. */
+MN_INLINE __m256i mn_sat_pack2_epi32(__m512i v0, __m512i v1, __m512i zp16,
+                                     int sgn)
+{
+    __m512i w = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), zp16);
+    __m512i b = sgn ? _mm512_packs_epi16(w, w) : _mm512_packus_epi16(w, w);
+    return _mm512_castsi512_si256(_mm512_permutexvar_epi32(
+        _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 13, 9, 5, 1, 12, 8, 4, 0),
+        b));
+}
+
+/* The same for one vector: 16 bytes. */
+MN_INLINE __m128i mn_sat_pack1_epi32(__m512i v, __m512i zp16, int sgn)
+{
+    __m512i w = _mm512_adds_epi16(_mm512_packs_epi32(v, v), zp16);
+    __m512i b = sgn ? _mm512_packs_epi16(w, w) : _mm512_packus_epi16(w, w);
+    return _mm512_castsi512_si128(_mm512_permutexvar_epi32(
+        _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0),
+        b));
+}
+
 /* The channel-vector tiles' transpose (qdirect_cv_avx512vnni.c,
  * sconv_cv_avx512.c): rows r[0..7] (pixel j: 16 channels, 32-bit lanes)
  * become t[0..7], each holding two channels' 8 pixels: t[s] channel

@@ -31,12 +31,26 @@ INL __m512i requant16(__m512i v, __m512i add, __m512 mult, __m512 l,
 #undef RN
 }
 
+/* requant16 without the clamp: round_half_even((float)(v + add)·mult) as
+ * int32, exact when the product stays below 2^31 (mn_qgemm_epi.fast);
+ * the saturating narrowing (mn_sat_pack*_epi32, with the zero point)
+ * then clamps, to the same bytes. */
+INL __m512i requant16_nc(__m512i v, __m512i add, __m512 mult)
+{
+#define RN (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+    __m512 f = _mm512_cvt_roundepi32_ps(_mm512_add_epi32(v, add), RN);
+    return _mm512_cvt_roundps_epi32(_mm512_mul_round_ps(f, mult, RN), RN);
+#undef RN
+}
+
 /* The epilogue's constants, set up once per tile: stores through char
  * pointers would make the compiler reload and reconvert them for every
  * vector. */
 typedef struct q8_epi {
     int i32;          /* int32 output (acc + add_i32) */
     int sgn;          /* int8 output */
+    int fast;         /* e->fast, [lo, hi] the type's: requant16_nc and
+                         the saturating narrowing */
     __m512 l, h;      /* the product's clamp (requant16) */
     __m512i zp;
     int32_t yzp;      /* the zero point as an integer (qres16_load) */
@@ -62,6 +76,8 @@ INL q8_epi q8_epi_load(const mn_qgemm_epi *e)
     k.zp = _mm512_set1_epi32((int32_t)e->yzp);
     k.yzp = (int32_t)e->yzp;
     k.sgn = e->out_signed;
+    k.fast = e->fast && e->mult && e->lo == (e->out_signed ? -128.0 : 0.0) &&
+             e->hi == (e->out_signed ? 127.0 : 255.0);
     k.res = e->mult ? e->res : NULL;
     k.res_off = e->res_off;
     return k;
@@ -124,11 +140,15 @@ INL void store16kr(__m512i acc, const q8_epi *k, const q8_row *rw, int n,
         }
         return;
     }
-    __m512i r = requant16(acc, rw->add, rw->mult, k->l, k->h);
     __m128i b;
     if (rk) {
+        __m512i r = requant16(acc, rw->add, rw->mult, k->l, k->h);
         b = qres_pack1(qres16(r, res_bb(k, n, y, cs), rk, k->sgn), k->sgn);
+    } else if (k->fast) {
+        b = mn_sat_pack1_epi32(requant16_nc(acc, rw->add, rw->mult),
+                               _mm512_set1_epi16((short)k->yzp), k->sgn);
     } else {
+        __m512i r = requant16(acc, rw->add, rw->mult, k->l, k->h);
         b = _mm512_cvtepi32_epi8(_mm512_add_epi32(r, k->zp)); /* in range */
         /* keep the narrowing in a register: compilers fuse it with the
          * store into vpmovdb to memory, which is microcoded and slow on

@@ -44,12 +44,39 @@ INL __m128i cv_res16ab(__m512i z, const char *ra, const char *rb, int sgn,
 
 /* The whole tile's requantizing store (8 pixels, 32 channels, 8-bit
  * output), straight-line: rk the fused residual add's constants or NULL
- * (a constant when inlined). */
+ * (a constant when inlined); sgn (int8 output) a constant for the
+ * residual add (without one, k->sgn tells). */
 INL void
 store_full(__m512i acc[2][8], const q8_epi *k, const mn_qgemm_epi *e,
            int64_t row0, char *y, int64_t rs, const qres16_k *rk,
            const int sgn)
 {
+    if (!rk && k->fast) { /* no clamp; two rows of 16 narrowed at once */
+        const __m512i zp16 = _mm512_set1_epi16((short)k->yzp);
+#pragma GCC unroll 2
+        for (int v = 0; v < 2; v++) {
+            __m512i add = _mm512_loadu_si512(e->add + row0 + 16 * v);
+            __m512 mult = _mm512_loadu_ps(e->mult + row0 + 16 * v);
+            __m512i r[8], t[8];
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++)
+                r[j] = requant16_nc(acc[v][j], add, mult);
+            mn_transpose8x16(r, t);
+#pragma GCC unroll 4
+            for (int s = 0; s < 8; s += 2) {
+                __m256i b = mn_sat_pack2_epi32(t[s], t[s + 1], zp16, k->sgn);
+                __m128i b0 = _mm256_castsi256_si128(b);
+                __m128i b1 = _mm256_extracti128_si256(b, 1);
+                char *ya = y + (16 * v + mn_cv_ch_lo(s)) * rs;
+                char *yc = y + (16 * v + mn_cv_ch_lo(s + 1)) * rs;
+                _mm_storel_epi64((__m128i *)ya, b0);
+                _mm_storeh_pi((__m64 *)(ya + 4 * rs), _mm_castsi128_ps(b0));
+                _mm_storel_epi64((__m128i *)yc, b1);
+                _mm_storeh_pi((__m64 *)(yc + 4 * rs), _mm_castsi128_ps(b1));
+            }
+        }
+        return;
+    }
 #pragma GCC unroll 2
     for (int v = 0; v < 2; v++) {
         __m512i add = _mm512_loadu_si512(e->add + row0 + 16 * v);

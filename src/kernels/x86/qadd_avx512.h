@@ -8,6 +8,7 @@
 
 #include <immintrin.h>
 #include "kernels/qelem.h"
+#include "kernels/x86/avx512_util.h"
 
 typedef struct qadd16_k {
     __m512i ma, mb, c, zc, lo, hi;
@@ -125,22 +126,14 @@ qres16(__m512i r, __m512i bb, const qres16_k *k, int sgn)
 static inline __attribute__((always_inline)) __m256i
 qres_pack2(__m512i v0, __m512i v1, int sgn)
 {
-    __m512i w = _mm512_packs_epi32(v0, v1); /* lane L: v0 4L.., v1 4L.. */
-    __m512i b = sgn ? _mm512_packs_epi16(w, w) : _mm512_packus_epi16(w, w);
-    return _mm512_castsi512_si256(_mm512_permutexvar_epi32(
-        _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 13, 9, 5, 1, 12, 8, 4, 0),
-        b));
+    return mn_sat_pack2_epi32(v0, v1, _mm512_setzero_si512(), sgn);
 }
 
 /* One qres16 result saturated to the type: 16 bytes. */
 static inline __attribute__((always_inline)) __m128i
 qres_pack1(__m512i v, int sgn)
 {
-    __m512i w = _mm512_packs_epi32(v, v);
-    __m512i b = sgn ? _mm512_packs_epi16(w, w) : _mm512_packus_epi16(w, w);
-    return _mm512_castsi512_si128(_mm512_permutexvar_epi32(
-        _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0),
-        b));
+    return mn_sat_pack1_epi32(v, _mm512_setzero_si512(), sgn);
 }
 #endif
 

@@ -26,6 +26,14 @@ store_block32(__m512i acc[MR][2], int mr, const q8_epi *k,
 {
     for (int i = 0; i < mr; i++, y += rs) {
         q8_row r = q8_row_load(e, row0 + i);
+        if (!rk && k->fast) {
+            _mm256_storeu_si256(
+                (__m256i *)y,
+                mn_sat_pack2_epi32(requant16_nc(acc[i][0], r.add, r.mult),
+                                   requant16_nc(acc[i][1], r.add, r.mult),
+                                   _mm512_set1_epi16((short)k->yzp), k->sgn));
+            continue;
+        }
         __m512i r0 = requant16(acc[i][0], r.add, r.mult, k->l, k->h);
         __m512i r1 = requant16(acc[i][1], r.add, r.mult, k->l, k->h);
         if (rk) {
