@@ -48,8 +48,13 @@ INL void rows(const mn_conv_params *p, const uint8_t *r0, int64_t wp,
         #pragma GCC unroll 4
         for (int r = 0; r < R; r++)
             a[r] = _mm512_setzero_si512();
+        /* unrolled whole for the constant shapes: the row tests and
+         * the weights' indices fold away */
+        #pragma GCC unroll 16
         for (int64_t rho = 0; rho < nin; rho++) {
-            __m512i v = _mm512_loadu_si512(base + rho * wp), pv[MAXQ];
+            __m512i v = _mm512_loadu_si512(base + rho * wp);
+            __m512i pv[MAXQ] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+            #pragma GCC unroll 2
             for (int g = 0; g < Q; g++)
                 pv[g] = _mm512_permutexvar_epi8(idx[g], v);
             #pragma GCC unroll 4
@@ -57,6 +62,7 @@ INL void rows(const mn_conv_params *p, const uint8_t *r0, int64_t wp,
                 int64_t i = rho - r * sh;
                 if (i < 0 || i >= kh)
                     continue;
+                #pragma GCC unroll 2
                 for (int g = 0; g < Q; g++)
                     a[r] = _mm512_dpbusd_epi32(a[r], pv[g], wq[i * Q + g]);
             }
@@ -75,7 +81,8 @@ INL void plane(const mn_conv_params *p, const uint8_t *xp, int64_t wp,
                char *y, int64_t s, int64_t sh, int64_t kh, int64_t kw)
 {
     int es = e->mult ? 1 : 4, Q = (int)((kw + 3) / 4);
-    __m512i idx[MAXQ], wq[8 * MAXQ];
+    __m512i idx[MAXQ] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+    __m512i wq[8 * MAXQ];
     epi_v ev = {q8_epi_load(e), q8_row_load(e, row)};
     for (int g = 0; g < Q; g++)
         idx[g] = _mm512_loadu_si512(quad_idx[s - 1][g]);
