@@ -190,26 +190,28 @@ typedef struct dc_job {
 } dc_job;
 
 /* Which lanes of block bi are output pixels, and where they go (one
- * division per vector, then a walk along the virtual row). */
+ * division per vector, then a run of lanes per virtual row it meets). */
 static void block_lanes(const mn_q8_x4 *g, int64_t bi, uint16_t mask[2],
                         int64_t yoff[2])
 {
     int64_t ow = g->p.ow;
     for (int v = 0; v < 2; v++) {
         int64_t vp = bi * BLOCK + 16 * v, row = vp / g->wq, col = vp % g->wq;
-        mask[v] = 0;
+        uint32_t m = 0;
         yoff[v] = -1;
-        for (int l = 0; l < 16 && vp < g->nvp; l++, vp++) {
-            if (col < ow) {
-                mask[v] |= (uint16_t)(1u << l);
+        for (int64_t l = 0; l < 16 && vp + l < g->nvp; row++, col = 0) {
+            /* lanes [l, l + n): this virtual row from column col, of
+             * which the first k are output pixels */
+            int64_t n = min64(min64(16 - l, g->wq - col), g->nvp - vp - l);
+            int64_t k = min64(n, ow - col);
+            if (k > 0) {
+                m |= ((1u << k) - 1u) << l;
                 if (yoff[v] < 0)
                     yoff[v] = row * ow + col;
             }
-            if (++col == g->wq) {
-                col = 0;
-                row++;
-            }
+            l += n;
         }
+        mask[v] = (uint16_t)m;
         if (yoff[v] < 0)
             yoff[v] = 0;
     }
