@@ -21,6 +21,7 @@ static size_t round64(size_t v) { return (v + 63) / 64 * 64; }
 void mn_q8_x4_init(const mn_conv_params *p, mn_q8_x4 *g)
 {
     g->p = *p;
+    g->taps4 = 0;
     g->c4n = ceil_div(p->c / p->group, 4);
     mn_q8_pad_dims(p, &g->hp, &g->wp);
     g->hq = ceil_div(g->hp, p->sh);
@@ -28,15 +29,42 @@ void mn_q8_x4_init(const mn_conv_params *p, mn_q8_x4 *g)
     g->nvp = (p->oh - 1) * g->wq + p->ow;
 }
 
+int mn_q8_x4_taps4_can(const mn_conv_params *p)
+{
+    return p->group == 1 && p->dh == 1 && p->dw == 1 &&
+           (p->sw == 1 || p->sw == 2 || p->sw == 4) && p->sh >= 1;
+}
+
+void mn_q8_x4_init_taps4(const mn_conv_params *p, mn_q8_x4 *g)
+{
+    g->p = *p;
+    g->taps4 = 1;
+    g->c4n = p->c;
+    mn_q8_pad_dims(p, &g->hp, &g->wp);
+    g->hq = ceil_div(g->hp, p->sh);
+    /* the last column quad of the last output column stays in the row */
+    g->wq = p->ow + (ceil_div(p->kw, 4) - 1) * 4 / p->sw;
+    g->nvp = (p->oh - 1) * g->wq + p->ow;
+}
+
+/* Planes: stride phases × channel quads (taps4: row phases × channels). */
+static int64_t planes(const mn_q8_x4 *g)
+{
+    return (g->taps4 ? g->p.sh : g->p.sh * g->p.sw) * g->c4n;
+}
+
 size_t mn_q8_x4_bytes(const mn_q8_x4 *g)
 {
-    return (size_t)(g->p.sh * g->p.sw * g->c4n * g->hq * g->wq) * 4;
+    return (size_t)(planes(g) * g->hq * g->wq) * 4;
 }
 
 int64_t mn_q8_x4_offset(const mn_q8_x4 *g, int64_t c4, int64_t ki,
                         int64_t kj)
 {
     const mn_conv_params *p = &g->p;
+    if (g->taps4)
+        return (((ki % p->sh) * g->c4n + c4) * g->hq * g->wq +
+                ki / p->sh * g->wq + kj * 4 / p->sw) * 4;
     int64_t ri = ki * p->dh, cj = kj * p->dw;
     int64_t ph = ri % p->sh * p->sw + cj % p->sw;
     return ((ph * g->c4n + c4) * g->hq * g->wq + ri / p->sh * g->wq +
@@ -46,7 +74,9 @@ int64_t mn_q8_x4_offset(const mn_q8_x4 *g, int64_t c4, int64_t ki,
 /* One builder's row buffers: a row of the padding byte, four rows. */
 static size_t row_bytes(const mn_q8_x4 *g)
 {
-    return round64((size_t)(g->wq + 16));
+    /* taps4: one padded input row, the 3 bytes the last quad reaches
+     * past its first and a vector's slack */
+    return round64((size_t)(g->taps4 ? g->wq * g->p.sw + 80 : g->wq + 16));
 }
 
 static size_t tmp_bytes(const mn_q8_x4 *g) { return 5 * row_bytes(g); }
@@ -105,7 +135,7 @@ static const uint8_t *phase_row(const mn_q8_x4 *g, const uint8_t *xr,
 static int direct_input(const mn_q8_x4 *g)
 {
     const mn_conv_params *p = &g->p;
-    return p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0 &&
+    return !g->taps4 && p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0 &&
            g->hq == p->h && g->wq == p->w;
 }
 
@@ -118,6 +148,7 @@ typedef struct x4_job {
     uint8_t *tmp0;
     mn_q8_x4_row_fn row; /* the vector row builder, or NULL */
     mn_q8_x4_plane_fn plane; /* the vector plane builder (short rows) */
+    mn_q8_x4_taps4_fn taps4; /* the vector taps4 row builder, or NULL */
     int64_t bands;       /* > 0: task t is band t of every plane (row) */
 } x4_job;
 
@@ -163,6 +194,41 @@ static void build_rows(const x4_job *J, int64_t ph, int64_t c4, int64_t i0,
     }
 }
 
+/* Rows [i0, i1) of taps4 plane (row phase a, channel ch), each through
+ * its padded input row in tmp (dword j: its bytes j·sw .. j·sw + 3; the
+ * VBMI builder where there is one, else a plain loop). */
+static void taps4_rows(const x4_job *J, int64_t a, int64_t ch, int64_t i0,
+                       int64_t i1, uint8_t *tmp)
+{
+    const mn_q8_x4 *g = J->g;
+    const mn_conv_params *p = &g->p;
+    int64_t wq = g->wq, sw = p->sw, len = (wq - 1) * sw + 4;
+    uint8_t *dst = J->x4 + (a * g->c4n + ch) * g->hq * wq * 4;
+    const uint8_t *xc = J->xg + ch * p->h * p->w;
+    /* padded columns [u0, u1) hold the input row */
+    int64_t u0 = min64(p->pl, len), u1 = min64(p->pl + p->w, len);
+    for (int64_t i = i0; i < i1; i++) {
+        int64_t r = i * p->sh + a - p->pt;
+        uint8_t *o = dst + i * wq * 4;
+        if (r < 0 || r >= p->h) {
+            memset(o, J->xpad ^ J->flip, (size_t)(wq * 4));
+            continue;
+        }
+        memset(tmp, J->xpad, (size_t)u0);
+        if (u1 > u0)
+            memcpy(tmp + u0, xc + r * p->w + (u0 - p->pl), (size_t)(u1 - u0));
+        memset(tmp + (u1 > u0 ? u1 : u0), J->xpad,
+               (size_t)(len - (u1 > u0 ? u1 : u0)));
+        if (J->taps4) {
+            J->taps4(tmp, wq, (int)sw, J->flip, o);
+        } else {
+            for (int64_t j = 0; j < wq; j++)
+                for (int t = 0; t < 4; t++)
+                    o[4 * j + t] = tmp[j * sw + t] ^ J->flip;
+        }
+    }
+}
+
 /* Task t: band t of every plane (J->bands > 0), or plane (phase t / c4n,
  * quad t % c4n); nothing for a phase no tap reads. */
 static void x4_task(void *arg, int64_t t, int thread)
@@ -170,6 +236,19 @@ static void x4_task(void *arg, int64_t t, int thread)
     const x4_job *J = arg;
     const mn_q8_x4 *g = J->g;
     const mn_conv_params *p = &g->p;
+    if (g->taps4) {
+        uint8_t *tmp = J->pool ? mn_pool_scratch(J->pool, thread) : J->tmp0;
+        int64_t i0 = 0, i1 = g->hq;
+        if (J->bands) {
+            i0 = g->hq * t / J->bands, i1 = g->hq * (t + 1) / J->bands;
+            for (int64_t a = 0; a < p->sh && a < p->kh; a++)
+                for (int64_t ch = 0; ch < g->c4n; ch++)
+                    taps4_rows(J, a, ch, i0, i1, tmp);
+        } else if (t / g->c4n < p->kh) {
+            taps4_rows(J, t / g->c4n, t % g->c4n, i0, i1, tmp);
+        }
+        return;
+    }
     if (J->bands) {
         int64_t n = direct_input(g) ? p->h * p->w : g->hq;
         int64_t i0 = n * t / J->bands, i1 = n * (t + 1) / J->bands;
@@ -216,6 +295,8 @@ uint8_t *mn_q8_x4_build(mn_pool *pool, const mn_q8_x4 *g, const uint8_t *xg,
     if (mn_isa_active() >= MN_ISA_AVX512 && g->p.sw <= 2) {
         J.row = mn_q8_x4_row_avx512();
         J.plane = mn_q8_x4_plane_avx512();
+        if (mn_cpu_has_avx512vbmi())
+            J.taps4 = mn_q8_x4_taps4_avx512vbmi();
     }
     if (mn_pool_threads(pool) > 1 && mn_q8_x4_bytes(g) >= MIN_PAR_BYTES &&
         mn_pool_scratch_bytes(pool) >= tmp_bytes(g))
@@ -224,8 +305,7 @@ uint8_t *mn_q8_x4_build(mn_pool *pool, const mn_q8_x4 *g, const uint8_t *xg,
         int64_t n = direct_input(g) ? g->p.h * g->p.w : g->hq;
         J.bands = min64(bands, n);
     }
-    mn_pool_run(J.pool, x4_task, &J,
-                J.bands ? J.bands : g->p.sh * g->p.sw * g->c4n);
+    mn_pool_run(J.pool, x4_task, &J, J.bands ? J.bands : planes(g));
     /* the last vectors' lanes past the end read here (and are dropped) */
     memset(J.x4 + mn_q8_x4_bytes(g), 0, MN_Q8_X4_SLACK);
     return J.x4;

@@ -10,7 +10,16 @@
  * quad, consecutive pixels of an output row are consecutive dwords.
  * Kernels compute "virtual pixels" v = oh·wq + ow (ow < wq; those with
  * ow ≥ OW are computed and dropped), so 16 virtual pixels are one 64-byte
- * load per tap and channel quad, across output rows too. */
+ * load per tap and channel quad, across output rows too.
+ *
+ * "taps4" (mn_q8_x4_init_taps4), for inputs of fewer than 4 channels (an
+ * RGB or grayscale stem, where quads of channels would be mostly
+ * padding): quads of 4 adjacent columns of one channel instead, and only
+ * row phases:
+ *   x4[a·c + ch][i][j] = 4 bytes, byte t = xpad[ch][i·sh + a][j·sw + t] ^ flip
+ * Kernel row ki, columns 4u .. 4u + 3 (zero weights past kw) of output
+ * pixel (oh, ow) read plane (ki mod sh, ch) at row oh + ki div sh, dword
+ * ow + 4u / sw (4 / sw whole: sw 1, 2 or 4; no dilation). */
 #ifndef MN_KERNELS_Q8_X4_H
 #define MN_KERNELS_Q8_X4_H
 
@@ -29,12 +38,18 @@ typedef struct mn_q8_x4 {
     int64_t hp, wp; /* the padded input (mn_q8_pad_dims) */
     int64_t hq, wq; /* one phase plane */
     int64_t nvp;    /* virtual pixels: (oh − 1)·wq + ow */
+    int taps4;      /* column quads (c4n then counts channels) */
 } mn_q8_x4;
 
 void mn_q8_x4_init(const mn_conv_params *p, mn_q8_x4 *g);
+/* Whether p can take the taps4 form: one group, dilation 1, sw 1, 2 or
+ * 4. */
+int mn_q8_x4_taps4_can(const mn_conv_params *p);
+void mn_q8_x4_init_taps4(const mn_conv_params *p, mn_q8_x4 *g);
 /* Bytes of the phase planes of one group (without the slack). */
 size_t mn_q8_x4_bytes(const mn_q8_x4 *g);
-/* Byte offset of quad c4 at tap (ki, kj) for virtual pixel 0. */
+/* Byte offset of quad c4 at tap (ki, kj) for virtual pixel 0 (taps4:
+ * channel c4, kernel row ki, column quad kj). */
 int64_t mn_q8_x4_offset(const mn_q8_x4 *g, int64_t c4, int64_t ki,
                         int64_t kj);
 /* Scratch of mn_q8_x4_build: the padded input, a few rows, then x4 and its
@@ -75,5 +90,13 @@ typedef void (*mn_q8_x4_plane_fn)(const uint8_t *const src[4], int64_t h,
 /* The AVX-512 BW plane builder, NULL if not built (used at ISA avx512
  * and up). */
 mn_q8_x4_plane_fn mn_q8_x4_plane_avx512(void);
+
+/* One taps4 x4 row from a padded input row t ((wq − 1)·sw + 4 bytes):
+ * dword j = bytes t[j·sw .. j·sw + 3] ^ flip, sw 1 or 2. */
+typedef void (*mn_q8_x4_taps4_fn)(const uint8_t *t, int64_t wq, int sw,
+                                  uint8_t flip, uint8_t *dst);
+/* The AVX-512 VBMI taps4 row builder, NULL if not built (used at ISA
+ * avx512 and up on a CPU with VBMI). */
+mn_q8_x4_taps4_fn mn_q8_x4_taps4_avx512vbmi(void);
 
 #endif

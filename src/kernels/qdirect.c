@@ -29,8 +29,9 @@ static int64_t window_units(const mn_q8_x4 *g, int64_t unit, int64_t window)
 {
     const mn_conv_params *p = &g->p;
     int64_t rows = (p->kh - 1) * p->dh / p->sh;
-    int64_t cols = (p->kw - 1) * p->dw / p->sw;
-    int64_t phases = min64(p->sh, p->kh) * min64(p->sw, p->kw);
+    int64_t cols = g->taps4 ? (ceil_div(p->kw, 4) - 1) * 4 / p->sw
+                            : (p->kw - 1) * p->dw / p->sw;
+    int64_t phases = min64(p->sh, p->kh) * (g->taps4 ? 1 : min64(p->sw, p->kw));
     int64_t per = 4 * phases * g->c4n * unit;
     int64_t fixed = 4 * phases * g->c4n * (rows * g->wq + cols);
     return window > fixed ? (window - fixed) / per : 1;
@@ -42,15 +43,38 @@ int mn_q8_direct_can(const mn_kernels_q8 *kr, const mn_conv_params *p)
            !mn_ref_conv2d_is_depthwise(p) && p->oh > 0 && p->ow > 0;
 }
 
+/* Whether p takes column quads (taps4, q8_x4.h): fewer than 4 channels
+ * (channel quads would be mostly padding), and no more quads than
+ * channel quads would take. */
+static int use_taps4(const mn_conv_params *p)
+{
+    int64_t cg = p->c / p->group;
+    return cg < 4 && p->kw >= 2 && mn_q8_x4_taps4_can(p) &&
+           cg * ceil_div(p->kw, 4) <= ceil_div(cg, 4) * p->kw;
+}
+
 int mn_q8_direct_ok(const mn_kernels_q8 *kr, const mn_conv_params *p)
 {
     int64_t cg = p->c / p->group;
     /* channels padded to quads cost their share of the products: the
-     * GEMM path pads k = cg·kh·kw only once; and below half a tile of
-     * pixels (squeeze-excite's 1×1 images) the GEMM's packing is trivial
-     * while x4 would still be built */
-    return mn_q8_direct_can(kr, p) && ceil_div(cg, 4) * 4 * 8 <= cg * 9 &&
+     * GEMM path pads k = cg·kh·kw only once (an input of 1 to 3
+     * channels takes column quads instead, which read it without the
+     * GEMM's gathers); and below half a tile of pixels (squeeze-excite's
+     * 1×1 images) the GEMM's packing is trivial while x4 would still be
+     * built */
+    return mn_q8_direct_can(kr, p) &&
+           (ceil_div(cg, 4) * 4 * 8 <= cg * 9 || use_taps4(p)) &&
            p->oh * p->ow >= BLOCK / 2;
+}
+
+size_t mn_q8_direct_scratch_for(const mn_conv_params *p)
+{
+    mn_q8_x4 g;
+    if (use_taps4(p))
+        mn_q8_x4_init_taps4(p, &g);
+    else
+        mn_q8_x4_init(p, &g);
+    return mn_q8_x4_scratch(&g);
 }
 
 void mn_q8_direct_destroy(mn_q8_direct *d)
@@ -99,11 +123,19 @@ mn_status mn_q8_direct_create(const mn_kernels_q8 *kr,
     if (!d)
         return mn_error(ctx, MN_ERR_OOM, "out of memory");
     d->p = *p;
-    mn_q8_x4_init(p, &d->g);
-    d->kq = d->g.c4n * p->kh * p->kw;
+    /* kw: taps per kernel row, or column quads (taps4) */
+    int64_t kw = p->kw;
+    if (use_taps4(p)) {
+        mn_q8_x4_init_taps4(p, &d->g);
+        kw = ceil_div(p->kw, 4);
+    } else {
+        mn_q8_x4_init(p, &d->g);
+    }
+    d->kq = d->g.c4n * p->kh * kw;
     d->cv = kr && kr->direct_cv && mode != MN_Q8D_PIXEL &&
             (mode == MN_Q8D_CHANNEL || cv_better(&d->g, d->kq));
-    int flat = d->cv && (p->sh > 1 || p->sw > 1) && phases_all_used(p);
+    int flat = d->cv && !d->g.taps4 && (p->sh > 1 || p->sw > 1) &&
+               phases_all_used(p);
     if (flat) {
         /* flat: x4 of the stride-1 layer whose output rows and columns
          * reach as far into the padded input */
@@ -128,7 +160,7 @@ mn_status mn_q8_direct_create(const mn_kernels_q8 *kr,
     int64_t q = 0;
     for (int64_t c4 = 0; c4 < d->g.c4n; c4++)
         for (int64_t ki = 0; ki < p->kh; ki++)
-            for (int64_t kj = 0; kj < p->kw; kj++)
+            for (int64_t kj = 0; kj < kw; kj++)
                 d->off[q++] = (int32_t)mn_q8_x4_offset(&d->g, c4, ki, kj);
     /* output pixel (i, j) is virtual pixel i·Wq + j, 4 bytes each (flat:
      * row i·sh, column j·sw) */
@@ -156,16 +188,25 @@ void mn_q8_direct_pack_a(const mn_kernels_q8 *kr, const mn_q8_direct *d,
     int64_t cg = p->c / p->group, khw = p->kh * p->kw;
     int64_t mr = d->cv ? CV_CH : kr->mr;
     int64_t npan = ceil_div(m, mr);
+    /* taps4: quad q = (channel, kernel row, column quad u) holds columns
+     * 4u .. 4u + 3 of that row */
+    int64_t kq4 = d->g.taps4 ? ceil_div(p->kw, 4) : 0;
     int8_t *o = dst;
     for (int64_t pn = 0; pn < npan; pn++)
         for (int64_t q = 0; q < d->kq; q++) {
             int64_t c4 = q / khw, tap = q % khw;
+            if (kq4) {
+                c4 = q / (p->kh * kq4);
+                tap = q / kq4 % p->kh * p->kw + q % kq4 * 4;
+            }
             for (int64_t i = 0; i < mr; i++, o += 4) {
                 int64_t r = pn * mr + i;
                 for (int t = 0; t < 4; t++) {
-                    int64_t c = 4 * c4 + t;
-                    o[t] = r < m && c < cg
-                               ? (int8_t)(w[(r * cg + c) * khw + tap] ^ flip)
+                    int64_t c = kq4 ? c4 : 4 * c4 + t;
+                    int in = kq4 ? (q % kq4) * 4 + t < p->kw : c < cg;
+                    o[t] = r < m && in
+                               ? (int8_t)(w[(r * cg + c) * khw + tap +
+                                            (kq4 ? t : 0)] ^ flip)
                                : 0;
                 }
             }

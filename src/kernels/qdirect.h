@@ -67,6 +67,9 @@ void mn_q8_direct_pack_a(const mn_kernels_q8 *kr, const mn_q8_direct *d,
 
 /* Scratch of mn_q8_direct_run (the x4 input of one group). */
 size_t mn_q8_direct_scratch(const mn_q8_direct *d);
+/* The same before create: x4's scratch for p (its form as create picks
+ * it; flat x4 is never bigger). */
+size_t mn_q8_direct_scratch_for(const mn_conv_params *p);
 
 /* y = epilogue(conv(x, W)) for every image and group: x NCHW 8-bit
  * (stored bytes), padding byte xpad, flip 0x80 for int8 activations;

@@ -243,11 +243,8 @@ static size_t qconv_fast_scratch(const mn_kernels_q8 *kr,
         return mn_q8_dwcv_scratch(p);
     if (mn_q8_dw_ok(kr, p))
         return mn_q8_pad_bytes(p);
-    if (use_direct(kr, p)) {
-        mn_q8_x4 g;
-        mn_q8_x4_init(p, &g);
-        return mn_q8_x4_scratch(&g);
-    }
+    if (use_direct(kr, p))
+        return mn_q8_direct_scratch_for(p);
     if (folds_batch(p))
         return mn_q8_thread_scratch(kr, p->n, p->c);
     size_t b = mn_q8_thread_scratch(kr, p->oh * p->ow,

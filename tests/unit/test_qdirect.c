@@ -174,7 +174,20 @@ TEST(qdirect_forced_vs_ref)
         {.n = 1, .c = 96, .h = 7, .w = 7, .m = 100, .kh = 3, .kw = 3,
          .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .group = 1},
         {.n = 1, .c = 40, .h = 14, .w = 14, .m = 70, .kh = 1, .kw = 1,
-         .sh = 1, .sw = 1, .dh = 1, .dw = 1, .group = 1}};
+         .sh = 1, .sw = 1, .dh = 1, .dw = 1, .group = 1},
+        /* inputs of 1 to 3 channels (column quads, q8_x4.h's taps4): an
+         * RGB stem, a grayscale 5×5, a 4-wide kernel (one whole quad),
+         * stride 4 (the portable row builder), rows past 64 dwords */
+        {.n = 1, .c = 3, .h = 66, .w = 81, .m = 16, .kh = 3, .kw = 3,
+         .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .group = 1},
+        {.n = 2, .c = 1, .h = 28, .w = 28, .m = 20, .kh = 5, .kw = 5,
+         .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 2, .pl = 2, .group = 1},
+        {.n = 1, .c = 2, .h = 19, .w = 37, .m = 33, .kh = 4, .kw = 4,
+         .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 1, .pl = 2, .group = 1},
+        {.n = 1, .c = 3, .h = 40, .w = 52, .m = 12, .kh = 8, .kw = 8,
+         .sh = 4, .sw = 4, .dh = 1, .dw = 1, .pt = 2, .pl = 2, .group = 1},
+        {.n = 1, .c = 3, .h = 9, .w = 300, .m = 8, .kh = 3, .kw = 3,
+         .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .group = 1}};
     for (size_t i = 0; i < sizeof big / sizeof *big; i++) {
         if (!geometry(&big[i], big[i].pt, big[i].pl))
             continue;
