@@ -67,13 +67,23 @@ int mn_q8_direct_ok(const mn_kernels_q8 *kr, const mn_conv_params *p)
            p->oh * p->ow >= BLOCK / 2;
 }
 
+/* x4's geometry for p, column quads or channel quads (before flat x4,
+ * which create may take instead); returns the quads per kernel row: the
+ * taps, or the column quads. */
+static int64_t x4_geometry(const mn_conv_params *p, mn_q8_x4 *g)
+{
+    if (use_taps4(p)) {
+        mn_q8_x4_init_taps4(p, g);
+        return ceil_div(p->kw, 4);
+    }
+    mn_q8_x4_init(p, g);
+    return p->kw;
+}
+
 size_t mn_q8_direct_scratch_for(const mn_conv_params *p)
 {
     mn_q8_x4 g;
-    if (use_taps4(p))
-        mn_q8_x4_init_taps4(p, &g);
-    else
-        mn_q8_x4_init(p, &g);
+    x4_geometry(p, &g);
     return mn_q8_x4_scratch(&g);
 }
 
@@ -123,14 +133,7 @@ mn_status mn_q8_direct_create(const mn_kernels_q8 *kr,
     if (!d)
         return mn_error(ctx, MN_ERR_OOM, "out of memory");
     d->p = *p;
-    /* kw: taps per kernel row, or column quads (taps4) */
-    int64_t kw = p->kw;
-    if (use_taps4(p)) {
-        mn_q8_x4_init_taps4(p, &d->g);
-        kw = ceil_div(p->kw, 4);
-    } else {
-        mn_q8_x4_init(p, &d->g);
-    }
+    int64_t kw = x4_geometry(p, &d->g);
     d->kq = d->g.c4n * p->kh * kw;
     d->cv = kr && kr->direct_cv && mode != MN_Q8D_PIXEL &&
             (mode == MN_Q8D_CHANNEL || cv_better(&d->g, d->kq));

@@ -145,16 +145,24 @@ static int run_form(const mn_kernels_q8 *kr, qres_case *c, int form)
     return memcmp(c->buf, c->want, RES) == 0;
 }
 
+/* The VNNI kernels in *kr and a case to fill, or NULL: no VNNI on this
+ * CPU (nothing to test), or out of memory (a failed check). */
+static qres_case *new_case(const mn_kernels_q8 **kr)
+{
+    *kr = mn_kernels_q8_avx512vnni();
+    if (!*kr || mn_isa_detect() < MN_ISA_AVX512VNNI)
+        return NULL;
+    qres_case *c = malloc(sizeof *c);
+    CHECK(c != NULL);
+    return c;
+}
+
 TEST(qres_vector_form_matches_portable_store)
 {
-    const mn_kernels_q8 *kr = mn_kernels_q8_avx512vnni();
-    if (!kr || mn_isa_detect() < MN_ISA_AVX512VNNI)
+    const mn_kernels_q8 *kr;
+    qres_case *c = new_case(&kr);
+    if (!c)
         return;
-    qres_case *c = malloc(sizeof *c);
-    if (!c) {
-        CHECK(0);
-        return;
-    }
     int ran = 0, near = 0;
     otu_seed(91);
     for (int it = 0; it < 3000 && ran < 400; it++) {
@@ -178,14 +186,10 @@ TEST(qres_vector_form_matches_portable_store)
 /* The unclamped requantization (e.fast) in every store form. */
 TEST(q8_fast_requant_matches_portable_store)
 {
-    const mn_kernels_q8 *kr = mn_kernels_q8_avx512vnni();
-    if (!kr || mn_isa_detect() < MN_ISA_AVX512VNNI)
+    const mn_kernels_q8 *kr;
+    qres_case *c = new_case(&kr);
+    if (!c)
         return;
-    qres_case *c = malloc(sizeof *c);
-    if (!c) {
-        CHECK(0);
-        return;
-    }
     static const float ties[4] = {0.5f, 1.5f, 0.25f, 2.5f};
     otu_seed(93);
     for (int it = 0; it < 420; it++) {

@@ -51,17 +51,25 @@ store_full(__m512i acc[2][8], const q8_epi *k, const mn_qgemm_epi *e,
            int64_t row0, char *y, int64_t rs, const qres16_k *rk,
            const int sgn)
 {
-    if (!rk && k->fast) { /* no clamp; two rows of 16 narrowed at once */
-        const __m512i zp16 = _mm512_set1_epi16((short)k->yzp);
+    const int fast = !rk && k->fast;
+    const __m512i zp16 = _mm512_set1_epi16((short)k->yzp);
 #pragma GCC unroll 2
-        for (int v = 0; v < 2; v++) {
-            __m512i add = _mm512_loadu_si512(e->add + row0 + 16 * v);
-            __m512 mult = _mm512_loadu_ps(e->mult + row0 + 16 * v);
-            __m512i r[8], t[8];
+    for (int v = 0; v < 2; v++) {
+        __m512i add = _mm512_loadu_si512(e->add + row0 + 16 * v);
+        __m512 mult = _mm512_loadu_ps(e->mult + row0 + 16 * v);
+        __m512i r[8], t[8];
 #pragma GCC unroll 8
-            for (int j = 0; j < 8; j++)
+        for (int j = 0; j < 8; j++) {
+            if (fast) {
                 r[j] = requant16_nc(acc[v][j], add, mult);
-            mn_transpose8x16(r, t);
+                continue;
+            }
+            r[j] = requant16(acc[v][j], add, mult, k->l, k->h);
+            if (!rk)
+                r[j] = _mm512_add_epi32(r[j], k->zp);
+        }
+        mn_transpose8x16(r, t);
+        if (fast) { /* no clamp; two rows of 16 narrowed at once */
 #pragma GCC unroll 4
             for (int s = 0; s < 8; s += 2) {
                 __m256i b = mn_sat_pack2_epi32(t[s], t[s + 1], zp16, k->sgn);
@@ -74,21 +82,8 @@ store_full(__m512i acc[2][8], const q8_epi *k, const mn_qgemm_epi *e,
                 _mm_storel_epi64((__m128i *)yc, b1);
                 _mm_storeh_pi((__m64 *)(yc + 4 * rs), _mm_castsi128_ps(b1));
             }
+            continue;
         }
-        return;
-    }
-#pragma GCC unroll 2
-    for (int v = 0; v < 2; v++) {
-        __m512i add = _mm512_loadu_si512(e->add + row0 + 16 * v);
-        __m512 mult = _mm512_loadu_ps(e->mult + row0 + 16 * v);
-        __m512i r[8], t[8];
-#pragma GCC unroll 8
-        for (int j = 0; j < 8; j++) {
-            r[j] = requant16(acc[v][j], add, mult, k->l, k->h);
-            if (!rk)
-                r[j] = _mm512_add_epi32(r[j], k->zp);
-        }
-        mn_transpose8x16(r, t);
 #pragma GCC unroll 8
         for (int s = 0; s < 8; s++) {
             char *ya = y + (16 * v + mn_cv_ch_lo(s)) * rs, *yb = ya + 4 * rs;
